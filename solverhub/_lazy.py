@@ -1,0 +1,31 @@
+"""Lazy module proxies so that ``solverhub --help``/``list``/``validate`` never import torch or cvxpy."""
+from __future__ import annotations
+
+import importlib
+import types
+
+__all__ = ["lazy_module"]
+
+
+class _LazyModule(types.ModuleType):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.__dict__["_lazy_target"] = None
+
+    def _load(self):
+        target = self.__dict__["_lazy_target"]
+        if target is None:
+            target = importlib.import_module(self.__name__)
+            self.__dict__["_lazy_target"] = target
+        return target
+
+    def __getattr__(self, attr):
+        return getattr(self._load(), attr)
+
+    def __dir__(self):
+        return dir(self._load())
+
+
+def lazy_module(name: str) -> types.ModuleType:
+    """Return a proxy that imports ``name`` on first attribute access."""
+    return _LazyModule(name)

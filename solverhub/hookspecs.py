@@ -1,0 +1,52 @@
+"""Every solverhub hook, in one file (cf. pytest's ``hookspec.py``).
+
+A plugin is a module holding ``@hookimpl`` functions. Third-party distributions
+declare it under the entry-point group ``solverhub``::
+
+    [project.entry-points.solverhub]
+    myplugin = "mypkg.plugin"
+
+The core's own solvers, problem kinds and datasets register through these very
+hooks (``solverhub.builtin.plugin``).
+"""
+from __future__ import annotations
+
+__all__ = ["hookspec", "hookimpl", "PROJECT_NAME", "solverhub_solvers",
+           "solverhub_problem_kinds", "solverhub_datasets"]
+
+from typing import Callable, Iterable, Mapping
+
+import pluggy
+
+PROJECT_NAME = "solverhub"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def solverhub_solvers() -> Iterable[type]:
+    """Return the :class:`solverhub.Solver` subclasses this plugin provides.
+
+    Called once by the registry when it is first used (``solverhub list``,
+    ``solve``, ``compare``). Must be cheap: import heavy libraries (torch,
+    cvxpy) inside the solver's methods, not at module import.
+    """
+
+
+@hookspec
+def solverhub_problem_kinds() -> Iterable[type]:
+    """Return the :class:`solverhub.problem.kinds.ProblemKind` subclasses this plugin provides.
+
+    Called once by the registry when a problem file is loaded. A kind owns its
+    YAML sections, its torch and cvxpy lowerings and its stationarity measures.
+    """
+
+
+@hookspec
+def solverhub_datasets() -> Mapping[str, Callable[[], Mapping[str, "object"]]]:
+    """Return named data sources: ``{name: loader}`` where ``loader()`` returns
+    ``{array_name: numpy array}``.
+
+    A problem file uses them as ``data: {X: {dataset: breast_cancer, field: X}}``.
+    Loaders are called lazily, only when a problem refers to them.
+    """

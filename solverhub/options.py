@@ -1,0 +1,119 @@
+"""Typed options: the common run options, and coercion of ``key=value`` strings
+into a solver's ``Options`` dataclass with clear errors."""
+from __future__ import annotations
+
+__all__ = ["RunOptions", "build_options", "parse_assignments", "option_names", "coerce_value"]
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+from .errors import OptionError
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options every solver takes; the shared run loop enforces them."""
+
+    max_iterations: int = 1000
+    max_oracle_calls: int | None = None
+    time_limit_s: float | None = None
+    tolerance: float = 1e-6
+    trace_every: int = 0  # 0 = auto: every iteration on CPU, every 10 on CUDA
+
+
+def option_names(options_cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(options_cls)]
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce_value(name: str, tp, value: Any) -> Any:
+    """Coerce ``value`` (often a string from the CLI) to the annotated type ``tp``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        if value is None or (isinstance(value, str) and value.lower() in {"none", "null"}):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce_value(name, arg, value)
+            except OptionError as err:
+                errors.append(err)
+        raise errors[0] if errors else OptionError(f"option {name!r} cannot be {value!r}")
+    if origin is Literal:
+        for choice in args:
+            if value == choice or str(value) == str(choice):
+                return choice
+        raise OptionError(f"option {name!r} got {value!r}", allowed=[str(a) for a in args])
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise OptionError(f"option {name!r} expects a boolean, got {value!r}", allowed="true, false")
+    if tp is int:
+        if isinstance(value, bool):
+            raise OptionError(f"option {name!r} expects an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value))
+        except ValueError:
+            try:
+                f = float(str(value))
+            except ValueError:
+                f = None
+            if f is not None and f.is_integer():
+                return int(f)
+            raise OptionError(f"option {name!r} expects an integer, got {value!r}") from None
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(str(value))
+        except ValueError:
+            raise OptionError(f"option {name!r} expects a number, got {value!r}") from None
+    if tp is str:
+        return str(value)
+    return value
+
+
+def build_options(options_cls, values: Mapping[str, Any], *, what: str = "option"):
+    """Instantiate ``options_cls`` (a dataclass) from ``values``, coercing types.
+
+    Unknown names raise :class:`OptionError` listing the valid ones.
+    """
+    fields = {f.name: f for f in dataclasses.fields(options_cls)}
+    hints = typing.get_type_hints(options_cls)
+    kwargs = {}
+    for key, value in values.items():
+        key_norm = key.replace("-", "_")
+        if key_norm not in fields:
+            raise OptionError(f"unknown {what} {key!r}", allowed=sorted(fields) or ["(none)"])
+        kwargs[key_norm] = coerce_value(key_norm, hints[key_norm], value)
+    try:
+        return options_cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise OptionError(f"invalid {what}s: {err}") from None
+
+
+def parse_assignments(items, *, flag: str) -> dict[str, str]:
+    """Parse ``["a=1", "b=x"]`` from a repeated CLI flag into a dict."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            raise OptionError(f"malformed {flag} {item!r}", allowed="NAME=VALUE")
+        out[name] = value.strip()
+    return out

@@ -1,0 +1,107 @@
+"""One result shape for every method (cf. scipy's ``OptimizeResult``), with exact JSON round-trip."""
+from __future__ import annotations
+
+__all__ = ["Status", "TracePoint", "Stationarity", "Result"]
+
+import dataclasses
+import enum
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """Why a run stopped."""
+
+    CONVERGED = "converged"
+    MAX_ITERATIONS = "max_iterations"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    TIME_LIMIT = "time_limit"
+    DIVERGED = "diverged"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Stationarity:
+    """A named stationarity measure (``grad_norm``, ``kkt_residual``, ...)."""
+
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class TracePoint:
+    iteration: int
+    time_s: float
+    oracle_calls: int
+    objective: float
+    stationarity: float
+
+
+def _float(v):
+    return None if v is None else float(v)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The frozen outcome of one solve. ``to_json``/``from_json`` round-trip exactly."""
+
+    solver: str
+    problem: str
+    problem_hash: str
+    status: Status
+    message: str
+    objective: float
+    stationarity: Stationarity
+    iterations: int
+    oracle_calls: dict[str, int]
+    wall_time_s: float
+    device: str
+    seed: int
+    options: dict[str, Any]
+    solver_version: str = "0"
+    dtype: str = "float64"
+    baseline_objective: float | None = None
+    baseline_gap: float | None = None
+    solution: dict[str, Any] | None = None
+    trace: tuple[TracePoint, ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_oracle_calls(self) -> int:
+        return sum(self.oracle_calls.values())
+
+    def replace(self, **changes) -> "Result":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["status"] = self.status.value
+        d["trace"] = [dataclasses.asdict(p) for p in self.trace]
+        return d
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Result":
+        d = dict(d)
+        d["status"] = Status(d["status"])
+        d["stationarity"] = Stationarity(**d["stationarity"])
+        d["trace"] = tuple(TracePoint(**p) for p in d.get("trace", ()))
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Result":
+        return cls.from_dict(json.loads(text))
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.CONVERGED and math.isfinite(self.objective)

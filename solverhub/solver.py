@@ -1,0 +1,188 @@
+"""The :class:`Solver` base class and the one shared run loop.
+
+A solver is optax-shaped: ``init(problem, oracle, x0, options) -> state`` and
+``step(state, oracle, options) -> state`` (one iteration, nothing else). Stopping
+rules, budgets, timing, trace sampling, device handling and the Result all live
+here, once. Non-iterative solvers (the cvxpy baseline) override ``solve_direct``.
+"""
+from __future__ import annotations
+
+__all__ = ["Solver", "Capabilities", "IterState", "DirectSolution", "NoOptions", "run_loop"]
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from ._lazy import lazy_module
+from .oracle import BudgetExhausted, Oracle
+from .options import RunOptions
+from .result import Status, TracePoint
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a solver needs from a problem and what it can handle."""
+
+    needs_hvp: bool = False        # calls oracle.hvp
+    stochastic_ok: bool = False    # meaningful with minibatch / noisy gradients
+    constraints: bool = False      # handles explicit constraints
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    max_dim: int | None = None     # refuses problems with more unknowns (e.g. dense d x d state)
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A solver without options of its own."""
+
+
+@dataclass(kw_only=True)
+class IterState:
+    """Minimal solver state read by the run loop.
+
+    ``x``: current iterate (flat tensor on the oracle's device). ``value`` and
+    ``grad``: f(x) and the *exact* gradient at ``x`` if the solver already has
+    them (saves a measurement call), else ``None``. ``stop``: set to
+    ``(Status, message)`` to end the run from inside ``step``.
+    """
+
+    x: Any
+    value: Any = None
+    grad: Any = None
+    stop: tuple[Status, str] | None = None
+
+
+@dataclass(frozen=True)
+class DirectSolution:
+    """What a non-iterative solver returns from ``solve_direct``."""
+
+    x: Any
+    status: Status
+    message: str = ""
+    iterations: int = 0
+    extras: dict = field(default_factory=dict)
+
+
+class Solver:
+    """Base class of every method. Subclasses set the class attributes and
+    implement ``init``/``step`` (or ``solve_direct``)."""
+
+    name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    version: ClassVar[str] = ""
+    kinds: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    priority: ClassVar[int] = 0
+    Options: ClassVar[type] = NoOptions
+    stationarity_measure: ClassVar[str | None] = None   # None: the kind's default
+    description: ClassVar[str] = ""
+
+    # -- acceptance and dispatch -------------------------------------------
+    def accepts(self, problem) -> tuple[bool, str]:
+        """``(True, why)`` if this solver can run ``problem``, else ``(False, reason)``."""
+        if problem.kind.name not in self.kinds:
+            return False, f"accepts kinds {', '.join(self.kinds)}, not {problem.kind.name!r}"
+        caps = self.capabilities
+        if problem.has_constraints and not caps.constraints:
+            return False, "does not handle explicit constraints"
+        if problem.oracle_config.stochastic and not caps.stochastic_ok:
+            return False, "needs exact gradients (the problem's oracle is stochastic)"
+        if caps.max_dim is not None and problem.dim > caps.max_dim:
+            return False, f"keeps dense {problem.dim}x{problem.dim} state; limit is {caps.max_dim} unknowns"
+        return self.accepts_problem(problem)
+
+    def accepts_problem(self, problem) -> tuple[bool, str]:
+        """Hook for solver-specific checks beyond kind and capabilities."""
+        return True, f"accepts kind {problem.kind.name!r}"
+
+    def priority_for(self, problem) -> int:
+        """Dispatch priority for ``problem`` (higher wins); default: the class's ``priority``."""
+        return self.priority
+
+    # -- the method --------------------------------------------------------
+    def init(self, problem, oracle: Oracle, x0, options) -> IterState:
+        raise NotImplementedError
+
+    def step(self, state: IterState, oracle: Oracle, options) -> IterState:
+        raise NotImplementedError
+
+    def report(self, state: IterState) -> dict:
+        """Method-specific numbers for ``Result.extras`` (called once at the end)."""
+        return {}
+
+    solve_direct: ClassVar[Callable | None] = None
+
+
+@dataclass
+class LoopOutcome:
+    state: IterState | None
+    status: Status
+    message: str
+    iterations: int
+    trace: list[TracePoint]
+    final_objective: float
+    final_stationarity: float
+    wall_time_s: float
+
+
+def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptions,
+             measure: Callable) -> LoopOutcome:
+    """Iterate ``solver.step`` until a stopping rule fires.
+
+    ``measure(x, state) -> (objective, stationarity)`` returns two 0-d tensors;
+    it is called (and synced to the host) only every ``trace_every`` iterations.
+    """
+    trace_every = run.trace_every or (1 if oracle.device.type == "cpu" else 10)
+    t0 = time.perf_counter()
+    trace: list[TracePoint] = []
+
+    def sample(it: int, st: IterState) -> tuple[float, float]:
+        objective, stat = measure(st.x, st)
+        obj, sv = float(objective), float(stat)     # the only host sync
+        trace.append(TracePoint(it, time.perf_counter() - t0, oracle.total_calls, obj, sv))
+        return obj, sv
+
+    iterations = 0
+    state = None
+    try:
+        state = solver.init(problem, oracle, x0, options)
+    except BudgetExhausted as err:
+        return LoopOutcome(None, Status.BUDGET_EXHAUSTED, str(err), 0, trace,
+                           math.nan, math.nan, time.perf_counter() - t0)
+    obj, stat = sample(0, state)
+    status, message = None, ""
+    if not (math.isfinite(obj) and math.isfinite(stat)):
+        status, message = Status.DIVERGED, "non-finite objective or gradient at the starting point"
+    elif stat <= run.tolerance:
+        status, message = Status.CONVERGED, f"stationarity {stat:.3g} <= tolerance {run.tolerance:g}"
+    while status is None:
+        if iterations >= run.max_iterations:
+            status, message = Status.MAX_ITERATIONS, f"reached max_iterations={run.max_iterations}"
+            break
+        if run.time_limit_s is not None and time.perf_counter() - t0 > run.time_limit_s:
+            status, message = Status.TIME_LIMIT, f"reached time_limit_s={run.time_limit_s:g}"
+            break
+        try:
+            new_state = solver.step(state, oracle, options)
+        except BudgetExhausted as err:
+            status, message = Status.BUDGET_EXHAUSTED, str(err)
+            break
+        state = new_state
+        iterations += 1
+        if state.stop is not None:
+            status, message = state.stop
+            break
+        if iterations % trace_every == 0:
+            obj, stat = sample(iterations, state)
+            if not (math.isfinite(obj) and math.isfinite(stat)):
+                status, message = Status.DIVERGED, f"non-finite objective or gradient at iteration {iterations}"
+            elif stat <= run.tolerance:
+                status, message = Status.CONVERGED, f"stationarity {stat:.3g} <= tolerance {run.tolerance:g}"
+    if not trace or trace[-1].iteration != iterations:
+        obj, stat = sample(iterations, state)
+        if status in (Status.CONVERGED, Status.MAX_ITERATIONS) and not math.isfinite(obj):
+            status, message = Status.DIVERGED, f"non-finite objective at iteration {iterations}"
+    return LoopOutcome(state, status, message, iterations, trace, trace[-1].objective,
+                       trace[-1].stationarity, time.perf_counter() - t0)

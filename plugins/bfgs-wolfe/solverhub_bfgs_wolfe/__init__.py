@@ -1,0 +1,11 @@
+"""BFGS with a weak Wolfe line search (arXiv 2507.00361) as a solverhub plugin.
+
+Importing this package does not import torch.
+"""
+from __future__ import annotations
+
+__all__ = ["BFGSWolfe", "BFGSState", "Options", "weak_wolfe_search", "LineSearchResult"]
+__version__ = "0.1.0"
+
+from .bfgs import BFGSState, BFGSWolfe, Options
+from .line_search import LineSearchResult, weak_wolfe_search

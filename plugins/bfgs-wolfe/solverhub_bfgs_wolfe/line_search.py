@@ -1,0 +1,103 @@
+"""Weak Wolfe line search by doubling/bisection bracketing.
+
+A pure function of the one-dimensional restriction φ(η) = f(x + η d): it sees
+only φ(η) and φ'(η) = ∇f(x + η d)ᵀd, never x, d or their norms. That is what
+makes BFGS with this search affine invariant (arXiv 2507.00361): under
+x = A y every φ is unchanged, so every decision and every η is unchanged.
+
+The weak Wolfe conditions (paper, 0 < α < β < 1; here ``c1`` = α, ``c2`` = β)::
+
+    φ(η) ≤ φ(0) + c1 η φ'(0)      (sufficient decrease)
+    φ'(η) ≥ c2 φ'(0)              (curvature)
+
+Reconstructed, not stated in the paper text we could reach: the bracketing
+rule. First trial η = 1; if sufficient decrease fails the step is an upper
+bracket, if curvature fails it is a lower bracket; next trial is the midpoint
+of the bracket, or twice the lower end while no upper end is known (the
+Lewis–Overton scheme, no interpolation). While φ is bounded below along a
+descent direction, this finds a weak Wolfe step in finitely many trials.
+Opt-in ``interpolate`` (also reconstructed): after a sufficient-decrease
+failure, the safeguarded minimizer of the quadratic through φ(lo), φ'(lo),
+φ(hi) replaces the midpoint; it costs fewer trials when η = 1 overshoots by
+orders of magnitude, and η is then no longer dyadic.
+"""
+from __future__ import annotations
+
+__all__ = ["LineSearchResult", "weak_wolfe_search"]
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+_EPS = 2.0 ** -52   # float64 machine epsilon: η is a Python float
+
+
+@dataclass(frozen=True)
+class LineSearchResult:
+    """Outcome of one search. ``step`` is the accepted η (the last trial), or
+    ``None`` when no weak Wolfe step was found within the trial budget."""
+
+    step: float | None
+    trials: int
+    message: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.step is not None
+
+
+def weak_wolfe_search(phi: Callable[[float], tuple[float, float]], phi0: float, dphi0: float, *,
+                      c1: float = 1e-4, c2: float = 0.9, max_trials: int = 60,
+                      first_step: float = 1.0, interpolate: bool = False) -> LineSearchResult:
+    """Find η with both weak Wolfe inequalities, by doubling/bisection.
+
+    ``phi(η) -> (φ(η), φ'(η))`` evaluates one trial point; ``phi0``, ``dphi0``
+    are φ(0) and φ'(0) < 0. The accepted step is always the *last* trial, so a
+    caller that caches its last evaluation has f and ∇f at the new point for
+    free. A non-finite φ(η) or φ'(η) counts as "too far" (upper bracket).
+    ``interpolate``: after a sufficient-decrease failure, try the safeguarded
+    quadratic minimizer instead of the midpoint (still a function of φ only).
+    """
+    if not dphi0 < 0:
+        return LineSearchResult(None, 0, f"not a descent direction: φ'(0) = {dphi0:.3g}")
+    lower, upper = 0.0, math.inf
+    lower_value, lower_slope = phi0, dphi0
+    step = first_step
+    for trial in range(1, max_trials + 1):
+        value, slope = phi(step)
+        finite = math.isfinite(value) and math.isfinite(slope)
+        if not finite or value > phi0 + c1 * step * dphi0:
+            upper = step                      # sufficient decrease fails: too far
+        elif slope < c2 * dphi0:
+            lower, lower_value, lower_slope = step, value, slope   # curvature fails: too short
+        else:
+            return LineSearchResult(step, trial)
+        if math.isinf(upper):
+            step = 2.0 * lower
+        elif upper - lower <= 4 * _EPS * upper:
+            return LineSearchResult(None, trial, f"bracket [{lower:.6g}, {upper:.6g}] collapsed to rounding "
+                                    "width: f is flat to machine precision along d (tolerance below "
+                                    "attainable accuracy?)")
+        elif interpolate and upper == step and finite:
+            step = _safeguarded_quadratic(lower, lower_value, lower_slope, upper, value)
+        else:
+            step = 0.5 * (lower + upper)
+    if math.isinf(upper):
+        why = (f"no upper bracket after {max_trials} doublings (η = {lower:.3g}); "
+               "f may be unbounded below along d")
+    else:
+        why = (f"no weak Wolfe step in {max_trials} trials, bracket [{lower:.3g}, {upper:.3g}]; "
+               "likely rounding in f near a minimizer (tolerance below attainable accuracy?)")
+    return LineSearchResult(None, max_trials, why)
+
+
+def _safeguarded_quadratic(lower, lower_value, lower_slope, upper, upper_value, low_fraction=1e-3):
+    """Minimizer of the quadratic through φ(lower), φ'(lower), φ(upper), kept in
+    [lower + low_fraction·w, lower + w/2], w = upper − lower, so a bracket at
+    least halves on every sufficient-decrease failure, as with bisection."""
+    width = upper - lower
+    curvature = upper_value - lower_value - lower_slope * width
+    fraction = 0.5
+    if curvature > 0:
+        fraction = min(0.5, max(low_fraction, -lower_slope * width / (2.0 * curvature) / width))
+    return lower + fraction * width

@@ -1,0 +1,29 @@
+"""solverhub: a plugin-based registry of optimization methods with declarative problem files.
+
+Public API (imports are lazy: ``import solverhub`` does not import torch or cvxpy)::
+
+    problem = solverhub.load_problem("problems/ridge.yaml")
+    result = solverhub.solve(problem, "bfgs-wolfe", options={"tolerance": 1e-8})
+    result.to_json()
+"""
+from __future__ import annotations
+
+__all__ = ["load_problem", "solve", "compute_baseline", "Result", "Status", "Stationarity", "TracePoint",
+           "Solver", "Capabilities", "IterState", "hookimpl", "get_registry", "SolverhubError", "__version__"]
+
+__version__ = "0.1.0"
+
+from .errors import SolverhubError
+from .hookspecs import hookimpl
+from .result import Result, Stationarity, Status, TracePoint
+from .solver import Capabilities, IterState, Solver
+
+_LAZY = {"load_problem": "problem.model", "solve": "api", "compute_baseline": "baseline",
+         "get_registry": "registry"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'solverhub' has no attribute {name!r}")

@@ -1,0 +1,160 @@
+"""The public entry points: ``load_problem``, ``solve``, ``resolve_device``."""
+from __future__ import annotations
+
+__all__ = ["solve", "load_problem", "resolve_device", "split_options"]
+
+import dataclasses
+import math
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ._lazy import lazy_module
+from .errors import OptionError
+from .options import RunOptions, build_options, option_names
+from .oracle import Oracle
+from .problem.model import Problem, load_problem
+from .registry import get_registry
+from .result import Result, Stationarity, Status
+from .solver import run_loop
+
+torch = lazy_module("torch")
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float64", "float32")
+MAX_SOLUTION_ELEMENTS = 100_000
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; validates the choice."""
+    if device not in DEVICES and not str(device).startswith("cuda:"):
+        raise OptionError(f"unknown device {device!r}", allowed=", ".join(DEVICES))
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise OptionError(f"device {device!r} requested but CUDA is not available", allowed="auto, cpu")
+    return device
+
+
+def split_options(solver_cls, values: Mapping[str, Any]):
+    """Split ``key=value`` options into (RunOptions, solver Options), coercing types."""
+    run_names = set(option_names(RunOptions))
+    solver_names = set(option_names(solver_cls.Options))
+    run_vals, solver_vals = {}, {}
+    for key, value in values.items():
+        k = key.replace("-", "_")
+        if k in run_names:
+            run_vals[k] = value
+        elif k in solver_names:
+            solver_vals[k] = value
+        else:
+            raise OptionError(f"unknown option {key!r} for solver {solver_cls.name!r}",
+                              allowed=", ".join(sorted(run_names | solver_names)))
+    return (build_options(RunOptions, run_vals, what="option"),
+            build_options(solver_cls.Options, solver_vals, what=f"{solver_cls.name} option"))
+
+
+def _jsonable(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "detach"):
+        return value.detach().cpu().tolist()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def solve(problem: Problem | str | Path, solver: str | None = None, *, options: Mapping[str, Any] | None = None,
+          device: str = "cpu", dtype: str = "float64", seed: int | None = None, baseline: bool = False,
+          overrides: Mapping[str, Any] | None = None) -> Result:
+    """Solve ``problem`` with ``solver`` (or the dispatched one) and return the :class:`Result`."""
+    if not isinstance(problem, Problem):
+        problem = load_problem(problem, overrides=overrides)
+    if dtype not in DTYPES:
+        raise OptionError(f"unknown dtype {dtype!r}", allowed=", ".join(DTYPES))
+    device = resolve_device(device)
+    registry = get_registry()
+    defaults = dict(problem.solve_defaults)
+    solver = solver or defaults.pop("solver", None)
+    defaults.pop("solver", None)
+    dispatch_reason = ""
+    if solver is None:
+        cls, dispatch_reason = registry.dispatch(problem, device.split(":")[0])
+    else:
+        cls = registry.check_accepts(solver, problem)
+    merged = {**{k: v for k, v in defaults.items()
+                 if k.replace("-", "_") in set(option_names(RunOptions)) | set(option_names(cls.Options))},
+              **dict(options or {})}
+    run_opts, solver_opts = split_options(cls, merged)
+    seed = problem.oracle_config.seed if seed is None else int(seed)
+    entry = registry.solvers[cls.name]
+    tdtype = getattr(torch, dtype)
+    tp = problem.lower_torch(device, tdtype)
+    oracle = Oracle(tp.objective, x0=tp.x0, n_rows=problem.sections.n_rows,
+                    config=dataclasses.replace(problem.oracle_config, seed=seed),
+                    max_calls=run_opts.max_oracle_calls, unflatten=tp.unflatten)
+    torch.manual_seed(seed)
+    instance = cls()
+    measure_name = cls.stationarity_measure or problem.kind.default_measure
+    extras: dict[str, Any] = {}
+    if dispatch_reason:
+        extras["dispatch"] = dispatch_reason
+    t0 = time.perf_counter()
+    try:
+        if cls.solve_direct is not None:
+            sol = cls.solve_direct(problem, solver_opts)
+            extras.update({k: v for k, v in sol.extras.items() if k != "duals"})
+            if sol.x is None:
+                objective = stat = math.nan
+                x = None
+            else:
+                x = torch.as_tensor(sol.x, dtype=tdtype, device=device)
+                state = type("DirectState", (), {"value": None, "grad": None, "duals": sol.extras.get("duals")})()
+                value, st = problem.kind.measure(measure_name, tp, oracle, x, state)
+                objective, stat = float(value), float(st)
+            status, message, iterations, trace = sol.status, sol.message, sol.iterations, ()
+        else:
+            out = run_loop(instance, problem, oracle, tp.x0.clone(), solver_opts, run_opts,
+                           lambda x, st: problem.kind.measure(measure_name, tp, oracle, x, st))
+            x = out.state.x if out.state is not None else None
+            status, message, iterations = out.status, out.message, out.iterations
+            objective, stat, trace = out.final_objective, out.final_stationarity, tuple(out.trace)
+            if out.state is not None:
+                extras.update(_jsonable(instance.report(out.state)))
+    except Exception as err:  # a solver bug becomes a failed result, never a lost run
+        status, message = Status.FAILED, f"{type(err).__name__}: {err}"
+        extras["traceback"] = traceback.format_exc(limit=5)
+        x, objective, stat, iterations, trace = None, math.nan, math.nan, 0, ()
+    wall = time.perf_counter() - t0
+    solution = None
+    if x is not None and problem.dim <= MAX_SOLUTION_ELEMENTS:
+        solution = {k: np.asarray(v.detach().cpu(), dtype=np.float64).tolist()
+                    for k, v in tp.unflatten(x.reshape(-1)).items()}
+    base_obj = base_gap = None
+    if baseline:
+        from .baseline import NoBaseline, compute_baseline
+        try:
+            base = compute_baseline(problem)
+            base_obj = base.objective
+            base_gap = (objective - base_obj) / max(1.0, abs(base_obj))
+            extras["baseline"] = {"status": base.status, "solver": base.solver, "message": base.message}
+        except NoBaseline as err:
+            extras["baseline"] = {"status": "none", "message": f"no convex baseline: {err}"}
+    return Result(
+        solver=cls.name, solver_version=entry.version, problem=problem.name, problem_hash=problem.content_hash,
+        status=status, message=message, objective=float(objective),
+        stationarity=Stationarity(measure_name, float(stat)), iterations=int(iterations),
+        oracle_calls=dict(oracle.counts), wall_time_s=wall, device=str(device), dtype=dtype, seed=seed,
+        options={**_jsonable(dataclasses.asdict(run_opts)), **_jsonable(dataclasses.asdict(solver_opts))},
+        baseline_objective=base_obj, baseline_gap=base_gap, solution=solution, trace=trace, extras=extras)

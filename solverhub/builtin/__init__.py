@@ -1,0 +1,1 @@
+"""Solvers, problem kinds and datasets that ship with the core, registered as an ordinary plugin."""

@@ -1,0 +1,52 @@
+"""Adam through ``torch.optim.Adam`` (Kingma & Ba, arXiv:1412.6980)."""
+from __future__ import annotations
+
+__all__ = ["Adam", "AdamOptions"]
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._lazy import lazy_module
+from ..solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class AdamOptions:
+    lr: float = 1e-2
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass(kw_only=True)
+class AdamState(IterState):
+    param: Any = None
+    optimizer: Any = None
+
+
+class Adam(Solver):
+    name = "adam"
+    paper = "arXiv:1412.6980"
+    kinds = ("minimize", "finite_sum")
+    capabilities = Capabilities(stochastic_ok=True)
+    priority = 5
+    Options = AdamOptions
+    description = "Adam (torch.optim.Adam); the default for stochastic oracles"
+
+    def priority_for(self, problem):
+        return 30 if problem.oracle_config.stochastic else self.priority
+
+    def init(self, problem, oracle, x0, options):
+        param = x0.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([param], lr=options.lr, betas=(options.beta1, options.beta2), eps=options.eps,
+                               weight_decay=options.weight_decay)
+        return AdamState(x=param.detach(), param=param, optimizer=opt)
+
+    def step(self, state, oracle, options):
+        param = state.param
+        param.grad = oracle.grad(param.detach())
+        state.optimizer.step()
+        return AdamState(x=param.detach().clone(), param=param, optimizer=state.optimizer)

@@ -1,0 +1,50 @@
+"""The cvxpy baseline exposed as an ordinary solver (``--solver cvxpy``)."""
+from __future__ import annotations
+
+__all__ = ["CvxpySolver", "CvxpyOptions"]
+
+from dataclasses import dataclass
+
+from ..result import Status
+from ..solver import Capabilities, DirectSolution, Solver
+
+
+@dataclass(frozen=True)
+class CvxpyOptions:
+    solver: str = ""      # a cvxpy solver name (CLARABEL, SCS, OSQP, ...); empty: cvxpy's choice
+
+
+class CvxpySolver(Solver):
+    name = "cvxpy"
+    paper = "Diamond & Boyd (2016), JMLR 17(83); doi:10.48550/arXiv.1603.00943"
+    kinds = ("minimize", "constrained", "finite_sum")
+    capabilities = Capabilities(constraints=True, stochastic_ok=True, devices=("cpu", "cuda"))
+    priority = 5
+    Options = CvxpyOptions
+    description = "the convex baseline: the problem's DCP form solved by cvxpy (CPU)"
+
+    def priority_for(self, problem):
+        return 50 if problem.has_constraints else self.priority
+
+    def accepts_problem(self, problem):
+        from ..problem.kinds.base import NoBaseline
+        try:
+            problem.kind.lower_cvxpy(problem)
+        except NoBaseline as err:
+            return False, f"no convex form: {err}"
+        return True, "the problem is DCP"
+
+    @staticmethod
+    def solve_direct(problem, options) -> DirectSolution:
+        from ..baseline import compute_baseline
+        from ..problem.kinds.base import NoBaseline
+        try:
+            base = compute_baseline(problem, solver=options.solver or None, polish=False, use_declared=False)
+        except NoBaseline as err:
+            return DirectSolution(x=None, status=Status.FAILED, message=str(err))
+        statuses = {"optimal": Status.CONVERGED, "optimal_inaccurate": Status.CONVERGED,
+                    "infeasible": Status.INFEASIBLE, "infeasible_inaccurate": Status.INFEASIBLE,
+                    "unbounded": Status.UNBOUNDED, "unbounded_inaccurate": Status.UNBOUNDED}
+        return DirectSolution(x=base.x, status=statuses.get(base.status, Status.FAILED), message=base.message,
+                              extras={"cvxpy_status": base.status, "cvxpy_solver": base.solver,
+                                      "duals": base.duals})

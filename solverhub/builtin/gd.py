@@ -1,0 +1,71 @@
+"""Gradient descent with Armijo backtracking (a plain baseline).
+
+With a stochastic oracle (or ``backtracking=false``) it takes the constant step ``lr``.
+"""
+from __future__ import annotations
+
+__all__ = ["GradientDescent", "GDOptions"]
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._lazy import lazy_module
+from ..solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class GDOptions:
+    lr: float = 1.0              # initial (or constant) step size
+    backtracking: bool = True    # Armijo backtracking; ignored with stochastic oracles
+    shrink: float = 0.5          # step multiplier on a failed Armijo test
+    grow: float = 2.0            # step multiplier tried after an accepted step
+    c1: float = 1e-4             # Armijo sufficient-decrease constant
+    max_backtracks: int = 60
+
+    def __post_init__(self):
+        if self.lr <= 0 or not 0 < self.shrink < 1 or self.grow < 1 or not 0 < self.c1 < 1:
+            raise ValueError("need lr > 0, 0 < shrink < 1, grow >= 1, 0 < c1 < 1")
+
+
+@dataclass(kw_only=True)
+class GDState(IterState):
+    lr: Any = None
+    backtracks: int = 0
+
+
+class GradientDescent(Solver):
+    name = "gd"
+    paper = "Cauchy (1847); Armijo (1966) backtracking"
+    kinds = ("minimize", "finite_sum")
+    capabilities = Capabilities(stochastic_ok=True)
+    priority = 0
+    Options = GDOptions
+    description = "gradient descent with Armijo backtracking (constant step when stochastic)"
+
+    def init(self, problem, oracle, x0, options):
+        if oracle.stochastic or not options.backtracking:
+            return GDState(x=x0, lr=options.lr)
+        value, grad = oracle.value_and_grad(x0)
+        return GDState(x=x0, value=value, grad=grad, lr=options.lr)
+
+    def step(self, state, oracle, options):
+        if oracle.stochastic or not options.backtracking:
+            return GDState(x=state.x - options.lr * oracle.grad(state.x), lr=options.lr)
+        x, f, g = state.x, state.value, state.grad
+        gg = torch.dot(g, g)
+        lr = state.lr
+        backtracks = 0
+        while True:
+            x_new = x - lr * g
+            f_new, g_new = oracle.value_and_grad(x_new)
+            if bool(f_new <= f - options.c1 * lr * gg) or backtracks >= options.max_backtracks:
+                break
+            lr *= options.shrink
+            backtracks += 1
+        return GDState(x=x_new, value=f_new, grad=g_new, lr=lr * options.grow,
+                       backtracks=state.backtracks + backtracks)
+
+    def report(self, state):
+        return {"backtracks": state.backtracks, "final_step_size": float(state.lr)}

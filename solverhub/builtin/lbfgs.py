@@ -1,0 +1,60 @@
+"""L-BFGS through ``torch.optim.LBFGS`` (Liu & Nocedal 1989) with a strong Wolfe line search.
+
+Each solverhub iteration is one ``LBFGS.step`` with ``max_iter=1``; torch
+re-evaluates f and its gradient at the start of every ``step`` call, and those
+evaluations are counted like any other.
+"""
+from __future__ import annotations
+
+__all__ = ["LBFGS", "LBFGSOptions"]
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .._lazy import lazy_module
+from ..solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class LBFGSOptions:
+    lr: float = 1.0
+    history_size: int = 10
+    max_evaluations: int = 25   # per iteration (torch max_eval; its default of 1 would starve the line search)
+    line_search: Literal["strong_wolfe", "none"] = "strong_wolfe"
+
+
+@dataclass(kw_only=True)
+class LBFGSState(IterState):
+    param: Any = None
+    optimizer: Any = None
+
+
+class LBFGS(Solver):
+    name = "lbfgs"
+    paper = "Liu & Nocedal (1989), doi:10.1007/BF01589116"
+    kinds = ("minimize", "finite_sum")
+    capabilities = Capabilities()
+    priority = 10
+    Options = LBFGSOptions
+    description = "limited-memory BFGS (torch.optim.LBFGS, strong Wolfe)"
+
+    def init(self, problem, oracle, x0, options):
+        param = x0.detach().clone().requires_grad_(True)
+        opt = torch.optim.LBFGS([param], lr=options.lr, max_iter=1, max_eval=options.max_evaluations,
+                                history_size=options.history_size,
+                                tolerance_grad=0.0, tolerance_change=0.0,
+                                line_search_fn=None if options.line_search == "none" else "strong_wolfe")
+        return LBFGSState(x=param.detach(), param=param, optimizer=opt)
+
+    def step(self, state, oracle, options):
+        param = state.param
+
+        def closure():
+            value, grad = oracle.value_and_grad(param.detach())
+            param.grad = grad
+            return value
+
+        state.optimizer.step(closure)
+        return LBFGSState(x=param.detach().clone(), param=param, optimizer=state.optimizer)

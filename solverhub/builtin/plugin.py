@@ -1,0 +1,28 @@
+"""The core's own plugin: builtin solvers, problem kinds and datasets, registered
+through the same hooks as any third-party plugin."""
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def solverhub_solvers():
+    from .adam import Adam
+    from .cvxpy_solver import CvxpySolver
+    from .gd import GradientDescent
+    from .lbfgs import LBFGS
+    return [GradientDescent, Adam, LBFGS, CvxpySolver]
+
+
+@hookimpl
+def solverhub_problem_kinds():
+    from ..problem.kinds.constrained import Constrained
+    from ..problem.kinds.finite_sum import FiniteSum
+    from ..problem.kinds.minimize import Minimize
+    return [Minimize, Constrained, FiniteSum]
+
+
+@hookimpl
+def solverhub_datasets():
+    from ..datasets import DATASETS
+    return DATASETS

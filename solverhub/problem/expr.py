@@ -1,0 +1,371 @@
+"""The safe expression language: a whitelist over Python's ``ast`` compiled to a
+small typed IR with shapes (never ``eval``).
+
+Grammar: numbers in any float form, names of variables / data / parameters,
+``+ - * / ** @``, unary minus, indexing and slicing with integer constants
+(``x[0]``, ``x[1:]``, ``A[:, 2]``), calls to atoms (``solverhub.problem.atoms``),
+and -- in constraints only -- one comparison ``<=``, ``>=`` or ``==``.
+Attribute access, dunder names, keyword arguments, lambdas, comprehensions and
+calls to anything but an atom are rejected before anything is evaluated.
+"""
+from __future__ import annotations
+
+__all__ = ["Node", "Var", "Data", "Param", "Const", "Neg", "BinOp", "Index", "Call", "Compare",
+           "Symbols", "parse_expression", "free_names"]
+
+import ast
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from ..errors import Location, ProblemError
+from .atoms import ATOMS, BROADCAST2, ELEMENTWISE, QUAD_FORM, REDUCE
+
+MAX_EXPRESSION_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Node:
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Var(Node):
+    name: str
+
+
+@dataclass(frozen=True)
+class Data(Node):
+    name: str
+
+
+@dataclass(frozen=True)
+class Param(Node):
+    name: str
+
+
+@dataclass(frozen=True)
+class Const(Node):
+    value: float
+
+
+@dataclass(frozen=True)
+class Neg(Node):
+    arg: Node
+
+
+@dataclass(frozen=True)
+class BinOp(Node):
+    op: str          # + - * / ** @
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Index(Node):
+    arg: Node
+    key: tuple       # of int | slice
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    atom: str
+    args: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    op: str          # <= >= ==
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Symbols:
+    """Names an expression may use, with their shapes."""
+
+    variables: Mapping[str, tuple[int, ...]]
+    data: Mapping[str, tuple[int, ...]]
+    parameters: Mapping[str, float]
+    constants_only: bool = False   # True: variables are not allowed (e.g. in data expressions)
+
+    def describe(self) -> str:
+        parts = []
+        if self.variables and not self.constants_only:
+            parts.append("variables " + ", ".join(self.variables))
+        if self.data:
+            parts.append("data " + ", ".join(self.data))
+        if self.parameters:
+            parts.append("parameters " + ", ".join(self.parameters))
+        parts.append("atoms " + ", ".join(sorted(ATOMS)))
+        return "; ".join(parts)
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@"}
+_CMPOPS = {ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "=="}
+_HINTS = {
+    ast.BitXor: "use ** for powers",
+    ast.Lt: "strict inequalities are not allowed; use <=",
+    ast.Gt: "strict inequalities are not allowed; use >=",
+    ast.Attribute: "attribute access is not allowed",
+    ast.Lambda: "lambdas are not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+}
+
+
+class _Compiler:
+    def __init__(self, text: str, symbols: Symbols, where: str, location: Location):
+        self.text = text
+        self.symbols = symbols
+        self.where = where
+        self.location = location
+
+    def fail(self, message: str, allowed: str | None = None, node: ast.AST | None = None):
+        col = f" (column {node.col_offset + 1})" if node is not None and hasattr(node, "col_offset") else ""
+        raise ProblemError(f"{self.where}: {message}{col} in {self.text!r}", location=self.location,
+                           allowed=allowed)
+
+    # -- entry ---------------------------------------------------------------
+    def compile(self, allow_compare: bool) -> Node:
+        if len(self.text) > MAX_EXPRESSION_CHARS:
+            self.fail(f"expression longer than {MAX_EXPRESSION_CHARS} characters")
+        try:
+            tree = ast.parse(self.text.strip(), mode="eval")
+        except SyntaxError as err:
+            raise ProblemError(f"{self.where}: syntax error in {self.text!r}: {err.msg}",
+                               location=self.location) from None
+        except (RecursionError, MemoryError):
+            self.fail("expression nested too deeply")
+        body = tree.body
+        if isinstance(body, ast.Compare):
+            if not allow_compare:
+                self.fail("a comparison is only allowed in constraints", node=body)
+            return self.compare(body)
+        if allow_compare:
+            self.fail("a constraint needs one comparison <=, >= or ==", allowed="<=, >=, ==")
+        try:
+            return self.visit(body)
+        except RecursionError:
+            self.fail("expression nested too deeply")
+
+    def compare(self, node: ast.Compare) -> Node:
+        if len(node.ops) != 1:
+            self.fail("chained comparisons are not allowed; write one constraint per line", node=node)
+        op = _CMPOPS.get(type(node.ops[0]))
+        if op is None:
+            hint = _HINTS.get(type(node.ops[0]), "unsupported comparison")
+            self.fail(hint, allowed="<=, >=, ==", node=node)
+        left, right = self.visit(node.left), self.visit(node.comparators[0])
+        self.broadcast(left.shape, right.shape, op, node)
+        return Compare(shape=(), op=op, left=left, right=right)
+
+    # -- nodes ---------------------------------------------------------------
+    def visit(self, node: ast.AST) -> Node:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                self.fail(f"literal {node.value!r} is not a number", node=node)
+            return Const(shape=(), value=float(node.value))
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                arg = self.visit(node.operand)
+                if isinstance(arg, Const):
+                    return Const(shape=(), value=-arg.value)
+                return Neg(shape=arg.shape, arg=arg)
+            if isinstance(node.op, ast.UAdd):
+                return self.visit(node.operand)
+            self.fail(f"operator {type(node.op).__name__} is not allowed", allowed="+ - * / ** @", node=node)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        hint = _HINTS.get(type(node))
+        self.fail(hint or f"{type(node).__name__} is not allowed",
+                  allowed="numbers, names, + - * / ** @, indexing, atom calls", node=node)
+
+    def name(self, node: ast.Name) -> Node:
+        n = node.id
+        if n.startswith("__") or n.startswith("_"):
+            self.fail(f"name {n!r} is not allowed", allowed=self.symbols.describe(), node=node)
+        s = self.symbols
+        if n in s.variables:
+            if s.constants_only:
+                self.fail(f"variable {n!r} cannot appear here", node=node)
+            return Var(shape=tuple(s.variables[n]), name=n)
+        if n in s.data:
+            return Data(shape=tuple(s.data[n]), name=n)
+        if n in s.parameters:
+            return Param(shape=(), name=n)
+        if n in ATOMS:
+            self.fail(f"atom {n!r} must be called, e.g. {n}(x)", node=node)
+        self.fail(f"unknown name {n!r}", allowed=s.describe(), node=node)
+
+    def binop(self, node: ast.BinOp) -> Node:
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            self.fail(_HINTS.get(type(node.op), f"operator {type(node.op).__name__} is not allowed"),
+                      allowed="+ - * / ** @", node=node)
+        left, right = self.visit(node.left), self.visit(node.right)
+        if op == "@":
+            return BinOp(shape=self.matmul_shape(left.shape, right.shape, node), op=op, left=left, right=right)
+        if op == "**":
+            if right.shape != () or not _is_constant(right):
+                self.fail("the exponent of ** must be a scalar constant or parameter", node=node)
+            if isinstance(left, Const) and isinstance(right, Const):
+                return Const(shape=(), value=left.value ** right.value)
+            return BinOp(shape=left.shape, op=op, left=left, right=right)
+        if isinstance(left, Const) and isinstance(right, Const):
+            a, b = left.value, right.value
+            try:
+                value = {"+": a + b, "-": a - b, "*": a * b}[op] if op != "/" else a / b
+            except ZeroDivisionError:
+                self.fail("division by zero", node=node)
+            return Const(shape=(), value=value)
+        return BinOp(shape=self.broadcast(left.shape, right.shape, op, node), op=op, left=left, right=right)
+
+    def call(self, node: ast.Call) -> Node:
+        if not isinstance(node.func, ast.Name):
+            self.fail("only atoms can be called", allowed=", ".join(sorted(ATOMS)), node=node)
+        name = node.func.id
+        atom = ATOMS.get(name)
+        if atom is None:
+            self.fail(f"unknown atom {name!r}", allowed=", ".join(sorted(ATOMS)), node=node)
+        if node.keywords:
+            self.fail(f"atom {name!r} takes no keyword arguments", node=node)
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            self.fail("starred arguments are not allowed", node=node)
+        if len(node.args) != atom.arity:
+            self.fail(f"atom {name!r} takes {atom.arity} argument(s), got {len(node.args)}", node=node)
+        args = tuple(self.visit(a) for a in node.args)
+        if atom.shape_rule == ELEMENTWISE:
+            shape = args[0].shape
+        elif atom.shape_rule == REDUCE:
+            shape = ()
+        elif atom.shape_rule == BROADCAST2:
+            shape = self.broadcast(args[0].shape, args[1].shape, name, node)
+        elif atom.shape_rule == QUAD_FORM:
+            x, P = args
+            if len(x.shape) != 1 or P.shape != (x.shape[0], x.shape[0]):
+                self.fail(f"quad_form(x, P) needs a vector x and a square P of matching size; "
+                          f"got shapes {_fmt(x.shape)} and {_fmt(P.shape)}", node=node)
+            if not _is_constant(P):
+                self.fail("quad_form(x, P): P must be data or a constant", node=node)
+            shape = ()
+        else:  # pragma: no cover - atoms table is closed
+            raise AssertionError(atom.shape_rule)
+        return Call(shape=shape, atom=name, args=args)
+
+    def subscript(self, node: ast.Subscript) -> Node:
+        base = self.visit(node.value)
+        sl = node.slice
+        items = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
+        if len(items) > len(base.shape):
+            self.fail(f"too many indices ({len(items)}) for shape {_fmt(base.shape)}", node=node)
+        key, shape = [], []
+        for axis, item in enumerate(items):
+            size = base.shape[axis]
+            if isinstance(item, ast.Slice):
+                bounds = [self.index_int(b, node) if b is not None else None
+                          for b in (item.lower, item.upper, item.step)]
+                if bounds[2] == 0:
+                    self.fail("slice step cannot be zero", node=node)
+                s = slice(*bounds)
+                key.append(s)
+                shape.append(len(range(*s.indices(size))))
+            else:
+                i = self.index_int(item, node)
+                if not -size <= i < size:
+                    self.fail(f"index {i} out of range for axis {axis} of size {size}", node=node)
+                key.append(i)
+        shape.extend(base.shape[len(items):])
+        if 0 in shape:
+            self.fail("slice selects no elements", node=node)
+        return Index(shape=tuple(shape), arg=base, key=tuple(key))
+
+    def index_int(self, item: ast.AST, node: ast.AST) -> int:
+        neg = False
+        if isinstance(item, ast.UnaryOp) and isinstance(item.op, ast.USub):
+            neg, item = True, item.operand
+        if isinstance(item, ast.Constant) and isinstance(item.value, int) and not isinstance(item.value, bool):
+            return -item.value if neg else item.value
+        self.fail("indices must be integer constants", node=node)
+
+    # -- shapes --------------------------------------------------------------
+    def broadcast(self, a: tuple, b: tuple, op: str, node) -> tuple:
+        out = []
+        for i in range(1, max(len(a), len(b)) + 1):
+            da = a[-i] if i <= len(a) else 1
+            db = b[-i] if i <= len(b) else 1
+            if da != db and 1 not in (da, db):
+                self.fail(f"shape mismatch for {op}: {_fmt(a)} and {_fmt(b)}", node=node)
+            out.append(max(da, db))
+        return tuple(reversed(out))
+
+    def matmul_shape(self, a: tuple, b: tuple, node) -> tuple:
+        if not a or not b or len(a) > 2 or len(b) > 2:
+            self.fail(f"@ needs vectors or matrices, got shapes {_fmt(a)} and {_fmt(b)}", node=node)
+        inner_a = a[-1]
+        inner_b = b[0]
+        if inner_a != inner_b:
+            self.fail(f"shape mismatch for @: {_fmt(a)} and {_fmt(b)} (inner sizes {inner_a} != {inner_b})",
+                      node=node)
+        return tuple(a[:-1]) + tuple(b[1:])
+
+
+def _fmt(shape: tuple) -> str:
+    return "scalar" if shape == () else "(" + ", ".join(map(str, shape)) + ")"
+
+
+def _is_constant(node: Node) -> bool:
+    if isinstance(node, Var):
+        return False
+    if isinstance(node, (Data, Param, Const)):
+        return True
+    return all(_is_constant(child) for child in _children(node))
+
+
+def _children(node: Node):
+    if isinstance(node, Neg):
+        return (node.arg,)
+    if isinstance(node, (BinOp, Compare)):
+        return (node.left, node.right)
+    if isinstance(node, Index):
+        return (node.arg,)
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def free_names(node: Node, kind: type) -> set[str]:
+    """Names of ``kind`` (``Var``/``Data``/``Param``) appearing in ``node``."""
+    out = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, kind):
+            out.add(n.name)
+        stack.extend(_children(n))
+    return out
+
+
+def walk(node: Node):
+    """Yield ``(node, ancestors)`` pairs, depth first."""
+    stack = [(node, ())]
+    while stack:
+        n, anc = stack.pop()
+        yield n, anc
+        stack.extend((c, anc + (n,)) for c in _children(n))
+
+
+def parse_expression(text, symbols: Symbols, *, where: str = "expression",
+                     location: Location | None = None, allow_compare: bool = False) -> Node:
+    """Compile ``text`` into the IR, checking names and shapes."""
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ProblemError(f"{where}: expected an expression string, got {type(text).__name__}",
+                           location=location)
+    return _Compiler(str(text), symbols, where, location or Location()).compile(allow_compare)

@@ -1,0 +1,159 @@
+"""The :class:`ProblemKind` base: a kind knows its YAML sections, its torch and
+cvxpy lowerings, its baseline and its stationarity measures. Code outside a kind
+never branches on the kind's name."""
+from __future__ import annotations
+
+__all__ = ["ProblemKind", "CompiledSections", "NoBaseline", "TorchProblem", "ExpressionContext"]
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ..._lazy import lazy_module
+from ...errors import Location
+from ...lower.to_cvxpy import NoCvxpyForm, compile_cvxpy
+from ...lower.to_torch import compile_torch
+from ..expr import Node, Symbols, parse_expression
+
+torch = lazy_module("torch")
+cp = lazy_module("cvxpy")
+
+
+class NoBaseline(Exception):
+    """The problem has no convex (cvxpy) baseline; ``str(err)`` says why."""
+
+
+@dataclass(frozen=True)
+class ExpressionContext:
+    """What a kind needs to compile its sections: names in scope and where errors point."""
+
+    symbols: Symbols
+    file: str | None
+    line_of: Callable[[tuple], int | None]
+
+    def parse(self, text, path: tuple, *, allow_compare: bool = False) -> Node:
+        where = ".".join(str(p) for p in path)
+        return parse_expression(text, self.symbols, where=where,
+                                location=Location(self.file, self.line_of(path)), allow_compare=allow_compare)
+
+
+@dataclass(frozen=True)
+class CompiledSections:
+    objective: Node
+    constraints: tuple[Node, ...] = ()
+    rows: tuple[str, ...] = ()
+    n_rows: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class TorchProblem:
+    """The torch lowering of a problem on one device."""
+
+    objective: Callable            # f(x_flat, rows=None) -> 0-d tensor
+    constraints: tuple             # ((op, g(x_flat) -> tensor in violation form), ...)
+    unflatten: Callable            # x_flat -> {name: tensor view}
+    x0: Any                        # flat tensor
+
+
+class ObjectiveSections(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    objective: str | float
+
+
+class ProblemKind:
+    """Base of every problem kind."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Sections: ClassVar[type[BaseModel]] = ObjectiveSections
+    default_measure: ClassVar[str] = "grad_norm"
+
+    # -- YAML -> IR ------------------------------------------------------
+    def compile(self, sections: BaseModel, ctx: ExpressionContext) -> CompiledSections:
+        objective = ctx.parse(sections.objective, ("objective",))
+        self._check_scalar(objective, ctx, ("objective",))
+        return CompiledSections(objective=objective)
+
+    @staticmethod
+    def _check_scalar(node: Node, ctx: ExpressionContext, path: tuple) -> None:
+        from ...errors import ProblemError
+        if node.shape not in ((), (1,)):
+            raise ProblemError(f"{'.'.join(map(str, path))}: must be a scalar, got shape {node.shape}; "
+                               "wrap it in sum(...) or mean(...)",
+                               location=Location(ctx.file, ctx.line_of(path)))
+
+    # -- IR -> torch -----------------------------------------------------
+    def lower_torch(self, problem, device, dtype) -> TorchProblem:
+        sec = problem.sections
+        params = dict(problem.parameters)
+        data = {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in problem.data.items()}
+        row_data = {k: data[k] for k in sec.rows}
+        layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
+
+        def unflatten(x):
+            return {name: x[off:off + size].reshape(shape) for name, shape, off, size in layout}
+
+        f = compile_torch(sec.objective, params)
+
+        def objective(x, rows=None):
+            env = dict(data)
+            if rows is not None:
+                for name, full in row_data.items():
+                    env[name] = full.index_select(0, rows)
+            env.update(unflatten(x))
+            value = f(env)
+            return value.reshape(()) if torch.is_tensor(value) else torch.as_tensor(value, dtype=dtype, device=device)
+
+        constraints = []
+        for node in sec.constraints:
+            g = compile_torch(node, params)
+
+            def violation(x, g=g):
+                env = dict(data)
+                env.update(unflatten(x))
+                v = g(env)
+                return v if torch.is_tensor(v) else torch.as_tensor(v, dtype=dtype, device=device)
+            constraints.append((node.op, violation))
+        x0 = torch.as_tensor(problem.x0, dtype=dtype, device=device).clone()
+        return TorchProblem(objective, tuple(constraints), unflatten, x0)
+
+    # -- IR -> cvxpy (the baseline) ------------------------------------------
+    def lower_cvxpy(self, problem):
+        """Return ``(cp.Problem, {name: cp.Variable}, [cvxpy constraints])`` or raise NoBaseline."""
+        sec = problem.sections
+        variables = {v.name: cp.Variable(v.shape, name=v.name) for v in problem.variables}
+        env = dict(problem.data)
+        env.update(variables)
+        try:
+            objective = compile_cvxpy(sec.objective, env, problem.parameters)
+            constraints = [compile_cvxpy(c, env, problem.parameters) for c in sec.constraints]
+        except NoCvxpyForm as err:
+            raise NoBaseline(str(err)) from None
+        except Exception as err:  # cvxpy raises ValueError/DCPError on e.g. products of variables
+            raise NoBaseline(f"cvxpy cannot represent the problem: {err}") from None
+        if not isinstance(objective, cp.Expression):
+            objective = cp.Constant(objective)
+        prob = cp.Problem(cp.Minimize(objective), constraints)
+        if not prob.is_dcp():
+            bad = "objective" if not cp.Minimize(objective).is_dcp() else "a constraint"
+            raise NoBaseline(f"the problem is not DCP ({bad} is not convex by cvxpy's rules)")
+        return prob, variables, constraints
+
+    # -- measures --------------------------------------------------------
+    def measure(self, name: str, tp: TorchProblem, oracle, x, state):
+        """Return (objective, stationarity) as 0-d tensors at ``x`` (exact, uncounted)."""
+        value = getattr(state, "value", None)
+        grad = getattr(state, "grad", None)
+        if value is None or grad is None or oracle.stochastic:
+            value, grad = oracle.peek_value_and_grad(x)
+        if name == "grad_norm":
+            return value, torch.linalg.vector_norm(grad)
+        if name == "grad_norm_l1":
+            return value, torch.linalg.vector_norm(grad, 1)
+        if name == "grad_norm_inf":
+            return value, torch.linalg.vector_norm(grad, float("inf"))
+        raise KeyError(name)
+
+    measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf")

@@ -1,0 +1,11 @@
+"""``kind: minimize`` -- an unconstrained smooth (or nonsmooth) objective."""
+from __future__ import annotations
+
+from .base import ProblemKind
+
+
+class Minimize(ProblemKind):
+    """minimize f(x) over all variables; ``objective:`` is a scalar expression."""
+
+    name = "minimize"
+    description = "unconstrained minimization of a scalar objective"

@@ -1,0 +1,219 @@
+"""The typed, validated :class:`Problem` and ``load_problem`` (YAML -> Problem).
+
+Nothing downstream re-parses YAML: the Problem holds the compiled IR, the data
+as numpy arrays, the starting point and the oracle configuration.
+"""
+from __future__ import annotations
+
+__all__ = ["Problem", "Variable", "load_problem"]
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import Location, OptionError, ProblemError
+from ..oracle import OracleConfig
+from .data import _check_size, build_array
+from .expr import Symbols
+from .kinds.base import CompiledSections, ExpressionContext, ProblemKind
+from .schema import COMMON_SECTIONS, BaselineSpec, ProblemFile, validate_model
+from .yamlsafe import LineMap, load_yaml
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    size: int
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A loaded problem: what solvers, oracles and baselines are built from."""
+
+    name: str
+    kind: ProblemKind
+    variables: tuple[Variable, ...]
+    data: Mapping[str, np.ndarray]
+    parameters: Mapping[str, float]
+    sections: CompiledSections
+    x0: np.ndarray
+    oracle_config: OracleConfig
+    baseline: BaselineSpec
+    solve_defaults: Mapping[str, Any]
+    content_hash: str
+    source: str | None = None
+    description: str = ""
+    lines: LineMap = field(default_factory=LineMap, repr=False)
+
+    @property
+    def dim(self) -> int:
+        return int(sum(v.size for v in self.variables))
+
+    @property
+    def has_constraints(self) -> bool:
+        return bool(self.sections.constraints)
+
+    def location(self, *path) -> Location:
+        return Location(self.source, self.lines.line_of(path))
+
+    def lower_torch(self, device="cpu", dtype=None):
+        from .._lazy import lazy_module
+        torch = lazy_module("torch")
+        return self.kind.lower_torch(self, torch.device(device), dtype or torch.float64)
+
+    def unflatten_numpy(self, x) -> dict[str, np.ndarray]:
+        x = np.asarray(x)
+        return {v.name: x[v.offset:v.offset + v.size].reshape(v.shape) for v in self.variables}
+
+
+def _apply_overrides(raw: dict, overrides: Mapping[str, Any], file) -> dict:
+    if not overrides:
+        return raw
+    params = dict(raw.get("parameters") or {})
+    for name, value in overrides.items():
+        if name not in params:
+            raise OptionError(f"--set {name}: no such parameter in {file or 'the problem'}",
+                              allowed=", ".join(params) or "(the problem has no parameters)")
+        try:
+            params[name] = float(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"--set {name}={value!r}: parameters are numbers") from None
+    return {**raw, "parameters": params}
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry=None) -> Problem:
+    """Load a problem from a path or a YAML string; ``overrides`` set parameters (``--set``)."""
+    from ..registry import get_registry
+
+    registry = registry or get_registry()
+    path: Path | None = None
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml"))):
+        path = Path(source)
+        if not path.is_file():
+            raise ProblemError(f"problem file not found: {path}", location=Location(str(path)))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ProblemError(f"cannot read problem file: {err}", location=Location(str(path))) from None
+    else:
+        text = str(source)
+    file = str(path) if path else None
+    raw, lines = load_yaml(text, file)
+    if not isinstance(raw, dict):
+        raise ProblemError("a problem file is a mapping with name, kind, variables, ...",
+                           location=Location(file, 1), allowed=", ".join(COMMON_SECTIONS))
+    raw = _apply_overrides(raw, overrides or {}, file)
+
+    kind_name = raw.get("kind")
+    kinds = registry.kinds
+    if kind_name not in kinds:
+        raise ProblemError(f"unknown kind {kind_name!r}", location=Location(file, lines.line_of(("kind",))),
+                           allowed=", ".join(sorted(kinds)))
+    kind: ProblemKind = kinds[kind_name]()
+    kind_fields = tuple(kind.Sections.model_fields)
+    for key in raw:
+        if key not in COMMON_SECTIONS and key not in kind_fields:
+            raise ProblemError(f"unknown section {key!r} for kind {kind_name!r}",
+                               location=Location(file, lines.line_of((key,))),
+                               allowed=", ".join(COMMON_SECTIONS + kind_fields))
+    common = validate_model(ProblemFile, {k: v for k, v in raw.items() if k in COMMON_SECTIONS}, lines, file)
+    sections = validate_model(kind.Sections, {k: v for k, v in raw.items() if k in kind_fields}, lines, file)
+
+    # variables (sizes checked before anything is allocated)
+    variables, offset = [], 0
+    for name, spec in common.variables.items():
+        _check_name(name, ("variables", name), lines, file)
+        shape = tuple(spec.shape)
+        _check_size(shape, Location(file, lines.line_of(("variables", name))), f"variables.{name}")
+        size = int(np.prod(shape)) if shape else 1
+        variables.append(Variable(name, shape, offset, size))
+        offset += size
+    _check_size((offset,), Location(file, lines.line_of(("variables",))), "variables")
+
+    # data
+    base = path.parent if path else None
+    datasets = registry.datasets
+    data, digests = {}, {}
+    for name, spec in common.data.items():
+        _check_name(name, ("data", name), lines, file)
+        if name in common.variables:
+            raise ProblemError(f"data {name!r} has the name of a variable",
+                               location=Location(file, lines.line_of(("data", name))))
+        data[name] = build_array(spec, base=base, location=Location(file, lines.line_of(("data", name))),
+                                 what=f"data.{name}", datasets=datasets)
+        if isinstance(spec, dict) and "file" in spec:
+            digests[name] = _file_digest((base / spec["file"]).resolve())
+    for name in common.parameters:
+        _check_name(name, ("parameters", name), lines, file)
+        if name in common.variables or name in data:
+            raise ProblemError(f"parameter {name!r} has the name of a variable or data",
+                               location=Location(file, lines.line_of(("parameters", name))))
+
+    # starting point: per-variable x0 or the top-level x0 mapping, zeros by default
+    x0 = np.zeros(offset)
+    for name in common.x0:
+        if name not in common.variables:
+            raise ProblemError(f"x0: unknown variable {name!r}", location=Location(file, lines.line_of(("x0", name))),
+                               allowed=", ".join(common.variables))
+    for var in variables:
+        spec = common.variables[var.name].x0
+        key = ("variables", var.name, "x0")
+        if var.name in common.x0:
+            if spec is not None:
+                raise ProblemError(f"x0 for {var.name!r} given twice (variables.{var.name}.x0 and x0.{var.name})",
+                                   location=Location(file, lines.line_of(("x0", var.name))))
+            spec, key = common.x0[var.name], ("x0", var.name)
+        if spec is None:
+            continue
+        loc = Location(file, lines.line_of(key))
+        arr = build_array(spec, base=base, location=loc, what=".".join(key), datasets=datasets,
+                          default_shape=var.shape)
+        try:
+            arr = np.broadcast_to(arr, var.shape)
+        except ValueError:
+            raise ProblemError(f"{'.'.join(key)}: shape {arr.shape} does not match variable shape {var.shape}",
+                               location=loc) from None
+        x0[var.offset:var.offset + var.size] = arr.reshape(-1)
+
+    symbols = Symbols(variables={v.name: v.shape for v in variables},
+                      data={k: v.shape for k, v in data.items()}, parameters=dict(common.parameters))
+    ctx = ExpressionContext(symbols=symbols, file=file, line_of=lines.line_of)
+    compiled = kind.compile(sections, ctx)
+
+    oc = common.oracle
+    if oc.stochastic is not None and compiled.n_rows is None:
+        raise ProblemError("oracle.stochastic needs a finite_sum problem (rows to sample)",
+                           location=Location(file, lines.line_of(("oracle", "stochastic"))),
+                           allowed="oracle.noise for other kinds")
+    oracle_config = OracleConfig(
+        batch_size=oc.stochastic.batch_size if oc.stochastic else None,
+        sigma=oc.noise.sigma if oc.noise else 0.0,
+        seed=(oc.stochastic.seed if oc.stochastic else oc.noise.seed if oc.noise else 0),
+    )
+    canonical = json.dumps({"raw": raw, "files": digests}, sort_keys=True, default=str)
+    content_hash = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return Problem(name=common.name, kind=kind, variables=tuple(variables), data=data,
+                   parameters=dict(common.parameters), sections=compiled, x0=x0,
+                   oracle_config=oracle_config, baseline=common.baseline, solve_defaults=dict(common.solve),
+                   content_hash=content_hash, source=file, description=common.description, lines=lines)
+
+
+def _check_name(name, path, lines, file):
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        raise ProblemError(f"{'.'.join(map(str, path[:-1]))}: bad name {name!r}",
+                           location=Location(file, lines.line_of(path)),
+                           allowed="identifiers such as x, A, lam (no leading underscore)")
+    from .atoms import ATOMS
+    if name in ATOMS:
+        raise ProblemError(f"{'.'.join(map(str, path[:-1]))}: name {name!r} is an atom",
+                           location=Location(file, lines.line_of(path)))

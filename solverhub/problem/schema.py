@@ -1,0 +1,104 @@
+"""The YAML schema (pydantic v2), with ``file:line`` in every error.
+
+The common sections are modelled here; each problem kind adds its own sections
+with a pydantic model of its own (``ProblemKind.Sections``).
+"""
+from __future__ import annotations
+
+__all__ = ["ProblemFile", "VariableSpec", "OracleSpec", "BaselineSpec", "COMMON_SECTIONS", "validate_model"]
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import Location, ProblemError
+from .yamlsafe import LineMap
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VariableSpec(_Strict):
+    shape: list[int] = Field(default_factory=list)
+    x0: Any = None
+
+    @field_validator("shape", mode="before")
+    @classmethod
+    def _scalar_shape(cls, v):
+        return [v] if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("shape")
+    @classmethod
+    def _positive(cls, v):
+        if any(s <= 0 for s in v):
+            raise ValueError("shape entries must be positive integers")
+        return v
+
+
+class StochasticSpec(_Strict):
+    batch_size: int = Field(gt=0)
+    seed: int = Field(default=0, ge=0)
+
+
+class NoiseSpec(_Strict):
+    sigma: float = Field(ge=0)
+    seed: int = Field(default=0, ge=0)
+
+
+class OracleSpec(_Strict):
+    stochastic: StochasticSpec | None = None
+    noise: NoiseSpec | None = None
+
+
+class BaselineSpec(_Strict):
+    solver: str | None = None          # cvxpy solver name (CLARABEL, SCS, ECOS, OSQP, ...)
+    objective: float | None = None     # a known optimal value (e.g. Rosenbrock: 0)
+    tolerance: float = 1e-8            # certificate target used when polishing
+
+
+class ProblemFile(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1)
+    kind: str
+    description: str = ""
+    variables: dict[str, VariableSpec] = Field(min_length=1)
+    data: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, float] = Field(default_factory=dict)
+    x0: dict[str, Any] = Field(default_factory=dict)
+    oracle: OracleSpec = OracleSpec()
+    baseline: BaselineSpec = BaselineSpec()
+    solve: dict[str, Any] = Field(default_factory=dict)
+
+
+COMMON_SECTIONS = tuple(ProblemFile.model_fields)
+
+
+def validate_model(model: type[BaseModel], raw: dict, lines: LineMap, file: str | None, prefix=()):
+    """Validate ``raw`` with ``model``; turn the first pydantic error into a one-line ProblemError."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(prefix) + tuple(first["loc"])
+        where = ".".join(str(p) for p in loc) or "file"
+        msg = first["msg"]
+        allowed = None
+        if first["type"] == "extra_forbidden":
+            parent = loc[:-1]
+            sub = model
+            for part in loc[len(prefix):-1]:
+                field = getattr(sub, "model_fields", {}).get(part)
+                ann = getattr(field, "annotation", None)
+                sub = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
+                            and issubclass(a, BaseModel)), None) if ann is not None else None
+                if sub is None:
+                    break
+            msg = f"unknown key {loc[-1]!r}"
+            where = ".".join(str(p) for p in parent) or "file"
+            if sub is not None:
+                allowed = ", ".join(sub.model_fields)
+        elif first["type"] == "missing":
+            msg = "required section missing"
+        raise ProblemError(f"{where}: {msg}", location=Location(file, lines.line_of(loc)), allowed=allowed) from None

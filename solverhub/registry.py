@@ -1,0 +1,193 @@
+"""The pluggy plugin manager: builtins, entry points (group ``solverhub``),
+lookup, capability checks and dispatch.
+
+A plugin that fails to import or whose hook raises is recorded in
+``Registry.failures`` (shown by ``solverhub plugins``) and never takes the rest
+down. ``SOLVERHUB_DISABLE_PLUGIN_AUTOLOAD=1`` turns entry-point loading off.
+"""
+from __future__ import annotations
+
+__all__ = ["Registry", "get_registry", "reset_registry", "PluginFailure", "SolverEntry"]
+
+import importlib.metadata as md
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pluggy
+
+from . import hookspecs
+from .errors import SolverRefused, UnknownName
+
+ENTRY_POINT_GROUP = "solverhub"
+DISABLE_ENV = "SOLVERHUB_DISABLE_PLUGIN_AUTOLOAD"
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    plugin: str
+    error: str
+
+
+@dataclass(frozen=True)
+class SolverEntry:
+    cls: type
+    distribution: str
+    version: str
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins provide."""
+
+    manager: pluggy.PluginManager
+    solvers: dict[str, SolverEntry] = field(default_factory=dict)
+    kinds: dict[str, type] = field(default_factory=dict)
+    datasets: dict[str, Callable] = field(default_factory=dict)
+    plugins: dict[str, tuple[str, str]] = field(default_factory=dict)   # plugin name -> (distribution, version)
+    failures: list[PluginFailure] = field(default_factory=list)
+
+    # -- lookup -------------------------------------------------------------
+    def solver(self, name: str) -> type:
+        if name not in self.solvers:
+            raise UnknownName(f"unknown solver {name!r}", allowed=sorted(self.solvers))
+        return self.solvers[name].cls
+
+    def accepting(self, problem) -> list[tuple[str, bool, str]]:
+        """``[(solver name, accepts, reason)]`` for every registered solver."""
+        out = []
+        for name, entry in sorted(self.solvers.items()):
+            try:
+                ok, why = entry.cls().accepts(problem)
+            except Exception as err:  # a plugin's accepts() must not take the CLI down
+                ok, why = False, f"accepts() raised {type(err).__name__}: {err}"
+            out.append((name, ok, why))
+        return out
+
+    def check_accepts(self, name: str, problem) -> type:
+        cls = self.solver(name)
+        ok, why = cls().accepts(problem)
+        if not ok:
+            others = [n for n, acc, _ in self.accepting(problem) if acc]
+            raise SolverRefused(f"solver {name!r} refuses problem {problem.name!r}: {why}",
+                                allowed="solvers that accept it: " + (", ".join(others) or "none"))
+        return cls
+
+    def dispatch(self, problem, device: str = "cpu") -> tuple[type, str]:
+        """Pick a solver for ``problem`` by the documented rule.
+
+        1. keep the solvers whose ``accepts(problem)`` is true and that list ``device``
+           among their capabilities' devices;
+        2. take the highest ``priority_for(problem)``;
+        3. break ties by name (alphabetical), so the choice is deterministic.
+        """
+        candidates = []
+        for name, ok, _ in self.accepting(problem):
+            cls = self.solvers[name].cls
+            if ok and device in cls.capabilities.devices:
+                candidates.append((-cls().priority_for(problem), name, cls))
+        if not candidates:
+            raise SolverRefused(f"no registered solver accepts problem {problem.name!r} (kind {problem.kind.name!r})",
+                                allowed="install a plugin for this kind; see `solverhub list --for FILE`")
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        prio, name, cls = candidates[0]
+        runner_up = f"; next: {candidates[1][1]} (priority {-candidates[1][0]})" if len(candidates) > 1 else ""
+        why = (f"chose {name!r}: highest priority ({-prio}) among {len(candidates)} solver(s) accepting kind "
+               f"{problem.kind.name!r} on {device}{runner_up}")
+        return cls, why
+
+
+def _validate_solver(cls) -> str | None:
+    from .solver import Solver
+    if not isinstance(cls, type) or not issubclass(cls, Solver):
+        return f"{cls!r} is not a solverhub.Solver subclass"
+    if not cls.name or not isinstance(cls.name, str):
+        return f"{cls.__name__} has no name"
+    if not cls.kinds:
+        return f"{cls.__name__} declares no kinds"
+    return None
+
+
+def _build() -> Registry:
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    reg = Registry(manager=pm)
+    from .builtin import plugin as builtin_plugin
+    pm.register(builtin_plugin, name="solverhub.builtin")
+    reg.plugins["solverhub.builtin"] = ("solverhub", _core_version())
+    if not os.environ.get(DISABLE_ENV):
+        try:
+            eps = md.entry_points(group=ENTRY_POINT_GROUP)
+        except Exception:  # pragma: no cover - broken metadata
+            eps = []
+        for ep in eps:
+            dist = getattr(ep, "dist", None)
+            dist_info = (dist.name, dist.version) if dist is not None else (ep.value, "0")
+            label = f"{dist_info[0]} {dist_info[1]}"
+            if pm.get_plugin(ep.name) is not None:
+                continue
+            try:
+                module = ep.load()
+                pm.register(module, name=ep.name)
+            except Exception as err:
+                reg.failures.append(PluginFailure(f"{ep.name} ({label})", f"{type(err).__name__}: {err}"))
+                continue
+            reg.plugins[ep.name] = dist_info
+    _collect(reg)
+    return reg
+
+
+def _collect(reg: Registry) -> None:
+    pm = reg.manager
+    for impl in pm.hook.solverhub_solvers.get_hookimpls():
+        try:
+            classes = list(impl.function() or ())
+        except Exception as err:
+            reg.failures.append(PluginFailure(impl.plugin_name, f"solverhub_solvers raised {type(err).__name__}: {err}"))
+            continue
+        for cls in classes:
+            problem = _validate_solver(cls)
+            if problem:
+                reg.failures.append(PluginFailure(impl.plugin_name, problem))
+                continue
+            if cls.name in reg.solvers:
+                reg.failures.append(PluginFailure(impl.plugin_name, f"solver name {cls.name!r} already registered "
+                                                  f"by {reg.solvers[cls.name].distribution}"))
+                continue
+            dist, version = reg.plugins.get(impl.plugin_name, (impl.plugin_name, "0"))
+            reg.solvers[cls.name] = SolverEntry(cls, dist, cls.version or version)
+    for impl in pm.hook.solverhub_problem_kinds.get_hookimpls():
+        try:
+            for cls in impl.function() or ():
+                reg.kinds.setdefault(cls.name, cls)
+        except Exception as err:
+            reg.failures.append(PluginFailure(impl.plugin_name, f"solverhub_problem_kinds raised {type(err).__name__}: {err}"))
+    for impl in pm.hook.solverhub_datasets.get_hookimpls():
+        try:
+            reg.datasets.update(dict(impl.function() or {}))
+        except Exception as err:
+            reg.failures.append(PluginFailure(impl.plugin_name, f"solverhub_datasets raised {type(err).__name__}: {err}"))
+
+
+def _core_version() -> str:
+    try:
+        return md.version("solverhub")
+    except md.PackageNotFoundError:
+        return "0+local"
+
+
+_REGISTRY: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _build()
+    return _REGISTRY
+
+
+def reset_registry() -> None:
+    """Forget the registry (tests; after installing a plugin at run time)."""
+    global _REGISTRY
+    _REGISTRY = None

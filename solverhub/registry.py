@@ -41,11 +41,37 @@ class Registry:
     """Everything the loaded plugins provide."""
 
     manager: pluggy.PluginManager
-    solvers: dict[str, SolverEntry] = field(default_factory=dict)
-    kinds: dict[str, type] = field(default_factory=dict)
-    datasets: dict[str, Callable] = field(default_factory=dict)
     plugins: dict[str, tuple[str, str]] = field(default_factory=dict)   # plugin name -> (distribution, version)
-    failures: list[PluginFailure] = field(default_factory=list)
+    _failures: list[PluginFailure] = field(default_factory=list)
+    _solvers: dict[str, SolverEntry] | None = None
+    _kinds: dict[str, type] | None = None
+    _datasets: dict[str, Callable] | None = None
+
+    # Hook results are collected lazily, so that `solverhub list` never imports
+    # the problem machinery (numpy, pydantic) and `validate` never imports solvers.
+    @property
+    def solvers(self) -> dict[str, SolverEntry]:
+        if self._solvers is None:
+            self._solvers = _collect_solvers(self)
+        return self._solvers
+
+    @property
+    def kinds(self) -> dict[str, type]:
+        if self._kinds is None:
+            self._kinds = _collect_kinds(self)
+        return self._kinds
+
+    @property
+    def datasets(self) -> dict[str, Callable]:
+        if self._datasets is None:
+            self._datasets = _collect_datasets(self)
+        return self._datasets
+
+    @property
+    def failures(self) -> list[PluginFailure]:
+        """Load and hook failures (collects every hook first)."""
+        self.solvers, self.kinds, self.datasets  # noqa: B018 - trigger collection
+        return self._failures
 
     # -- lookup -------------------------------------------------------------
     def solver(self, name: str) -> type:
@@ -130,43 +156,54 @@ def _build() -> Registry:
                 module = ep.load()
                 pm.register(module, name=ep.name)
             except Exception as err:
-                reg.failures.append(PluginFailure(f"{ep.name} ({label})", f"{type(err).__name__}: {err}"))
+                reg._failures.append(PluginFailure(f"{ep.name} ({label})", f"{type(err).__name__}: {err}"))
                 continue
             reg.plugins[ep.name] = dist_info
-    _collect(reg)
     return reg
 
 
-def _collect(reg: Registry) -> None:
-    pm = reg.manager
-    for impl in pm.hook.solverhub_solvers.get_hookimpls():
+def _collect_solvers(reg: Registry) -> dict[str, SolverEntry]:
+    solvers: dict[str, SolverEntry] = {}
+    for impl in reg.manager.hook.solverhub_solvers.get_hookimpls():
         try:
             classes = list(impl.function() or ())
         except Exception as err:
-            reg.failures.append(PluginFailure(impl.plugin_name, f"solverhub_solvers raised {type(err).__name__}: {err}"))
+            reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_solvers raised {type(err).__name__}: {err}"))
             continue
         for cls in classes:
             problem = _validate_solver(cls)
             if problem:
-                reg.failures.append(PluginFailure(impl.plugin_name, problem))
+                reg._failures.append(PluginFailure(impl.plugin_name, problem))
                 continue
-            if cls.name in reg.solvers:
-                reg.failures.append(PluginFailure(impl.plugin_name, f"solver name {cls.name!r} already registered "
-                                                  f"by {reg.solvers[cls.name].distribution}"))
+            if cls.name in solvers:
+                reg._failures.append(PluginFailure(impl.plugin_name, f"solver name {cls.name!r} already registered "
+                                                   f"by {solvers[cls.name].distribution}"))
                 continue
             dist, version = reg.plugins.get(impl.plugin_name, (impl.plugin_name, "0"))
-            reg.solvers[cls.name] = SolverEntry(cls, dist, cls.version or version)
-    for impl in pm.hook.solverhub_problem_kinds.get_hookimpls():
+            solvers[cls.name] = SolverEntry(cls, dist, cls.version or version)
+    return solvers
+
+
+def _collect_kinds(reg: Registry) -> dict[str, type]:
+    kinds: dict[str, type] = {}
+    for impl in reg.manager.hook.solverhub_problem_kinds.get_hookimpls():
         try:
             for cls in impl.function() or ():
-                reg.kinds.setdefault(cls.name, cls)
+                kinds.setdefault(cls.name, cls)
         except Exception as err:
-            reg.failures.append(PluginFailure(impl.plugin_name, f"solverhub_problem_kinds raised {type(err).__name__}: {err}"))
-    for impl in pm.hook.solverhub_datasets.get_hookimpls():
+            reg._failures.append(PluginFailure(impl.plugin_name,
+                                               f"solverhub_problem_kinds raised {type(err).__name__}: {err}"))
+    return kinds
+
+
+def _collect_datasets(reg: Registry) -> dict[str, Callable]:
+    datasets: dict[str, Callable] = {}
+    for impl in reg.manager.hook.solverhub_datasets.get_hookimpls():
         try:
-            reg.datasets.update(dict(impl.function() or {}))
+            datasets.update(dict(impl.function() or {}))
         except Exception as err:
-            reg.failures.append(PluginFailure(impl.plugin_name, f"solverhub_datasets raised {type(err).__name__}: {err}"))
+            reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_datasets raised {type(err).__name__}: {err}"))
+    return datasets
 
 
 def _core_version() -> str:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 __all__ = ["compile_cvxpy", "NoCvxpyForm"]
 
-import numpy as np
-
 from .._lazy import lazy_module
 from ..problem.atoms import ATOMS
 from ..problem.expr import BinOp, Call, Compare, Const, Data, Index, Neg, Node, Param, Var
 
 cp = lazy_module("cvxpy")
+np = lazy_module("numpy")
 
 
 class NoCvxpyForm(Exception):
@@ -17,7 +16,7 @@ class NoCvxpyForm(Exception):
 
 
 def _is_numeric(v) -> bool:
-    return isinstance(v, (int, float, np.ndarray, np.floating))
+    return isinstance(v, (int, float)) or type(v).__module__ == "numpy"
 
 
 def compile_cvxpy(node: Node, env: dict, parameters: dict[str, float]):

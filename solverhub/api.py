@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ._lazy import lazy_module
-from .errors import OptionError
+from .errors import OptionError, SolverRefused
 from .options import RunOptions, build_options, option_names
 from .oracle import Oracle
 from .problem.model import Problem, load_problem
@@ -75,10 +75,16 @@ def _jsonable(value):
     return repr(value)
 
 
-def solve(problem: Problem | str | Path, solver: str | None = None, *, options: Mapping[str, Any] | None = None,
+def solve(problem: Problem | str | Path, solver: str | type | None = None, *, options: Mapping[str, Any] | None = None,
           device: str = "cpu", dtype: str = "float64", seed: int | None = None, baseline: bool = False,
           overrides: Mapping[str, Any] | None = None) -> Result:
-    """Solve ``problem`` with ``solver`` (or the dispatched one) and return the :class:`Result`."""
+    """Solve ``problem`` with ``solver`` and return the :class:`Result`.
+
+    ``solver``: a registered name, a :class:`Solver` subclass, or ``None`` to let
+    the registry dispatch (``Registry.dispatch``). ``options`` mixes run options
+    (max_iterations, max_oracle_calls, time_limit_s, tolerance, trace_every) and
+    the solver's own; values may be strings (from the CLI) and are coerced.
+    """
     if not isinstance(problem, Problem):
         problem = load_problem(problem, overrides=overrides)
     if dtype not in DTYPES:
@@ -91,6 +97,11 @@ def solve(problem: Problem | str | Path, solver: str | None = None, *, options: 
     dispatch_reason = ""
     if solver is None:
         cls, dispatch_reason = registry.dispatch(problem, device.split(":")[0])
+    elif isinstance(solver, type):      # a Solver class, registered or not (conformance kit, notebooks)
+        cls = solver
+        ok, why = cls().accepts(problem)
+        if not ok:
+            raise SolverRefused(f"solver {cls.name!r} refuses problem {problem.name!r}: {why}")
     else:
         cls = registry.check_accepts(solver, problem)
     merged = {**{k: v for k, v in defaults.items()
@@ -98,7 +109,8 @@ def solve(problem: Problem | str | Path, solver: str | None = None, *, options: 
               **dict(options or {})}
     run_opts, solver_opts = split_options(cls, merged)
     seed = problem.oracle_config.seed if seed is None else int(seed)
-    entry = registry.solvers[cls.name]
+    entry = registry.solvers.get(cls.name)
+    version = cls.version or (entry.version if entry is not None and entry.cls is cls else "unregistered")
     tdtype = getattr(torch, dtype)
     tp = problem.lower_torch(device, tdtype)
     oracle = Oracle(tp.objective, x0=tp.x0, n_rows=problem.sections.n_rows,
@@ -152,7 +164,7 @@ def solve(problem: Problem | str | Path, solver: str | None = None, *, options: 
         except NoBaseline as err:
             extras["baseline"] = {"status": "none", "message": f"no convex baseline: {err}"}
     return Result(
-        solver=cls.name, solver_version=entry.version, problem=problem.name, problem_hash=problem.content_hash,
+        solver=cls.name, solver_version=version, problem=problem.name, problem_hash=problem.content_hash,
         status=status, message=message, objective=float(objective),
         stationarity=Stationarity(measure_name, float(stat)), iterations=int(iterations),
         oracle_calls=dict(oracle.counts), wall_time_s=wall, device=str(device), dtype=dtype, seed=seed,

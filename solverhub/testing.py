@@ -105,7 +105,7 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
         if not isinstance(why, str) or not why:
             _fail(cls, "accepts() must give a reason string")
 
-        result = solve(problem, cls.name, options={"max_iterations": max_iterations}, seed=1)
+        result = solve(problem, cls, options={"max_iterations": max_iterations}, seed=1)
         if not math.isfinite(result.objective):
             _fail(cls, f"non-finite objective on {problem.name}: {result.status} {result.message}")
         f_star = _optimum(problem)
@@ -121,17 +121,17 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
                            f"above tolerance")
 
         # limits
-        capped = solve(problem, cls.name, options={"max_iterations": 3}, seed=1)
+        capped = solve(problem, cls, options={"max_iterations": 3}, seed=1)
         if capped.iterations > 3:
             _fail(cls, f"ran {capped.iterations} iterations with max_iterations=3")
-        budget = solve(problem, cls.name, options={"max_oracle_calls": 5, "max_iterations": 10_000}, seed=1)
+        budget = solve(problem, cls, options={"max_oracle_calls": 5, "max_iterations": 10_000}, seed=1)
         if budget.total_oracle_calls > 5:
             _fail(cls, f"made {budget.total_oracle_calls} oracle calls with max_oracle_calls=5")
         if cls.solve_direct is None and budget.status not in (Status.BUDGET_EXHAUSTED, Status.CONVERGED):
             _fail(cls, f"status {budget.status} with an exhausted oracle budget (expected budget_exhausted)")
 
         # determinism and JSON
-        again = solve(problem, cls.name, options={"max_iterations": max_iterations}, seed=1)
+        again = solve(problem, cls, options={"max_iterations": max_iterations}, seed=1)
         if again.objective != result.objective or again.iterations != result.iterations \
                 or [p.objective for p in again.trace] != [p.objective for p in result.trace]:
             _fail(cls, f"not deterministic under a fixed seed on {problem.name}")

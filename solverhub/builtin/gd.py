@@ -20,7 +20,7 @@ class GDOptions:
     lr: float = 1.0              # initial (or constant) step size
     backtracking: bool = True    # Armijo backtracking; ignored with stochastic oracles
     shrink: float = 0.5          # step multiplier on a failed Armijo test
-    grow: float = 2.0            # step multiplier tried after an accepted step
+    grow: float = 1.0            # step multiplier tried after an accepted step (1: never grow)
     c1: float = 1e-4             # Armijo sufficient-decrease constant
     max_backtracks: int = 60
 
@@ -55,12 +55,18 @@ class GradientDescent(Solver):
             return GDState(x=state.x - options.lr * oracle.grad(state.x), lr=options.lr)
         x, f, g = state.x, state.value, state.grad
         gg = torch.dot(g, g)
+        # Near the optimum f(x) - f(x_new) drops below the float resolution of f and the
+        # Armijo test rejects every step; there, accept a step that keeps f within
+        # rounding and decreases the gradient norm (cf. Hager & Zhang's approximate Wolfe).
+        slack = 4 * torch.finfo(f.dtype).eps * torch.abs(f)
         lr = state.lr
         backtracks = 0
         while True:
             x_new = x - lr * g
             f_new, g_new = oracle.value_and_grad(x_new)
-            if bool(f_new <= f - options.c1 * lr * gg) or backtracks >= options.max_backtracks:
+            armijo = f_new <= f - options.c1 * lr * gg
+            at_floor = (f_new <= f + slack) & (torch.dot(g_new, g_new) < gg)
+            if bool(armijo | at_floor) or backtracks >= options.max_backtracks:
                 break
             lr *= options.shrink
             backtracks += 1

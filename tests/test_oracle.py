@@ -1,0 +1,96 @@
+"""Counting oracles: exact gradients/HVPs, counts, budgets, minibatch and noise statistics."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from solverhub.oracle import BudgetExhausted, Oracle, OracleConfig
+from solverhub.problem.model import load_problem
+
+LOGREG = """
+name: logreg-oracle
+kind: finite_sum
+variables: {{x: {{shape: [5]}}}}
+data:
+  X: {{generate: normal, shape: [64, 5], seed: 3}}
+  y: {{generate: sign, shape: [64], seed: 4}}
+parameters: {{mu: 0.1}}
+objective: "mean(logistic(-y * (X @ x))) + 0.5 * mu * sum_squares(x)"
+{oracle}
+"""
+
+
+def _oracle(oracle_section="", **kw):
+    problem = load_problem(LOGREG.format(oracle=oracle_section))
+    tp = problem.lower_torch("cpu", torch.float64)
+    cfg = problem.oracle_config
+    return problem, Oracle(tp.objective, x0=tp.x0, n_rows=problem.sections.n_rows, config=cfg, **kw)
+
+
+def _numpy_grad(problem, x):
+    X, y, mu = problem.data["X"], problem.data["y"], problem.parameters["mu"]
+    z = -y * (X @ x)
+    s = 1 / (1 + np.exp(-z))
+    return (X.T @ (s * -y)) / len(y) + mu * x
+
+
+def test_gradient_matches_closed_form_and_counts():
+    problem, oracle = _oracle()
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    g = oracle.grad(x)
+    np.testing.assert_allclose(g.numpy(), _numpy_grad(problem, x.numpy()), rtol=1e-12)
+    v, g2 = oracle.value_and_grad(x)
+    assert oracle.counts == {"value": 1, "grad": 2, "hvp": 0, "stochastic_grad": 0}
+    oracle.peek_value_and_grad(x)
+    assert oracle.total_calls == 3
+
+
+def test_hvp_matches_exact_hessian():
+    problem, oracle = _oracle()
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    X, y, mu = problem.data["X"], problem.data["y"], problem.parameters["mu"]
+    s = 1 / (1 + np.exp(y * (X @ x.numpy())))
+    H = (X.T * (s * (1 - s))) @ X / len(y) + mu * np.eye(5)
+    v = torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0], dtype=torch.float64)
+    np.testing.assert_allclose(oracle.hvp(x, v).numpy(), H @ v.numpy(), rtol=1e-10)
+    assert oracle.counts["hvp"] == 1
+
+
+def test_budget_is_never_exceeded():
+    _, oracle = _oracle(max_calls=3)
+    x = torch.zeros(5, dtype=torch.float64)
+    oracle.grad(x)
+    oracle.value_and_grad(x)
+    with pytest.raises(BudgetExhausted):
+        oracle.value(x)
+    assert oracle.total_calls == 3
+
+
+def test_minibatch_gradient_is_unbiased():
+    problem, oracle = _oracle("oracle: {stochastic: {batch_size: 8, seed: 0}}")
+    assert oracle.stochastic
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    draws = torch.stack([oracle.grad(x) for _ in range(4000)])
+    full = _numpy_grad(problem, x.numpy())
+    se = draws.std(0).numpy() / math.sqrt(len(draws))
+    assert np.all(np.abs(draws.mean(0).numpy() - full) < 5 * se + 1e-12)
+    assert oracle.counts["stochastic_grad"] == 4000 and oracle.counts["grad"] == 0
+    # a single draw is not the full gradient (it really is a minibatch)
+    assert not np.allclose(draws[0].numpy(), full)
+
+
+def test_noise_has_the_declared_sigma_and_is_seeded():
+    problem, oracle = _oracle("oracle: {noise: {sigma: 0.5, seed: 7}}")
+    x = torch.zeros(5, dtype=torch.float64)
+    full = _numpy_grad(problem, x.numpy())
+    draws = torch.stack([oracle.grad(x) for _ in range(4000)]).numpy() - full
+    assert draws.std() == pytest.approx(0.5, rel=0.05)
+    assert abs(draws.mean()) < 0.05
+    _, again = _oracle("oracle: {noise: {sigma: 0.5, seed: 7}}")
+    assert torch.equal(again.grad(x), torch.as_tensor(draws[0] + full))
+
+
+def test_config_stochastic_flag():
+    assert not OracleConfig().stochastic
+    assert OracleConfig(batch_size=4).stochastic and OracleConfig(sigma=0.1).stochastic

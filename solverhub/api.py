@@ -119,6 +119,7 @@ def solve(problem: Problem | str | Path, solver: str | type | None = None, *, op
     torch.manual_seed(seed)
     instance = cls()
     measure_name = cls.stationarity_measure or problem.kind.default_measure
+    cls.prepare()
     extras: dict[str, Any] = {}
     if dispatch_reason:
         extras["dispatch"] = dispatch_reason

@@ -198,6 +198,46 @@ def solve(problem_file, solver, options, sets, device, dtype, seed, max_iteratio
     sys.exit(0 if result.status.value not in ("failed", "diverged") else 1)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PROBLEMS...")
+@click.option("--solver", "solvers", multiple=True, help="Solver name (repeatable); default: every registered solver.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, help="Seeds 0..N-1 per (problem, solver).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Run option for every solve.")
+@click.option("--no-baseline", is_flag=True, help="Skip the cvxpy baselines.")
+@click.option("--json", "json_out", metavar="OUT", help="Write every Result as a JSON list.")
+def compare(paths, solvers, seeds, options, no_baseline, json_out):
+    """Solve problem files/folders with several solvers and print a comparison table."""
+    from rich.table import Table
+
+    from .bench.table import collect_problem_files, run_table
+    from .options import parse_assignments
+    files = collect_problem_files(paths)
+    console = _console()
+    rows = run_table(files, solvers or None, seeds=seeds, options=parse_assignments(options, flag="--option"),
+                     baseline=not no_baseline,
+                     progress=lambda row: console.print(f"[dim]{row.problem} / {row.solver}: "
+                                                        f"{row.result.status.value}[/dim]"))
+    table = Table(title=f"{len(files)} problem(s) x {len(solvers) or 'all'} solver(s) x {seeds} seed(s)")
+    for col in ("problem", "solver", "status", "objective", "rel. gap to baseline", "stationarity",
+                "oracle calls", "time s"):
+        table.add_column(col, justify="left" if col in ("problem", "solver", "status") else "right")
+    skipped = []
+    for row in rows:
+        r = row.result
+        if r is None:
+            skipped.append(f"{row.solver} on {row.problem}: {row.skipped}")
+            continue
+        gap = "-" if r.baseline_gap is None else f"{r.baseline_gap:.1e}"
+        table.add_row(r.problem, r.solver, r.status.value, f"{r.objective:.8g}", gap,
+                      f"{r.stationarity.name} {r.stationarity.value:.1e}", str(r.total_oracle_calls),
+                      f"{r.wall_time_s:.3f}")
+    console.print(table)
+    if skipped:
+        console.print(f"[dim]skipped ({len(skipped)}): " + "; ".join(skipped) + "[/dim]")
+    if json_out:
+        _write_json(json_out, "[" + ",\n".join(r.result.to_json() for r in rows if r.result) + "]")
+
+
 def _print_result(r, show_trace: bool) -> None:
     from rich.table import Table
     console = _console()

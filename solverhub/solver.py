@@ -102,6 +102,11 @@ class Solver:
         return self.priority
 
     # -- the method --------------------------------------------------------
+    @classmethod
+    def prepare(cls) -> None:
+        """One-time set-up kept out of the timed region (heavy imports, JIT warm-up).
+        Called before every solve; make it idempotent and cheap after the first call."""
+
     def init(self, problem, oracle: Oracle, x0, options) -> IterState:
         raise NotImplementedError
 

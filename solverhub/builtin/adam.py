@@ -39,6 +39,11 @@ class Adam(Solver):
     def priority_for(self, problem):
         return 30 if problem.oracle_config.stochastic else self.priority
 
+    @classmethod
+    def prepare(cls):
+        # the first torch.optim optimizer built in a process costs seconds (torch._dynamo import)
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
     def init(self, problem, oracle, x0, options):
         param = x0.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([param], lr=options.lr, betas=(options.beta1, options.beta2), eps=options.eps,

@@ -40,6 +40,11 @@ class LBFGS(Solver):
     Options = LBFGSOptions
     description = "limited-memory BFGS (torch.optim.LBFGS, strong Wolfe)"
 
+    @classmethod
+    def prepare(cls):
+        # the first torch.optim optimizer built in a process costs seconds (torch._dynamo import)
+        torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])
+
     def init(self, problem, oracle, x0, options):
         param = x0.detach().clone().requires_grad_(True)
         opt = torch.optim.LBFGS([param], lr=options.lr, max_iter=1, max_eval=options.max_evaluations,

@@ -162,9 +162,22 @@ def ill_logistic():
     return Logistic(500, 20, 1e-4, seed=0, column_scale=np.logspace(0, -2, 20))
 
 
-def test_every_step_is_weak_wolfe_and_curvature_positive(ill_logistic):
-    p = ill_logistic
-    run = Run(p.torch_f, np.zeros(20), tolerance=1e-8)
+class Rosenbrock2:
+    """numpy value/gradient, independent of the torch objective."""
+
+    torch_f = staticmethod(lambda x: rosenbrock(x))
+
+    @staticmethod
+    def value_and_grad(x):
+        f = 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2
+        g = np.array([-400 * x[0] * (x[1] - x[0] ** 2) - 2 * (1 - x[0]), 200 * (x[1] - x[0] ** 2)])
+        return f, g
+
+
+@pytest.mark.parametrize("which", ["ill-logistic", "rosenbrock-2"])
+def test_every_step_is_weak_wolfe_and_curvature_positive(which, ill_logistic):
+    p, x0 = (ill_logistic, np.zeros(20)) if which == "ill-logistic" else (Rosenbrock2(), [-1.2, 1.0])
+    run = Run(p.torch_f, x0, tolerance=1e-8)
     assert run.outcome.status is Status.CONVERGED
     c1, c2 = run.options.c1, run.options.c2
     xs = [x.numpy() for x in run.iterates]
@@ -389,6 +402,13 @@ def test_line_search_is_a_function_of_phi_only():
     assert overshoot.found and overshoot.step == 2.0 ** -9 and overshoot.trials == 10
 
 
+def test_line_search_rejects_any_increase_at_unit_step():
+    """φ(η) = −η + (1 + ε)η²: φ(1) = ε > 0 fails sufficient decrease (by less than c1|φ'(0)|)."""
+    eps = 5e-5
+    result = weak_wolfe_search(lambda e: (-e + (1 + eps) * e * e, -1 + 2 * (1 + eps) * e), 0.0, -1.0)
+    assert result.found and result.step == 0.5 and result.trials == 2
+
+
 def test_plugin_registered_without_importing_torch():
     code = ("import sys; from importlib.metadata import entry_points; "
             "eps = [e for e in entry_points(group='solverhub') if e.name == 'bfgs-wolfe']; "
@@ -397,3 +417,59 @@ def test_plugin_registered_without_importing_torch():
             "assert 'torch' not in sys.modules, 'torch imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# -- through the public API and YAML ----------------------------------------
+LOGISTIC_YAML = """
+name: tiny-logistic
+kind: finite_sum
+variables: {w: {shape: [5]}}
+data:
+  X: {generate: normal, shape: [60, 5], seed: 3}
+  y: [1, -1, 1, 1, -1, 1, -1, -1, 1, 1, -1, 1, 1, -1, -1, 1, -1, 1, 1, -1,
+      1, -1, 1, 1, -1, 1, -1, -1, 1, 1, -1, 1, 1, -1, -1, 1, -1, 1, 1, -1,
+      1, -1, 1, 1, -1, 1, -1, -1, 1, 1, -1, 1, 1, -1, -1, 1, -1, 1, 1, -1]
+objective: "mean(logistic(-y * (X @ w))) + 0.005 * sum_squares(w)"
+"""
+
+
+@pytest.fixture(scope="module")
+def solverhub_api():
+    solverhub = pytest.importorskip("solverhub")
+    try:
+        solverhub.solve
+    except AttributeError:
+        pytest.skip("solverhub.solve not available yet")
+    return solverhub
+
+
+def test_conformance_kit():
+    testing = pytest.importorskip("solverhub.testing")
+    testing.check_solver(BFGSWolfe)
+
+
+def test_yaml_logistic_matches_cvxpy_baseline(solverhub_api):
+    problem = solverhub_api.load_problem(LOGISTIC_YAML)
+    result = solverhub_api.solve(problem, "bfgs-wolfe", options={"tolerance": 1e-9, "c2": 0.9}, baseline=True)
+    assert result.status.value == "converged", result.message
+    assert result.stationarity.value <= 1e-9
+    assert abs(result.baseline_gap) <= 1e-6, result.baseline_gap
+    assert result.extras["curvature_pairs_skipped"] == 0
+    assert result.oracle_calls["grad"] == 1 + result.extras["line_search_trials_total"]
+
+
+def test_yaml_dispatch_and_budget(solverhub_api):
+    problem = solverhub_api.load_problem(LOGISTIC_YAML)
+    assert solverhub_api.solve(problem, options={"tolerance": 1e-6}).solver == "bfgs-wolfe"   # priority 20
+    capped = solverhub_api.solve(problem, "bfgs-wolfe", options={"max_oracle_calls": 9, "tolerance": 0.0})
+    assert capped.status.value == "budget_exhausted" and capped.total_oracle_calls <= 9
+
+
+def test_yaml_bad_option_and_stochastic_refused(solverhub_api):
+    from solverhub.errors import OptionError, SolverhubError
+    problem = solverhub_api.load_problem(LOGISTIC_YAML)
+    with pytest.raises(OptionError, match="c1"):
+        solverhub_api.solve(problem, "bfgs-wolfe", options={"c1": 0.95})
+    noisy = solverhub_api.load_problem(LOGISTIC_YAML + "oracle: {stochastic: {batch_size: 8}}\n")
+    with pytest.raises(SolverhubError, match="exact gradients"):
+        solverhub_api.solve(noisy, "bfgs-wolfe")

@@ -154,7 +154,7 @@ class BFGSWolfe(Solver):
         steps = state.step_sizes
         return {
             "step_sizes": list(steps),
-            "unit_step_fraction": state.unit_steps / len(steps) if steps else math.nan,
+            "unit_step_fraction": state.unit_steps / len(steps) if steps else None,
             "line_search_trials": list(state.line_search_trials),
             "line_search_trials_total": sum(state.line_search_trials),
             "curvature_pairs_skipped": state.curvature_pairs_skipped,

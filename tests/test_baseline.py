@@ -22,7 +22,7 @@ def test_inaccurate_baseline_is_polished_and_certified():
     problem = load_problem(LOGREG)
     raw = compute_baseline(problem, polish=False)
     assert raw.solver == "SCS" and raw.certificate.name == "grad_norm"
-    assert raw.certificate.value > 1e-6          # SCS alone is not that accurate
+    assert raw.certificate.value > 1e-7          # SCS alone is not that accurate
     polished = compute_baseline(problem)
     assert polished.polished and polished.certificate.value <= 1e-8
     assert polished.objective <= raw.objective

@@ -163,8 +163,8 @@ def baseline(problem_file, sets, cvxpy_solver, json_out):
 
 
 def _device_choice(ctx, param, value):
-    if value not in ("auto", "cpu", "cuda") and not str(value).startswith("cuda:"):
-        raise OptionError(f"--device {value!r} is not a device", allowed="auto, cpu, cuda")
+    if value not in ("auto", "cpu", "cuda") and not (str(value).startswith("cuda:") and value[5:].isdigit()):
+        raise OptionError(f"--device {value!r} is not a device", allowed="auto, cpu, cuda, cuda:N")
     return value
 
 
@@ -175,7 +175,7 @@ def _device_choice(ctx, param, value):
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a problem parameter.")
 @click.option("--device", default="auto", callback=_device_choice, help="auto | cpu | cuda")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64")
-@click.option("--seed", type=int, default=None, help="Seed for stochastic oracles and solver randomness.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for stochastic oracles and solver randomness.")
 @click.option("--max-iterations", type=int, default=None, help="Shortcut for --option max_iterations=N.")
 @click.option("--baseline", "with_baseline", is_flag=True, help="Also solve the cvxpy baseline and report the gap.")
 @click.option("--json", "json_out", metavar="OUT", help="Write the Result JSON to OUT.")

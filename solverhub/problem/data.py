@@ -9,6 +9,8 @@ from __future__ import annotations
 __all__ = ["GENERATORS", "build_array", "declared_shape", "max_elements", "resolve_inside"]
 
 import os
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -107,12 +109,17 @@ def resolve_inside(base: Path | None, relpath: str, location: Location) -> Path:
     if not isinstance(relpath, str) or not relpath:
         raise ProblemError("'file' must be a relative path string", location=location)
     root = base.resolve()
-    target = (root / relpath).resolve()
+    try:
+        target = (root / relpath).resolve()
+    except (OSError, ValueError, RuntimeError) as err:   # embedded NUL byte, symlink loop
+        raise ProblemError(f"data file {relpath!r} is not a usable path: {err}", location=location,
+                           allowed="paths inside the folder of the YAML file") from None
     if Path(relpath).is_absolute() or (target != root and root not in target.parents):
         raise ProblemError(f"data file {relpath!r} is outside the problem's folder {root}", location=location,
                            allowed="paths inside the folder of the YAML file")
     if not target.is_file():
-        raise ProblemError(f"data file {relpath!r} not found (looked at {target})", location=location)
+        raise ProblemError(f"data file {relpath!r} not found (looked at {target})", location=location,
+                           allowed="an existing .npy, .npz or .csv file inside the folder of the YAML file")
     if target.suffix not in (".npy", ".npz", ".csv"):
         raise ProblemError(f"data file {relpath!r} has an unsupported type", location=location,
                            allowed=".npy, .npz, .csv")
@@ -156,7 +163,7 @@ def _inline(value, location: Location, what: str) -> np.ndarray:
 
 def _generate(spec: dict, location: Location, what: str, default_shape=None) -> np.ndarray:
     name = spec["generate"]
-    if name not in GENERATORS:
+    if not isinstance(name, str) or name not in GENERATORS:
         raise ProblemError(f"{what}: unknown generator {name!r}", location=location, allowed=sorted(GENERATORS))
     fn, extra = GENERATORS[name]
     unknown = set(spec) - _GENERATOR_KEYS - extra
@@ -170,9 +177,9 @@ def _generate(spec: dict, location: Location, what: str, default_shape=None) -> 
         raise ProblemError(f"{what}: seed must be a non-negative integer, got {seed!r}", location=location)
     try:
         arr = np.asarray(fn(np.random.default_rng(seed), shape, spec), dtype=np.float64)
-    except (ValueError, TypeError) as err:
+        return arr * float(spec.get("scale", 1.0))
+    except (ValueError, TypeError, OverflowError) as err:
         raise ProblemError(f"{what}: {err}", location=location) from None
-    return arr * float(spec.get("scale", 1.0))
 
 
 def _load_file(spec: dict, base: Path | None, location: Location, what: str) -> np.ndarray:
@@ -183,21 +190,30 @@ def _load_file(spec: dict, base: Path | None, location: Location, what: str) -> 
     path = resolve_inside(base, spec["file"], location)
     try:
         if path.suffix == ".npy":
+            with open(path, "rb") as f:
+                _check_size(_header_shape(f), location, what)
             arr = np.load(path, allow_pickle=False, mmap_mode="r")
             _check_size(arr.shape, location, what)
             arr = np.asarray(arr, dtype=np.float64)
         elif path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as archive:
                 key = spec.get("key")
-                if key not in archive.files:
+                if not isinstance(key, str) or key not in archive.files:
                     raise ProblemError(f"{what}: key {key!r} not in {path.name}", location=location,
                                        allowed=archive.files)
+                with archive.zip.open(key + ".npy") as member:
+                    _check_size(_header_shape(member), location, what)
                 arr = np.asarray(archive[key], dtype=np.float64)
         else:
             skip = 1 if spec.get("header", False) else 0
             if path.stat().st_size > 8 * max_elements() * 4:
                 raise ProblemError(f"{what}: {path.name} is too large", location=location)
-            arr = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # "input contained no data" is reported below, on one line
+                arr = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2)
+            if arr.size == 0:
+                raise ProblemError(f"{what}: {spec['file']!r} contains no data", location=location,
+                                   allowed="comma-separated numbers, one row per line")
             cols = spec.get("columns")
             if cols is not None:
                 arr = arr[:, _columns(cols, arr.shape[1], location, what)]
@@ -205,20 +221,38 @@ def _load_file(spec: dict, base: Path | None, location: Location, what: str) -> 
                 arr = arr[:, 0]
     except ProblemError:
         raise
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as err:   # TypeError: structured dtypes
         raise ProblemError(f"{what}: cannot read {spec['file']!r}: {err}", location=location) from None
     _check_size(arr.shape, location, what)
     return arr
 
 
+def _header_shape(f) -> tuple[int, ...]:
+    """The shape in a .npy header (an open binary file), read without loading the array."""
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"unsupported .npy format version {version}")
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, _ = reader(f)
+    return tuple(shape)
+
+
 def _columns(cols, n, location, what):
     if isinstance(cols, int) and not isinstance(cols, bool):
-        return [cols]
-    if isinstance(cols, list) and all(isinstance(c, int) for c in cols):
+        cols = [cols]
+    if isinstance(cols, list) and cols and all(isinstance(c, int) and not isinstance(c, bool) for c in cols):
+        bad = [c for c in cols if not -n <= c < n]
+        if bad:
+            raise ProblemError(f"{what}: column(s) {bad} out of range for a file with {n} column(s)",
+                               location=location, allowed=f"0 .. {n - 1}")
         return cols
     if isinstance(cols, str) and ":" in cols:
         a, _, b = cols.partition(":")
-        return list(range(n))[slice(int(a) if a else None, int(b) if b else None)]
+        picked = list(range(n))[slice(int(a) if a else None, int(b) if b else None)]
+        if not picked:
+            raise ProblemError(f"{what}: columns {cols!r} select no column of {n}", location=location,
+                               allowed=f"0 .. {n - 1}")
+        return picked
     raise ProblemError(f"{what}: columns must be an int, a list of ints or 'a:b'", location=location)
 
 
@@ -239,11 +273,11 @@ def build_array(spec: Any, *, base: Path | None, location: Location, what: str,
     if "dataset" in spec:
         name = spec["dataset"]
         datasets = datasets or {}
-        if name not in datasets:
+        if not isinstance(name, str) or name not in datasets:
             raise ProblemError(f"{what}: unknown dataset {name!r}", location=location, allowed=sorted(datasets) or "(none)")
         arrays = datasets[name]()
         field = spec.get("field")
-        if field not in arrays:
+        if not isinstance(field, str) or field not in arrays:
             raise ProblemError(f"{what}: dataset {name!r} has no field {field!r}", location=location,
                                allowed=sorted(arrays))
         arr = np.asarray(arrays[field], dtype=np.float64)

@@ -217,7 +217,13 @@ class _Compiler:
             if right.shape != () or not _is_constant(right):
                 self.fail("the exponent of ** must be a scalar constant or parameter", node=node)
             if isinstance(left, Const) and isinstance(right, Const):
-                return Const(shape=(), value=left.value ** right.value)
+                try:
+                    value = left.value ** right.value
+                except (OverflowError, ZeroDivisionError) as err:
+                    self.fail(f"constant {left.value:g} ** {right.value:g} cannot be computed ({err})", node=node)
+                if isinstance(value, complex):
+                    self.fail(f"constant {left.value:g} ** {right.value:g} is not a real number", node=node)
+                return Const(shape=(), value=value)
             return BinOp(shape=left.shape, op=op, left=left, right=right)
         if isinstance(left, Const) and isinstance(right, Const):
             a, b = left.value, right.value

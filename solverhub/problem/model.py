@@ -21,7 +21,7 @@ from .data import _check_size, build_array
 from .expr import Symbols
 from .kinds.base import CompiledSections, ExpressionContext, ProblemKind
 from .schema import COMMON_SECTIONS, BaselineSpec, ProblemFile, validate_model
-from .yamlsafe import LineMap, load_yaml
+from .yamlsafe import MAX_YAML_BYTES, LineMap, load_yaml
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,9 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
         if not path.is_file():
             raise ProblemError(f"problem file not found: {path}", location=Location(str(path)))
         try:
+            if path.stat().st_size > MAX_YAML_BYTES:   # before reading it into memory
+                raise ProblemError(f"file larger than {MAX_YAML_BYTES} bytes", location=Location(str(path), 1),
+                                   allowed=f"problem files up to {MAX_YAML_BYTES} bytes (put data in .npy/.csv files)")
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise ProblemError(f"cannot read problem file: {err}", location=Location(str(path))) from None
@@ -116,7 +119,7 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
 
     kind_name = raw.get("kind")
     kinds = registry.kinds
-    if kind_name not in kinds:
+    if not isinstance(kind_name, str) or kind_name not in kinds:
         raise ProblemError(f"unknown kind {kind_name!r}", location=Location(file, lines.line_of(("kind",))),
                            allowed=", ".join(sorted(kinds)))
     kind: ProblemKind = kinds[kind_name]()
@@ -127,6 +130,10 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
                                location=Location(file, lines.line_of((key,))),
                                allowed=", ".join(COMMON_SECTIONS + kind_fields))
     common = validate_model(ProblemFile, {k: v for k, v in raw.items() if k in COMMON_SECTIONS}, lines, file)
+    if not isinstance(common.solve.get("solver", ""), str):
+        raise ProblemError(f"solve.solver: expected a solver name, got {common.solve['solver']!r}",
+                           location=Location(file, lines.line_of(("solve", "solver"))),
+                           allowed="a registered solver name (see `solverhub list`)")
     sections = validate_model(kind.Sections, {k: v for k, v in raw.items() if k in kind_fields}, lines, file)
 
     # variables (sizes checked before anything is allocated)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = ["ProblemFile", "VariableSpec", "OracleSpec", "BaselineSpec", "COMMON_SECTIONS", "validate_model"]
 
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -75,22 +75,40 @@ class ProblemFile(BaseModel):
 COMMON_SECTIONS = tuple(ProblemFile.model_fields)
 
 
+def _in_data(raw, loc: tuple, err_type: str) -> tuple:
+    """``loc`` without pydantic's union-member tags (``objective.str`` -> ``objective``)."""
+    out, cur = [], raw
+    for i, part in enumerate(loc):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            cur = cur[part]
+        elif not (part == "[key]" or (i == len(loc) - 1 and err_type == "missing")):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
 def validate_model(model: type[BaseModel], raw: dict, lines: LineMap, file: str | None, prefix=()):
     """Validate ``raw`` with ``model``; turn the first pydantic error into a one-line ProblemError."""
     try:
         return model.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
-        loc = tuple(prefix) + tuple(first["loc"])
+        loc = tuple(prefix) + _in_data(raw, tuple(first["loc"]), first["type"])
         where = ".".join(str(p) for p in loc) or "file"
         msg = first["msg"]
         allowed = None
         if first["type"] == "extra_forbidden":
             parent = loc[:-1]
-            sub = model
+            sub, keyed = model, False
             for part in loc[len(prefix):-1]:
                 field = getattr(sub, "model_fields", {}).get(part)
+                if field is None and keyed:   # a key of dict[str, Model] / index of list[Model]: same model
+                    keyed = False
+                    continue
                 ann = getattr(field, "annotation", None)
+                keyed = get_origin(ann) in (dict, list)
                 sub = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
                             and issubclass(a, BaseModel)), None) if ann is not None else None
                 if sub is None:

@@ -8,7 +8,7 @@ YAML 1.1 resolver would keep them as strings).
 """
 from __future__ import annotations
 
-__all__ = ["load_yaml", "LineMap", "MAX_YAML_BYTES"]
+__all__ = ["load_yaml", "LineMap", "MAX_YAML_BYTES", "MAX_YAML_DEPTH"]
 
 import re
 from typing import Any
@@ -18,6 +18,7 @@ import yaml
 from ..errors import Location, ProblemError
 
 MAX_YAML_BYTES = 5_000_000
+MAX_YAML_DEPTH = 64   # nesting of mappings/lists; deeper input is rejected while parsing
 _FLOAT_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _STD_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
@@ -43,8 +44,16 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, LineMap]:
     if len(text) > MAX_YAML_BYTES:
         raise ProblemError(f"file larger than {MAX_YAML_BYTES} bytes", location=Location(file, 1))
     try:
+        depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             line = event.start_mark.line + 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise ProblemError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels",
+                                       location=Location(file, line), allowed=f"at most {MAX_YAML_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(event, yaml.AliasEvent):
                 raise ProblemError("YAML aliases (*name) are not allowed in problem files",
                                    location=Location(file, line))
@@ -62,6 +71,11 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, LineMap]:
         line = mark.line + 1 if mark else None
         raise ProblemError(f"malformed YAML: {err.problem or err.context}",
                            location=Location(file, line)) from None
+    except yaml.reader.ReaderError as err:   # a character YAML does not allow; it has a position, not a mark
+        line = text.count("\n", 0, err.position) + 1
+        char = f"#x{err.character:04x}" if isinstance(err.character, int) else repr(err.character)
+        raise ProblemError(f"malformed YAML: unacceptable character {char}: {err.reason}",
+                           location=Location(file, line), allowed="printable unicode text") from None
     except yaml.YAMLError as err:
         raise ProblemError(f"malformed YAML: {err}", location=Location(file, None)) from None
     lines = LineMap()
@@ -98,5 +112,8 @@ def _scalar(node, constructor, file):
         return float(node.value)
     try:
         return constructor.construct_object(node, deep=True)
-    except yaml.YAMLError as err:
-        raise ProblemError(f"bad scalar {node.value!r}: {err}", location=Location(file, node.start_mark.line + 1)) from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as err:   # e.g. !!int abc, 5000-digit ints
+        why = getattr(err, "problem", None) or err
+        value = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+        raise ProblemError(f"bad scalar {value!r}: {str(why)[:200]}", location=Location(file, node.start_mark.line + 1),
+                           allowed="strings, numbers, booleans, null") from None

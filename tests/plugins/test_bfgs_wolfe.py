@@ -379,7 +379,7 @@ def test_report_extras():
 
 
 @pytest.mark.parametrize("bad", [dict(c1=0.9, c2=0.5), dict(c2=1.0), dict(initial_scale=0.0),
-                                 dict(max_line_search=0)])
+                                 dict(max_line_search=0), dict(inverse_hessian0="eye")])
 def test_invalid_options_rejected(bad):
     with pytest.raises(ValueError):
         Options(**bad)

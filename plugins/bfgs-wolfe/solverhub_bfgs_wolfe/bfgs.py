@@ -60,6 +60,9 @@ class Options:
             raise ValueError(f"initial_scale must be > 0, got {self.initial_scale}")
         if self.max_line_search < 1:
             raise ValueError(f"max_line_search must be >= 1, got {self.max_line_search}")
+        if self.inverse_hessian0 is not None and not hasattr(self.inverse_hessian0, "shape"):
+            raise ValueError("inverse_hessian0 must be a (dim, dim) tensor or array "
+                             "(programmatic only; from the command line use initial_scale)")
 
 
 @dataclass(kw_only=True)

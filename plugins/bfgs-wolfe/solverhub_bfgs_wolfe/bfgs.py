@@ -1,7 +1,8 @@
 """BFGS with a weak Wolfe line search.
 
-Reference: "global, affine-invariant rates of BFGS with a weak Wolfe line
-search", arXiv 2507.00361. The paper's iteration (eq. numbers not reachable):
+Reference: arXiv 2507.00361 (BFGS with a weak Wolfe line search: global
+linear, then superlinear, affine-invariant rates; title and equation numbers
+not at hand: see the method note 04-bfgs-weak-wolfe.md). The iteration:
 
     x_{t+1} = x_t + η_t d_t,   d_t = −B_t⁻¹ g_t,
     B_{t+1} = B_t − B_t s sᵀ B_t / (sᵀ B_t s) + y yᵀ / (sᵀ y),

@@ -112,6 +112,15 @@ _HINTS = {
     ast.GeneratorExp: "comprehensions are not allowed",
     ast.DictComp: "comprehensions are not allowed",
     ast.SetComp: "comprehensions are not allowed",
+    ast.JoinedStr: "strings (f-strings) are not allowed",
+    ast.IfExp: "conditional expressions (a if c else b) are not allowed",
+    ast.BoolOp: "and/or are not allowed",
+    ast.NamedExpr: "assignment expressions (:=) are not allowed",
+    ast.Await: "await is not allowed",
+    ast.List: "list literals are not allowed; put arrays under data:",
+    ast.Tuple: "tuple literals are not allowed",
+    ast.Set: "set literals are not allowed",
+    ast.Dict: "dict literals are not allowed",
 }
 
 
@@ -238,6 +247,8 @@ class _Compiler:
         if not isinstance(node.func, ast.Name):
             self.fail("only atoms can be called", allowed=", ".join(sorted(ATOMS)), node=node)
         name = node.func.id
+        if name.startswith("_"):
+            self.fail(f"name {name!r} is not allowed", allowed=", ".join(sorted(ATOMS)), node=node)
         atom = ATOMS.get(name)
         if atom is None:
             self.fail(f"unknown atom {name!r}", allowed=", ".join(sorted(ATOMS)), node=node)

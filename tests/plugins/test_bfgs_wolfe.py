@@ -127,7 +127,7 @@ def _affine_pair(**options):
 
 
 def test_affine_invariance_iterates_and_steps():
-    run_x, run_y, gaps, A = _affine_pair()
+    run_x, run_y, gaps, A = _affine_pair(interpolate=False)
     assert run_x.outcome.iterations == run_y.outcome.iterations == 25
     assert len(gaps) == 26
     assert max(gaps) <= 1e-10, max(gaps)
@@ -229,7 +229,10 @@ def cubic_runs():
 def test_cubic_superlinear_phase(cubic_runs):
     for c, run in cubic_runs.items():
         assert run.outcome.status is Status.CONVERGED, (c, run.outcome.message)
-        assert min(run.ratios[-10:]) < 0.1, (c, run.ratios[-10:])
+        # the note: the ratio falls below 0.1 before the end. Not "in the last 10": at
+        # tolerance 1e-11 the last steps sit at f's rounding floor (approximate Wolfe).
+        second_half = run.ratios[len(run.ratios) // 2:]
+        assert min(second_half) < 0.1, (c, second_half)
 
 
 def test_cubic_B0_scale(cubic_runs):

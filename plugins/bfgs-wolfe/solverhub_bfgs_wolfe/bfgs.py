@@ -48,9 +48,9 @@ class Options:
     c2: float = 0.9              # curvature (paper: β), 0 < c1 < c2 < 1
     initial_scale: float = 1.0   # B0 = initial_scale · I, i.e. H0 = I / initial_scale
     max_line_search: int = 60    # trials per line search before giving up
-    # Opt-in (reconstructed, not the paper's): on a sufficient-decrease failure try the
+    # Default on (reconstructed, not the paper's): on a sufficient-decrease failure try the
     # safeguarded minimizer of the quadratic through φ(lo), φ'(lo), φ(hi) instead of the midpoint.
-    interpolate: bool = False
+    interpolate: bool = True
     # Programmatic only: H0 = B0⁻¹ as a (dim, dim) SPD tensor; overrides initial_scale.
     inverse_hessian0: Any = field(default=None, repr=False, compare=False)
 
@@ -75,6 +75,7 @@ class BFGSState(IterState):
     line_search_trials: tuple[int, ...] = ()     # trial points per iteration
     unit_steps: int = 0                          # iterations with η_t = 1
     curvature_pairs_skipped: int = 0             # yᵀs ≤ 0 (rounding only)
+    approximate_wolfe_steps: int = 0             # accepted under approximate Wolfe (f at rounding level)
     hessian: Callable | None = field(default=None, repr=False)   # uncounted, for the report
 
 
@@ -152,6 +153,7 @@ class BFGSWolfe(Solver):
                        step_sizes=state.step_sizes + (search.step,),
                        line_search_trials=trials,
                        unit_steps=state.unit_steps + (search.step == 1.0),
+                       approximate_wolfe_steps=state.approximate_wolfe_steps + search.approximate,
                        curvature_pairs_skipped=skipped)
 
     def report(self, state: BFGSState) -> dict:
@@ -162,6 +164,7 @@ class BFGSWolfe(Solver):
             "line_search_trials": list(state.line_search_trials),
             "line_search_trials_total": sum(state.line_search_trials),
             "curvature_pairs_skipped": state.curvature_pairs_skipped,
+            "approximate_wolfe_steps": state.approximate_wolfe_steps,
             "newton_decrement": newton_decrement(state),
         }
 

@@ -20,6 +20,12 @@ Opt-in ``interpolate`` (also reconstructed): after a sufficient-decrease
 failure, the safeguarded minimizer of the quadratic through φ(lo), φ'(lo),
 φ(hi) replaces the midpoint; it costs fewer trials when η = 1 overshoots by
 orders of magnitude, and η is then no longer dyadic.
+
+Near a minimizer φ(η) − φ(0) drops below the rounding of f and the decrease
+test becomes noise. There (|φ(η) − φ(0)| ≤ ROUNDING·|φ(0)|) a trial is also
+accepted under Hager & Zhang's approximate Wolfe conditions (SIAM J. Optim. 16,
+2005): (2c1 − 1) φ'(0) ≥ φ'(η) ≥ c2 φ'(0), which use only φ' and so keep the
+search affine invariant. Such steps are counted (``approximate``).
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 _EPS = 2.0 ** -52   # float64 machine epsilon: η is a Python float
+ROUNDING = 1e3 * _EPS   # |φ(η) − φ(0)| below this·|φ(0)| is treated as rounding noise
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class LineSearchResult:
     step: float | None
     trials: int
     message: str = ""
+    approximate: bool = False   # accepted under the approximate Wolfe conditions
 
     @property
     def found(self) -> bool:
@@ -66,6 +74,9 @@ def weak_wolfe_search(phi: Callable[[float], tuple[float, float]], phi0: float, 
     for trial in range(1, max_trials + 1):
         value, slope = phi(step)
         finite = math.isfinite(value) and math.isfinite(slope)
+        if finite and value > phi0 + c1 * step * dphi0 and abs(value - phi0) <= ROUNDING * abs(phi0) \
+                and c2 * dphi0 <= slope <= (2 * c1 - 1) * dphi0:
+            return LineSearchResult(step, trial, approximate=True)   # decrease test lost in rounding
         if not finite or value > phi0 + c1 * step * dphi0:
             upper = step                      # sufficient decrease fails: too far
         elif slope < c2 * dphi0:

@@ -85,7 +85,8 @@ def test_malformed_yaml_points_at_the_line(write_problem):
     assert_error(r, "malformed YAML", at=(p, line_of(p, "objective")))
 
 
-@pytest.mark.parametrize("command", [("validate",), ("list", "--for"), ("baseline",), ("solve",)])
+@pytest.mark.parametrize("command", [("validate",), ("list", "--for"), ("baseline",), ("solve",),
+                                     ("compare", "--no-baseline")])
 def test_every_command_reports_a_bad_file_the_same_way(write_problem, run_cli, command):
     p = write_problem("name: t\nkind: minimize\nvariables:\n  x: {shape: [3]}\n  y: a: b\nobjective: '1'\n")
     assert_error(run_cli(*command, p), "malformed YAML", "mapping values are not allowed", at=(p, 5))
@@ -397,6 +398,11 @@ def test_unknown_solver_in_yaml(write_problem, run_cli):
 def test_malformed_flags(write_problem, run_cli, args, fragments):
     p = write_problem(SIMPLE)
     assert_error(run_cli("solve", p, *args), *fragments)
+
+
+def test_unknown_cvxpy_solver_for_the_baseline(write_problem, run_cli):
+    p = write_problem(SIMPLE)
+    assert_error(run_cli("baseline", p, "--cvxpy-solver", "NOPE"), "cvxpy solver 'NOPE'", "allowed:", "SCS")
 
 
 def test_unknown_option_in_the_yaml_solve_section(write_problem, run_cli):

@@ -73,10 +73,12 @@ class Oracle:
     def total_calls(self) -> int:
         return sum(self.counts.values())
 
-    def _charge(self, kind: str, n: int = 1) -> None:
-        if self.max_calls is not None and self.total_calls + n > self.max_calls:
+    def _charge(self, *kinds: str) -> None:
+        """Charge one call of each kind, all or nothing."""
+        if self.max_calls is not None and self.total_calls + len(kinds) > self.max_calls:
             raise BudgetExhausted(f"oracle budget of {self.max_calls} calls exhausted")
-        self.counts[kind] += n
+        for kind in kinds:
+            self.counts[kind] += 1
 
     def reseed(self, seed: int) -> None:
         self.generator.manual_seed(int(seed))
@@ -101,20 +103,21 @@ class Oracle:
     def value_and_grad(self, x):
         """(f(x), the configured gradient); counted as one value and one gradient call."""
         if self.stochastic:
-            self._charge("value")
-            value = self._value(x)
-            return value, self.grad(x)
-        self._charge("value")
-        self._charge("grad")
+            self._charge("value", "stochastic_grad")
+            return self._value(x), self._configured_grad(x)
+        self._charge("value", "grad")
         return self._value_and_grad(x)
 
     def grad(self, x):
         """The configured gradient: exact, minibatch or noisy."""
-        cfg = self.config
-        if not cfg.stochastic:
+        if not self.config.stochastic:
             self._charge("grad")
             return self._value_and_grad(x)[1]
         self._charge("stochastic_grad")
+        return self._configured_grad(x)
+
+    def _configured_grad(self, x):
+        cfg = self.config
         rows = None
         if cfg.batch_size is not None and self.n_rows:
             rows = torch.randint(self.n_rows, (cfg.batch_size,), generator=self.generator,

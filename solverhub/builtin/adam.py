@@ -48,7 +48,7 @@ class Adam(Solver):
         param = x0.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([param], lr=options.lr, betas=(options.beta1, options.beta2), eps=options.eps,
                                weight_decay=options.weight_decay)
-        return AdamState(x=param.detach(), param=param, optimizer=opt)
+        return AdamState(x=param.detach().clone(), param=param, optimizer=opt)
 
     def step(self, state, oracle, options):
         param = state.param

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._lazy import lazy_module
+from ..result import Status
 from ..solver import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
@@ -51,7 +52,7 @@ class LBFGS(Solver):
                                 history_size=options.history_size,
                                 tolerance_grad=0.0, tolerance_change=0.0,
                                 line_search_fn=None if options.line_search == "none" else "strong_wolfe")
-        return LBFGSState(x=param.detach(), param=param, optimizer=opt)
+        return LBFGSState(x=param.detach().clone(), param=param, optimizer=opt)
 
     def step(self, state, oracle, options):
         param = state.param
@@ -62,4 +63,10 @@ class LBFGS(Solver):
             return value
 
         state.optimizer.step(closure)
-        return LBFGSState(x=param.detach().clone(), param=param, optimizer=state.optimizer)
+        x_new = param.detach().clone()
+        if torch.equal(x_new, state.x):   # torch returns without a step when d is not a descent direction
+            return LBFGSState(x=x_new, param=param, optimizer=state.optimizer,
+                              stop=(Status.FAILED, "no progress: torch LBFGS made no step (search direction "
+                                                   "not a descent direction or line search failed; tolerance "
+                                                   "below attainable accuracy?)"))
+        return LBFGSState(x=x_new, param=param, optimizer=state.optimizer)

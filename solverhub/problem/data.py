@@ -192,9 +192,9 @@ def _load_file(spec: dict, base: Path | None, location: Location, what: str) -> 
         if path.suffix == ".npy":
             with open(path, "rb") as f:
                 _check_size(_header_shape(f), location, what)
-            arr = np.load(path, allow_pickle=False, mmap_mode="r")
+            arr = np.load(path, allow_pickle=False, mmap_mode="r")   # header only: size check first
             _check_size(arr.shape, location, what)
-            arr = np.asarray(arr, dtype=np.float64)
+            arr = np.array(arr, dtype=np.float64)                     # an in-memory, writable copy
         elif path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as archive:
                 key = spec.get("key")

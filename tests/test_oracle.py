@@ -94,3 +94,14 @@ def test_noise_has_the_declared_sigma_and_is_seeded():
 def test_config_stochastic_flag():
     assert not OracleConfig().stochastic
     assert OracleConfig(batch_size=4).stochastic and OracleConfig(sigma=0.1).stochastic
+
+
+def test_value_and_grad_is_charged_all_or_nothing():
+    _, oracle = _oracle(max_calls=3)
+    x = torch.zeros(5, dtype=torch.float64)
+    oracle.value_and_grad(x)
+    with pytest.raises(BudgetExhausted):
+        oracle.value_and_grad(x)          # needs 2, only 1 left: nothing is charged
+    assert oracle.total_calls == 2
+    oracle.grad(x)
+    assert oracle.total_calls == 3

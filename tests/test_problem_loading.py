@@ -105,3 +105,10 @@ objective: "%s"
         load_problem(base % "mean(square(X @ w - y)) + sum(y) * 0.1")
     with pytest.raises(ProblemError, match="needs mean"):
         load_problem(base % "sum(square(X @ w - y))")
+
+
+def test_npy_data_is_an_in_memory_writable_copy(tmp_path):
+    np.save(tmp_path / "A.npy", np.eye(3))
+    (tmp_path / "p.yaml").write_text(_problem(data="  A: {file: A.npy}"))
+    arr = load_problem(tmp_path / "p.yaml").data["A"]
+    assert arr.flags.writeable and not isinstance(arr, np.memmap)

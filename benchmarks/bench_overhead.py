@@ -6,6 +6,7 @@ Prints time ratios (ours / hand-written) measured in one run, on one problem.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -52,7 +53,9 @@ def main():
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    # same thread count on both sides (solverhub runs small CPU problems single-threaded)
+    os.environ["SOLVERHUB_TORCH_THREADS"] = "1"
+    torch.set_num_threads(1)
     problem = solverhub.load_problem(PROBLEM.format(n=args.n, d=args.d))
     lr = 1.0
     ours(problem, 5, lr, 1)              # warm-up (first autograd call, imports)

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ._lazy import lazy_module
-from .errors import OptionError, SolverRefused
+from .errors import OptionError, SolverhubError, SolverRefused
 from .options import RunOptions, build_options, option_names
 from .oracle import Oracle
 from .problem.model import Problem, load_problem
@@ -94,7 +94,7 @@ def _jsonable(value):
 
 
 def solve(problem: Problem | str | Path, solver: str | type | None = None, *, options: Mapping[str, Any] | None = None,
-          device: str = "cpu", dtype: str = "float64", seed: int | None = None, baseline: bool = False,
+          device: str = "auto", dtype: str = "float64", seed: int | None = None, baseline: bool = False,
           overrides: Mapping[str, Any] | None = None) -> Result:
     """Solve ``problem`` with ``solver`` and return the :class:`Result`.
 
@@ -167,6 +167,8 @@ def solve(problem: Problem | str | Path, solver: str | type | None = None, *, op
             objective, stat, trace = out.final_objective, out.final_stationarity, tuple(out.trace)
             if out.state is not None:
                 extras.update(_jsonable(instance.report(out.state)))
+    except SolverhubError:    # a user error raised inside a solver (bad option value): exit 2, not "failed"
+        raise
     except Exception as err:  # a solver bug becomes a failed result, never a lost run
         status, message = Status.FAILED, f"{type(err).__name__}: {err}"
         extras["traceback"] = traceback.format_exc(limit=5)

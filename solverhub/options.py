@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["RunOptions", "build_options", "parse_assignments", "option_names", "coerce_value"]
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
@@ -21,6 +22,18 @@ class RunOptions:
     time_limit_s: float | None = None
     tolerance: float = 1e-6
     trace_every: int = 0  # 0 = auto: every iteration on CPU, every 10 on CUDA
+
+    def __post_init__(self):
+        if self.max_iterations < 0:
+            raise ValueError(f"max_iterations must be >= 0, got {self.max_iterations}")
+        if self.max_oracle_calls is not None and self.max_oracle_calls < 0:
+            raise ValueError(f"max_oracle_calls must be >= 0, got {self.max_oracle_calls}")
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        if not self.tolerance >= 0:
+            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        if self.trace_every < 0:
+            raise ValueError(f"trace_every must be >= 0 (0: auto), got {self.trace_every}")
 
 
 def option_names(options_cls) -> list[str]:
@@ -78,11 +91,15 @@ def coerce_value(name: str, tp, value: Any) -> Any:
             raise OptionError(f"option {name!r} expects an integer, got {value!r}") from None
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        try:
-            return float(str(value))
-        except ValueError:
-            raise OptionError(f"option {name!r} expects a number, got {value!r}") from None
+            number = float(value)
+        else:
+            try:
+                number = float(str(value))
+            except ValueError:
+                raise OptionError(f"option {name!r} expects a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise OptionError(f"option {name!r} must be a finite number, got {value!r}")
+        return number
     if tp is str:
         return str(value)
     return value

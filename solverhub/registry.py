@@ -151,6 +151,9 @@ def _build() -> Registry:
             dist_info = (dist.name, dist.version) if dist is not None else (ep.value, "0")
             label = f"{dist_info[0]} {dist_info[1]}"
             if pm.get_plugin(ep.name) is not None:
+                first = reg.plugins.get(ep.name, ("?", "?"))
+                reg._failures.append(PluginFailure(f"{ep.name} ({label})", f"entry-point name {ep.name!r} is "
+                                                   f"already used by {first[0]} {first[1]}; not loaded"))
                 continue
             try:
                 module = ep.load()

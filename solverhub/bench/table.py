@@ -46,10 +46,22 @@ def run_table(files: Sequence[Path], solvers: Sequence[str] | None = None, *, se
     from ..problem.model import load_problem
     from ..registry import get_registry
 
+    from ..errors import OptionError
+    from ..options import RunOptions, option_names
+
     registry = get_registry()
     names = list(solvers) if solvers else sorted(registry.solvers)
     for name in names:
         registry.solver(name)        # unknown names fail before any work
+    # options go to the solvers that have them; run options to every solver; a name
+    # no selected solver knows fails before any work
+    options = dict(options or {})
+    run_names = set(option_names(RunOptions))
+    known = {name: run_names | set(option_names(registry.solvers[name].cls.Options)) for name in names}
+    for key in options:
+        if not any(key.replace("-", "_") in k for k in known.values()):
+            raise OptionError(f"--option {key}: no selected solver has this option",
+                              allowed=", ".join(sorted(set().union(*known.values()))))
     rows: list[TableRow] = []
     for path in files:
         problem = load_problem(path)
@@ -65,7 +77,8 @@ def run_table(files: Sequence[Path], solvers: Sequence[str] | None = None, *, se
                 rows.append(TableRow(problem.name, name, None, skipped=why))
                 continue
             for seed in range(seeds):
-                result = solve(problem, name, options=options, seed=seed)
+                mine = {k: v for k, v in options.items() if k.replace("-", "_") in known[name]}
+                result = solve(problem, name, options=mine, seed=seed)
                 if base is not None:
                     gap = (result.objective - base.objective) / max(1.0, abs(base.objective))
                     result = result.replace(baseline_objective=base.objective, baseline_gap=gap)

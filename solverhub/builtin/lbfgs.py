@@ -62,7 +62,11 @@ class LBFGS(Solver):
             param.grad = grad
             return value
 
-        state.optimizer.step(closure)
+        try:
+            state.optimizer.step(closure)
+        except (IndexError, RuntimeError) as err:   # torch's line search breaks on inf/nan values
+            return LBFGSState(x=state.x, param=param, optimizer=state.optimizer,
+                              stop=(Status.DIVERGED, f"torch LBFGS stopped on non-finite values ({err})"))
         x_new = param.detach().clone()
         if torch.equal(x_new, state.x):   # torch returns without a step when d is not a descent direction
             return LBFGSState(x=x_new, param=param, optimizer=state.optimizer,

@@ -131,3 +131,26 @@ def test_solve_does_not_import_cvxpy_unless_baseline_is_asked():
             "assert 'cvxpy' not in sys.modules\n") % RIDGE
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_compare_routes_options_to_solvers_that_have_them(tmp_path):
+    out = run("compare", RIDGE, "--solver", "gd", "--solver", "bfgs-wolfe", "--option", "lr=0.01",
+              "--option", "max_iterations=3", "--no-baseline", "--json", str(tmp_path / "c.json"))
+    assert out.exit_code == 0, out.output
+    results = {r["solver"]: r for r in json.loads((tmp_path / "c.json").read_text())}
+    assert results["gd"]["options"]["lr"] == 0.01 and "lr" not in results["bfgs-wolfe"]["options"]
+    assert results["gd"]["iterations"] == results["bfgs-wolfe"]["iterations"] == 3
+    bad = run("compare", RIDGE, "--solver", "gd", "--option", "foo=1")
+    assert bad.exit_code == 2
+
+
+def test_user_error_inside_a_solver_exits_2():
+    out = run("solve", RIDGE, "--solver", "cvxpy", "--option", "solver=NOPE")
+    assert out.exit_code == 2 and "not installed" in out.output
+
+
+@pytest.mark.parametrize("option", ["max_iterations=-5", "tolerance=-1", "trace_every=-1", "time_limit_s=0",
+                                    "lr=nan", "lr=1e999"])
+def test_run_options_are_validated(option):
+    out = run("solve", RIDGE, "--solver", "gd", "--option", option)
+    assert out.exit_code == 2, out.output

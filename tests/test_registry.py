@@ -121,3 +121,15 @@ objective: "sum_squares(x - 1)"
     ok, why = reg_mod.get_registry().solvers["bfgs-wolfe"].cls().accepts(big)
     assert not ok and "6000" in why
     assert reg_mod.get_registry().dispatch(big, "cpu")[0].name == "lbfgs"
+
+
+def test_duplicate_entry_point_name_is_reported(fresh_registry, monkeypatch):
+    real = md.entry_points
+
+    def fake_entry_points(group=None, **kw):
+        eps = list(real(group=group, **kw)) if group else []
+        return eps + [md.EntryPoint(name="bfgs-wolfe", value="solverhub.builtin.plugin", group="solverhub")]
+
+    monkeypatch.setattr(reg_mod.md, "entry_points", fake_entry_points)
+    failures = reg_mod.get_registry().failures
+    assert any("already used" in f.error for f in failures)

@@ -6,7 +6,7 @@ imports without torch; it passes the conformance kit; a broken plugin (an
 installed distribution whose module raises ImportError) is reported by
 ``solverhub plugins`` while ``solverhub list`` keeps working.
 
-Slow (``-m slow``): the example is built into a wheel, installed with
+Also (about 6 s, in the default run): the example is built into a wheel, installed with
 ``pip install --no-deps --target`` into a temporary folder (never into the
 running environment) and used through the real CLI with ``PYTHONPATH``.
 """
@@ -108,7 +108,7 @@ def test_broken_plugin_is_reported_and_harmless(tmp_path):
     assert "broken" not in quiet.stdout and "no load failures" in quiet.stdout
 
 
-# -- slow: a real wheel, installed into a temporary target ----------------------
+# -- a real wheel, installed into a temporary target ----------------------
 def _build_wheel(src: Path, outdir: Path) -> Path:
     try:
         import build  # noqa: F401
@@ -135,7 +135,6 @@ def heavyball_site(tmp_path_factory) -> Path:
     return site
 
 
-@pytest.mark.slow
 def test_installed_plugin_is_listed(heavyball_site):
     rows = json.loads(_ok(_run(_solverhub() + ["list", "--json"], pythonpath=[heavyball_site])).stdout)
     (row,) = [r for r in rows if r["name"] == "heavy-ball"]
@@ -145,7 +144,6 @@ def test_installed_plugin_is_listed(heavyball_site):
     assert row["paper"].startswith("Polyak (1964)")
 
 
-@pytest.mark.slow
 def test_installed_plugin_solves_ridge(heavyball_site, tmp_path):
     out = tmp_path / "out.json"
     _ok(_run(_solverhub() + ["solve", str(RIDGE), "--solver", "heavy-ball", "--device", "cpu", "--json", str(out)],
@@ -165,7 +163,6 @@ def test_installed_plugin_solves_ridge(heavyball_site, tmp_path):
     assert abs(result["objective"] - f_star) <= 1e-9 * max(1.0, abs(f_star))
 
 
-@pytest.mark.slow
 def test_installed_plugin_in_plugins_and_autoload_switch(heavyball_site):
     text = _ok(_run(_solverhub() + ["plugins"], pythonpath=[heavyball_site])).stdout
     assert "loaded  heavy-ball: solverhub-heavyball 0.1.0 (heavy-ball)" in text

@@ -1,4 +1,4 @@
-"""The examples in docs/*.md are tested.
+"""The examples in docs/*.md and README.md are tested.
 
 - every ```yaml block starting with ``name:`` is a problem: it must load;
 - every ``$ solverhub ...`` line of a ```console block runs and exits 0, or the
@@ -28,7 +28,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-DOC_FILES = sorted(DOCS.glob("*.md"))
+DOC_FILES = sorted(DOCS.glob("*.md")) + [REPO / "README.md"]
 SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip\b")
 EXIT_COMMENT = re.compile(r"#\s*exit\s+(\d+)\s*$")
 ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")

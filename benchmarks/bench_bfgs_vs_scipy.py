@@ -142,7 +142,7 @@ def main(argv=None):
         repeat = args.repeat_large if "d=1000" in name else args.repeat
         ref = best_of(lambda: run_scipy(numpy_fg, x0, args.tol, args.max_iterations), repeat)
         rows = [("scipy BFGS", ref)]
-        for label, opts in (("bfgs-wolfe", {}), ("bfgs-wolfe+interp", {"interpolate": True})):
+        for label, opts in (("bfgs-wolfe", {}), ("bfgs-wolfe, bisection", {"interpolate": False})):
             rows.append((label, best_of(lambda: run_ours(torch_f, x0, args.tol, args.max_iterations, **opts),
                                         repeat)))
         for label, r in rows:

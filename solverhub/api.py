@@ -192,7 +192,7 @@ def solve(problem: Problem | str | Path, solver: str | type | None = None, *, op
             extras["baseline"] = {"status": "none", "message": f"no convex baseline: {err}"}
     return Result(
         solver=cls.name, solver_version=version, problem=problem.name, problem_hash=problem.content_hash,
-        status=status, message=message, objective=float(objective),
+        problem_dim=problem.dim, status=status, message=message, objective=float(objective),
         stationarity=Stationarity(measure_name, float(stat)), iterations=int(iterations),
         oracle_calls=dict(oracle.counts), wall_time_s=wall, device=str(device), dtype=dtype, seed=seed,
         options={**_jsonable(dataclasses.asdict(run_opts)), **_jsonable(dataclasses.asdict(solver_opts))},

@@ -67,6 +67,7 @@ class Result:
     options: dict[str, Any]
     solver_version: str = "0"
     dtype: str = "float64"
+    problem_dim: int = 0
     baseline_objective: float | None = None
     baseline_gap: float | None = None
     solution: dict[str, Any] | None = None

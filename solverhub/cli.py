@@ -200,42 +200,116 @@ def solve(problem_file, solver, options, sets, device, dtype, seed, max_iteratio
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PROBLEMS...")
-@click.option("--solver", "solvers", multiple=True, help="Solver name (repeatable); default: every registered solver.")
+@click.option("--solver", "solvers", multiple=True, metavar="NAME[:k=v,...]",
+              help="Solver, with its own options (repeatable); default: every registered solver.")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, help="Seeds 0..N-1 per (problem, solver).")
-@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Run option for every solve.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Option for every solver that has it (run options go to all).")
+@click.option("--store", "store_path", default="runs.sqlite", show_default=True, help="SQLite result store.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
+@click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
+              help="Per-run time limit (a hung run is killed and recorded time_limit).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="Run on a Dask distributed cluster.")
 @click.option("--no-baseline", is_flag=True, help="Skip the cvxpy baselines.")
-@click.option("--json", "json_out", metavar="OUT", help="Write every Result as a JSON list.")
-def compare(paths, solvers, seeds, options, no_baseline, json_out):
-    """Solve problem files/folders with several solvers and print a comparison table."""
-    from rich.table import Table
-
-    from .bench.table import collect_problem_files, run_table
+@click.option("--report", "report_dir", default=None, metavar="DIR", help="Write the HTML report to DIR at the end.")
+@click.option("--json", "json_out", metavar="OUT", help="Write this compare's Results as a JSON list.")
+def compare(paths, solvers, seeds, options, store_path, jobs, time_limit_s, scheduler, no_baseline, report_dir,
+            json_out):
+    """Run problems x solvers x seeds into a resumable result store and print the table."""
+    from .bench.problemset import collect_entries, parse_solver_spec
+    from .bench.runner import ensure_baselines, plan_compare, run_compare
+    from .bench.store import ResultStore
     from .options import parse_assignments
-    files = collect_problem_files(paths)
+    from .registry import get_registry
+
+    specs = [parse_solver_spec(s) for s in solvers] or \
+        [parse_solver_spec(n) for n in sorted(get_registry().solvers)]
+    entries = collect_entries(paths)
     console = _console()
-    rows = run_table(files, solvers or None, seeds=seeds, options=parse_assignments(options, flag="--option"),
-                     baseline=not no_baseline,
-                     progress=lambda row: console.print(f"[dim]{row.problem} / {row.solver}: "
-                                                        f"{row.result.status.value}[/dim]"))
-    table = Table(title=f"{len(files)} problem(s) x {len(solvers) or 'all'} solver(s) x {seeds} seed(s)")
-    for col in ("problem", "solver", "status", "objective", "rel. gap to baseline", "stationarity",
+    plan = plan_compare(entries, specs, seeds, ResultStore.existing_keys(store_path),
+                        common_options=parse_assignments(options, flag="--option"), time_limit_s=time_limit_s)
+    with ResultStore(store_path) as store:
+        store.put_skipped(plan.skipped)
+        console.print(f"{len(plan.keys)} run(s): {len(plan.done)} already in {store_path}, {len(plan.tasks)} to do; "
+                      f"{len(plan.skipped)} (problem, solver) pair(s) skipped")
+        if not no_baseline:
+            ensure_baselines(plan, store)
+        _run_with_progress(plan, store, jobs, scheduler, console)
+        wanted = set(plan.keys)
+        results = [r.result for r in store.records() if r.key in wanted]
+        _print_compare_table(results, plan.skipped, console)
+        if json_out:
+            _write_json(json_out, "[" + ",\n".join(r.to_json() for r in results) + "]")
+        if report_dir:
+            from .bench.report import write_report
+            index = write_report(store.results(), Path(report_dir), skipped=store.skipped())
+            console.print(f"report: {index}  (open it in a browser)")
+    failures = sum(r.status.value in ("failed", "diverged", "time_limit") for r in results)
+    if failures:
+        console.print(f"[yellow]{failures} run(s) failed, diverged or hit the time limit (recorded in the store)[/yellow]")
+
+
+def _run_with_progress(plan, store, jobs, scheduler, console) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .bench.runner import run_compare
+    if not plan.tasks:
+        return
+    counts = {"failed": 0}
+    with Progress(TextColumn("[bold]compare"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                  transient=not console.is_terminal) as progress:
+        bar = progress.add_task("runs", total=len(plan.tasks), failed=0)
+
+        def advance(result):
+            if result.status.value in ("failed", "diverged", "time_limit"):
+                counts["failed"] += 1
+            progress.update(bar, advance=1, failed=counts["failed"])
+        run_compare(plan, store, jobs=jobs, scheduler=scheduler, on_result=advance)
+
+
+def _print_compare_table(results, skipped, console) -> None:
+    from rich.table import Table
+    table = Table(title=f"{len({r.problem_hash for r in results})} problem(s), {len(results)} run(s)")
+    for col in ("problem", "solver", "seed", "status", "objective", "rel. gap to baseline", "stationarity",
                 "oracle calls", "time s"):
         table.add_column(col, justify="left" if col in ("problem", "solver", "status") else "right")
-    skipped = []
-    for row in rows:
-        r = row.result
-        if r is None:
-            skipped.append(f"{row.solver} on {row.problem}: {row.skipped}")
-            continue
+    for r in sorted(results, key=lambda r: (r.problem, r.solver, r.seed)):
         gap = "-" if r.baseline_gap is None else f"{r.baseline_gap:.1e}"
-        table.add_row(r.problem, r.solver, r.status.value, f"{r.objective:.8g}", gap,
+        table.add_row(r.problem, r.solver, str(r.seed), r.status.value, f"{r.objective:.8g}", gap,
                       f"{r.stationarity.name} {r.stationarity.value:.1e}", str(r.total_oracle_calls),
                       f"{r.wall_time_s:.3f}")
     console.print(table)
     if skipped:
-        console.print(f"[dim]skipped ({len(skipped)}): " + "; ".join(skipped) + "[/dim]")
-    if json_out:
-        _write_json(json_out, "[" + ",\n".join(r.result.to_json() for r in rows if r.result) + "]")
+        console.print(f"[dim]skipped ({len(skipped)}): " + "; ".join(f"{s} on {p}: {why}" for p, s, why in skipped)
+                      + "[/dim]")
+
+
+@main.command()
+@click.argument("store_path", metavar="STORE.sqlite")
+@click.option("--out", "out_dir", default="report", show_default=True, help="Output folder (or file with --format).")
+@click.option("--format", "fmt", type=click.Choice(["html", "csv", "parquet"]), default="html", show_default=True)
+@click.option("--tau", "taus", multiple=True, type=float, help="Profile tolerance(s); default 1e-1, 1e-3, 1e-6.")
+def report(store_path, out_dir, fmt, taus):
+    """Write the HTML report (profiles, convergence plots, table) or a CSV/parquet export of a store."""
+    from .bench.store import ResultStore
+    if not Path(store_path).is_file():
+        raise OptionError(f"no result store at {store_path}", allowed="a .sqlite file written by solverhub compare")
+    with ResultStore(store_path) as store:
+        results, skipped = store.results(), store.skipped()
+    if not results:
+        raise OptionError(f"{store_path} holds no runs", allowed="run solverhub compare --store first")
+    if fmt == "html":
+        from .bench.report import write_report
+        kwargs = {"taus": tuple(taus)} if taus else {}
+        index = write_report(results, Path(out_dir), skipped=skipped, **kwargs)
+        click.echo(f"report: {index}")
+    else:
+        from .bench.report import export_runs
+        target = Path(out_dir)
+        if target.suffix != f".{fmt}":
+            target = target / f"runs.{fmt}"
+        click.echo(f"wrote {export_runs(results, target, fmt=fmt)}")
 
 
 def _print_result(r, show_trace: bool) -> None:

@@ -101,7 +101,8 @@ def test_non_dcp_baseline_is_a_clear_message_not_a_crash(tmp_path):
 def test_compare_table_lists_and_skips(tmp_path):
     rosen = tmp_path / "rosen.yaml"
     rosen.write_text(ROSENBROCK)
-    out = run("compare", RIDGE, str(rosen), "--solver", "lbfgs", "--solver", "cvxpy", "--json", str(tmp_path / "c.json"))
+    out = run("compare", RIDGE, str(rosen), "--solver", "lbfgs", "--solver", "cvxpy", "--json", str(tmp_path / "c.json"),
+              "--store", str(tmp_path / "runs.sqlite"))
     assert out.exit_code == 0, out.output
     assert "skipped (1): cvxpy on rosenbrock" in out.output
     results = json.loads((tmp_path / "c.json").read_text())
@@ -135,12 +136,13 @@ def test_solve_does_not_import_cvxpy_unless_baseline_is_asked():
 
 def test_compare_routes_options_to_solvers_that_have_them(tmp_path):
     out = run("compare", RIDGE, "--solver", "gd", "--solver", "bfgs-wolfe", "--option", "lr=0.01",
-              "--option", "max_iterations=3", "--no-baseline", "--json", str(tmp_path / "c.json"))
+              "--option", "max_iterations=3", "--no-baseline", "--json", str(tmp_path / "c.json"),
+              "--store", str(tmp_path / "runs.sqlite"))
     assert out.exit_code == 0, out.output
     results = {r["solver"]: r for r in json.loads((tmp_path / "c.json").read_text())}
     assert results["gd"]["options"]["lr"] == 0.01 and "lr" not in results["bfgs-wolfe"]["options"]
     assert results["gd"]["iterations"] == results["bfgs-wolfe"]["iterations"] == 3
-    bad = run("compare", RIDGE, "--solver", "gd", "--option", "foo=1")
+    bad = run("compare", RIDGE, "--solver", "gd", "--option", "foo=1", "--store", str(tmp_path / "bad.sqlite"))
     assert bad.exit_code == 2
 
 

@@ -1,0 +1,224 @@
+"""Figures for the compare report, written as PNG files.
+
+matplotlib is imported lazily, inside the functions, and only through
+``matplotlib.figure.Figure`` with the Agg canvas: no pyplot, no global backend
+switch, nothing shown on screen.
+
+Convergence plots (one figure per problem, two panels: vs oracle calls and vs
+time): the y axis is the relative objective gap ``(f - f*) / max(1, |f*|)`` when
+the problem has a baseline objective ``f*`` (floored at 1e-16, the rounding
+level), else the run's stationarity measure (``grad_norm``, ...) -- a gap to the
+best value found would be exactly 0 for the best run and says little on
+nonconvex problems. Per solver, the line is the median over seeds and the shaded
+band spans min to max over seeds; each seed's trace is read as a step function
+(its latest sampled value) and holds its final value after it stops. Runs
+without a trace (cvxpy) are single markers at their final value.
+"""
+from __future__ import annotations
+
+__all__ = ["solver_colors", "plot_profiles", "plot_convergence", "convergence_series", "GAP_FLOOR"]
+
+import math
+import warnings
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..result import Result
+from .profiles import NEVER_SOLVES, Profile, solver_labels
+
+GAP_FLOOR = 1e-16
+MAX_POINTS = 2000
+DPI = 100
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=DPI)
+    return path
+
+
+def solver_colors(labels: Sequence[str]) -> dict[str, str]:
+    """A stable color per solver label (matplotlib's tab10, then tab20 cycles)."""
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+               "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
+               "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
+    return {label: palette[i % len(palette)] for i, label in enumerate(sorted(set(labels)))}
+
+
+# -- profiles ------------------------------------------------------------------
+_MEASURE_TEXT = {"oracle_calls": "oracle calls", "time": "time"}
+
+
+def _draw_profile(ax, profile: Profile, colors: Mapping[str, str]) -> None:
+    kind, measure = profile.kind, profile.measure
+    tau = f", tau = {profile.tau:g}" if profile.tau is not None else ""
+    ax.set_title(f"{kind} profile, {_MEASURE_TEXT.get(measure, measure)}{tau}", fontsize=10)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("fraction of instances solved" if kind == "data" else "rho(alpha)")
+    if kind == "performance":
+        ax.set_xlabel("alpha: cost / best cost (log2)")
+    elif measure == "oracle_calls":
+        ax.set_xlabel("alpha: oracle calls / (n + 1)")
+    else:
+        ax.set_xlabel("alpha: seconds")
+    alphas = np.asarray(profile.alphas, dtype=float)
+    if not profile.curves or alphas.size == 0:
+        ax.text(0.5, 0.5, "no instance solved" if profile.curves else "no solver with this measure",
+                ha="center", va="center", transform=ax.transAxes)
+        return
+    positive = alphas[alphas > 0]
+    if kind == "performance":
+        lo, hi = 1.0, max(2.0, float(alphas.max()) * 2)
+        ax.set_xscale("log", base=2)
+    elif positive.size == alphas.size:
+        lo, hi = float(alphas.min()) / 2, float(alphas.max()) * 2
+        ax.set_xscale("log")
+    else:   # a zero cost (a solve at the starting point): symlog keeps it on the axis
+        lin = float(positive.min()) if positive.size else 1.0
+        lo, hi = 0.0, max(float(alphas.max()) * 2, lin * 2)
+        ax.set_xscale("symlog", linthresh=lin)
+    for label, curve in sorted(profile.curves.items()):
+        x = np.concatenate([[lo], alphas, [hi]])
+        first = 0.0 if kind == "data" or alphas[0] > lo else float(curve[0])
+        y = np.concatenate([[first], curve, [curve[-1]]])
+        ax.step(x, y, where="post", color=colors.get(label), lw=1.8,
+                label=f"{label} (solves {100 * profile.solved[label]:.0f}%)")
+    ax.set_xlim(lo, hi)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def plot_profiles(profiles: Sequence[Profile], path: str | Path, *, title: str | None = None,
+                  colors: Mapping[str, str] | None = None, columns: int = 2) -> Path:
+    """Draw ``profiles`` (one panel each, ``columns`` per row) into the PNG ``path``."""
+    if colors is None:
+        colors = solver_colors([s for p in profiles for s in p.curves])
+    rows = max(1, math.ceil(len(profiles) / columns))
+    fig = _figure(6.0 * columns, 4.2 * rows + (0.4 if title else 0))
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, profile in zip(axes, profiles):
+        _draw_profile(ax, profile, colors)
+    for ax in axes[len(profiles):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+# -- convergence -----------------------------------------------------------------
+def _y_values(points_obj, points_stat, f_star: float | None) -> np.ndarray:
+    if f_star is not None:
+        y = (np.asarray(points_obj, dtype=float) - f_star) / max(1.0, abs(f_star))
+        return np.where(np.isfinite(y), np.maximum(y, GAP_FLOOR), np.nan)
+    y = np.asarray(points_stat, dtype=float)
+    return np.where(np.isfinite(y) & (y > 0), y, np.nan)
+
+
+def _step_at(xs: np.ndarray, ys: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Value of the step function through (xs, ys) at ``grid``: nan before xs[0], held after."""
+    idx = np.searchsorted(xs, grid, side="right") - 1
+    out = ys[np.clip(idx, 0, None)].astype(float)
+    out[idx < 0] = np.nan
+    return out
+
+
+def convergence_series(runs: Sequence[Result], measure: str, f_star: float | None):
+    """``(grid, median, low, high)`` over the traced ``runs`` (seeds of one solver), or
+    ``None`` when no run has a finite traced value. ``measure``: ``oracle_calls``/``time``."""
+    traces = []
+    for r in runs:
+        if not r.trace:
+            continue
+        xs = np.array([p.oracle_calls if measure == "oracle_calls" else p.time_s for p in r.trace], float)
+        ys = _y_values([p.objective for p in r.trace], [p.stationarity for p in r.trace], f_star)
+        ok = np.isfinite(ys) & np.isfinite(xs)
+        if ok.any():
+            order = np.argsort(xs[ok], kind="stable")
+            traces.append((xs[ok][order], ys[ok][order]))
+    if not traces:
+        return None
+    grid = np.unique(np.concatenate([xs for xs, _ in traces]))
+    if grid.size > MAX_POINTS:
+        grid = grid[np.unique(np.linspace(0, grid.size - 1, MAX_POINTS).round().astype(int))]
+    values = np.vstack([_step_at(xs, ys, grid) for xs, ys in traces])
+    with warnings.catch_warnings():     # all-nan columns (before every seed's first point)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(values, axis=0)
+        low = np.nanmin(values, axis=0)
+        high = np.nanmax(values, axis=0)
+    return grid, med, low, high
+
+
+def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: float | None = None,
+                     title: str | None = None, colors: Mapping[str, str] | None = None,
+                     labels: Sequence[str] | None = None) -> Path:
+    """Convergence of every solver on one problem (``results``: its runs, all seeds).
+
+    ``f_star``: the baseline objective (y = relative gap) or ``None`` (y = stationarity).
+    ``labels``: solver label per result (default :func:`solver_labels`).
+    """
+    results = list(results)
+    labels = list(labels) if labels is not None else solver_labels(results)
+    if colors is None:
+        colors = solver_colors(labels)
+    by_solver: dict[str, list[Result]] = {}
+    for r, label in zip(results, labels):
+        by_solver.setdefault(label, []).append(r)
+    stat_name = next((r.stationarity.name for r in results), "stationarity")
+    ylabel = "relative gap (f - f*) / max(1, |f*|)" if f_star is not None else stat_name
+    fig = _figure(12.0, 4.2 + (0.4 if title else 0))
+    axes = fig.subplots(1, 2, squeeze=False).ravel()
+    for ax, measure in zip(axes, ("oracle_calls", "time")):
+        drew = False
+        for label, runs in sorted(by_solver.items()):
+            color = colors.get(label)
+            seeds = len(runs)
+            series = convergence_series(runs, measure, f_star)
+            if series is not None:
+                grid, med, low, high = series
+                ax.step(grid, med, where="post", color=color, lw=1.6,
+                        label=f"{label} (median of {seeds})" if seeds > 1 else label)
+                if seeds > 1:
+                    ax.fill_between(grid, low, high, step="post", color=color, alpha=0.2, lw=0)
+                drew = True
+            for r in runs:   # non-iterative runs: one marker at the final value
+                if r.trace or r.status in NEVER_SOLVES:
+                    continue
+                y = _y_values([r.objective], [r.stationarity.value], f_star)[0]
+                x = r.total_oracle_calls if measure == "oracle_calls" else r.wall_time_s
+                if np.isfinite(y):
+                    ax.plot([x], [y], marker="x", ls="none", color=color, ms=8,
+                            label=f"{label} (final)" if series is None else None)
+                    drew = True
+        ax.set_yscale("log")
+        if measure == "oracle_calls":
+            ax.set_xscale("symlog", linthresh=1)
+            ax.set_xlim(left=0)
+            ax.set_xlabel("oracle calls")
+        else:
+            ax.set_xscale("log")
+            ax.set_xlabel("time (s)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        if drew:
+            handles, names = ax.get_legend_handles_labels()
+            seen = {}
+            for h, n in zip(handles, names):
+                seen.setdefault(n, h)
+            ax.legend(seen.values(), seen.keys(), fontsize=8, loc="best")
+        else:
+            ax.text(0.5, 0.5, "no finite trace", ha="center", va="center", transform=ax.transAxes)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

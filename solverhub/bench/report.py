@@ -1,0 +1,351 @@
+"""The compare report (one self-contained folder) and the per-run exports.
+
+``write_report(results, out_dir)`` writes ``out_dir/index.html`` and its PNG
+figures beside it: no external CSS, JavaScript, fonts or images, so the folder
+opens offline and can be zipped or served as is. ``export_runs(results, path,
+fmt)`` writes one row per run as CSV (standard library) or parquet (pandas +
+pyarrow, imported only then).
+
+Both are pure functions of a list of :class:`~solverhub.result.Result` objects;
+the result store and the CLI feed them.
+"""
+from __future__ import annotations
+
+__all__ = ["write_report", "export_runs", "run_rows", "EXPORT_FORMATS", "DEFAULT_TAUS"]
+
+import csv
+import datetime as _dt
+import html
+import json
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ..errors import OptionError
+from ..result import Result, Status
+from . import profiles as _profiles
+from .summary import problem_labels, summarize
+
+EXPORT_FORMATS = ("csv", "parquet")
+DEFAULT_TAUS = (1e-1, 1e-3, 1e-6)
+STOPPED = frozenset({Status.MAX_ITERATIONS, Status.BUDGET_EXHAUSTED, Status.TIME_LIMIT})
+_ORACLE_KINDS = ("value", "grad", "hvp", "stochastic_grad")
+
+
+# -- exports -------------------------------------------------------------------
+def _oracle_kinds(results: Sequence[Result]) -> list[str]:
+    extra = sorted({k for r in results for k in r.oracle_calls} - set(_ORACLE_KINDS))
+    return list(_ORACLE_KINDS) + extra
+
+
+def _columns(kinds: Sequence[str]) -> list[str]:
+    return (["problem", "problem_hash", "problem_dim", "solver", "solver_version", "seed", "status", "message",
+             "objective", "baseline_objective", "baseline_gap", "stationarity_name", "stationarity_value",
+             "iterations", "oracle_calls_total"] + [f"oracle_calls_{k}" for k in kinds]
+            + ["wall_time_s", "device", "dtype", "options"])
+
+
+def run_rows(results: Iterable[Result]) -> list[dict[str, Any]]:
+    """One flat dict per run, in the export's column order.
+
+    Columns: problem, problem_hash, problem_dim, solver, solver_version, seed, status,
+    message, objective, baseline_objective, baseline_gap, stationarity_name,
+    stationarity_value, iterations, oracle_calls_total, oracle_calls_<kind> (value,
+    grad, hvp, stochastic_grad, then any other kind, 0 where a run has none),
+    wall_time_s, device, dtype, options (JSON, keys sorted).
+    """
+    results = list(results)
+    kinds = _oracle_kinds(results)
+    rows = []
+    for r in results:
+        row = {"problem": r.problem, "problem_hash": r.problem_hash, "problem_dim": int(r.problem_dim),
+               "solver": r.solver, "solver_version": r.solver_version, "seed": int(r.seed),
+               "status": r.status.value, "message": r.message, "objective": float(r.objective),
+               "baseline_objective": None if r.baseline_objective is None else float(r.baseline_objective),
+               "baseline_gap": None if r.baseline_gap is None else float(r.baseline_gap),
+               "stationarity_name": r.stationarity.name, "stationarity_value": float(r.stationarity.value),
+               "iterations": int(r.iterations), "oracle_calls_total": int(r.total_oracle_calls)}
+        row.update({f"oracle_calls_{k}": int(r.oracle_calls.get(k, 0)) for k in kinds})
+        row.update({"wall_time_s": float(r.wall_time_s), "device": r.device, "dtype": r.dtype,
+                    "options": json.dumps(r.options, sort_keys=True)})
+        rows.append(row)
+    return rows
+
+
+def export_runs(results: Iterable[Result], path: str | Path, fmt: str = "csv") -> Path:
+    """Write one row per run (:func:`run_rows`) to ``path`` as ``csv`` or ``parquet``.
+
+    CSV: a header line, floats written exactly (``repr``), an empty cell for a missing
+    baseline, ``nan``/``inf`` as Python writes them (pandas reads them back).
+    Parquet: needs pandas and pyarrow (imported only here); float columns are float64
+    (missing baseline = null/NaN), counts int64. Returns ``path``.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise OptionError(f"unknown export format {fmt!r}", allowed=", ".join(EXPORT_FORMATS))
+    results = list(results)
+    rows = run_rows(results)
+    columns = _columns(_oracle_kinds(results))
+    path = Path(path)
+    if fmt == "parquet":
+        try:
+            import pandas as pd
+            import pyarrow  # noqa: F401  (the engine)
+        except ImportError:
+            raise OptionError("parquet export needs pandas and pyarrow", allowed="csv") from None
+        frame = pd.DataFrame(rows, columns=columns)
+        for col in ("objective", "baseline_objective", "baseline_gap", "stationarity_value", "wall_time_s"):
+            frame[col] = frame[col].astype("float64")
+        for col in columns:
+            if col in ("problem_dim", "seed", "iterations") or col.startswith("oracle_calls_"):
+                frame[col] = frame[col].astype("int64")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, engine="pyarrow", index=False)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row[c] is None else (repr(row[c]) if isinstance(row[c], float) else row[c])
+                             for c in columns])
+    return path
+
+
+# -- the HTML report -------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2em auto;max-width:1240px;
+ color:#222;padding:0 1em;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ccc;padding-bottom:.2em}
+h3{margin-top:1.2em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
+th,td{border:1px solid #d0d0d0;padding:.25em .55em;vertical-align:top}
+th{background:#f0f0f0;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr:nth-child(even) td{background:#fafafa}
+.st-converged{color:#17702c}.st-failed,.st-diverged,.st-infeasible,.st-unbounded{color:#b00020;font-weight:600}
+.st-max_iterations,.st-budget_exhausted,.st-time_limit{color:#8a5a00}
+.note{color:#555;font-size:.9em}img{max-width:100%;border:1px solid #e4e4e4;margin:.4em 0}
+code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _num(v: float | None, fmt: str = ".6g") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float) and math.isnan(v):
+        return "-"
+    return format(v, fmt)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:60] or "problem"
+
+
+def _tau_slug(tau: float) -> str:
+    return f"{tau:.0e}".replace("+", "")
+
+
+def _status_html(counts: dict[str, int]) -> str:
+    return ", ".join(f'<span class="st-{_e(s.value)}">{_e(s.value)} {counts[s.value]}</span>'
+                     for s in Status if counts.get(s.value))
+
+
+def _table(table_id: str, header: Sequence[str], rows: Iterable[tuple[dict, Sequence[str]]],
+           numeric: Sequence[int] = ()) -> str:
+    """``rows``: (data-attributes, already-escaped cells)."""
+    out = [f'<table id="{_e(table_id)}"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header)
+           + "</tr></thead><tbody>"]
+    for attrs, cells in rows:
+        a = "".join(f' data-{k}="{_e(v)}"' for k, v in attrs.items())
+        out.append(f"<tr{a}>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                                         for i, c in enumerate(cells)) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _skipped_rows(skipped) -> list[tuple[str, str, str]]:
+    """Accept (solver, problem, reason) tuples, mappings with those keys, or objects with
+    ``solver``, ``problem`` and ``reason`` (or ``skipped``, as bench.table.TableRow)."""
+    out = []
+    for item in skipped or ():
+        if isinstance(item, dict):
+            out.append((str(item["solver"]), str(item["problem"]), str(item.get("reason", item.get("skipped", "")))))
+        elif isinstance(item, (tuple, list)):
+            solver, problem, reason = item
+            out.append((str(solver), str(problem), str(reason)))
+        else:
+            reason = getattr(item, "reason", None)
+            if reason is None:
+                reason = getattr(item, "skipped", "")
+            out.append((str(item.solver), str(item.problem), str(reason)))
+    return out
+
+
+def _check_taus(taus) -> tuple[float, ...]:
+    out = []
+    for tau in taus:
+        try:
+            t = float(tau)
+        except (TypeError, ValueError):
+            t = math.nan
+        if not 0 < t < 1:
+            raise OptionError(f"tau must be a number in (0, 1), got {tau!r}", allowed="e.g. 1e-1, 1e-3, 1e-6")
+        out.append(t)
+    if not out:
+        raise OptionError("no tau given", allowed="one or more numbers in (0, 1), e.g. 1e-3")
+    return tuple(sorted(set(out), reverse=True))
+
+
+def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequence[float] = DEFAULT_TAUS,
+                 skipped: Iterable = (), title: str = "solverhub compare") -> Path:
+    """Write the HTML report of ``results`` to ``out_dir/index.html`` (+ PNGs); return its path.
+
+    Sections: runs overview, the table (:func:`~solverhub.bench.summary.summarize`), the
+    reference values f_L per problem, for each ``tau`` the performance and data profiles by
+    oracle calls and by time (a PNG and a table of solved / fastest fractions), one
+    convergence figure per problem, failures (failed, diverged, infeasible, unbounded) and
+    runs stopped by a limit, with their messages, and ``skipped`` pairs (``(solver, problem,
+    reason)`` tuples, see :func:`_skipped_rows`). Existing files in ``out_dir`` other than
+    the ones written are left alone.
+    """
+    from . import plots
+
+    results = list(results)
+    taus = _check_taus(taus)
+    skipped_rows = _skipped_rows(skipped)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = _profiles.solver_labels(results)
+    colors = plots.solver_colors(labels)
+    plabels = problem_labels(results)
+    refs = _profiles.reference_values(results)
+    summary = summarize(results)
+    seeds = sorted({r.seed for r in results})
+    parts: list[str] = []
+    add = parts.append
+
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    add(f"<h1>{_e(title)}</h1>")
+    add(f'<p class="note">Generated {now} by solverhub. {len(results)} run(s): {len(plabels)} problem(s) x '
+        f"{len(set(labels))} solver(s), seeds {_e(', '.join(map(str, seeds)) or '-')}; "
+        f"{len(skipped_rows)} skipped pair(s).</p>")
+    add('<p class="note">Contents: <a href="#table">table</a> · <a href="#references">reference values</a> · '
+        '<a href="#profiles">profiles</a> · <a href="#convergence">convergence</a> · '
+        '<a href="#failures">failures</a> · <a href="#skipped">skipped</a></p>')
+
+    # the table
+    add('<h2 id="table">Results per problem and solver</h2>')
+    add('<p class="note">Medians over seeds: objective, relative gap to the baseline '
+        "(f - f*)/max(1, |f*|), and stationarity over the runs where they are finite; oracle calls, "
+        "wall time and iterations over all runs. Status counts list every run.</p>")
+    add(_table("summary", ["problem", "solver", "runs", "status", "objective", "gap to baseline",
+                           "stationarity", "oracle calls", "wall time (s)", "iterations"],
+               (({"problem": row.problem, "solver": row.solver},
+                 [_e(row.problem), _e(row.solver), str(row.runs), _status_html(row.status_counts),
+                  _num(row.objective, ".10g"), _num(row.baseline_gap, ".2e"),
+                  f"{_e(row.stationarity_name)} {_num(row.stationarity, '.2e')}", _num(row.oracle_calls, "g"),
+                  _num(row.wall_time_s, ".3g"), _num(row.iterations, "g")]) for row in summary),
+               numeric=(2, 4, 5, 7, 8, 9)))
+
+    # reference values
+    add('<h2 id="references">Reference values f<sub>L</sub></h2>')
+    add('<p class="note">A run solves a (problem, seed) instance at tolerance tau at its first trace point with '
+        "f(x<sub>k</sub>) - f<sub>L</sub> &le; tau (f(x<sub>0</sub>) - f<sub>L</sub>) (Moré &amp; Wild 2009). "
+        "f<sub>L</sub> is the problem's baseline objective when known, else the best objective any run "
+        "reached on it. Failed, diverged, infeasible and unbounded runs never solve.</p>")
+    dims = {r.problem_hash: r.problem_dim for r in results}
+    add(_table("references", ["problem", "hash", "unknowns n", "f_L", "source"],
+               (({"problem": plabels[h]},
+                 [_e(plabels[h]), f"<code>{_e(h)}</code>", str(dims[h]),
+                  _num(refs[h][0], ".10g") if h in refs else "-", _e(refs[h][1]) if h in refs else "none"])
+                for h in sorted(plabels, key=plabels.get)), numeric=(2, 3)))
+
+    # profiles
+    add('<h2 id="profiles">Performance and data profiles</h2>')
+    add('<p class="note">Instances are (problem, seed) pairs. Performance profile (Dolan &amp; Moré 2002): '
+        "rho(alpha) is the fraction of instances a solver solves within alpha times the cost of the "
+        "cheapest solver on that instance. Data profile (Moré &amp; Wild 2009): the fraction solved within "
+        "alpha (n + 1) oracle calls (n: the problem's unknowns), or within alpha seconds. A solver that "
+        "makes no oracle calls (cvxpy) appears in the time profiles only.</p>")
+    for tau in taus:
+        slug = _tau_slug(tau)
+        profs = []
+        for measure in ("oracle_calls", "time"):
+            costs = _profiles.solve_costs(results, tau, measure)
+            profs.append(_profiles.performance_profile(costs, tau=tau, measure=measure))
+            profs.append(_profiles.data_profile(costs, tau=tau, measure=measure))
+        image = plots.plot_profiles([profs[0], profs[2], profs[1], profs[3]], out / f"profiles_tau_{slug}.png",
+                                    title=f"tau = {tau:g}", colors=colors)
+        add(f'<h3 id="tau-{_e(slug)}">tau = {tau:g}</h3>')
+        by = {(p.kind, p.measure): p for p in profs}
+        solvers = sorted(set(by[("performance", "oracle_calls")].curves) | set(by[("performance", "time")].curves))
+
+        def frac(p, s, at_one=False):
+            if s not in p.curves:
+                return "-"
+            if at_one:
+                idx = [i for i, a in enumerate(p.alphas) if a <= 1.0]
+                return f"{100 * p.curves[s][idx[-1]]:.0f}%" if idx else "0%"
+            return f"{100 * p.solved[s]:.0f}%"
+
+        add(_table(f"profile-{slug}", ["solver", "solved", "cheapest by oracle calls (rho(1))",
+                                       "fastest by time (rho(1))"],
+                   (({"solver": s, "tau": f"{tau:g}"},
+                     [_e(s), frac(by[("performance", "time")], s), frac(by[("performance", "oracle_calls")], s, True),
+                      frac(by[("performance", "time")], s, True)]) for s in solvers), numeric=(1, 2, 3)))
+        add(f'<img src="{_e(image.name)}" alt="performance and data profiles, tau = {tau:g}">')
+
+    # convergence
+    add('<h2 id="convergence">Convergence per problem</h2>')
+    add('<p class="note">y: relative gap (f - f*)/max(1, |f*|) to the baseline objective f* (floored at 1e-16) '
+        "when the problem has one, else the stationarity measure. Lines: median over seeds; bands: min to max "
+        "over seeds (each trace read as a step function that holds its last value). Crosses: runs without a "
+        "trace (cvxpy), at their final value.</p>")
+    by_problem: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(results):
+        by_problem[r.problem_hash].append(i)
+    for h in sorted(by_problem, key=plabels.get):
+        idx = by_problem[h]
+        f_star = refs[h][0] if h in refs and refs[h][1] == "baseline" else None
+        name = f"convergence_{_slug(plabels[h].split(' [')[0])}_{h[:8]}.png"
+        image = plots.plot_convergence([results[i] for i in idx], out / name, f_star=f_star,
+                                       title=plabels[h], colors=colors, labels=[labels[i] for i in idx])
+        add(f'<h3>{_e(plabels[h])}</h3><img src="{_e(image.name)}" alt="convergence on {_e(plabels[h])}">')
+
+    # failures and stopped runs
+    def run_table(table_id, keep):
+        chosen = [(r, lab) for r, lab in zip(results, labels) if r.status in keep]
+        if not chosen:
+            return '<p class="note">None.</p>'
+        chosen.sort(key=lambda t: (plabels[t[0].problem_hash], t[1], t[0].seed))
+        return _table(table_id, ["problem", "solver", "seed", "status", "message"],
+                      (({"problem": plabels[r.problem_hash], "solver": lab, "status": r.status.value},
+                        [_e(plabels[r.problem_hash]), _e(lab), str(r.seed),
+                         f'<span class="st-{_e(r.status.value)}">{_e(r.status.value)}</span>', _e(r.message)])
+                       for r, lab in chosen), numeric=(2,))
+
+    add('<h2 id="failures">Failures</h2>')
+    add('<p class="note">Runs that ended failed, diverged, infeasible or unbounded.</p>')
+    add(run_table("failures", _profiles.NEVER_SOLVES))
+    add('<h2 id="stopped">Stopped by a limit</h2>')
+    add('<p class="note">Runs that ended at max_iterations, the oracle budget or the time limit '
+        "(they may still solve instances at loose tau).</p>")
+    add(run_table("stopped", STOPPED))
+    add('<h2 id="skipped">Skipped pairs</h2>')
+    if skipped_rows:
+        add(_table("skipped", ["solver", "problem", "reason"],
+                   (({"solver": s, "problem": p}, [_e(s), _e(p), _e(why)]) for s, p, why in skipped_rows)))
+    else:
+        add('<p class="note">None.</p>')
+
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body>\n" + "\n".join(parts)
+            + "\n</body></html>\n")
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index

@@ -1,0 +1,101 @@
+"""The compare table: one row per (problem, solver), medians over seeds, status counts.
+
+Pure functions over :class:`~solverhub.result.Result` lists. Solvers are keyed by
+:func:`~solverhub.bench.profiles.solver_labels` (two option sets of one solver are two
+rows); problems by ``problem_hash`` (a problem run with different ``--set`` values is
+two problems).
+"""
+from __future__ import annotations
+
+__all__ = ["SummaryRow", "summarize", "problem_labels", "STATUS_ORDER"]
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from ..result import Result, Status
+from .profiles import solver_labels
+
+STATUS_ORDER = tuple(Status)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """Medians over the runs (seeds) of one solver on one problem.
+
+    ``objective``, ``baseline_gap`` and ``stationarity`` are medians over the runs where
+    the value is finite (``nan`` when none is; failed runs have no objective);
+    ``oracle_calls`` and ``wall_time_s`` are medians over all runs. ``status_counts``
+    maps each status value that occurred to its number of runs.
+    """
+
+    problem: str                    # display label (name, plus a hash prefix if two problems share a name)
+    problem_hash: str
+    solver: str                     # display label (see solver_labels)
+    runs: int
+    seeds: tuple[int, ...]
+    objective: float
+    baseline_objective: float | None
+    baseline_gap: float
+    stationarity_name: str
+    stationarity: float
+    oracle_calls: float
+    wall_time_s: float
+    iterations: float
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def converged(self) -> int:
+        return self.status_counts.get(Status.CONVERGED.value, 0)
+
+    def status_text(self) -> str:
+        """``"converged 3"`` or ``"converged 2, diverged 1"`` in the order of :class:`Status`."""
+        return ", ".join(f"{s.value} {self.status_counts[s.value]}" for s in STATUS_ORDER
+                         if self.status_counts.get(s.value))
+
+
+def _median(values: Iterable[float | None]) -> float:
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(finite) if finite else math.nan
+
+
+def problem_labels(results: Sequence[Result]) -> dict[str, str]:
+    """``{problem_hash: label}``: the problem's name, or ``name [hash8]`` when several
+    problems (different content, e.g. ``--set`` overrides) share that name."""
+    hashes: dict[str, set[str]] = defaultdict(set)
+    for r in results:
+        hashes[r.problem].add(r.problem_hash)
+    out = {}
+    for r in results:
+        shared = len(hashes[r.problem]) > 1
+        out[r.problem_hash] = f"{r.problem} [{r.problem_hash[:8]}]" if shared else r.problem
+    return out
+
+
+def summarize(results: Iterable[Result]) -> list[SummaryRow]:
+    """The compare table, sorted by problem label then solver label."""
+    results = list(results)
+    labels = solver_labels(results)
+    plabels = problem_labels(results)
+    groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r, label in zip(results, labels):
+        groups[(r.problem_hash, label)].append(r)
+    rows = []
+    for (phash, solver), runs in groups.items():
+        base = next((r.baseline_objective for r in runs if r.baseline_objective is not None), None)
+        names = Counter(r.stationarity.name for r in runs)
+        rows.append(SummaryRow(
+            problem=plabels[phash], problem_hash=phash, solver=solver, runs=len(runs),
+            seeds=tuple(sorted({r.seed for r in runs})),
+            objective=_median(r.objective for r in runs), baseline_objective=base,
+            baseline_gap=_median(r.baseline_gap for r in runs),
+            stationarity_name=names.most_common(1)[0][0],
+            stationarity=_median(r.stationarity.value for r in runs),
+            oracle_calls=_median(r.total_oracle_calls for r in runs),
+            wall_time_s=_median(r.wall_time_s for r in runs),
+            iterations=_median(r.iterations for r in runs),
+            status_counts=dict(Counter(r.status.value for r in runs))))
+    rows.sort(key=lambda row: (row.problem, row.solver))
+    return rows

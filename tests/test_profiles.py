@@ -143,6 +143,9 @@ def test_runs_without_trace_borrow_f0_and_leave_oracle_profiles():
     assert solve_costs(rs, 1e-6, "oracle_calls") == {P0: {"A": 8.0}}
     assert solve_costs(rs, 1e-6, "time") == {P0: {"A": 0.5, "cvx": 0.125, "cvx2": INF}}
     assert solve_costs(rs, 0.75, "time") == {P0: {"A": 0.5, "cvx": 0.125, "cvx2": 0.0625}}
+    # a solver that crashed before any oracle call still counts (as solving nothing)
+    crashed = run("boom", "p", [], objective=math.nan, status=Status.FAILED, baseline=0.0)
+    assert solve_costs(rs + [crashed], 1e-6, "oracle_calls") == {P0: {"A": 8.0, "boom": INF}}
 
 
 def test_zero_cost_ratios():

@@ -34,9 +34,10 @@ an instance (a refused or skipped pair, a missing seed) does not solve it.
 Runs without a trace (non-iterative solvers such as ``cvxpy``) are tested on
 their final objective, with ``f(x_0)`` borrowed from a traced run on the same
 problem (same seed preferred); their cost is ``wall_time_s`` or
-``total_oracle_calls``. A solver none of whose runs has a trace or calls the
-oracle has no oracle-call cost: it is left out of oracle-call profiles and
-appears only in time profiles.
+``total_oracle_calls``. A solver whose answered runs (any status but the four
+above) all lack a trace and oracle calls does not use the oracle: it is left
+out of oracle-call profiles and appears only in time profiles. (A solver whose
+every run failed stays in both, solving nothing.)
 """
 from __future__ import annotations
 
@@ -198,8 +199,9 @@ def solve_costs(results: Iterable[Result], tau: float, measure: str = "oracle_ca
     f_ref = reference_values(results)
     starts = _start_values(results)
     if measure == "oracle_calls":
+        answered = {lab for lab, r in zip(labels, results) if r.status not in NEVER_SOLVES}
         users = {lab for lab, r in zip(labels, results) if _uses_oracle(r)}
-        keep = [i for i, lab in enumerate(labels) if lab in users]
+        keep = [i for i, lab in enumerate(labels) if lab in users or lab not in answered]
         results, labels = [results[i] for i in keep], [labels[i] for i in keep]
     solvers = sorted(set(labels))
     out: dict[Instance, dict[str, float]] = {}

@@ -169,20 +169,26 @@ def _table(table_id: str, header: Sequence[str], rows: Iterable[tuple[dict, Sequ
 
 
 def _skipped_rows(skipped) -> list[tuple[str, str, str]]:
-    """Accept (solver, problem, reason) tuples, mappings with those keys, or objects with
-    ``solver``, ``problem`` and ``reason`` (or ``skipped``, as bench.table.TableRow)."""
+    """Normalize skipped pairs to ``(problem, solver, reason)``.
+
+    Accepts plain ``(problem, solver, reason)`` tuples (the order of
+    ``ResultStore.skipped()`` and ``runner.Plan.skipped``), mappings with keys
+    ``problem``, ``solver``, ``reason``, or objects with attributes ``problem``,
+    ``solver`` and ``reason`` (or ``skipped``, as ``bench.table.TableRow``); named
+    fields win over position (a namedtuple may use any order).
+    """
     out = []
     for item in skipped or ():
         if isinstance(item, dict):
-            out.append((str(item["solver"]), str(item["problem"]), str(item.get("reason", item.get("skipped", "")))))
-        elif isinstance(item, (tuple, list)):
-            solver, problem, reason = item
-            out.append((str(solver), str(problem), str(reason)))
-        else:
+            out.append((str(item["problem"]), str(item["solver"]), str(item.get("reason", item.get("skipped", "")))))
+        elif hasattr(item, "solver") and hasattr(item, "problem"):
             reason = getattr(item, "reason", None)
             if reason is None:
                 reason = getattr(item, "skipped", "")
-            out.append((str(item.solver), str(item.problem), str(reason)))
+            out.append((str(item.problem), str(item.solver), str(reason)))
+        else:
+            problem, solver, reason = item
+            out.append((str(problem), str(solver), str(reason)))
     return out
 
 
@@ -209,8 +215,8 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     reference values f_L per problem, for each ``tau`` the performance and data profiles by
     oracle calls and by time (a PNG and a table of solved / fastest fractions), one
     convergence figure per problem, failures (failed, diverged, infeasible, unbounded) and
-    runs stopped by a limit, with their messages, and ``skipped`` pairs (``(solver, problem,
-    reason)`` tuples, see :func:`_skipped_rows`). Existing files in ``out_dir`` other than
+    runs stopped by a limit, with their messages, and ``skipped`` pairs (``(problem, solver,
+    reason)`` tuples as ``ResultStore.skipped()`` returns them, see :func:`_skipped_rows`). Existing files in ``out_dir`` other than
     the ones written are left alone.
     """
     from . import plots
@@ -338,8 +344,8 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     add(run_table("stopped", STOPPED))
     add('<h2 id="skipped">Skipped pairs</h2>')
     if skipped_rows:
-        add(_table("skipped", ["solver", "problem", "reason"],
-                   (({"solver": s, "problem": p}, [_e(s), _e(p), _e(why)]) for s, p, why in skipped_rows)))
+        add(_table("skipped", ["problem", "solver", "reason"],
+                   (({"problem": p, "solver": s}, [_e(p), _e(s), _e(why)]) for p, s, why in skipped_rows)))
     else:
         add('<p class="note">None.</p>')
 

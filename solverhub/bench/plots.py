@@ -36,9 +36,22 @@ DPI = 100
 def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
+
+
+def _margins(fig, width: float, height: float, rows: int, title: bool) -> None:
+    """Fixed margins in inches (a layout engine would draw every figure twice)."""
+    top = 0.65 if title else 0.4
+    fig.subplots_adjust(left=0.8 / width, right=1 - 0.25 / width, bottom=0.6 / height, top=1 - top / height,
+                        wspace=1.0 / (width / 2 - 1.0), hspace=0.95 / max(1.0, (height - top - 0.6) / rows - 0.95))
+
+
+def _quiet_minor_labels(ax) -> None:
+    """Log axes spanning less than a decade label their minor ticks, which then overlap."""
+    from matplotlib.ticker import NullFormatter
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -95,6 +108,7 @@ def _draw_profile(ax, profile: Profile, colors: Mapping[str, str]) -> None:
         ax.step(x, y, where="post", color=colors.get(label), lw=1.8,
                 label=f"{label} (solves {100 * profile.solved[label]:.0f}%)")
     ax.set_xlim(lo, hi)
+    _quiet_minor_labels(ax)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
 
@@ -105,8 +119,10 @@ def plot_profiles(profiles: Sequence[Profile], path: str | Path, *, title: str |
     if colors is None:
         colors = solver_colors([s for p in profiles for s in p.curves])
     rows = max(1, math.ceil(len(profiles) / columns))
-    fig = _figure(6.0 * columns, 4.2 * rows + (0.4 if title else 0))
+    width, height = 6.0 * columns, 4.2 * rows + (0.4 if title else 0)
+    fig = _figure(width, height)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    _margins(fig, width, height, rows, bool(title))
     for ax, profile in zip(axes, profiles):
         _draw_profile(ax, profile, colors)
     for ax in axes[len(profiles):]:
@@ -177,8 +193,10 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
         by_solver.setdefault(label, []).append(r)
     stat_name = next((r.stationarity.name for r in results), "stationarity")
     ylabel = "relative gap (f - f*) / max(1, |f*|)" if f_star is not None else stat_name
-    fig = _figure(12.0, 4.2 + (0.4 if title else 0))
+    width, height = 12.0, 4.2 + (0.4 if title else 0)
+    fig = _figure(width, height)
     axes = fig.subplots(1, 2, squeeze=False).ravel()
+    _margins(fig, width, height, 1, bool(title))
     for ax, measure in zip(axes, ("oracle_calls", "time")):
         drew = False
         for label, runs in sorted(by_solver.items()):
@@ -210,6 +228,7 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
             ax.set_xscale("log")
             ax.set_xlabel("time (s)")
         ax.set_ylabel(ylabel)
+        _quiet_minor_labels(ax)
         ax.grid(True, alpha=0.3)
         if drew:
             handles, names = ax.get_legend_handles_labels()

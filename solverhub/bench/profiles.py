@@ -192,8 +192,13 @@ def solve_costs(results: Iterable[Result], tau: float, measure: str = "oracle_ca
     ``f_L`` and the test itself.
     """
     _check_measure(measure)
-    if not (isinstance(tau, (int, float)) and 0 < tau < 1):
-        raise OptionError(f"tau must be a number in (0, 1), got {tau!r}", allowed="e.g. 1e-1, 1e-3, 1e-6")
+    raw = tau
+    try:
+        tau = float(tau)
+    except (TypeError, ValueError):
+        tau = math.nan
+    if not 0 < tau < 1:
+        raise OptionError(f"tau must be a number in (0, 1), got {raw!r}", allowed="e.g. 1e-1, 1e-3, 1e-6")
     results = list(results)
     labels = solver_labels(results)
     f_ref = reference_values(results)
@@ -216,7 +221,7 @@ def solve_costs(results: Iterable[Result], tau: float, measure: str = "oracle_ca
             continue
         f_l = f_ref[r.problem_hash][0]
         f0 = starts.get((r.problem_hash, r.seed), starts.get((r.problem_hash, None)))
-        cost = _run_cost(r, f_l, f0, float(tau), measure)
+        cost = _run_cost(r, f_l, f0, tau, measure)
         out[inst][label] = min(out[inst][label], cost)
     return dict(sorted(out.items(), key=lambda kv: (kv[0].problem, kv[0].problem_hash, kv[0].seed)))
 

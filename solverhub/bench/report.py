@@ -254,8 +254,8 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
                (({"problem": row.problem, "solver": row.solver},
                  [_e(row.problem), _e(row.solver), str(row.runs), _status_html(row.status_counts),
                   _num(row.objective, ".10g"), _num(row.baseline_gap, ".2e"),
-                  f"{_e(row.stationarity_name)} {_num(row.stationarity, '.2e')}", _num(row.oracle_calls, "g"),
-                  _num(row.wall_time_s, ".3g"), _num(row.iterations, "g")]) for row in summary),
+                  f"{_e(row.stationarity_name)} {_num(row.stationarity, '.2e')}", _num(row.oracle_calls, ".12g"),
+                  _num(row.wall_time_s, ".3g"), _num(row.iterations, ".12g")]) for row in summary),
                numeric=(2, 4, 5, 7, 8, 9)))
 
     # reference values

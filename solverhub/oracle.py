@@ -8,7 +8,8 @@ Python integers (no device sync) and enforces the oracle budget by raising
 
 ``grad`` returns the gradient as the problem file configures it: exact, a
 minibatch gradient (``oracle: {stochastic: {batch_size, seed}}``) or an exact
-gradient plus Gaussian noise (``oracle: {noise: {sigma, seed}}``); the latter two
+gradient plus Gaussian noise (``oracle: {noise: {sigma, seed, model}}``, additive
+``variance`` or multiplicative ``second_moment``); the latter two
 are counted as ``stochastic_grad``. ``peek_value``/``peek_grad`` are exact and
 uncounted: the run loop uses them for measurements only.
 """
@@ -33,12 +34,17 @@ class OracleConfig:
     """How gradients are delivered: exact, minibatch, or with additive noise."""
 
     batch_size: int | None = None   # minibatch size over the rows of a finite sum
-    sigma: float = 0.0              # std of additive Gaussian gradient noise
+    sigma: float | tuple = 0.0      # std of Gaussian gradient noise: one for all, or one per unknown
     seed: int = 0
+    noise_model: str = "variance"   # variance: g + sigma*xi ; second_moment: g * (1 + sigma*xi)
+
+    @property
+    def noisy(self) -> bool:
+        return any(s > 0 for s in self.sigma) if isinstance(self.sigma, tuple) else self.sigma > 0
 
     @property
     def stochastic(self) -> bool:
-        return self.batch_size is not None or self.sigma > 0
+        return self.batch_size is not None or self.noisy
 
 
 class Oracle:
@@ -63,6 +69,8 @@ class Oracle:
         self.counts = {"value": 0, "grad": 0, "hvp": 0, "stochastic_grad": 0}
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(config.seed))
+        self._sigma = (torch.as_tensor(config.sigma, dtype=self.dtype, device=self.device)
+                       if isinstance(config.sigma, tuple) else float(config.sigma))
 
     # -- bookkeeping -------------------------------------------------------
     @property
@@ -123,10 +131,10 @@ class Oracle:
             rows = torch.randint(self.n_rows, (cfg.batch_size,), generator=self.generator,
                                  device=self.device)
         grad = self._value_and_grad(x, rows)[1]
-        if cfg.sigma > 0:
-            noise = torch.randn(grad.shape, generator=self.generator, device=self.device,
-                                dtype=grad.dtype)
-            grad = grad + cfg.sigma * noise
+        if cfg.noisy:
+            noise = self._sigma * torch.randn(grad.shape, generator=self.generator, device=self.device,
+                                              dtype=grad.dtype)
+            grad = grad + (noise if cfg.noise_model == "variance" else grad * noise)
         return grad
 
     def hvp(self, x, v):

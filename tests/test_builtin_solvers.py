@@ -49,3 +49,29 @@ def test_adam_with_minibatches_is_seeded():
     c = solverhub.solve(problem, "adam", seed=4, options={"max_iterations": 50})
     assert a.solution == b.solution and a.solution != c.solution
     assert a.oracle_calls["stochastic_grad"] == 50 and a.oracle_calls["grad"] == 0
+
+
+def test_a_solver_can_report_its_own_stationarity_measure():
+    from dataclasses import dataclass
+    from typing import Any
+
+    import torch
+
+    from solverhub.solver import IterState, Solver
+
+    @dataclass(kw_only=True)
+    class State(IterState):
+        averaged_grad_norm: Any = None
+
+    class Averaging(Solver):
+        name, kinds, stationarity_measure = "averaging", ("minimize",), "averaged_grad_norm"
+
+        def init(self, problem, oracle, x0, options):
+            return State(x=x0, averaged_grad_norm=torch.tensor(1.0, dtype=x0.dtype))
+
+        def step(self, state, oracle, options):
+            g = oracle.grad(state.x)
+            return State(x=state.x - 0.1 * g, averaged_grad_norm=0.5 * state.averaged_grad_norm)
+
+    result = solverhub.solve(solverhub.load_problem(RIDGE), Averaging, options={"max_iterations": 5, "tolerance": 0})
+    assert result.stationarity.name == "averaged_grad_norm" and result.stationarity.value == 0.5 ** 5

@@ -105,3 +105,41 @@ def test_value_and_grad_is_charged_all_or_nothing():
     assert oracle.total_calls == 2
     oracle.grad(x)
     assert oracle.total_calls == 3
+
+
+def test_per_coordinate_and_second_moment_noise():
+    problem = load_problem("""
+name: q
+kind: minimize
+variables: {x: {shape: [3], x0: [1.0, 2.0, 0.0]}}
+objective: "0.5 * sum_squares(x)"
+oracle: {noise: {sigma: [0.0, 2.0, 0.5], seed: 1, model: second_moment}}
+""")
+    tp = problem.lower_torch("cpu", torch.float64)
+    oracle = Oracle(tp.objective, x0=tp.x0, config=problem.oracle_config)
+    draws = torch.stack([oracle.grad(tp.x0) for _ in range(4000)]).numpy()
+    np.testing.assert_array_equal(draws[:, 0], 1.0)        # sigma 0: exact
+    np.testing.assert_array_equal(draws[:, 2], 0.0)        # multiplicative: zero gradient stays zero
+    assert draws[:, 1].std() == pytest.approx(2.0 * 2.0, rel=0.05)   # |g| * sigma
+    from solverhub.errors import ProblemError
+    with pytest.raises(ProblemError, match="2 values for 3 unknowns"):
+        load_problem("""
+name: q
+kind: minimize
+variables: {x: {shape: [3]}}
+objective: "sum_squares(x)"
+oracle: {noise: {sigma: [1.0, 2.0]}}
+""")
+
+
+def test_indefinite_quad_form_has_no_convex_baseline():
+    from solverhub.baseline import NoBaseline, compute_baseline
+    problem = load_problem("""
+name: saddle
+kind: minimize
+variables: {x: {shape: [2]}}
+data: {P: [[1.0, 0.0], [0.0, -1.0]]}
+objective: "quad_form(x, P) + sum_squares(x) ** 2"
+""")
+    with pytest.raises(NoBaseline):
+        compute_baseline(problem)

@@ -87,8 +87,8 @@ _ATOM_LIST = [
     Atom("cos", 1, ELEMENTWISE, lambda x: torch.cos(x), None, "nonconvex", "cosine elementwise"),
     Atom("maximum", 2, BROADCAST2, _t_maximum, lambda a, b: cp.maximum(a, b), "convex", "elementwise max of two"),
     Atom("minimum", 2, BROADCAST2, _t_minimum, lambda a, b: cp.minimum(a, b), "concave", "elementwise min of two"),
-    Atom("quad_form", 2, QUAD_FORM, lambda x, P: x @ (P @ x), lambda x, P: cp.quad_form(x, P, assume_PSD=True),
-         "convex", "x' P x for a vector x and a constant PSD matrix P"),
+    Atom("quad_form", 2, QUAD_FORM, lambda x, P: x @ (P @ x), lambda x, P: cp.quad_form(x, P),
+         "convex", "x' P x for a vector x and a constant matrix P (convex when P is PSD; cvxpy checks)"),
 ]
 
 ATOMS: dict[str, Atom] = {a.name: a for a in _ATOM_LIST}

@@ -204,7 +204,8 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
                            allowed="oracle.noise for other kinds")
     oracle_config = OracleConfig(
         batch_size=oc.stochastic.batch_size if oc.stochastic else None,
-        sigma=oc.noise.sigma if oc.noise else 0.0,
+        sigma=_noise_sigma(oc.noise, offset, Location(file, lines.line_of(("oracle", "noise", "sigma")))),
+        noise_model=oc.noise.model if oc.noise else "variance",
         seed=(oc.stochastic.seed if oc.stochastic else oc.noise.seed if oc.noise else 0),
     )
     canonical = json.dumps({"raw": raw, "files": digests}, sort_keys=True, default=str)
@@ -213,6 +214,17 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
                    parameters=dict(common.parameters), sections=compiled, x0=x0,
                    oracle_config=oracle_config, baseline=common.baseline, solve_defaults=dict(common.solve),
                    content_hash=content_hash, source=file, description=common.description, lines=lines)
+
+
+def _noise_sigma(noise, dim: int, location: Location):
+    if noise is None:
+        return 0.0
+    if isinstance(noise.sigma, list):
+        if len(noise.sigma) != dim:
+            raise ProblemError(f"oracle.noise.sigma: {len(noise.sigma)} values for {dim} unknowns",
+                               location=location, allowed=f"a number or a list of {dim} numbers")
+        return tuple(float(v) for v in noise.sigma)
+    return float(noise.sigma)
 
 
 def _check_name(name, path, lines, file):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = ["ProblemFile", "VariableSpec", "OracleSpec", "BaselineSpec", "COMMON_SECTIONS", "validate_model"]
 
-from typing import Any, get_origin
+from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -42,8 +42,22 @@ class StochasticSpec(_Strict):
 
 
 class NoiseSpec(_Strict):
-    sigma: float = Field(ge=0)
+    """Gaussian gradient noise. ``sigma``: one std for every coordinate, or a list (one per unknown).
+    ``model``: ``variance`` -- additive, g + sigma*xi (bounded variance sigma^2 per coordinate);
+    ``second_moment`` -- multiplicative, g * (1 + sigma*xi) (E g~_i^2 = (1 + sigma_i^2) g_i^2: the
+    noise vanishes where the gradient does)."""
+
+    sigma: float | list[float]
     seed: int = Field(default=0, ge=0)
+    model: Literal["variance", "second_moment"] = "variance"
+
+    @field_validator("sigma")
+    @classmethod
+    def _non_negative(cls, v):
+        values = v if isinstance(v, list) else [v]
+        if not values or any(not (x >= 0) or x == float("inf") for x in values):
+            raise ValueError("sigma must be finite and >= 0 (a number or a non-empty list)")
+        return v
 
 
 class OracleSpec(_Strict):

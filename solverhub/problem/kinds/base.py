@@ -62,8 +62,22 @@ class ObjectiveSections(BaseModel):
     objective: str | float
 
 
+def _solver_measure(name: str, state, kind_measures):
+    """A measure the solver keeps in its state (e.g. O2NC's Goldstein-style averaged gradient)."""
+    value = getattr(state, name, None)
+    if value is None:
+        raise KeyError(f"stationarity measure {name!r} is neither one of the kind's ({', '.join(kind_measures)}) "
+                       f"nor an attribute of the solver's state")
+    return value
+
+
 class ProblemKind:
-    """Base of every problem kind."""
+    """Base of every problem kind.
+
+    ``measure`` knows ``grad_norm`` (l2), ``grad_norm_l1`` and ``grad_norm_inf``; a solver may
+    name any other measure in ``stationarity_measure`` and keep its value (a 0-d tensor) in an
+    attribute of that name on its state.
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -154,6 +168,6 @@ class ProblemKind:
             return value, torch.linalg.vector_norm(grad, 1)
         if name == "grad_norm_inf":
             return value, torch.linalg.vector_norm(grad, float("inf"))
-        raise KeyError(name)
+        return value, _solver_measure(name, state, self.measures)
 
     measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf")

@@ -131,9 +131,8 @@ def solve(problem: Problem | str | Path, solver: str | type | None = None, *, op
     version = cls.version or (entry.version if entry is not None and entry.cls is cls else "unregistered")
     tdtype = getattr(torch, dtype)
     tp = problem.lower_torch(device, tdtype)
-    oracle = Oracle(tp.objective, x0=tp.x0, n_rows=problem.sections.n_rows,
-                    config=dataclasses.replace(problem.oracle_config, seed=seed),
-                    max_calls=run_opts.max_oracle_calls, unflatten=tp.unflatten)
+    oracle = Oracle.for_problem(tp, problem, config=dataclasses.replace(problem.oracle_config, seed=seed),
+                                max_calls=run_opts.max_oracle_calls)
     torch.manual_seed(seed)
     instance = cls()
     measure_name = cls.stationarity_measure or problem.kind.default_measure

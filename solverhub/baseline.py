@@ -61,7 +61,7 @@ def _certify(problem, x, duals):
     from .oracle import Oracle
 
     tp = problem.lower_torch("cpu", torch.float64)
-    oracle = Oracle(tp.objective, x0=tp.x0)
+    oracle = Oracle.for_problem(tp, problem)
     xt = torch.as_tensor(x, dtype=torch.float64)
     state = type("S", (), {"value": None, "grad": None, "duals": duals})()
     name = problem.kind.default_measure

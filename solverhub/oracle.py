@@ -56,8 +56,12 @@ class Oracle:
 
     def __init__(self, objective: Callable, *, x0, n_rows: int | None = None,
                  config: OracleConfig = OracleConfig(), max_calls: int | None = None,
-                 unflatten: Callable | None = None):
+                 unflatten: Callable | None = None, functions: dict | None = None,
+                 operator: Callable | None = None, project: Callable | None = None):
         self._objective = objective
+        self._functions = dict(functions or {})     # other named scalar functions, e.g. bilevel "lower"
+        self._operator = operator                   # F(z) for monotone / minimax problems
+        self.project = project                      # projection onto the feasible set (not an oracle call)
         self.x0 = x0
         self.device = x0.device
         self.dtype = x0.dtype
@@ -67,6 +71,11 @@ class Oracle:
         self.max_calls = max_calls
         self.unflatten = unflatten
         self.counts = {"value": 0, "grad": 0, "hvp": 0, "stochastic_grad": 0}
+        for name in self._functions:
+            self.counts[f"value_{name}"] = 0
+            self.counts[f"grad_{name}"] = 0
+        if operator is not None:
+            self.counts["operator"] = 0
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(config.seed))
         self._sigma = (torch.as_tensor(config.sigma, dtype=self.dtype, device=self.device)
@@ -91,38 +100,84 @@ class Oracle:
     def reseed(self, seed: int) -> None:
         self.generator.manual_seed(int(seed))
 
-    # -- exact evaluations -------------------------------------------------
-    def _value(self, x, rows=None):
-        with torch.no_grad():
-            return self._objective(x, rows)
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """Names of the other scalar functions (``of=`` in value/grad)."""
+        return tuple(self._functions)
 
-    def _value_and_grad(self, x, rows=None):
+    @property
+    def has_operator(self) -> bool:
+        return self._operator is not None
+
+    def _fn(self, of):
+        if of is None:
+            return self._objective
+        try:
+            return self._functions[of]
+        except KeyError:
+            raise KeyError(f"no function {of!r}; this problem has {', '.join(self._functions) or 'none'}") from None
+
+    def _key(self, kind: str, of) -> str:
+        return kind if of is None else f"{kind}_{of}"
+
+    # -- exact evaluations -------------------------------------------------
+    def _value(self, x, rows=None, of=None):
+        with torch.no_grad():
+            return self._fn(of)(x, rows)
+
+    def _value_and_grad(self, x, rows=None, of=None):
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
-            value = self._objective(xg, rows)
-            (grad,) = torch.autograd.grad(value, xg)
+            value = self._fn(of)(xg, rows)
+            (grad,) = torch.autograd.grad(value, xg, allow_unused=True)
+        if grad is None:       # the function does not depend on x
+            grad = torch.zeros_like(x)
         return value.detach(), grad
 
-    def value(self, x):
-        """f(x), counted as one ``value`` call."""
-        self._charge("value")
-        return self._value(x)
+    def value(self, x, of: str | None = None):
+        """f(x) (or the named function ``of``), counted as one ``value`` call."""
+        self._charge(self._key("value", of))
+        return self._value(x, of=of)
 
-    def value_and_grad(self, x):
+    def value_and_grad(self, x, of: str | None = None):
         """(f(x), the configured gradient); counted as one value and one gradient call."""
-        if self.stochastic:
+        if self.stochastic and of is None:
             self._charge("value", "stochastic_grad")
             return self._value(x), self._configured_grad(x)
-        self._charge("value", "grad")
-        return self._value_and_grad(x)
+        self._charge(self._key("value", of), self._key("grad", of))
+        value, grad = self._value_and_grad(x, of=of)
+        return value, (self._add_noise(grad) if self.config.noisy else grad)
 
-    def grad(self, x):
-        """The configured gradient: exact, minibatch or noisy."""
+    def grad(self, x, of: str | None = None):
+        """The configured gradient (exact, minibatch or noisy) of f or of the named function ``of``."""
+        if of is not None:
+            self._charge(self._key("grad", of))
+            grad = self._value_and_grad(x, of=of)[1]
+            return self._add_noise(grad) if self.config.noisy else grad
         if not self.config.stochastic:
             self._charge("grad")
             return self._value_and_grad(x)[1]
         self._charge("stochastic_grad")
         return self._configured_grad(x)
+
+    def operator(self, z):
+        """F(z) for monotone / minimax problems (noisy if the problem says so); one ``operator`` call."""
+        if self._operator is None:
+            raise KeyError("this problem has no operator (kinds monotone and minimax do)")
+        self._charge("operator")
+        with torch.enable_grad():
+            value = self._operator(z.detach())
+        value = value.detach()
+        return self._add_noise(value) if self.config.noisy else value
+
+    def peek_operator(self, z):
+        with torch.enable_grad():
+            return self._operator(z.detach()).detach()
+
+    def _add_noise(self, grad):
+        cfg = self.config
+        noise = self._sigma * torch.randn(grad.shape, generator=self.generator, device=self.device, dtype=grad.dtype)
+        return grad + (noise if cfg.noise_model == "variance" else grad * noise)
 
     def _configured_grad(self, x):
         cfg = self.config
@@ -131,11 +186,7 @@ class Oracle:
             rows = torch.randint(self.n_rows, (cfg.batch_size,), generator=self.generator,
                                  device=self.device)
         grad = self._value_and_grad(x, rows)[1]
-        if cfg.noisy:
-            noise = self._sigma * torch.randn(grad.shape, generator=self.generator, device=self.device,
-                                              dtype=grad.dtype)
-            grad = grad + (noise if cfg.noise_model == "variance" else grad * noise)
-        return grad
+        return self._add_noise(grad) if cfg.noisy else grad
 
     def hvp(self, x, v):
         """Exact Hessian-vector product ∇²f(x) v, counted as one ``hvp`` call."""
@@ -147,14 +198,21 @@ class Oracle:
         return hv.detach()
 
     # -- uncounted, for measurements ---------------------------------------
-    def peek_value(self, x):
-        return self._value(x)
+    def peek_value(self, x, of: str | None = None):
+        return self._value(x, of=of)
 
-    def peek_grad(self, x):
-        return self._value_and_grad(x)[1]
+    def peek_grad(self, x, of: str | None = None):
+        return self._value_and_grad(x, of=of)[1]
 
-    def peek_value_and_grad(self, x):
-        return self._value_and_grad(x)
+    def peek_value_and_grad(self, x, of: str | None = None):
+        return self._value_and_grad(x, of=of)
+
+    @classmethod
+    def for_problem(cls, tp, problem=None, *, config: OracleConfig = OracleConfig(), max_calls: int | None = None):
+        """The oracle of a lowered problem (``TorchProblem``), with all its functions."""
+        n_rows = problem.sections.n_rows if problem is not None else None
+        return cls(tp.objective, x0=tp.x0, n_rows=n_rows, config=config, max_calls=max_calls,
+                   unflatten=tp.unflatten, functions=tp.functions, operator=tp.operator, project=tp.project)
 
     def hessian(self, x):
         """Dense exact Hessian (uncounted; for small problems and measurements)."""

@@ -3,7 +3,8 @@ cvxpy lowerings, its baseline and its stationarity measures. Code outside a kind
 never branches on the kind's name."""
 from __future__ import annotations
 
-__all__ = ["ProblemKind", "CompiledSections", "NoBaseline", "TorchProblem", "ExpressionContext"]
+__all__ = ["ProblemKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator", "ExpressionContext",
+           "CvxpySolution"]
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -55,6 +56,44 @@ class TorchProblem:
     constraints: tuple             # ((op, g(x_flat) -> tensor in violation form), ...)
     unflatten: Callable            # x_flat -> {name: tensor view}
     x0: Any                        # flat tensor
+    functions: dict = field(default_factory=dict)   # other named scalar functions (bilevel: "lower")
+    operator: Callable | None = None                # F(z_flat) -> flat tensor (monotone, minimax)
+    project: Callable | None = None                 # Euclidean projection onto the feasible set (simple sets)
+
+
+class TorchEvaluator:
+    """Evaluates compiled IR nodes on flat vectors: the data live on the device once."""
+
+    def __init__(self, problem, device, dtype):
+        self.dtype, self.device = dtype, device
+        self.params = dict(problem.parameters)
+        self.data = {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in problem.data.items()}
+        self.row_data = {k: self.data[k] for k in problem.sections.rows}
+        self.layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
+
+    def unflatten(self, x):
+        return {name: x[off:off + size].reshape(shape) for name, shape, off, size in self.layout}
+
+    def env(self, x, rows=None):
+        env = dict(self.data)
+        if rows is not None:
+            for name, full in self.row_data.items():
+                env[name] = full.index_select(0, rows)
+        env.update(self.unflatten(x))
+        return env
+
+    def tensor(self, value):
+        return value if torch.is_tensor(value) else torch.as_tensor(value, dtype=self.dtype, device=self.device)
+
+    def scalar(self, node):
+        """``fn(x, rows=None) -> 0-d tensor`` for a scalar expression."""
+        f = compile_torch(node, self.params)
+        return lambda x, rows=None: self.tensor(f(self.env(x, rows))).reshape(())
+
+    def array(self, node):
+        """``fn(x) -> tensor`` for any expression (shape of the node)."""
+        f = compile_torch(node, self.params)
+        return lambda x: self.tensor(f(self.env(x)))
 
 
 class ObjectiveSections(BaseModel):
@@ -100,38 +139,10 @@ class ProblemKind:
 
     # -- IR -> torch -----------------------------------------------------
     def lower_torch(self, problem, device, dtype) -> TorchProblem:
-        sec = problem.sections
-        params = dict(problem.parameters)
-        data = {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in problem.data.items()}
-        row_data = {k: data[k] for k in sec.rows}
-        layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
-
-        def unflatten(x):
-            return {name: x[off:off + size].reshape(shape) for name, shape, off, size in layout}
-
-        f = compile_torch(sec.objective, params)
-
-        def objective(x, rows=None):
-            env = dict(data)
-            if rows is not None:
-                for name, full in row_data.items():
-                    env[name] = full.index_select(0, rows)
-            env.update(unflatten(x))
-            value = f(env)
-            return value.reshape(()) if torch.is_tensor(value) else torch.as_tensor(value, dtype=dtype, device=device)
-
-        constraints = []
-        for node in sec.constraints:
-            g = compile_torch(node, params)
-
-            def violation(x, g=g):
-                env = dict(data)
-                env.update(unflatten(x))
-                v = g(env)
-                return v if torch.is_tensor(v) else torch.as_tensor(v, dtype=dtype, device=device)
-            constraints.append((node.op, violation))
+        ev = TorchEvaluator(problem, device, dtype)
+        constraints = tuple((node.op, ev.array(node)) for node in problem.sections.constraints)
         x0 = torch.as_tensor(problem.x0, dtype=dtype, device=device).clone()
-        return TorchProblem(objective, tuple(constraints), unflatten, x0)
+        return TorchProblem(ev.scalar(problem.sections.objective), constraints, ev.unflatten, x0)
 
     # -- IR -> cvxpy (the baseline) ------------------------------------------
     def lower_cvxpy(self, problem):

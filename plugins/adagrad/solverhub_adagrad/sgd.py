@@ -1,0 +1,135 @@
+"""Constant-step SGD, the reference method of arXiv 2406.04592, and a step tuner.
+
+    x_{t+1} = x_t − lr · g_t,   g_t = oracle gradient at x_t (exact, minibatch or noisy)
+
+The paper compares AdaGrad with SGD at its *tuned* constant step. A constant
+step has no universal default (the best one scales like 1/L, or like
+1/(σ√T) under noise), so ``lr`` is an option (default 0.01, a placeholder, not
+a recommendation) and :func:`tune_step` picks the best of a grid the way the
+comparison means it: run every step of the grid on the same problem, budget
+and seeds, score each by the mean over seeds of min_t ‖∇f(x_t)‖₁ (the paper's
+measure; diverged or non-finite runs score +inf) and keep the best. From the
+command line, the same is ``solverhub compare ... --solver sgd:lr=0.001
+--solver sgd:lr=0.01 ...`` and the best row per problem.
+
+This ``sgd`` is plain SGD: no momentum, no line search, no decay (the core's
+``gd`` is gradient descent with Armijo backtracking; ``adam`` is Adam).
+No host syncs in ``step``.
+"""
+from __future__ import annotations
+
+__all__ = ["SGDOptions", "SGDState", "SGD", "TuneResult", "tune_step", "DEFAULT_LR_GRID"]
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+from solverhub._lazy import lazy_module
+from solverhub.solver import Capabilities, IterState, Solver
+
+from .stats import GradNormStats, stats_gradient, stats_report
+
+torch = lazy_module("torch")
+
+# Half-decade grid, 1e-4 .. 1: wide enough for L between ~1 and ~1e4 at unit noise.
+DEFAULT_LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+
+
+@dataclass(frozen=True)
+class SGDOptions:
+    """Options of ``sgd``."""
+
+    lr: float = 0.01    # constant step; tune it (see tune_step), there is no universal default
+    grad_stats: Literal["exact", "oracle", "off"] = "exact"   # gradient behind the min/mean-over-t extras
+
+    def __post_init__(self):
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+
+
+@dataclass(kw_only=True)
+class SGDState(IterState):
+    stats: GradNormStats
+    lr: float
+    grad_stats: str = "exact"
+    exact_grad: Callable | None = field(default=None, repr=False)   # oracle.peek_grad, uncounted, for report
+
+
+class SGD(Solver):
+    """Plain constant-step (stochastic) gradient descent; stationarity in ‖∇f‖₁ like ``adagrad``."""
+
+    name = "sgd"
+    paper = "arXiv:2406.04592 (reference method: SGD with a tuned constant step)"
+    version = "0.1.0"
+    kinds = ("minimize", "finite_sum")
+    capabilities = Capabilities(stochastic_ok=True)
+    priority = 1
+    Options = SGDOptions
+    stationarity_measure = "grad_norm_l1"
+    description = "plain SGD with a constant step lr (tune it); l1 gradient-norm stationarity"
+
+    def init(self, problem, oracle, x0, options: SGDOptions) -> SGDState:
+        x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
+        return SGDState(x=x, stats=GradNormStats.empty(x), lr=options.lr, grad_stats=options.grad_stats,
+                            exact_grad=oracle.peek_grad)
+
+    def step(self, state: SGDState, oracle, options: SGDOptions) -> SGDState:
+        g = oracle.grad(state.x)
+        stats = state.stats.update(stats_gradient(oracle, state.x, g, options.grad_stats))
+        return replace(state, x=state.x - options.lr * g, stats=stats, value=None, grad=None)
+
+    def report(self, state: SGDState) -> dict:
+        out = stats_report(state.stats, state.grad_stats, state.x, state.exact_grad)
+        out["lr"] = state.lr
+        return out
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """Outcome of :func:`tune_step`: the best grid value and every value's score."""
+
+    option: str
+    best: float
+    best_score: float
+    scores: dict = field(default_factory=dict)        # grid value -> mean score over seeds (inf: diverged)
+    results: dict = field(default_factory=dict, repr=False)   # grid value -> [Result per seed]
+
+    @property
+    def at_edge(self) -> bool:
+        """True if the best value is the smallest or largest of the grid: widen the grid."""
+        grid = sorted(self.scores)
+        return self.best in (grid[0], grid[-1])
+
+
+def _score(result, score: str) -> float:
+    if result.status.value in ("diverged", "failed"):
+        return math.inf
+    value = result.stationarity.value if score == "stationarity" else result.extras.get(score)
+    return float(value) if value is not None and math.isfinite(value) else math.inf
+
+
+def tune_step(problem, solver: str | type = "sgd", *, option: str = "lr",
+              grid: Sequence[float] = DEFAULT_LR_GRID, seeds: Sequence[int] = (0,),
+              options: Mapping[str, Any] | None = None, score: str = "grad_l1_min") -> TuneResult:
+    """Run ``solver`` at every ``option`` value of ``grid`` and seed; keep the best.
+
+    ``score``: a key of ``Result.extras`` (default ``grad_l1_min``, the mean over
+    seeds of min_t ‖∇f(x_t)‖₁) or ``"stationarity"`` (the final measure). Give
+    every run the same budget in ``options`` (e.g. ``max_iterations``); ties go
+    to the earlier grid value. Also tunes ``adagrad``'s ``eta``
+    (``solver="adagrad", option="eta"``).
+    """
+    import solverhub
+    from solverhub.problem.model import Problem
+    if not isinstance(problem, Problem):
+        problem = solverhub.load_problem(problem)
+    if not grid:
+        raise ValueError("grid must hold at least one value")
+    scores, results = {}, {}
+    for value in grid:
+        runs = [solverhub.solve(problem, solver, options={**dict(options or {}), option: value}, seed=seed)
+                for seed in seeds]
+        results[value] = runs
+        scores[value] = sum(_score(r, score) for r in runs) / len(runs)
+    best = min(grid, key=lambda v: scores[v])
+    return TuneResult(option, best, scores[best], scores, results)

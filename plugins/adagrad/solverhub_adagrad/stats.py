@@ -1,0 +1,102 @@
+"""Running gradient-norm statistics over the iterates of a run (arXiv 2406.04592).
+
+The paper bounds min_t ‖∇f(x_t)‖₁ and the average over t of ‖∇f(x_t)‖₁ with
+the *exact* gradient ∇f, also when the method itself only sees stochastic
+gradients. These statistics are kept as 0-d tensors on the oracle's device and
+updated every step without a host sync (``torch.fmin`` and additions only);
+they are read once, in ``report``.
+
+Which gradient feeds them (option ``grad_stats`` of both solvers):
+
+- ``"exact"`` (default): ∇f(x_t) at every iterate x_0, ..., x_T of a run of T
+  iterations (T + 1 points; the final one is added in ``report``). With an
+  exact oracle the step's own gradient is ∇f(x_t) (free); with a stochastic
+  oracle it is one extra *uncounted* ``oracle.peek_grad(x_t)`` per step (a
+  measurement, like the run loop's trace; it never reaches the method), and
+  one more for x_T.
+- ``"oracle"``: the gradients the method used, g_0, ..., g_{T−1} (stochastic
+  if the oracle is): free, but biased upwards by the noise.
+- ``"off"``: no statistics.
+"""
+from __future__ import annotations
+
+__all__ = ["GradNormStats", "GRAD_STATS_MODES", "stats_gradient", "stats_report"]
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from solverhub._lazy import lazy_module
+
+torch = lazy_module("torch")
+
+GRAD_STATS_MODES = ("exact", "oracle", "off")
+
+
+def stats_gradient(oracle, x, g, mode: str):
+    """The gradient at x_t that feeds the statistics, or ``None`` for ``mode="off"``."""
+    if mode == "off":
+        return None
+    if mode == "exact" and oracle.stochastic:
+        return oracle.peek_grad(x)        # uncounted measurement
+    return g
+
+
+@dataclass(frozen=True)
+class GradNormStats:
+    """min and sum over t of ‖∇f(x_t)‖₁, ‖∇f(x_t)‖₂ and of their ratio (0-d tensors)."""
+
+    count: int                 # the number of gradients seen (a Python int: no sync)
+    l1_min: Any
+    l1_sum: Any
+    l2_min: Any
+    l2_sum: Any
+    ratio_sum: Any             # Σ_t ‖∇f(x_t)‖₁ / ‖∇f(x_t)‖₂ (the paper's l1/l2 geometry, in [1, √d])
+    l1_last: Any
+    l2_last: Any
+
+    @classmethod
+    def empty(cls, like) -> "GradNormStats":
+        inf = torch.full((), math.inf, dtype=like.dtype, device=like.device)
+        zero = torch.zeros((), dtype=like.dtype, device=like.device)
+        return cls(0, inf, zero, inf, zero, zero, zero, zero)
+
+    def update(self, grad) -> "GradNormStats":
+        """Add one gradient; ``grad=None`` leaves the statistics unchanged."""
+        if grad is None:
+            return self
+        l1 = torch.linalg.vector_norm(grad, 1)
+        l2 = torch.linalg.vector_norm(grad, 2)
+        # ‖g‖₁/‖g‖₂ at g = 0 is 0/0; count it as 1 (its lower bound) instead of NaN, without a sync.
+        ratio = torch.where(l2 > 0, l1 / torch.where(l2 > 0, l2, torch.ones_like(l2)), torch.ones_like(l2))
+        return GradNormStats(self.count + 1, torch.fmin(self.l1_min, l1), self.l1_sum + l1,
+                             torch.fmin(self.l2_min, l2), self.l2_sum + l2, self.ratio_sum + ratio, l1, l2)
+
+    def as_dict(self, source: str) -> dict:
+        """Host numbers for ``Result.extras`` (called once, at the end)."""
+        if self.count == 0:
+            return {"grad_stats": source, "grad_stats_count": 0}
+        n = self.count
+        l1_min, l1_sum, l2_min, l2_sum, ratio_sum, l1_last, l2_last = torch.stack(
+            [self.l1_min, self.l1_sum, self.l2_min, self.l2_sum, self.ratio_sum, self.l1_last, self.l2_last]
+        ).tolist()                                        # one transfer to the host
+        return {
+            "grad_stats": source,                         # which gradient: exact ∇f(x_t) or the oracle's g_t
+            "grad_stats_count": n,                        # exact: T + 1 (x_0 .. x_T); oracle: T
+            "grad_l1_min": l1_min,
+            "grad_l1_mean": l1_sum / n,
+            "grad_l2_min": l2_min,
+            "grad_l2_mean": l2_sum / n,
+            "l1_l2_ratio_mean": ratio_sum / n,
+            "l1_l2_ratio_last": l1_last / l2_last if l2_last > 0 else 1.0,
+        }
+
+
+def stats_report(stats: GradNormStats, mode: str, x, exact_grad) -> dict:
+    """The extras for ``mode``; in ``exact`` mode first adds ∇f at the final iterate
+    (``exact_grad`` is the oracle's uncounted ``peek_grad``)."""
+    if mode == "off":
+        return {"grad_stats": "off"}
+    if mode == "exact" and exact_grad is not None:
+        stats = stats.update(exact_grad(x))
+    return stats.as_dict(mode)

@@ -166,6 +166,8 @@ def solve(problem: Problem | str | Path, solver: str | type | None = None, *, op
             objective, stat, trace = out.final_objective, out.final_stationarity, tuple(out.trace)
             if out.state is not None:
                 extras.update(_jsonable(instance.report(out.state)))
+        if x is not None:
+            extras.update(_jsonable(problem.kind.report(tp, oracle, x)))
     except SolverhubError:    # a user error raised inside a solver (bad option value): exit 2, not "failed"
         raise
     except Exception as err:  # a solver bug becomes a failed result, never a lost run

@@ -46,16 +46,6 @@ class Baseline:
                 "solution": None if self.x is None else self.x.tolist()}
 
 
-def _flat(problem, variables) -> np.ndarray:
-    x = np.zeros(problem.dim)
-    for v in problem.variables:
-        value = variables[v.name].value
-        if value is None:
-            return None
-        x[v.offset:v.offset + v.size] = np.asarray(value, dtype=np.float64).reshape(-1)
-    return x
-
-
 def _certify(problem, x, duals):
     """(objective, Stationarity) at x with the exact torch oracle on CPU float64."""
     from .oracle import Oracle
@@ -94,31 +84,22 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
     if use_declared and spec.objective is not None:
         return Baseline(problem.name, "declared", float(spec.objective), "declared in the problem file",
                         message="known optimal value from the problem file's baseline.objective")
-    prob, variables, constraints = problem.kind.lower_cvxpy(problem)
     solver = solver or spec.solver
     if solver is not None and solver.upper() not in cp.installed_solvers():
         raise OptionError(f"cvxpy solver {solver!r} is not installed", allowed=cp.installed_solvers())
-    t0 = time.perf_counter()
-    try:
-        prob.solve(solver=solver.upper() if solver else None)
-    except cp.error.SolverError as err:
-        raise NoBaseline(f"cvxpy failed: {err}") from None
-    elapsed = time.perf_counter() - t0
-    used = prob.solver_stats.solver_name if prob.solver_stats else (solver or "cvxpy")
-    status = prob.status
+    sol = problem.kind.cvxpy_solve(problem, solver)
+    status, used, elapsed, x, duals = sol.status, sol.solver, sol.solve_time_s, sol.x, sol.duals
     if status in ("infeasible", "unbounded", "infeasible_inaccurate", "unbounded_inaccurate"):
-        return Baseline(problem.name, status, float(prob.value) if prob.value is not None else float("nan"),
-                        used, elapsed, message=f"cvxpy reports {status}")
-    x = _flat(problem, variables)
+        return Baseline(problem.name, status, float("nan"), used, elapsed, message=f"cvxpy reports {status}")
     if x is None:
         return Baseline(problem.name, status, float("nan"), used, elapsed, message=f"cvxpy returned no point ({status})")
-    duals = [np.asarray(c.dual_value, dtype=np.float64) if c.dual_value is not None else np.zeros(1)
-             for c in constraints] if constraints else None
     objective, cert, tp, oracle = _certify(problem, x, duals)
     polished = False
     message = f"cvxpy {status} with {used}; certified {cert.name} = {cert.value:.3g}"
+    if sol.message:
+        message += f" ({sol.message})"
     needs_polish = status == "optimal_inaccurate" or cert.value > spec.tolerance
-    if polish and needs_polish and not problem.has_constraints:
+    if polish and needs_polish and problem.kind.polishable and not problem.has_constraints:
         x_new = _polish(problem, x, tp, oracle)
         obj_new, cert_new, _, _ = _certify(problem, x_new, None)
         if np.isfinite(obj_new) and obj_new <= objective + 1e-12 * max(1.0, abs(objective)) \

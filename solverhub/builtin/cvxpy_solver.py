@@ -17,7 +17,7 @@ class CvxpyOptions:
 class CvxpySolver(Solver):
     name = "cvxpy"
     paper = "Diamond & Boyd (2016), JMLR 17(83); doi:10.48550/arXiv.1603.00943"
-    kinds = ("minimize", "constrained", "finite_sum")
+    kinds = ("minimize", "constrained", "finite_sum", "bilevel", "monotone", "minimax")
     capabilities = Capabilities(constraints=True, stochastic_ok=True, devices=("cpu", "cuda"))
     priority = 5
     Options = CvxpyOptions

@@ -16,10 +16,13 @@ def solverhub_solvers():
 
 @hookimpl
 def solverhub_problem_kinds():
+    from ..problem.kinds.bilevel import Bilevel
     from ..problem.kinds.constrained import Constrained
     from ..problem.kinds.finite_sum import FiniteSum
+    from ..problem.kinds.minimax import Minimax
     from ..problem.kinds.minimize import Minimize
-    return [Minimize, Constrained, FiniteSum]
+    from ..problem.kinds.monotone import Monotone
+    return [Minimize, Constrained, FiniteSum, Bilevel, Monotone, Minimax]
 
 
 @hookimpl

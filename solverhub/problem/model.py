@@ -123,7 +123,7 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
         raise ProblemError(f"unknown kind {kind_name!r}", location=Location(file, lines.line_of(("kind",))),
                            allowed=", ".join(sorted(kinds)))
     kind: ProblemKind = kinds[kind_name]()
-    kind_fields = tuple(kind.Sections.model_fields)
+    kind_fields = tuple(f.alias or name for name, f in kind.Sections.model_fields.items())
     for key in raw:
         if key not in COMMON_SECTIONS and key not in kind_fields:
             raise ProblemError(f"unknown section {key!r} for kind {kind_name!r}",

@@ -96,6 +96,19 @@ class TorchEvaluator:
         return lambda x: self.tensor(f(self.env(x)))
 
 
+@dataclass(frozen=True)
+class CvxpySolution:
+    """What a kind's cvxpy solve returns to the baseline."""
+
+    status: str
+    x: Any                  # flat numpy vector or None
+    duals: Any              # list of numpy arrays (one per constraint) or None
+    solver: str
+    solve_time_s: float
+    message: str = ""
+    extras: dict = field(default_factory=dict)
+
+
 class ObjectiveSections(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     objective: str | float
@@ -122,6 +135,7 @@ class ProblemKind:
     description: ClassVar[str] = ""
     Sections: ClassVar[type[BaseModel]] = ObjectiveSections
     default_measure: ClassVar[str] = "grad_norm"
+    polishable: ClassVar[bool] = True     # the baseline may polish cvxpy's point by L-BFGS on the objective
 
     # -- YAML -> IR ------------------------------------------------------
     def compile(self, sections: BaseModel, ctx: ExpressionContext) -> CompiledSections:
@@ -165,6 +179,33 @@ class ProblemKind:
             bad = "objective" if not cp.Minimize(objective).is_dcp() else "a constraint"
             raise NoBaseline(f"the problem is not DCP ({bad} is not convex by cvxpy's rules)")
         return prob, variables, constraints
+
+    def cvxpy_solve(self, problem, solver: str | None = None) -> CvxpySolution:
+        """Solve the problem's cvxpy form (raises NoBaseline when there is none)."""
+        import time
+
+        import numpy as np
+        prob, variables, constraints = self.lower_cvxpy(problem)
+        t0 = time.perf_counter()
+        try:
+            prob.solve(solver=solver.upper() if solver else None)
+        except cp.error.SolverError as err:
+            raise NoBaseline(f"cvxpy failed: {err}") from None
+        used = prob.solver_stats.solver_name if prob.solver_stats else (solver or "cvxpy")
+        x = np.zeros(problem.dim)
+        for v in problem.variables:
+            value = variables[v.name].value
+            if value is None:
+                x = None
+                break
+            x[v.offset:v.offset + v.size] = np.asarray(value, dtype=np.float64).reshape(-1)
+        duals = [np.asarray(c.dual_value, dtype=np.float64) if c.dual_value is not None else np.zeros(1)
+                 for c in constraints] if constraints else None
+        return CvxpySolution(prob.status, x, duals, used, time.perf_counter() - t0)
+
+    def report(self, tp, oracle, x) -> dict:
+        """Kind-specific numbers at the final point for ``Result.extras`` (uncounted)."""
+        return {}
 
     # -- measures --------------------------------------------------------
     def measure(self, name: str, tp: TorchProblem, oracle, x, state):

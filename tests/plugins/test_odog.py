@@ -267,6 +267,9 @@ def test_goldstein_measure_is_min_over_episodes_of_averaged_gradients():
     np.testing.assert_allclose(states[-1].output_point.numpy(), ws[best * K:(best + 1) * K].mean(axis=0),
                                rtol=1e-12, atol=1e-14)
     assert int(states[-1].best_episode) == best
+    episode = ws[best * K:(best + 1) * K]
+    spread = np.sqrt(np.mean(np.sum((episode - episode.mean(axis=0)) ** 2, axis=1)))
+    assert float(states[-1].output_point_spread) == pytest.approx(spread, rel=1e-9)
     assert float(states[0].goldstein_grad_norm) == pytest.approx(np.linalg.norm(quad_grad(QUAD_X0)))
 
 

@@ -15,7 +15,9 @@ gradient): rounds are grouped into episodes of K; an episode's measure is
 ‖(1/K) Σ_{n in episode} g_n‖, the norm of the average of the gradients queried
 at its points w_n. The solver's ``goldstein_grad_norm`` is the minimum over
 completed episodes (the running average of the current episode until the first
-one completes), and the output point is the mean of w_n over the best episode.
+one completes), and the output point is the mean of w_n over the best episode;
+its ``output_point_spread`` (RMS distance of that episode's w_n from their mean)
+is the δ that goes with this ε in a (δ, ε)-Goldstein reading.
 With a stochastic oracle the g_n are the oracle's stochastic gradients, so the
 measure carries the averaged noise (about σ·sqrt(d/K)); the exact ‖∇f‖ at the
 output point and at the last iterate are reported at the end (uncounted).
@@ -107,7 +109,9 @@ class ConversionState(IterState):
     episode_sum_sq: Any = None
     # episodes and the Goldstein-style measure
     episode_g_sum: Any = None
-    episode_w_sum: Any = None
+    episode_w_ref: Any = None           # the episode's first w: sums below are taken relative to it
+    episode_w_sum: Any = None           # Σ (w_n − ref)
+    episode_w_sq: Any = None            # Σ ‖w_n − ref‖²
     episode_eta_sum: Any = None
     episode_rounds: int = 0
     episodes_done: int = 0
@@ -115,6 +119,7 @@ class ConversionState(IterState):
     best_episode_norm: Any = None       # min over completed episodes (inf before)
     best_episode: Any = None            # its index (0-based), -1 before
     output_point: Any = None            # mean of w over the best episode (x0 before)
+    output_point_spread: Any = None     # RMS distance of that episode's w_n from their mean (the δ scale)
     episode_norms: tuple = ()           # ‖mean g‖ per completed episode (0-d tensors)
     episode_etas: tuple = ()            # mean η per completed episode (0-d tensors)
     active_projections: Any = None      # rounds whose projection onto the D-ball was active
@@ -141,10 +146,10 @@ class ConversionSolver(Solver):
         return ConversionState(
             x=x, delta=torch.zeros_like(x), eta0=torch.full_like(zero, options.eta),
             episode_sum_sq=zero, episode_g_sum=torch.zeros_like(x), episode_w_sum=torch.zeros_like(x),
-            episode_eta_sum=zero, goldstein_grad_norm=initial_norm,
+            episode_w_sq=zero,            episode_eta_sum=zero, goldstein_grad_norm=initial_norm,
             best_episode_norm=torch.full_like(zero, math.inf),
             best_episode=torch.full((), -1, device=oracle.device, dtype=torch.int64),
-            output_point=x.clone(),
+            output_point=x.clone(), output_point_spread=torch.full_like(zero, math.nan),
             active_projections=torch.zeros((), device=oracle.device, dtype=torch.int64),
             peek=oracle.peek_value_and_grad, options=options, **extra)
 
@@ -156,24 +161,32 @@ class ConversionSolver(Solver):
     def _close_round(state: ConversionState, options, *, x_new, delta_next, active, w, g, eta,
                      sum_sq, **extra) -> ConversionState:
         """Book-keep one finished round: episode sums, the measure, the best episode."""
-        g_sum, w_sum, eta_sum = state.episode_g_sum + g, state.episode_w_sum + w, state.episode_eta_sum + eta
         count = state.episode_rounds + 1
+        ref = w if count == 1 else state.episode_w_ref     # offsets from the first w: no cancellation
+        dw = w - ref
+        g_sum, eta_sum = state.episode_g_sum + g, state.episode_eta_sum + eta
+        w_sum, w_sq = state.episode_w_sum + dw, state.episode_w_sq + dw @ dw
         running = torch.linalg.vector_norm(g_sum) / count
         common = dict(x=x_new, delta=delta_next, rounds=state.rounds + 1, last_delta=state.delta, last_w=w,
                       last_g=g, last_eta=eta, active_projections=state.active_projections + active, **extra)
         if count < options.K:
             measure = running if state.episodes_done == 0 else state.goldstein_grad_norm
-            return replace(state, episode_g_sum=g_sum, episode_w_sum=w_sum, episode_eta_sum=eta_sum,
+            return replace(state, episode_g_sum=g_sum, episode_w_ref=ref, episode_w_sum=w_sum,
+                           episode_w_sq=w_sq, episode_eta_sum=eta_sum,
                            episode_rounds=count, episode_sum_sq=sum_sq, goldstein_grad_norm=measure, **common)
+        mean_offset = w_sum / count
+        spread = torch.sqrt(torch.clamp(w_sq / count - mean_offset @ mean_offset, min=0.0))
         better = running < state.best_episode_norm
         best = torch.minimum(running, state.best_episode_norm)
         return replace(
-            state, episode_g_sum=torch.zeros_like(g_sum), episode_w_sum=torch.zeros_like(w_sum),
+            state, episode_g_sum=torch.zeros_like(g_sum), episode_w_ref=None,
+            episode_w_sum=torch.zeros_like(w_sum), episode_w_sq=torch.zeros_like(w_sq),
             episode_eta_sum=torch.zeros_like(eta_sum), episode_rounds=0,
             episode_sum_sq=torch.zeros_like(sum_sq),          # the adaptive step restarts each episode
             episodes_done=state.episodes_done + 1, goldstein_grad_norm=best, best_episode_norm=best,
             best_episode=torch.where(better, state.episodes_done, state.best_episode),
-            output_point=torch.where(better, w_sum / count, state.output_point),
+            output_point=torch.where(better, ref + mean_offset, state.output_point),
+            output_point_spread=torch.where(better, spread, state.output_point_spread),
             episode_norms=state.episode_norms + (running,),
             episode_etas=state.episode_etas + (eta_sum / count,), **common)
 
@@ -188,8 +201,9 @@ class ConversionSolver(Solver):
             state.best_episode.to(state.x.dtype), state.active_projections.to(state.x.dtype),
             nan if state.hint_error_sum_sq is None else state.hint_error_sum_sq,
             nan if state.last_eta is None else state.last_eta.reshape(()),
+            state.output_point_spread,
         ]).tolist()
-        last_grad, out_grad_norm, out_objective, best, active, hint_error, last_eta = scalars
+        last_grad, out_grad_norm, out_objective, best, active, hint_error, last_eta, spread = scalars
         options = state.options
         return {
             "rounds": state.rounds,
@@ -198,6 +212,7 @@ class ConversionSolver(Solver):
             "output_point_grad_norm": out_grad_norm,      # exact ‖∇f‖ at the output point (uncounted)
             "output_point_objective": out_objective,
             "output_point": (state.output_point.tolist() if state.x.numel() <= OUTPUT_POINT_MAX_DIM else None),
+            "output_point_spread": None if math.isnan(spread) else spread,   # RMS ‖w_n − output‖ in its episode
             "output_point_is": ("mean of w over the best completed episode" if state.episodes_done
                                 else "x0 (no episode completed)"),
             "best_episode": int(best),

@@ -75,6 +75,22 @@ def _ill_conditioned(rng, shape, spec):
     return (U * s) @ V.T
 
 
+def _low_rank_psd(rng, shape, spec):
+    """U diag(s) Uᵀ with orthonormal U (n x rank) and s = logspace(0, -log10(condition), rank)."""
+    n, m = _matrix_shape(shape, "low_rank_psd")
+    if n != m:
+        raise ValueError("generator 'low_rank_psd' needs a square shape [n, n]")
+    rank = int(spec.get("rank", 1))
+    if not 1 <= rank <= n:
+        raise ValueError(f"rank must be between 1 and {n}")
+    condition = float(spec.get("condition", 1.0))
+    if condition < 1:
+        raise ValueError("condition must be >= 1")
+    U, _ = np.linalg.qr(rng.normal(size=(n, rank)))
+    s = np.logspace(0, -np.log10(condition), rank)
+    return (U * s) @ U.T
+
+
 def _zeros(rng, shape, spec):
     return np.zeros(shape)
 
@@ -95,6 +111,7 @@ GENERATORS: dict[str, tuple[Callable, set[str]]] = {
     "integers": (_integers, {"low", "high"}),
     "low_rank": (_low_rank, {"rank", "noise"}),
     "ill_conditioned": (_ill_conditioned, {"cond"}),
+    "low_rank_psd": (_low_rank_psd, {"rank", "condition"}),
     "zeros": (_zeros, set()),
     "ones": (_ones, set()),
     "eye": (_eye, set()),

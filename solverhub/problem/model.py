@@ -136,16 +136,12 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
                            allowed="a registered solver name (see `solverhub list`)")
     sections = validate_model(kind.Sections, {k: v for k, v in raw.items() if k in kind_fields}, lines, file)
 
-    # variables (sizes checked before anything is allocated)
-    variables, offset = [], 0
+    # declared variable sizes first (cheap; nothing allocated yet)
+    declared_total = 0
     for name, spec in common.variables.items():
-        _check_name(name, ("variables", name), lines, file)
-        shape = tuple(spec.shape)
-        _check_size(shape, Location(file, lines.line_of(("variables", name))), f"variables.{name}")
-        size = int(np.prod(shape)) if shape else 1
-        variables.append(Variable(name, shape, offset, size))
-        offset += size
-    _check_size((offset,), Location(file, lines.line_of(("variables",))), "variables")
+        _check_size(tuple(spec.shape), Location(file, lines.line_of(("variables", name))), f"variables.{name}")
+        declared_total += int(np.prod(spec.shape)) if spec.shape else 1
+    _check_size((declared_total,), Location(file, lines.line_of(("variables",))), "variables")
 
     # data
     base = path.parent if path else None
@@ -160,20 +156,35 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
                                  what=f"data.{name}", datasets=datasets)
         if isinstance(spec, dict) and "file" in spec:
             digests[name] = _file_digest((base / spec["file"]).resolve())
+    # variables: declared, or implied by the kind from its sections and the data shapes
+    # (structured kinds: factors of a matrix, experts, ...); sizes checked before allocation
+    declared_variables = {name: tuple(spec.shape) for name, spec in common.variables.items()}
+    if not declared_variables:
+        declared_variables = kind.implicit_variables(sections, {k: v.shape for k, v in data.items()},
+                                                     Location(file, lines.line_of(("kind",))))
+    variables, offset = [], 0
+    for name, shape in declared_variables.items():
+        _check_name(name, ("variables", name), lines, file)
+        _check_size(shape, Location(file, lines.line_of(("variables", name))), f"variables.{name}")
+        size = int(np.prod(shape)) if shape else 1
+        variables.append(Variable(name, tuple(shape), offset, size))
+        offset += size
+    _check_size((offset,), Location(file, lines.line_of(("variables",))), "variables")
+
     for name in common.parameters:
         _check_name(name, ("parameters", name), lines, file)
-        if name in common.variables or name in data:
+        if name in declared_variables or name in data:
             raise ProblemError(f"parameter {name!r} has the name of a variable or data",
                                location=Location(file, lines.line_of(("parameters", name))))
 
     # starting point: per-variable x0 or the top-level x0 mapping, zeros by default
     x0 = np.zeros(offset)
     for name in common.x0:
-        if name not in common.variables:
+        if name not in declared_variables:
             raise ProblemError(f"x0: unknown variable {name!r}", location=Location(file, lines.line_of(("x0", name))),
-                               allowed=", ".join(common.variables))
+                               allowed=", ".join(declared_variables))
     for var in variables:
-        spec = common.variables[var.name].x0
+        spec = common.variables[var.name].x0 if var.name in common.variables else None
         key = ("variables", var.name, "x0")
         if var.name in common.x0:
             if spec is not None:

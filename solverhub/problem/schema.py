@@ -77,7 +77,7 @@ class ProblemFile(BaseModel):
     name: str = Field(min_length=1)
     kind: str
     description: str = ""
-    variables: dict[str, VariableSpec] = Field(min_length=1)
+    variables: dict[str, VariableSpec] = Field(default_factory=dict)   # required unless the kind implies them
     data: dict[str, Any] = Field(default_factory=dict)
     parameters: dict[str, float] = Field(default_factory=dict)
     x0: dict[str, Any] = Field(default_factory=dict)

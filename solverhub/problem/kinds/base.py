@@ -138,6 +138,13 @@ class ProblemKind:
     polishable: ClassVar[bool] = True     # the baseline may polish cvxpy's point by L-BFGS on the objective
 
     # -- YAML -> IR ------------------------------------------------------
+    def implicit_variables(self, sections, data_shapes: dict, location) -> dict:
+        """Variables implied by the kind when the file declares none (``{name: shape}``).
+        Expression kinds need declared variables."""
+        from ...errors import ProblemError
+        raise ProblemError("variables: required section missing", location=location,
+                           allowed="variables: {x: {shape: [n]}}")
+
     def compile(self, sections: BaseModel, ctx: ExpressionContext) -> CompiledSections:
         objective = ctx.parse(sections.objective, ("objective",))
         self._check_scalar(objective, ctx, ("objective",))

@@ -112,3 +112,43 @@ def test_npy_data_is_an_in_memory_writable_copy(tmp_path):
     (tmp_path / "p.yaml").write_text(_problem(data="  A: {file: A.npy}"))
     arr = load_problem(tmp_path / "p.yaml").data["A"]
     assert arr.flags.writeable and not isinstance(arr, np.memmap)
+
+
+def test_low_rank_psd_generator_has_rank_and_condition():
+    p = load_problem(_problem(data="  M: {generate: low_rank_psd, shape: [30, 30], rank: 5, condition: 100, seed: 0}"))
+    M = p.data["M"]
+    eig = np.linalg.eigvalsh(M)
+    assert np.allclose(M, M.T) and np.linalg.matrix_rank(M) == 5 and eig.min() > -1e-12
+    assert eig[-1] / eig[-5] == pytest.approx(100, rel=1e-8)
+
+
+def test_a_kind_can_imply_its_variables():
+    from pydantic import BaseModel, ConfigDict
+
+    from solverhub.problem.kinds.base import CompiledSections, ProblemKind
+    from solverhub.problem.expr import Const
+    from solverhub.registry import get_registry
+
+    class RankSections(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        rank: int
+
+    class Factorization(ProblemKind):
+        name = "test_factorization"
+        Sections = RankSections
+
+        def implicit_variables(self, sections, data_shapes, location):
+            return {"X": (data_shapes["M"][0], sections.rank)}
+
+        def compile(self, sections, ctx):
+            return CompiledSections(objective=Const(shape=(), value=0.0))
+
+    registry = get_registry()
+    registry.kinds["test_factorization"] = Factorization
+    try:
+        p = load_problem("name: f\nkind: test_factorization\ndata: {M: {generate: eye, shape: [6, 6]}}\nrank: 2\n")
+        assert [(v.name, v.shape) for v in p.variables] == [("X", (6, 2))] and p.dim == 12
+        with pytest.raises(ProblemError, match="variables: required section missing"):
+            load_problem("name: m\nkind: minimize\nobjective: '1'\n")
+    finally:
+        del registry.kinds["test_factorization"]

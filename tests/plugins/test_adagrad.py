@@ -304,6 +304,17 @@ def test_no_host_syncs_per_iteration(solver, options, noisy, monkeypatch):
     assert syncs["n"] <= 2 * len(result.trace) + 10, syncs["n"]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.parametrize("solver,options", [("adagrad", {"eps": 0.0}), ("sgd", {"lr": 0.1})])
+def test_cuda_matches_cpu(solver, options):
+    problem = solverhub.load_problem(TINY_PROBLEMS["minimize"])
+    opts = {**options, "max_iterations": 200, "tolerance": 0.0}
+    cpu = solverhub.solve(problem, solver, device="cpu", options=opts)
+    gpu = solverhub.solve(problem, solver, device="cuda", options=opts)
+    assert gpu.device.startswith("cuda") and gpu.objective == pytest.approx(cpu.objective, rel=1e-10)
+    assert gpu.extras["grad_l1_min"] == pytest.approx(cpu.extras["grad_l1_min"], rel=1e-8)
+
+
 @pytest.mark.parametrize("cls,bad", [(AdaGradOptions, dict(eta=0.0)), (AdaGradOptions, dict(eps=-1e-3)),
                                      (AdaGradOptions, dict(eta=math.inf)), (SGDOptions, dict(lr=-0.1)),
                                      (SGDOptions, dict(lr=math.nan))])

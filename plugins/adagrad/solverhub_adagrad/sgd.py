@@ -71,7 +71,7 @@ class SGD(Solver):
     def init(self, problem, oracle, x0, options: SGDOptions) -> SGDState:
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
         return SGDState(x=x, stats=GradNormStats.empty(x), lr=options.lr, grad_stats=options.grad_stats,
-                            exact_grad=oracle.peek_grad)
+                        exact_grad=oracle.peek_grad)
 
     def step(self, state: SGDState, oracle, options: SGDOptions) -> SGDState:
         g = oracle.grad(state.x)

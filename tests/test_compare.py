@@ -81,8 +81,11 @@ def _cli(*args, env_path=None, **kw):
 
 
 def _rows(store_path):
-    with sqlite3.connect(store_path) as db:
+    db = sqlite3.connect(store_path, timeout=60)
+    try:
         return db.execute("SELECT key, solver, status, options, result FROM runs").fetchall()
+    finally:
+        db.close()
 
 
 def test_misbehaving_runs_are_recorded_and_the_compare_goes_on(crashy_path, tmp_path):
@@ -112,8 +115,11 @@ def test_resume_after_kill_9_completes_without_duplicates(crashy_path, tmp_path)
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if store.exists() and len(_rows(store)) >= 2:
-            break
+        try:
+            if store.exists() and len(_rows(store)) >= 2:
+                break
+        except sqlite3.OperationalError:      # the store is being created by the compare
+            pass
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)          # the compare and its workers, mid-run
     proc.wait()

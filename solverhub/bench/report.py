@@ -44,7 +44,7 @@ def _columns(kinds: Sequence[str]) -> list[str]:
     return (["problem", "problem_hash", "problem_dim", "solver", "solver_version", "seed", "status", "message",
              "objective", "baseline_objective", "baseline_gap", "stationarity_name", "stationarity_value",
              "iterations", "oracle_calls_total"] + [f"oracle_calls_{k}" for k in kinds]
-            + ["wall_time_s", "device", "dtype", "options"])
+            + ["wall_time_s", "device", "dtype", "options", "extras"])
 
 
 def run_rows(results: Iterable[Result]) -> list[dict[str, Any]]:
@@ -54,7 +54,8 @@ def run_rows(results: Iterable[Result]) -> list[dict[str, Any]]:
     message, objective, baseline_objective, baseline_gap, stationarity_name,
     stationarity_value, iterations, oracle_calls_total, oracle_calls_<kind> (value,
     grad, hvp, stochastic_grad, then any other kind, 0 where a run has none),
-    wall_time_s, device, dtype, options (JSON, keys sorted).
+    wall_time_s, device, dtype, options (JSON, keys sorted), extras (JSON: the solver's and
+    the kind's own report, e.g. min_t of the l1 gradient norm; long lists are kept).
     """
     results = list(results)
     kinds = _oracle_kinds(results)
@@ -69,7 +70,8 @@ def run_rows(results: Iterable[Result]) -> list[dict[str, Any]]:
                "iterations": int(r.iterations), "oracle_calls_total": int(r.total_oracle_calls)}
         row.update({f"oracle_calls_{k}": int(r.oracle_calls.get(k, 0)) for k in kinds})
         row.update({"wall_time_s": float(r.wall_time_s), "device": r.device, "dtype": r.dtype,
-                    "options": json.dumps(r.options, sort_keys=True)})
+                    "options": json.dumps(r.options, sort_keys=True),
+                    "extras": json.dumps(r.extras, sort_keys=True, default=str)})
         rows.append(row)
     return rows
 

@@ -1,0 +1,17 @@
+"""Simple bilevel solvers as a solverhub plugin:
+
+- ``dbgd``: the implementable dynamic barrier gradient descent of arXiv 2507.23155
+  (nonconvex simple bilevel problems, joint (eps_f, eps_g) stationarity);
+- ``penalty-gd``: gradient descent on f + lam * g with a fixed penalty, the
+  baseline a practitioner would otherwise use (the reference).
+
+Importing this package does not import torch.
+"""
+from __future__ import annotations
+
+__all__ = ["DBGD", "DBGDOptions", "DBGDState", "barrier_direction", "step_size",
+           "PenaltyGD", "PenaltyGDOptions", "PenaltyState"]
+__version__ = "0.1.0"
+
+from .dbgd import DBGD, DBGDOptions, DBGDState, barrier_direction, step_size
+from .penalty import PenaltyGD, PenaltyGDOptions, PenaltyState

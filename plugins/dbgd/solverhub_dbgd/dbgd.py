@@ -1,0 +1,211 @@
+"""``dbgd``: dynamic barrier gradient descent for (nonconvex) simple bilevel problems.
+
+Problem: minimize f(x) (``upper``) over the minimizers of g(x) (``lower``), f and g
+smooth, possibly nonconvex (solverhub kind ``bilevel``).
+
+Reference: J. Cao, R. Jiang, E. Yazdandoost Hamedani, A. Mokhtari, "On the
+complexity of finding stationary points in nonconvex simple bilevel
+optimization", NeurIPS 2025, arXiv 2507.23155: "a simple and implementable
+variant of the dynamic barrier gradient descent (DBGD) framework" reaches an
+(eps_f, eps_g)-stationary point in O(max(eps_f^{-(3+p)/(1+p)}, eps_g^{-(3+p)/2}))
+iterations, p >= 0 an arbitrary balancing constant. DBGD itself is C. Gong,
+X. Liu, Q. Liu, "Bi-objective trade-off with dynamic barrier gradient descent",
+NeurIPS 2021. One iteration (two gradient calls: ∇f and ∇g at x_k)::
+
+    v_k = ∇f(x_k) + λ_k ∇g(x_k),   λ_k = max{(φ(x_k) − <∇f, ∇g>) / ‖∇g‖², 0},
+    x_{k+1} = x_k − η_k v_k.
+
+λ_k is the smallest multiplier with <v_k, ∇g> >= φ(x_k): the step decreases g at
+the rate the barrier φ asks for and otherwise follows f. When λ_k > 0 the
+barrier is tight, <v_k, ∇g> = φ (tested), and v_k = P⊥∇f + (φ/‖∇g‖²) ∇g with
+P⊥ the projection orthogonal to ∇g.
+
+Reconstructed (the paper's algorithm section was not available; method note 03):
+
+- the barrier φ = β ‖∇g‖^q (Gong et al. use min{α(g − ĝ), β‖∇g‖²}, which needs
+  a lower bound ĝ on g* that a nonconvex g does not offer; that form is kept as
+  an option, ``alpha`` and ``g_hat``);
+- the link between the paper's p and the exponent: q = 1 + p by default, so
+  the default p = 1 is Gong et al.'s β‖∇g‖²; ``q`` can be set directly;
+- the step: constant η (the paper's analysis ties η to the target accuracy),
+  or the decaying η_k = η / (1 + k/k0)^a (``step_decay`` = a, ``decay_start``
+  = k0). With a constant step the iterates settle at an O(η) floor in ‖∇g‖
+  and in the distance to the solution (they chatter across the lower-level
+  solution set: at ∇g = 0 the step is a pure f-step);
+- the guard: ‖∇g‖ <= 1e-300 gives λ = 0 (v = ∇f exactly), and the update is
+  computed as v = ∇f + μ u with u = ∇g/‖∇g‖ and μ = λ‖∇g‖, which never forms
+  ‖∇g‖² (no underflow to 0 for tiny gradients, no overflow for large ones).
+
+The stationarity measure is the kind's (solverhub.problem.kinds.bilevel):
+max(eps_f, eps_g), eps_g = ‖∇g‖, eps_f = min_{λ>=0} ‖∇f + λ∇g‖ (≤ ‖v‖).
+No host syncs in ``step``: the barrier's bookkeeping (max λ, the identity
+error, the number of tight steps) stays in 0-d tensors.
+"""
+from __future__ import annotations
+
+__all__ = ["DBGD", "DBGDOptions", "DBGDState", "barrier_direction", "step_size"]
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from solverhub._lazy import lazy_module
+from solverhub.solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+TINY_GRAD = 1e-300      # ‖∇g‖ at or below this: λ = 0 (method note 03, guard)
+
+
+@dataclass(frozen=True)
+class DBGDOptions:
+    """Options of ``dbgd`` (defaults reconstructed, method note 03; none is the paper's)."""
+
+    eta: float = 0.01            # step size η (stable while η·β·L_g < 2 for q = 2)
+    beta: float = 1.0            # barrier scale β in φ = β‖∇g‖^q (note: β = 1)
+    p: float = 1.0               # the paper's balancing constant p >= 0
+    q: float | None = None       # barrier exponent; None: q = 1 + p (reconstructed map)
+    step_decay: float = 0.0      # a in η_k = η / (1 + k/k0)^a; 0 = constant step, <= 1
+    decay_start: float = 100.0   # k0 in the decaying step
+    alpha: float | None = None   # Gong et al.'s φ = min{α(g − ĝ), β‖∇g‖^q}; None: off
+    g_hat: float = 0.0           # ĝ, a lower bound on min g (only with alpha)
+
+    def __post_init__(self):
+        problems = []
+        if not (self.eta > 0 and math.isfinite(self.eta)):
+            problems.append(f"eta must be a positive finite step, got {self.eta}")
+        if not (self.beta > 0 and math.isfinite(self.beta)):
+            problems.append(f"beta must be > 0, got {self.beta}")
+        if not (self.p >= 0 and math.isfinite(self.p)):
+            problems.append(f"p must be >= 0, got {self.p}")
+        if self.q is not None and not (self.q > 0 and math.isfinite(self.q)):
+            problems.append(f"q must be > 0 (or none: q = 1 + p), got {self.q}")
+        if not 0 <= self.step_decay <= 1:
+            problems.append(f"step_decay must be in [0, 1] (0: constant step), got {self.step_decay}")
+        if not self.decay_start > 0:
+            problems.append(f"decay_start must be > 0, got {self.decay_start}")
+        if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):
+            problems.append(f"alpha must be > 0 (or none), got {self.alpha}")
+        if not math.isfinite(self.g_hat):
+            problems.append(f"g_hat must be finite, got {self.g_hat}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def exponent(self) -> float:
+        """The barrier exponent q actually used."""
+        return 1.0 + self.p if self.q is None else self.q
+
+
+def step_size(options: DBGDOptions, k: int) -> float:
+    """η_k = η / (1 + k/k0)^a (a Python float: k does not depend on tensor values)."""
+    if options.step_decay == 0:
+        return options.eta
+    return options.eta / (1.0 + k / options.decay_start) ** options.step_decay
+
+
+def barrier_direction(grad_f, grad_g, beta: float, q: float, phi_cap=None):
+    """DBGD's direction v = ∇f + λ∇g with λ = max{(φ − <∇f,∇g>)/‖∇g‖², 0}, φ = β‖∇g‖^q
+    (or min{phi_cap, β‖∇g‖^q} when ``phi_cap`` is given). Returns (v, λ, φ, ‖∇g‖) as
+    tensors, without host syncs. ‖∇g‖ <= 1e-300 gives λ = 0 and v = ∇f exactly."""
+    a = torch.linalg.vector_norm(grad_g)
+    ok = a > TINY_GRAD
+    a_safe = torch.where(ok, a, torch.ones_like(a))
+    u = grad_g / a_safe
+    phi_over_a = beta * a_safe ** (q - 1.0)          # φ/‖∇g‖ without forming ‖∇g‖^q (overflow)
+    if phi_cap is not None:
+        phi_over_a = torch.minimum(phi_over_a, phi_cap / a_safe)
+    mu = torch.where(ok, torch.clamp(phi_over_a - torch.dot(grad_f, u), min=0.0), torch.zeros_like(a))
+    v = grad_f + mu * u
+    lam = mu / a_safe
+    phi = torch.where(ok, phi_over_a * a, torch.zeros_like(a))
+    return v, lam, phi, a
+
+
+@dataclass(kw_only=True)
+class DBGDState(IterState):
+    """x_k and the barrier's bookkeeping (0-d tensors on the oracle's device)."""
+
+    k: int = 0                        # iterations done (a Python int, independent of tensor values)
+    eta_last: float = math.nan        # η used in the last step
+    lam_last: Any = None              # λ_k of the last step
+    lam_max: Any = None               # max_k λ_k (λ blows up as ∇g → 0)
+    barrier_tight: Any = None         # number of steps with λ_k > 0
+    identity_error_max: Any = None    # max over tight steps of |<v,∇g> − φ| / max(φ, |<∇f,∇g>|, ‖v‖‖∇g‖·1e-16)
+    direction_norm: Any = None        # ‖v_k‖ of the last step
+    grad_lower_norm: Any = None       # ‖∇g(x_k)‖ of the last step
+    last_direction: Any = None        # v_k (for tests)
+    last_grad_lower: Any = None       # ∇g(x_k)
+    last_phi: Any = None              # φ(x_k)
+    options: Any = field(default=None, repr=False)
+
+
+class DBGD(Solver):
+    """Dynamic barrier gradient descent (implementable variant, arXiv 2507.23155); two gradient calls per step."""
+
+    name = "dbgd"
+    paper = "Cao, Jiang, Yazdandoost Hamedani, Mokhtari (NeurIPS 2025), arXiv:2507.23155"
+    version = "0.1.0"
+    kinds = ("bilevel",)
+    capabilities = Capabilities(stochastic_ok=False)   # λ_k from noisy gradients is biased; the analysis is deterministic
+    priority = 20                                      # dispatched for bilevel problems (cvxpy: 5, the baseline)
+    Options = DBGDOptions
+    description = "dynamic barrier gradient descent for nonconvex simple bilevel problems (arXiv 2507.23155)"
+
+    def init(self, problem, oracle, x0, options: DBGDOptions) -> DBGDState:
+        x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
+        zero = torch.zeros((), device=oracle.device, dtype=oracle.dtype)
+        return DBGDState(x=x, lam_last=zero, lam_max=zero, barrier_tight=zero, identity_error_max=zero,
+                         direction_norm=torch.full_like(zero, math.nan), grad_lower_norm=torch.full_like(zero, math.nan),
+                         options=options)
+
+    def step(self, state: DBGDState, oracle, options: DBGDOptions) -> DBGDState:
+        x = state.x
+        grad_f = oracle.grad(x)
+        phi_cap = None
+        if options.alpha is None:
+            grad_g = oracle.grad(x, of="lower")
+        else:
+            g_value, grad_g = oracle.value_and_grad(x, of="lower")
+            phi_cap = options.alpha * (g_value - options.g_hat)
+        v, lam, phi, a = barrier_direction(grad_f, grad_g, options.beta, options.exponent, phi_cap)
+        eta = step_size(options, state.k)
+        tight = lam > 0
+        inner_fg = torch.dot(grad_f, grad_g)
+        scale = torch.maximum(torch.maximum(phi, inner_fg.abs()),
+                              1e-16 * torch.linalg.vector_norm(v) * a + 1e-300)
+        error = torch.where(tight, (torch.dot(v, grad_g) - phi).abs() / scale, torch.zeros_like(a))
+        return DBGDState(
+            x=x - eta * v, k=state.k + 1, eta_last=eta,
+            lam_last=lam, lam_max=torch.maximum(state.lam_max, lam),
+            barrier_tight=state.barrier_tight + tight.to(x.dtype),
+            identity_error_max=torch.maximum(state.identity_error_max, error),
+            direction_norm=torch.linalg.vector_norm(v), grad_lower_norm=a,
+            last_direction=v, last_grad_lower=grad_g, last_phi=phi, options=options)
+
+    def report(self, state: DBGDState) -> dict:
+        """Extras per method note 03 (d), read back once."""
+        options = state.options
+        lam_last, lam_max, tight, err, vnorm, gnorm = torch.stack([
+            state.lam_last, state.lam_max, state.barrier_tight, state.identity_error_max,
+            state.direction_norm, state.grad_lower_norm]).tolist()
+        p = options.p
+        return {
+            "iterations_done": state.k,
+            "eta": options.eta,
+            "eta_last": None if math.isnan(state.eta_last) else state.eta_last,
+            "step_decay": options.step_decay,
+            "beta": options.beta,
+            "p": p,
+            "q": options.exponent,
+            "barrier": ("min{alpha (g - g_hat), beta |grad g|^q}" if options.alpha is not None
+                        else "beta |grad g|^q"),
+            "lambda_last": lam_last,
+            "lambda_max": lam_max,
+            "barrier_tight_steps": int(tight),
+            "barrier_identity_max_rel_error": err,       # max |<v,∇g> − φ| (relative) over tight steps
+            "direction_norm": None if math.isnan(vnorm) else vnorm,       # ‖∇f + λ∇g‖ at the last step's x_k
+            "grad_lower_norm_last_step": None if math.isnan(gnorm) else gnorm,
+            "predicted_exponent_eps_f": (3 + p) / (1 + p),   # iterations O(eps_f^-(3+p)/(1+p)) [paper]
+            "predicted_exponent_eps_g": (3 + p) / 2,         # iterations O(eps_g^-(3+p)/2)   [paper]
+        }

@@ -1,0 +1,80 @@
+"""``penalty-gd``: gradient descent on the fixed penalty f + lam·g, the reference for ``dbgd``.
+
+What a practitioner would otherwise do with a simple bilevel problem
+min f s.t. x ∈ argmin g: pick a penalty lam and run gradient descent on
+f + lam·g (two gradient calls per step)::
+
+    x_{k+1} = x_k − lr (∇f(x_k) + lam ∇g(x_k)).
+
+Its fixed points are the stationary points of f + lam·g, not of the bilevel
+problem: for a finite lam they are biased (lower level not solved, by O(1/lam)
+on the minimum-norm least-squares problem), and a large lam forces a small step
+(lr·lam·L_g < 2), so the f-part moves slowly. That trade-off is what DBGD's
+dynamic λ_k removes. Not from a paper: the classical penalty method with a
+constant step. With a stochastic or noisy oracle it is SGD on f + lam·g.
+"""
+from __future__ import annotations
+
+__all__ = ["PenaltyGD", "PenaltyGDOptions", "PenaltyState"]
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from solverhub._lazy import lazy_module
+from solverhub.solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class PenaltyGDOptions:
+    """Options of ``penalty-gd`` (a baseline: defaults are a starting point, tune lam and lr)."""
+
+    lam: float = 10.0     # fixed penalty weight on the lower objective
+    lr: float = 1e-3      # constant step (stable while lr·(L_f + lam·L_g) < 2)
+
+    def __post_init__(self):
+        problems = []
+        if not (self.lam >= 0 and math.isfinite(self.lam)):
+            problems.append(f"lam must be a finite penalty >= 0, got {self.lam}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            problems.append(f"lr must be a positive finite step, got {self.lr}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(kw_only=True)
+class PenaltyState(IterState):
+    k: int = 0
+    direction_norm: Any = None        # ‖∇f + lam ∇g‖ at the last step's x_k
+    options: Any = field(default=None, repr=False)
+
+
+class PenaltyGD(Solver):
+    """Gradient descent on f + lam·g with a fixed penalty; two gradient calls per step."""
+
+    name = "penalty-gd"
+    paper = "classical fixed-penalty method (reference for dbgd, arXiv:2507.23155)"
+    version = "0.1.0"
+    kinds = ("bilevel",)
+    capabilities = Capabilities(stochastic_ok=True)    # SGD on f + lam·g with noisy gradients
+    priority = 1
+    Options = PenaltyGDOptions
+    description = "gradient descent on f + lam*g with a fixed penalty (bilevel reference for dbgd)"
+
+    def init(self, problem, oracle, x0, options: PenaltyGDOptions) -> PenaltyState:
+        x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
+        return PenaltyState(x=x, direction_norm=torch.full((), math.nan, device=x.device, dtype=x.dtype),
+                            options=options)
+
+    def step(self, state: PenaltyState, oracle, options: PenaltyGDOptions) -> PenaltyState:
+        x = state.x
+        d = oracle.grad(x) + options.lam * oracle.grad(x, of="lower")
+        return PenaltyState(x=x - options.lr * d, k=state.k + 1, direction_norm=torch.linalg.vector_norm(d),
+                            options=options)
+
+    def report(self, state: PenaltyState) -> dict:
+        norm = float(state.direction_norm)
+        return {"lam": state.options.lam, "lr": state.options.lr,
+                "penalized_grad_norm": None if math.isnan(norm) else norm}

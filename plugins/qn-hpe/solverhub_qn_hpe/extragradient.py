@@ -1,0 +1,129 @@
+"""Extragradient (Korpelevich 1976) with Khobotov's adaptive step: the reference
+method for ``qn-hpe``.
+
+References: G. M. Korpelevich, "The extragradient method for finding saddle
+points and other problems", Ekonomika i Matematicheskie Metody 12 (1976);
+E. N. Khobotov, "Modification of the extra-gradient method for solving
+variational inequalities and certain optimization problems", USSR Comput.
+Math. Math. Phys. 27(5), 1987, doi:10.1016/0041-5553(87)90058-9.
+
+    z̃ = P(z − ηF(z)),   accept if η‖F(z̃) − F(z)‖ ≤ θ‖z̃ − z‖  (η below θ / local Lipschitz estimate),
+    then z⁺ = P(z − ηF(z̃)),   else z⁺ = z and η ← min(βη, θ‖z̃ − z‖/‖F(z̃) − F(z)‖).
+
+P is ``oracle.project`` (identity without sets). ``adaptive=false`` gives the
+classical method with the constant step ``step`` (every step accepted).
+
+Reconstructed [R]: the defaults η_0 = 1, θ = 0.9, β = 1/2, no growth after an
+acceptance (``growth`` = 1: Khobotov's steps never increase) and the sync-free
+form: the accept/reject choice is a ``torch.where``, so every iteration makes
+exactly two operator calls (a rejected iteration re-evaluates F(z)):
+operator calls = 1 + 2 · iterations. A blow-up check (one host sync) runs every
+``check_every`` iterations.
+"""
+from __future__ import annotations
+
+__all__ = ["ExtragradientOptions", "ExtragradientState", "Extragradient"]
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from solverhub._lazy import lazy_module
+from solverhub.result import Status
+from solverhub.solver import Capabilities, IterState, Solver
+
+from ._monotone import monotone_verdict
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class ExtragradientOptions:
+    """Options of ``extragradient`` (defaults reconstructed, see the module docstring)."""
+
+    step: float = 1.0               # η_0, or the constant step when adaptive=false
+    adaptive: bool = True           # Khobotov's test on the local Lipschitz estimate
+    theta: float = 0.9              # accept if η‖F(z̃) − F(z)‖ ≤ θ‖z̃ − z‖, 0 < θ < 1
+    beta: float = 0.5               # step reduction after a rejection
+    growth: float = 1.0             # step increase after an acceptance (1: never increases)
+    divergence_factor: float = 1e8  # stop `diverged` when ‖F(z)‖ > factor · ‖F(z_0)‖
+    check_every: int = 50           # iterations between blow-up checks (one host sync each)
+
+    def __post_init__(self):
+        if not (self.step > 0 and math.isfinite(self.step)):
+            raise ValueError(f"step must be a positive number, got {self.step}")
+        if not 0 < self.theta < 1:
+            raise ValueError(f"need 0 < theta < 1, got theta={self.theta}")
+        if not 0 < self.beta < 1:
+            raise ValueError(f"need 0 < beta < 1, got beta={self.beta}")
+        if not self.growth >= 1:
+            raise ValueError(f"growth must be >= 1, got {self.growth}")
+        if not self.divergence_factor > 1:
+            raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor}")
+        if self.check_every < 1:
+            raise ValueError(f"check_every must be >= 1, got {self.check_every}")
+
+
+@dataclass(kw_only=True)
+class ExtragradientState(IterState):
+    F: Any                  # F(z_k)
+    eta: Any                # current step (0-d tensor)
+    F0_norm: Any            # ‖F(z_0)‖
+    iteration: int = 0
+    rejections: Any = None  # rejected iterations (0-d integer tensor)
+
+
+class Extragradient(Solver):
+    """Projected extragradient with Khobotov's adaptive step (sync-free)."""
+
+    name = "extragradient"
+    paper = "Korpelevich (1976); Khobotov (1987), doi:10.1016/0041-5553(87)90058-9"
+    version = "0.1.0"
+    kinds = ("monotone", "minimax")
+    capabilities = Capabilities(stochastic_ok=False)
+    priority = 10
+    Options = ExtragradientOptions
+    description = "extragradient with Khobotov's adaptive step (monotone equations, VIs, minimax)"
+
+    def accepts_problem(self, problem):
+        return monotone_verdict(problem, self.name)
+
+    def init(self, problem, oracle, x0, options: ExtragradientOptions) -> ExtragradientState:
+        z = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
+        if oracle.project is not None:
+            z = oracle.project(z)
+        Fz = oracle.operator(z)
+        return ExtragradientState(x=z, F=Fz, eta=torch.tensor(options.step, device=z.device, dtype=z.dtype),
+                                  F0_norm=torch.linalg.vector_norm(Fz),
+                                  rejections=torch.zeros((), device=z.device, dtype=torch.int64))
+
+    def step(self, state: ExtragradientState, oracle, options: ExtragradientOptions) -> ExtragradientState:
+        project = oracle.project or (lambda v: v)
+        z, Fz, eta = state.x, state.F, state.eta
+        z_pred = project(z - eta * Fz)
+        F_pred = oracle.operator(z_pred)
+        if options.adaptive:
+            dz = torch.linalg.vector_norm(z_pred - z)
+            dF = torch.linalg.vector_norm(F_pred - Fz)
+            accept = eta * dF <= options.theta * dz          # False for NaN
+            eta_next = torch.where(accept, options.growth * eta,
+                                   torch.minimum(options.beta * eta, options.theta * dz / dF))
+        else:
+            accept = torch.ones((), dtype=torch.bool, device=z.device)
+            eta_next = eta
+        z_next = torch.where(accept, project(z - eta * F_pred), z)
+        F_next = oracle.operator(z_next)
+        iteration = state.iteration + 1
+        new = replace(state, x=z_next, F=F_next, eta=eta_next, iteration=iteration,
+                      rejections=state.rejections + (~accept).to(torch.int64))
+        if iteration % options.check_every == 0:
+            norm = torch.linalg.vector_norm(F_next)
+            if bool(~torch.isfinite(norm) | (norm > options.divergence_factor * state.F0_norm)):
+                return replace(new, stop=(Status.DIVERGED,
+                                          f"the residual ‖F(z)‖ grew beyond {options.divergence_factor:g} × its "
+                                          "initial value: the operator is probably not monotone"))
+        return new
+
+    def report(self, state: ExtragradientState) -> dict:
+        return {"step_final": float(state.eta), "rejections": int(state.rejections),
+                "operator_calls_per_iteration": 2}

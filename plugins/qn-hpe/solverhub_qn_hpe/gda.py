@@ -1,0 +1,83 @@
+"""Simultaneous (projected) gradient descent-ascent with a constant step: the
+naive baseline for minimax problems and monotone equations.
+
+    z_{k+1} = P(z_k − η F(z_k)),   F = (∇ₓf, −∇ᵧf) for min_x max_y f.
+
+On a bilinear game f = xᵀBy (F(z) = Kz with K skew) every step moves away from
+the saddle: ‖z_{k+1}‖² = ‖z_k‖² + η²‖F(z_k)‖², for any η > 0. It converges on
+strongly monotone problems for η < 2μ/L². It does not check monotonicity (it is
+the method that fails without it); a blow-up check (one host sync every
+``check_every`` iterations) ends a run whose residual explodes as ``diverged``.
+Works with noisy operators (stochastic GDA). Default η = 0.1 [R].
+"""
+from __future__ import annotations
+
+__all__ = ["GDAOptions", "GDAState", "GDA"]
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from solverhub._lazy import lazy_module
+from solverhub.result import Status
+from solverhub.solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class GDAOptions:
+    """Options of ``gda``."""
+
+    step: float = 0.1               # constant step η
+    divergence_factor: float = 1e8  # stop `diverged` when ‖F(z)‖ > factor · ‖F(z_0)‖
+    check_every: int = 50           # iterations between blow-up checks (one host sync each)
+
+    def __post_init__(self):
+        if not (self.step > 0 and math.isfinite(self.step)):
+            raise ValueError(f"step must be a positive number, got {self.step}")
+        if not self.divergence_factor > 1:
+            raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor}")
+        if self.check_every < 1:
+            raise ValueError(f"check_every must be >= 1, got {self.check_every}")
+
+
+@dataclass(kw_only=True)
+class GDAState(IterState):
+    F0_norm: Any = None     # ‖F(z_0)‖, set by the first step
+    iteration: int = 0
+
+
+class GDA(Solver):
+    """Simultaneous projected gradient descent-ascent, constant step."""
+
+    name = "gda"
+    paper = "Arrow, Hurwicz & Uzawa (1958), Studies in Linear and Non-Linear Programming"
+    version = "0.1.0"
+    kinds = ("monotone", "minimax")
+    capabilities = Capabilities(stochastic_ok=True)
+    priority = 1
+    Options = GDAOptions
+    description = "simultaneous gradient descent-ascent, constant step (naive; cycles on bilinear games)"
+
+    def init(self, problem, oracle, x0, options: GDAOptions) -> GDAState:
+        z = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
+        if oracle.project is not None:
+            z = oracle.project(z)
+        return GDAState(x=z)
+
+    def step(self, state: GDAState, oracle, options: GDAOptions) -> GDAState:
+        Fz = oracle.operator(state.x)
+        F_norm = torch.linalg.vector_norm(Fz)
+        F0_norm = F_norm if state.F0_norm is None else state.F0_norm
+        z_next = state.x - options.step * Fz
+        if oracle.project is not None:
+            z_next = oracle.project(z_next)
+        iteration = state.iteration + 1
+        new = replace(state, x=z_next, F0_norm=F0_norm, iteration=iteration)
+        if iteration % options.check_every == 0:
+            if bool(~torch.isfinite(F_norm) | (F_norm > options.divergence_factor * F0_norm)):
+                return replace(new, stop=(Status.DIVERGED,
+                                          f"the residual ‖F(z)‖ grew beyond {options.divergence_factor:g} × its "
+                                          f"initial value (gda with step {options.step:g})"))
+        return new

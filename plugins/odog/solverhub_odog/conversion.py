@@ -22,6 +22,13 @@ With a stochastic oracle the g_n are the oracle's stochastic gradients, so the
 measure carries the averaged noise (about σ·sqrt(d/K)); the exact ‖∇f‖ at the
 output point and at the last iterate are reported at the end (uncounted).
 
+What the run reports as x (``Result.solution``, the objective in the trace):
+with ``output="average"`` (default) the output point — the conversion's answer,
+as in the paper and the note ("output: the mean of w over the best episode;
+report the last iterate too") — and before the first episode completes the
+running mean of w in the current episode; with ``output="last"`` the last
+iterate x_n. The iterate itself is ``state.iterate``.
+
 Everything here is tensor arithmetic on the oracle's device: the projection is
 a clamp, episode bookkeeping uses ``torch.where``; no host syncs per round.
 """
@@ -55,6 +62,8 @@ def validate_common(options) -> None:
         problems.append(f"gamma must be > 0, got {options.gamma}")
     if not options.alpha > 0:
         problems.append(f"alpha must be > 0 (it keeps the adaptive step finite), got {options.alpha}")
+    if options.output not in ("average", "last"):
+        problems.append(f"output must be 'average' or 'last', got {options.output!r}")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -91,12 +100,16 @@ def adaptive_eta(gamma: float, radius: float, alpha: float, sum_sq):
 
 @dataclass(kw_only=True)
 class ConversionState(IterState):
-    """The conversion's state: x = x_{n-1} before round n, the learner's next move, episodes.
+    """The conversion's state: the iterate x_{n-1} before round n, the learner's next move, episodes.
+
+    ``x`` (what the run loop measures and returns) is the output point or the
+    iterate, as ``options.output`` says; the algorithm reads only ``iterate``.
 
     Tensors live on the oracle's device; the integer counters are Python ints
     that do not depend on tensor values (so they cost no sync).
     """
 
+    iterate: Any                        # x_{n-1} before round n (x_N at the end)
     delta: Any                          # Δ_n, the increment the learner plays next round
     eta0: Any                           # fixed step η as a 0-d tensor
     rounds: int = 0                     # completed rounds n
@@ -118,7 +131,7 @@ class ConversionState(IterState):
     goldstein_grad_norm: Any = None     # the solver's stationarity measure (0-d tensor)
     best_episode_norm: Any = None       # min over completed episodes (inf before)
     best_episode: Any = None            # its index (0-based), -1 before
-    output_point: Any = None            # mean of w over the best episode (x0 before)
+    output_point: Any = None            # mean of w over the best episode (before: running mean; x0 at start)
     output_point_spread: Any = None     # RMS distance of that episode's w_n from their mean (the δ scale)
     episode_norms: tuple = ()           # ‖mean g‖ per completed episode (0-d tensors)
     episode_etas: tuple = ()            # mean η per completed episode (0-d tensors)
@@ -144,9 +157,9 @@ class ConversionSolver(Solver):
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
         zero = torch.zeros((), device=oracle.device, dtype=oracle.dtype)
         return ConversionState(
-            x=x, delta=torch.zeros_like(x), eta0=torch.full_like(zero, options.eta),
+            x=x, iterate=x, delta=torch.zeros_like(x), eta0=torch.full_like(zero, options.eta),
             episode_sum_sq=zero, episode_g_sum=torch.zeros_like(x), episode_w_sum=torch.zeros_like(x),
-            episode_w_sq=zero,            episode_eta_sum=zero, goldstein_grad_norm=initial_norm,
+            episode_w_sq=zero, episode_eta_sum=zero, goldstein_grad_norm=initial_norm,
             best_episode_norm=torch.full_like(zero, math.inf),
             best_episode=torch.full((), -1, device=oracle.device, dtype=torch.int64),
             output_point=x.clone(), output_point_spread=torch.full_like(zero, math.nan),
@@ -167,25 +180,29 @@ class ConversionSolver(Solver):
         g_sum, eta_sum = state.episode_g_sum + g, state.episode_eta_sum + eta
         w_sum, w_sq = state.episode_w_sum + dw, state.episode_w_sq + dw @ dw
         running = torch.linalg.vector_norm(g_sum) / count
-        common = dict(x=x_new, delta=delta_next, rounds=state.rounds + 1, last_delta=state.delta, last_w=w,
+        last = options.output == "last"
+        common = dict(iterate=x_new, delta=delta_next, rounds=state.rounds + 1, last_delta=state.delta, last_w=w,
                       last_g=g, last_eta=eta, active_projections=state.active_projections + active, **extra)
         if count < options.K:
             measure = running if state.episodes_done == 0 else state.goldstein_grad_norm
-            return replace(state, episode_g_sum=g_sum, episode_w_ref=ref, episode_w_sum=w_sum,
+            # before the first episode completes the output is the running mean of w (as the measure)
+            output_point = ref + w_sum / count if state.episodes_done == 0 else state.output_point
+            return replace(state, x=x_new if last else output_point, output_point=output_point, episode_g_sum=g_sum, episode_w_ref=ref, episode_w_sum=w_sum,
                            episode_w_sq=w_sq, episode_eta_sum=eta_sum,
                            episode_rounds=count, episode_sum_sq=sum_sq, goldstein_grad_norm=measure, **common)
         mean_offset = w_sum / count
         spread = torch.sqrt(torch.clamp(w_sq / count - mean_offset @ mean_offset, min=0.0))
         better = running < state.best_episode_norm
         best = torch.minimum(running, state.best_episode_norm)
+        output_point = torch.where(better, ref + mean_offset, state.output_point)
         return replace(
-            state, episode_g_sum=torch.zeros_like(g_sum), episode_w_ref=None,
+            state, x=x_new if last else output_point, episode_g_sum=torch.zeros_like(g_sum), episode_w_ref=None,
             episode_w_sum=torch.zeros_like(w_sum), episode_w_sq=torch.zeros_like(w_sq),
             episode_eta_sum=torch.zeros_like(eta_sum), episode_rounds=0,
             episode_sum_sq=torch.zeros_like(sum_sq),          # the adaptive step restarts each episode
             episodes_done=state.episodes_done + 1, goldstein_grad_norm=best, best_episode_norm=best,
             best_episode=torch.where(better, state.episodes_done, state.best_episode),
-            output_point=torch.where(better, ref + mean_offset, state.output_point),
+            output_point=output_point,
             output_point_spread=torch.where(better, spread, state.output_point_spread),
             episode_norms=state.episode_norms + (running,),
             episode_etas=state.episode_etas + (eta_sum / count,), **common)
@@ -193,28 +210,32 @@ class ConversionSolver(Solver):
     # -- report ----------------------------------------------------------
     def report(self, state: ConversionState) -> dict:
         """Extras, read back in one transfer per group (this runs once, after the loop)."""
-        _, grad_last = state.peek(state.x)
+        last_value, grad_last = state.peek(state.iterate)
         out_value, out_grad = state.peek(state.output_point)
         nan = torch.full((), math.nan, device=state.x.device, dtype=state.x.dtype)
         scalars = torch.stack([
-            torch.linalg.vector_norm(grad_last), torch.linalg.vector_norm(out_grad), out_value.reshape(()),
+            torch.linalg.vector_norm(grad_last), last_value.reshape(()),
+            torch.linalg.vector_norm(out_grad), out_value.reshape(()),
             state.best_episode.to(state.x.dtype), state.active_projections.to(state.x.dtype),
             nan if state.hint_error_sum_sq is None else state.hint_error_sum_sq,
             nan if state.last_eta is None else state.last_eta.reshape(()),
             state.output_point_spread,
         ]).tolist()
-        last_grad, out_grad_norm, out_objective, best, active, hint_error, last_eta, spread = scalars
+        last_grad, last_objective, out_grad_norm, out_objective, best, active, hint_error, last_eta, spread = scalars
         options = state.options
         return {
             "rounds": state.rounds,
             "grad_calls_by_role": self._calls_by_role(state.rounds),
             "last_iterate_grad_norm": last_grad,          # exact ‖∇f(x_N)‖ (uncounted)
+            "last_iterate_objective": last_objective,
             "output_point_grad_norm": out_grad_norm,      # exact ‖∇f‖ at the output point (uncounted)
             "output_point_objective": out_objective,
             "output_point": (state.output_point.tolist() if state.x.numel() <= OUTPUT_POINT_MAX_DIM else None),
+            "last_iterate": (state.iterate.tolist() if state.x.numel() <= OUTPUT_POINT_MAX_DIM else None),
+            "reported_x": state.options.output,   # which point Result.solution / objective are
             "output_point_spread": None if math.isnan(spread) else spread,   # RMS ‖w_n − output‖ in its episode
             "output_point_is": ("mean of w over the best completed episode" if state.episodes_done
-                                else "x0 (no episode completed)"),
+                                else "running mean of w (no episode completed)" if state.rounds else "x0"),
             "best_episode": int(best),
             "episodes_completed": state.episodes_done,
             "episode_grad_norms": _floats(state.episode_norms),

@@ -46,6 +46,7 @@ class O2NCOptions:
     gamma: float = 1.0        # adaptive step scale
     alpha: float = 1e-12      # adaptive step floor inside the square root
     point: Literal["midpoint", "random"] = "midpoint"   # s_n = 1/2, or s_n ~ U[0, 1]
+    output: Literal["average", "last"] = "average"      # Result.solution: the output point, or x_N
 
     def __post_init__(self):
         validate_common(self)
@@ -67,7 +68,7 @@ class O2NC(ConversionSolver):
         return self._start(oracle, x, options, initial_norm)
 
     def step(self, state: ConversionState, oracle, options: O2NCOptions) -> ConversionState:
-        x, delta = state.x, state.delta
+        x, delta = state.iterate, state.delta
         if options.point == "midpoint":
             w = x + 0.5 * delta
         else:

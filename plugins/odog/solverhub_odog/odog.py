@@ -30,6 +30,7 @@ from __future__ import annotations
 __all__ = ["ODOG", "ODOGOptions"]
 
 from dataclasses import dataclass
+from typing import Literal
 
 from solverhub._lazy import lazy_module
 
@@ -48,6 +49,7 @@ class ODOGOptions:
     adaptive: bool = True     # η_n = γ D / sqrt(α + Σ_episode ‖g_i − h_i‖²) instead of eta (note gives γ, α)
     gamma: float = 1.0        # adaptive step scale (note: γ = 1)
     alpha: float = 1e-12      # adaptive step floor inside the square root (note: α = 1e-12)
+    output: Literal["average", "last"] = "average"   # Result.solution: the output point (note), or x_N
 
     def __post_init__(self):
         validate_common(self)
@@ -71,7 +73,7 @@ class ODOG(ConversionSolver):
                            hint=hint, hint_error_sum_sq=zero)
 
     def step(self, state: ConversionState, oracle, options: ODOGOptions) -> ConversionState:
-        x, delta, hint = state.x, state.delta, state.hint      # x_{n-1}, Δ_n, h_n
+        x, delta, hint = state.iterate, state.delta, state.hint   # x_{n-1}, Δ_n, h_n
         x_new = x + delta                                       # x_n
         w = x + 0.5 * delta                                     # w_n
         g = oracle.grad(w)                                      # g_n

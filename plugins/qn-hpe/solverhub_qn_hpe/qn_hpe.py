@@ -132,11 +132,13 @@ class QNHPE(Solver):
 
     @classmethod
     def prepare(cls) -> None:
-        """Import and warm up torch.func (seconds on first use) outside the timed solve."""
+        """Warm up torch.func and LAPACK (seconds on first use) outside the timed solve."""
         if not QNHPE._warmed_up:
             v = torch.zeros(2, dtype=torch.float64)
             torch.func.jacrev(lambda w: torch.clamp(w, min=0.0))(v)
             torch.linalg.solve_ex(torch.eye(2, dtype=torch.float64), v)
+            torch.linalg.svd(torch.eye(2, dtype=torch.float64))       # LAPACK loads on first use
+            torch.linalg.eigh(torch.eye(2, dtype=torch.float64))
             QNHPE._warmed_up = True
 
     def init(self, problem, oracle, x0, options: QNHPEOptions) -> QNHPEState:

@@ -1,0 +1,198 @@
+"""EM for mixtures of experts, read as mirror descent on the NLL (arXiv 2411.06056).
+
+Reference: Fruytier, Mokhtari, Sanghavi, "Learning Mixtures of Experts with EM:
+A Mirror Descent Perspective", arXiv 2411.06056 (ICML 2025). The paper shows that
+one EM iteration is one step of mirror descent with unit step size on the
+negative log-likelihood, with the log-partition A of the complete-data
+exponential family as the mirror map:
+
+    theta_{t+1} = argmin_theta  <grad NLL(theta_t), theta> + D_A(theta, theta_t),
+
+and that the NLL is 1-smooth relative to A (so EM never increases it), with a
+linear rate set by the missing information (higher SNR: faster).
+
+One iteration (``step``):
+
+* E-step: r_ik = P(z_i = k | x_i, y_i; theta_t)  (:meth:`MoEModel.posterior`);
+* M-step, experts: linear, general K: weighted least squares
+  beta_k = (Xᵀ R_k X)⁻¹ Xᵀ R_k y; linear, symmetric (experts ±beta):
+  beta = (XᵀX)⁻¹ Xᵀ((2r - 1) ⊙ y) (the note's closed form); logistic: a weighted
+  logistic regression with soft targets (symmetric: features s_i x_i, s = 2y - 1,
+  soft labels r_i), by Newton's method;
+* M-step, gate: softmax (K = 2: logistic) regression with soft labels r, by Newton's method.
+
+Reconstructed (the abstract gives no algorithmic detail; from first principles):
+the M-step solvers. Newton's method runs ``newton_steps`` iterations (the note:
+"about 10 inner steps is enough") warm-started at theta_t; each Newton step
+evaluates the M-step objective at the step sizes 1, 1/2, ..., 2^-newton_halvings
+and 0 *in parallel* and keeps the best, so an inner step never decreases the
+M-step objective (generalized EM: the NLL still never increases) and the choice
+needs no host sync. A jitter of 1e-12 x mean(diag) keeps the linear systems solvable.
+
+Oracle calls: the M-steps use the data directly, not the oracle. Each iteration
+is charged one ``value`` call: EM's E-step costs one forward pass of the NLL (the
+responsibilities are the normalised terms of its log-sum-exp), and the NLL at
+the new point is evaluated through the oracle (it becomes ``state.value``). The
+inner work is in ``Result.extras``: ``em_steps``, ``newton_steps_total`` (inner
+Newton steps summed over the gate and the logistic experts).
+"""
+from __future__ import annotations
+
+__all__ = ["EMMoE", "Options", "EMState", "m_step", "newton_binary", "newton_gate"]
+
+from dataclasses import dataclass
+from typing import Any
+
+from solverhub._lazy import lazy_module
+from solverhub.solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+JITTER = 1e-12
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options of ``em-moe``."""
+
+    newton_steps: int = 10        # Newton steps per M-step of the gate and of logistic experts (note: ~10)
+    newton_halvings: int = 12     # parallel backtracking candidates 1, 1/2, ..., 2^-h, 0 (reconstructed)
+
+    def __post_init__(self):
+        if self.newton_steps < 1:
+            raise ValueError(f"newton_steps must be >= 1, got {self.newton_steps}")
+        if not 0 <= self.newton_halvings <= 60:
+            raise ValueError(f"newton_halvings must be in [0, 60], got {self.newton_halvings}")
+
+
+@dataclass(kw_only=True)
+class EMState(IterState):
+    model: Any = None
+    gram_cholesky: Any = None     # Cholesky factor of XᵀX (symmetric linear experts)
+    em_steps: int = 0
+    newton_steps_total: int = 0
+
+
+def _step_sizes(halvings: int, like):
+    t = [2.0 ** -i for i in range(halvings + 1)] + [0.0]
+    return torch.tensor(t, dtype=like.dtype, device=like.device)
+
+
+def _jittered(H):
+    d = H.shape[-1]
+    eye = torch.eye(d, dtype=H.dtype, device=H.device)
+    scale = torch.diagonal(H, dim1=-2, dim2=-1).mean(-1)
+    return H + (JITTER * scale + torch.finfo(H.dtype).tiny)[..., None, None] * eye
+
+
+def _pick(candidates, objective):
+    """candidates (T, B, ...), objective (T, B): the best candidate per batch entry (no host sync)."""
+    best = objective.argmin(dim=0)                                  # (B,)
+    index = best.reshape(1, -1, *([1] * (candidates.dim() - 2))).expand(1, *candidates.shape[1:])
+    return candidates.gather(0, index).squeeze(0)
+
+
+def binary_objective(beta, F, a, b):
+    """-sum_i [a_i log sigmoid(u_i) + b_i log sigmoid(-u_i)], u = F beta; beta (..., B, d) -> (..., B)."""
+    u = beta @ F.T
+    logsig = torch.nn.functional.logsigmoid
+    return -(a * logsig(u) + b * logsig(-u)).sum(-1)
+
+
+def newton_binary(F, a, b, beta, steps: int, halvings: int):
+    """Newton's method on ``binary_objective`` for B problems at once: F (n, d) shared,
+    a, b (B, n) nonnegative weights of the labels 1 and 0, beta (B, d) the warm start."""
+    T = _step_sizes(halvings, beta)
+    for _ in range(steps):
+        p = torch.sigmoid(beta @ F.T)                              # (B, n)
+        grad = ((a + b) * p - a) @ F                                # (B, d)
+        curv = (a + b) * p * (1 - p)                                # (B, n)
+        H = torch.einsum("bn,nd,ne->bde", curv, F, F)
+        delta = torch.linalg.solve(_jittered(H), grad.unsqueeze(-1)).squeeze(-1)
+        candidates = beta.unsqueeze(0) - T[:, None, None] * delta.unsqueeze(0)
+        beta = _pick(candidates, binary_objective(candidates, F, a, b))
+    return beta
+
+
+def gate_objective(W, X, r):
+    """-sum_i sum_k r_ik log softmax([W x_i; 0])_k; W (..., K-1, d) -> (...)."""
+    logits = torch.einsum("nd,...kd->...nk", X, W)
+    logits = torch.cat([logits, torch.zeros_like(logits[..., :1])], dim=-1)
+    return -(r * torch.log_softmax(logits, dim=-1)).sum((-1, -2))
+
+
+def newton_gate(X, r, W, steps: int, halvings: int):
+    """Newton's method on ``gate_objective`` (softmax regression with soft labels r (n, K))."""
+    K1, d = W.shape
+    T = _step_sizes(halvings, W)
+    for _ in range(steps):
+        logits = torch.cat([X @ W.T, torch.zeros_like(X[:, :1])], dim=1)
+        P = torch.softmax(logits, dim=1)[:, :K1]                   # (n, K-1)
+        grad = (P - r[:, :K1]).T @ X                                # (K-1, d)
+        M = torch.diag_embed(P) - P[:, :, None] * P[:, None, :]     # (n, K-1, K-1)
+        H = torch.einsum("njl,na,nb->jalb", M, X, X).reshape(K1 * d, K1 * d)
+        delta = torch.linalg.solve(_jittered(H), grad.reshape(-1)).reshape(K1, d)
+        candidates = W.unsqueeze(0) - T[:, None, None] * delta.unsqueeze(0)     # (T, K-1, d)
+        objective = gate_objective(candidates, X, r)                             # (T,)
+        W = _pick(candidates.unsqueeze(1), objective.unsqueeze(1)).squeeze(0)
+    return W
+
+
+def m_step(model, x, r, *, steps: int = 10, halvings: int = 12, gram_cholesky=None):
+    """EM's M-step from the responsibilities r (n, K); returns (theta_new, inner Newton steps)."""
+    cfg, X, y = model.cfg, model.X, model.y
+    B, W = model.split(x)
+    inner = 0
+    if cfg.expert == "linear":
+        if cfg.symmetric:
+            rhs = X.T @ ((r[:, 0] - r[:, 1]) * y)
+            L = gram_cholesky if gram_cholesky is not None else torch.linalg.cholesky(X.T @ X)
+            beta = torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1)
+            B_new = torch.stack([beta, -beta])
+        else:
+            A = torch.einsum("nk,nd,ne->kde", r, X, X)
+            rhs = (r * y[:, None]).T @ X
+            B_new = torch.linalg.solve(_jittered(A), rhs.unsqueeze(-1)).squeeze(-1)
+    else:
+        if cfg.symmetric:
+            s = 2 * y - 1
+            beta = newton_binary(s[:, None] * X, r[:, :1].T, r[:, 1:].T, B[:1], steps, halvings)[0]
+            B_new = torch.stack([beta, -beta])
+        else:
+            B_new = newton_binary(X, (r * y[:, None]).T, (r * (1 - y)[:, None]).T, B, steps, halvings)
+        inner += steps
+    W_new = newton_gate(X, r, W, steps, halvings)
+    inner += steps
+    return model.join(B_new, W_new), inner
+
+
+class EMMoE(Solver):
+    """EM for gated mixtures of linear or logistic experts (kind ``mixture_of_experts``)."""
+
+    name = "em-moe"
+    paper = "arXiv:2411.06056"
+    version = "0.1.0"
+    kinds = ("mixture_of_experts",)
+    capabilities = Capabilities(stochastic_ok=False)
+    priority = 20
+    Options = Options
+    description = "EM for mixtures of experts (mirror descent with unit step on the NLL; arXiv 2411.06056)"
+
+    def init(self, problem, oracle, x0, options: Options) -> EMState:
+        from .kind import build_model
+        model = build_model(problem, oracle.device, oracle.dtype)
+        chol = None
+        if model.cfg.expert == "linear" and model.cfg.symmetric:
+            chol = torch.linalg.cholesky(model.X.T @ model.X)
+        return EMState(x=x0, model=model, gram_cholesky=chol)
+
+    def step(self, state: EMState, oracle, options: Options) -> EMState:
+        r = state.model.posterior(state.x)                                   # E-step
+        x_new, inner = m_step(state.model, state.x, r, steps=options.newton_steps,
+                              halvings=options.newton_halvings, gram_cholesky=state.gram_cholesky)
+        value = oracle.value(x_new)        # the next E-step's forward pass: one counted NLL evaluation
+        return EMState(x=x_new, value=value, model=state.model, gram_cholesky=state.gram_cholesky,
+                       em_steps=state.em_steps + 1, newton_steps_total=state.newton_steps_total + inner)
+
+    def report(self, state: EMState) -> dict:
+        return {"em_steps": state.em_steps, "newton_steps_total": state.newton_steps_total}

@@ -1,0 +1,18 @@
+"""solverhub entry point of the ``em-moe`` plugin (group ``solverhub``): the solver
+``em-moe`` and the problem kind ``mixture_of_experts``. The kind (numpy, pydantic,
+scipy) is imported only when a problem is loaded, so ``solverhub list`` stays fast."""
+from __future__ import annotations
+
+from solverhub.hookspecs import hookimpl
+
+
+@hookimpl
+def solverhub_solvers():
+    from .em import EMMoE
+    return [EMMoE]
+
+
+@hookimpl
+def solverhub_problem_kinds():
+    from .kind import MixtureOfExperts
+    return [MixtureOfExperts]

@@ -213,8 +213,8 @@ def test_hint_is_exact_for_a_quadratic_once_the_learner_has_seen_spanning_steps(
     ‖B − H‖_F/‖H‖_F ≤ 1e-2 (and below 1e-8). With that B the solver runs on f = ½xᵀHx − bᵀx and in
     every round the hint m_{n+1} = g_n + B_n(w_{n+1} − w_n) meets ‖m_{n+1} − g_{n+1}‖ ≤ 1e-6 ‖g_{n+1}‖
     (measured ≤ 1.2e-11; D = 1). Negative control: the note's predicted-point hint g_n + B_nΔ_n
-    (w_{n+1} guessed with Δ_n) is off by more than 1e-3 relative in every round (median 1.6e-2), so
-    the test does see which point the hint uses."""
+    (w_{n+1} guessed with Δ_n) is off by more than 1e-4 relative in every round (measured ≥ 1.1e-3,
+    median 1.6e-2), so the test does see which point the hint uses."""
     d = 20
     H = torch.tensor(QUAD_H)
     B = torch.zeros(d, d, dtype=F64)
@@ -238,7 +238,7 @@ def test_hint_is_exact_for_a_quadratic_once_the_learner_has_seen_spanning_steps(
         assert float(st.last_hint_error) == pytest.approx(float(torch.linalg.vector_norm(g - prev.hint)),
                                                           rel=1e-12, abs=1e-300)
     assert max(relative) <= 1e-6, max(relative)
-    assert min(predicted) > 1e-3, min(predicted)
+    assert min(predicted) > 1e-4, min(predicted)
     last = states[-1]
     assert float(torch.linalg.matrix_norm(last.B - H) / torch.linalg.matrix_norm(H)) <= 1e-2
 

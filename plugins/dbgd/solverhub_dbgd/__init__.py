@@ -9,9 +9,9 @@ Importing this package does not import torch.
 """
 from __future__ import annotations
 
-__all__ = ["DBGD", "DBGDOptions", "DBGDState", "barrier_direction", "step_size",
+__all__ = ["DBGD", "DBGDOptions", "DBGDState", "barrier_direction", "barrier_residual", "step_size",
            "PenaltyGD", "PenaltyGDOptions", "PenaltyState"]
 __version__ = "0.1.0"
 
-from .dbgd import DBGD, DBGDOptions, DBGDState, barrier_direction, step_size
+from .dbgd import DBGD, DBGDOptions, DBGDState, barrier_direction, barrier_residual, step_size
 from .penalty import PenaltyGD, PenaltyGDOptions, PenaltyState

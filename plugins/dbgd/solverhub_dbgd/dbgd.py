@@ -32,18 +32,20 @@ Reconstructed (the paper's algorithm section was not available; method note 03):
   = k0). With a constant step the iterates settle at an O(η) floor in ‖∇g‖
   and in the distance to the solution (they chatter across the lower-level
   solution set: at ∇g = 0 the step is a pure f-step);
-- the guard: ‖∇g‖ <= 1e-300 gives λ = 0 (v = ∇f exactly), and the update is
-  computed as v = ∇f + μ u with u = ∇g/‖∇g‖ and μ = λ‖∇g‖, which never forms
-  ‖∇g‖² (no underflow to 0 for tiny gradients, no overflow for large ones).
+- the guard: ∇g with every entry <= 1e-300 in absolute value (so ‖∇g‖ <= 1e-300
+  up to √d) gives λ = 0 (v = ∇f exactly), and the update is computed as
+  v = ∇f + μ u with u = ∇g/‖∇g‖ and μ = λ‖∇g‖, ‖∇g‖ taken as m‖∇g/m‖ with
+  m = max|∂g/∂x_i|: ‖∇g‖² is never formed (no underflow to 0 for tiny
+  gradients, no overflow for large ones).
 
 The stationarity measure is the kind's (solverhub.problem.kinds.bilevel):
 max(eps_f, eps_g), eps_g = ‖∇g‖, eps_f = min_{λ>=0} ‖∇f + λ∇g‖ (≤ ‖v‖).
-No host syncs in ``step``: the barrier's bookkeeping (max λ, the identity
-error, the number of tight steps) stays in 0-d tensors.
+No host syncs in ``step``: the barrier's bookkeeping (max λ, the number of
+tight steps) stays in 0-d tensors.
 """
 from __future__ import annotations
 
-__all__ = ["DBGD", "DBGDOptions", "DBGDState", "barrier_direction", "step_size"]
+__all__ = ["DBGD", "DBGDOptions", "DBGDState", "barrier_direction", "barrier_residual", "step_size"]
 
 import math
 from dataclasses import dataclass, field
@@ -54,7 +56,7 @@ from solverhub.solver import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 
-TINY_GRAD = 1e-300      # ‖∇g‖ at or below this: λ = 0 (method note 03, guard)
+TINY_GRAD = 1e-300      # max|∂g/∂x_i| at or below this: λ = 0 (method note 03's guard; in float32 it is 0)
 
 
 @dataclass(frozen=True)
@@ -107,12 +109,22 @@ def step_size(options: DBGDOptions, k: int) -> float:
 def barrier_direction(grad_f, grad_g, beta: float, q: float, phi_cap=None):
     """DBGD's direction v = ∇f + λ∇g with λ = max{(φ − <∇f,∇g>)/‖∇g‖², 0}, φ = β‖∇g‖^q
     (or min{phi_cap, β‖∇g‖^q} when ``phi_cap`` is given). Returns (v, λ, φ, ‖∇g‖) as
-    tensors, without host syncs. ‖∇g‖ <= 1e-300 gives λ = 0 and v = ∇f exactly."""
-    a = torch.linalg.vector_norm(grad_g)
-    ok = a > TINY_GRAD
-    a_safe = torch.where(ok, a, torch.ones_like(a))
-    u = grad_g / a_safe
-    phi_over_a = beta * a_safe ** (q - 1.0)          # φ/‖∇g‖ without forming ‖∇g‖^q (overflow)
+    tensors, without host syncs. max|∇g_i| <= 1e-300 gives λ = 0 and v = ∇f exactly."""
+    m = grad_g.abs().amax()                        # ‖∇g‖ = m ‖∇g/m‖: no under/overflow of the squares
+    ok = m > TINY_GRAD
+    m_safe = torch.where(ok, m, torch.ones_like(m))
+    w = grad_g / m_safe
+    n = torch.linalg.vector_norm(w)
+    n_safe = torch.where(ok, n, torch.ones_like(n))
+    a = m * n                                      # ‖∇g‖ (0 when ∇g = 0)
+    a_safe = m_safe * n_safe
+    u = w / n_safe
+    if q == 2.0:                                     # φ/‖∇g‖ without forming ‖∇g‖^q (overflow)
+        phi_over_a = beta * a_safe
+    elif q == 1.0:
+        phi_over_a = torch.full_like(a_safe, beta)
+    else:
+        phi_over_a = beta * a_safe ** (q - 1.0)
     if phi_cap is not None:
         phi_over_a = torch.minimum(phi_over_a, phi_cap / a_safe)
     mu = torch.where(ok, torch.clamp(phi_over_a - torch.dot(grad_f, u), min=0.0), torch.zeros_like(a))
@@ -120,6 +132,13 @@ def barrier_direction(grad_f, grad_g, beta: float, q: float, phi_cap=None):
     lam = mu / a_safe
     phi = torch.where(ok, phi_over_a * a, torch.zeros_like(a))
     return v, lam, phi, a
+
+
+def barrier_residual(grad_f, grad_g, v, lam, phi):
+    """The barrier identity's relative residual |<v,∇g> − φ| / max(φ, |<∇f,∇g>|) when λ > 0
+    (<v,∇g> − φ >= 0 is all that holds when λ = 0: then 0 is returned)."""
+    scale = torch.clamp(torch.maximum(phi, torch.dot(grad_f, grad_g).abs()), min=1e-300)
+    return torch.where(lam > 0, (torch.dot(v, grad_g) - phi).abs() / scale, torch.zeros_like(phi))
 
 
 @dataclass(kw_only=True)
@@ -131,10 +150,9 @@ class DBGDState(IterState):
     lam_last: Any = None              # λ_k of the last step
     lam_max: Any = None               # max_k λ_k (λ blows up as ∇g → 0)
     barrier_tight: Any = None         # number of steps with λ_k > 0
-    identity_error_max: Any = None    # max over tight steps of |<v,∇g> − φ| / max(φ, |<∇f,∇g>|, ‖v‖‖∇g‖·1e-16)
-    direction_norm: Any = None        # ‖v_k‖ of the last step
     grad_lower_norm: Any = None       # ‖∇g(x_k)‖ of the last step
-    last_direction: Any = None        # v_k (for tests)
+    last_grad_f: Any = None           # ∇f(x_k) of the last step
+    last_direction: Any = None        # v_k
     last_grad_lower: Any = None       # ∇g(x_k)
     last_phi: Any = None              # φ(x_k)
     options: Any = field(default=None, repr=False)
@@ -155,9 +173,8 @@ class DBGD(Solver):
     def init(self, problem, oracle, x0, options: DBGDOptions) -> DBGDState:
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
         zero = torch.zeros((), device=oracle.device, dtype=oracle.dtype)
-        return DBGDState(x=x, lam_last=zero, lam_max=zero, barrier_tight=zero, identity_error_max=zero,
-                         direction_norm=torch.full_like(zero, math.nan), grad_lower_norm=torch.full_like(zero, math.nan),
-                         options=options)
+        return DBGDState(x=x, lam_last=zero, lam_max=zero, barrier_tight=zero,
+                         grad_lower_norm=torch.full_like(zero, math.nan), options=options)
 
     def step(self, state: DBGDState, oracle, options: DBGDOptions) -> DBGDState:
         x = state.x
@@ -170,25 +187,24 @@ class DBGD(Solver):
             phi_cap = options.alpha * (g_value - options.g_hat)
         v, lam, phi, a = barrier_direction(grad_f, grad_g, options.beta, options.exponent, phi_cap)
         eta = step_size(options, state.k)
-        tight = lam > 0
-        inner_fg = torch.dot(grad_f, grad_g)
-        scale = torch.maximum(torch.maximum(phi, inner_fg.abs()),
-                              1e-16 * torch.linalg.vector_norm(v) * a + 1e-300)
-        error = torch.where(tight, (torch.dot(v, grad_g) - phi).abs() / scale, torch.zeros_like(a))
         return DBGDState(
             x=x - eta * v, k=state.k + 1, eta_last=eta,
             lam_last=lam, lam_max=torch.maximum(state.lam_max, lam),
-            barrier_tight=state.barrier_tight + tight.to(x.dtype),
-            identity_error_max=torch.maximum(state.identity_error_max, error),
-            direction_norm=torch.linalg.vector_norm(v), grad_lower_norm=a,
-            last_direction=v, last_grad_lower=grad_g, last_phi=phi, options=options)
+            barrier_tight=state.barrier_tight + (lam > 0).to(x.dtype),
+            grad_lower_norm=a, last_grad_f=grad_f, last_direction=v, last_grad_lower=grad_g, last_phi=phi,
+            options=options)
 
     def report(self, state: DBGDState) -> dict:
         """Extras per method note 03 (d), read back once."""
         options = state.options
+        nan = torch.full_like(state.lam_max, math.nan)
+        vnorm, residual = nan, nan
+        if state.last_direction is not None:
+            vnorm = torch.linalg.vector_norm(state.last_direction)
+            residual = barrier_residual(state.last_grad_f, state.last_grad_lower, state.last_direction,
+                                        state.lam_last, state.last_phi)
         lam_last, lam_max, tight, err, vnorm, gnorm = torch.stack([
-            state.lam_last, state.lam_max, state.barrier_tight, state.identity_error_max,
-            state.direction_norm, state.grad_lower_norm]).tolist()
+            state.lam_last, state.lam_max, state.barrier_tight, residual, vnorm, state.grad_lower_norm]).tolist()
         p = options.p
         return {
             "iterations_done": state.k,
@@ -203,7 +219,7 @@ class DBGD(Solver):
             "lambda_last": lam_last,
             "lambda_max": lam_max,
             "barrier_tight_steps": int(tight),
-            "barrier_identity_max_rel_error": err,       # max |<v,∇g> − φ| (relative) over tight steps
+            "barrier_identity_rel_error": None if math.isnan(err) else err,   # last step, see barrier_residual
             "direction_norm": None if math.isnan(vnorm) else vnorm,       # ‖∇f + λ∇g‖ at the last step's x_k
             "grad_lower_norm_last_step": None if math.isnan(gnorm) else gnorm,
             "predicted_exponent_eps_f": (3 + p) / (1 + p),   # iterations O(eps_f^-(3+p)/(1+p)) [paper]

@@ -328,6 +328,22 @@ def test_unknown_monotonicity_blowup_stops_as_diverged(solver):
     assert r.status is Status.DIVERGED and "not monotone" in r.message and r.iterations <= 100
 
 
+def test_noisy_operator_gda_runs_the_others_refuse():
+    """oracle noise (σ = 0.01 per call): gda (stochastic_ok) stays near z* = −M⁻¹q with a constant
+    step, and a different seed gives a different run; qn-hpe and extragradient refuse."""
+    text = TINY["monotone"].replace("name: tiny-monotone", "name: noisy") + "oracle: {noise: {sigma: 0.01, seed: 0}}\n"
+    p = solverhub.load_problem(text)
+    for cls in (QNHPE, Extragradient):
+        ok, why = cls().accepts(p)
+        assert not ok and "stochastic" in why
+    z_star = np.linalg.solve(p.data["M"], -p.data["q"])
+    r = solverhub.solve(p, "gda", options={"max_iterations": 2000, "tolerance": 0.0, "trace_every": 100})
+    assert r.oracle_calls["operator"] == 2000
+    assert np.abs(np.asarray(r.solution["z"]) - z_star).max() <= 0.02
+    other = solverhub.solve(p, "gda", options={"max_iterations": 2000, "tolerance": 0.0, "trace_every": 100}, seed=1)
+    assert other.solution["z"] != r.solution["z"]
+
+
 # -- the Jacobian learner ---------------------------------------------------------
 def test_secant_update_identities():
     g = torch.Generator().manual_seed(0)

@@ -1,0 +1,230 @@
+"""The models of the ``unlearning`` kind, as pure functions of one flat parameter vector.
+
+``linear``: f(θ, x) = x̃ᵀw (+ b), and ``mlp``: a fully connected network
+x̃ → σ(W1 x̃ + b1) → ... → W_out h + b_out with one output, where x̃ is the input,
+optionally standardized with constants fixed at set-up (``standardize``).
+The flat vector θ concatenates the variables in :func:`layer_shapes` order
+(row-major), so ``Result.solution`` names every weight matrix.
+
+Also here: the deterministic set-up trainers (minimum-norm closed form for the
+linear model, Levenberg–Marquardt or Adam for any model) and the Jacobian
+J(θ) = [∇_θ f(θ, x_i)]_i, the object MinNorm-OG projects against.
+"""
+from __future__ import annotations
+
+__all__ = ["ModelSpec", "TorchModel", "layer_shapes", "init_params", "train", "TrainOutcome"]
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from solverhub._lazy import lazy_module
+
+torch = lazy_module("torch")
+
+ACTIVATIONS = ("tanh", "silu", "relu", "softplus")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the YAML ``model:`` section describes, with the input dimension filled in."""
+
+    type: str                          # "linear" | "mlp"
+    d_in: int
+    widths: tuple[int, ...] = ()       # hidden widths (mlp)
+    activation: str = "tanh"
+    bias: bool = False
+    input_shift: tuple[float, ...] | None = None   # standardization x̃ = (x - shift) / scale
+    input_scale: tuple[float, ...] | None = None
+
+
+def layer_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """The kind's variables, in flat order: ``w`` (+ ``b``) or ``W1, b1, ..., W<L+1>, b<L+1>``."""
+    if spec.type == "linear":
+        shapes = {"w": (spec.d_in,)}
+        if spec.bias:
+            shapes["b"] = (1,)
+        return shapes
+    dims = (spec.d_in, *spec.widths, 1)
+    shapes = {}
+    for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
+        shapes[f"W{i}"] = (fan_out, fan_in)
+        if spec.bias:
+            shapes[f"b{i}"] = (fan_out,)
+    return shapes
+
+
+def n_params(spec: ModelSpec) -> int:
+    return int(sum(math.prod(s) for s in layer_shapes(spec).values()))
+
+
+def init_params(spec: ModelSpec, seed: int, scale: float) -> np.ndarray:
+    """θ0: PyTorch's default ``nn.Linear`` law, U(−1/√fan_in, 1/√fan_in) for weights and
+    biases, times ``scale``, drawn with numpy (identical on every device)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, shape in layer_shapes(spec).items():
+        fan_in = spec.d_in if spec.type == "linear" else (shape[1] if len(shape) == 2 else None)
+        if fan_in is None:          # a bias: fan_in of its layer's weight
+            fan_in = parts[-1][1]
+        bound = 1.0 / math.sqrt(fan_in)
+        parts.append((rng.uniform(-bound, bound, size=shape).reshape(-1) * scale, fan_in))
+    return np.concatenate([p for p, _ in parts]).astype(np.float64)
+
+
+class TorchModel:
+    """f(θ, X) -> (n,) and J(θ, X) -> (n, p) on one device; no host syncs."""
+
+    def __init__(self, spec: ModelSpec, device, dtype):
+        self.spec = spec
+        self.layout = []
+        offset = 0
+        for name, shape in layer_shapes(spec).items():
+            size = math.prod(shape)
+            self.layout.append((name, shape, offset, size))
+            offset += size
+        self.dim = offset
+        self.shift = self.scale = None
+        if spec.input_shift is not None:
+            self.shift = torch.tensor(spec.input_shift, device=device, dtype=dtype)
+            self.scale = torch.tensor(spec.input_scale, device=device, dtype=dtype)
+        self.act = {"tanh": torch.tanh, "silu": torch.nn.functional.silu, "relu": torch.relu,
+                    "softplus": torch.nn.functional.softplus}[spec.activation]
+
+    def features(self, X):
+        X = X.reshape(X.shape[0], -1)
+        return X if self.shift is None else (X - self.shift) / self.scale
+
+    def _layers(self, theta):
+        params = [theta[off:off + size].reshape(shape) for _, shape, off, size in self.layout]
+        step = 2 if self.spec.bias else 1
+        return [params[i:i + step] for i in range(0, len(params), step)]
+
+    def __call__(self, theta, X):
+        h = self.features(X)
+        if self.spec.type == "linear":
+            params = self._layers(theta)[0]          # [w] or [w, b]
+            out = h @ params[0]
+            return out + params[1] if self.spec.bias else out
+        layers = self._layers(theta)
+        for i, layer in enumerate(layers):
+            h = h @ layer[0].T
+            if self.spec.bias:
+                h = h + layer[1]
+            if i < len(layers) - 1:
+                h = self.act(h)
+        return h[:, 0]
+
+    def jacobian(self, theta, X):
+        """Rows ∇_θ f(θ, x_i), one per input row, in the flat order of θ.
+
+        Linear: the design matrix. MLP: by hand (one forward pass keeping the
+        pre-activations z_l, one backward pass of δ_l = ∂f/∂z_l per example):
+        ∂f/∂W_l = δ_l h_{l−1}ᵀ, ∂f/∂b_l = δ_l. ``jacobian_autograd`` is the check.
+        """
+        h = self.features(X)
+        if self.spec.type == "linear":
+            return torch.cat([h, torch.ones_like(h[:, :1])], dim=1) if self.spec.bias else h
+        layers = self._layers(theta)
+        inputs, pre = [], []
+        for i, layer in enumerate(layers):
+            inputs.append(h)
+            z = h @ layer[0].T
+            if self.spec.bias:
+                z = z + layer[1]
+            if i < len(layers) - 1:
+                pre.append(z)
+                h = self.act(z)
+        delta = torch.ones_like(h[:, :1])            # ∂f/∂z_L for the single output
+        blocks = []
+        for i in range(len(layers) - 1, -1, -1):
+            grads = [(delta[:, :, None] * inputs[i][:, None, :]).reshape(delta.shape[0], -1)]
+            if self.spec.bias:
+                grads.append(delta)
+            blocks.append(grads)
+            if i > 0:
+                delta = (delta @ layers[i][0]) * self.act_derivative(pre[i - 1])
+        return torch.cat([g for grads in reversed(blocks) for g in grads], dim=1)
+
+    def act_derivative(self, z):
+        name = self.spec.activation
+        if name == "tanh":
+            return 1 - torch.tanh(z) ** 2
+        if name == "silu":
+            s = torch.sigmoid(z)
+            return s * (1 + z * (1 - s))
+        if name == "relu":
+            return (z > 0).to(z.dtype)
+        return torch.sigmoid(z)                      # softplus
+
+    def jacobian_autograd(self, theta, X):
+        from torch.func import jacrev
+        return jacrev(lambda t: self(t, X))(theta)
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    theta: np.ndarray
+    iterations: int
+    mse: float
+    method: str
+
+
+def train(model: TorchModel, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *, method: str,
+          max_iterations: int, tolerance: float, lr: float) -> TrainOutcome:
+    """Fit f(θ, X) = y from θ0 on CPU in float64, deterministically.
+
+    ``min_norm`` (linear models): θ0 + A⁺(y − Aθ0) with A the design matrix, the limit of
+    gradient descent (and of Gauss–Newton) from θ0: the interpolator closest to θ0.
+    ``gauss_newton``: Levenberg–Marquardt with minimum-norm steps
+    d = −Jᵀ(JJᵀ + μI)⁻¹r and Nielsen's damping update, until mean((f − y)²) ≤ tolerance.
+    ``adam``: full-batch Adam on the mean squared error (the paper's trainer), fixed steps.
+    """
+    Xt = torch.as_tensor(X, dtype=torch.float64)
+    yt = torch.as_tensor(y, dtype=torch.float64)
+    theta = torch.as_tensor(theta0, dtype=torch.float64).clone()
+    n = yt.numel()
+    if method == "min_norm":
+        A = model.jacobian(theta, Xt).numpy()
+        correction = np.linalg.lstsq(A, y - A @ theta0, rcond=None)[0]
+        theta = theta0 + correction
+        mse = float(np.mean((A @ theta - y) ** 2))
+        return TrainOutcome(theta, 1, mse, method)
+    if method == "adam":
+        m = torch.zeros_like(theta)
+        v = torch.zeros_like(theta)
+        for t in range(1, max_iterations + 1):
+            with torch.enable_grad():
+                th = theta.detach().requires_grad_(True)
+                loss = torch.mean((model(th, Xt) - yt) ** 2)
+                (g,) = torch.autograd.grad(loss, th)
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            theta = theta - lr * (m / (1 - 0.9 ** t)) / ((v / (1 - 0.999 ** t)).sqrt() + 1e-8)
+        mse = float(torch.mean((model(theta, Xt) - yt) ** 2))
+        return TrainOutcome(theta.numpy(), max_iterations, mse, method)
+    residual = model(theta, Xt) - yt
+    J = model.jacobian(theta, Xt)
+    mu, nu = 1e-3 * float((J * J).sum(dim=1).max()), 2.0
+    eye = torch.eye(n, dtype=torch.float64)
+    iterations = 0
+    while iterations < max_iterations and float(residual @ residual) / n > tolerance:
+        iterations += 1
+        half_sq = 0.5 * float(residual @ residual)
+        step = -(J.T @ torch.linalg.solve(J @ J.T + mu * eye, residual))
+        trial = model(theta + step, Xt) - yt
+        linear = residual + J @ step
+        predicted = half_sq - 0.5 * float(linear @ linear)
+        gain = (half_sq - 0.5 * float(trial @ trial)) / predicted if predicted > 0 else -1.0
+        if gain > 0:
+            theta, residual = theta + step, trial
+            J = model.jacobian(theta, Xt)
+            mu *= max(1.0 / 3.0, 1.0 - (2.0 * gain - 1.0) ** 3)
+            nu = 2.0
+        else:
+            mu *= nu
+            nu *= 2.0
+            if not math.isfinite(mu) or mu > 1e300:
+                break
+    return TrainOutcome(theta.numpy(), iterations, float(residual @ residual) / n, method)

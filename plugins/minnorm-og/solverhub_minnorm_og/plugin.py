@@ -1,0 +1,20 @@
+"""solverhub entry point of the ``minnorm-og`` plugin (group ``solverhub``): the
+``unlearning`` problem kind, MinNorm-OG and its baselines. Imports neither torch nor
+the kind's schema (pydantic, numpy) until a hook asks for them."""
+from __future__ import annotations
+
+from solverhub.hookspecs import hookimpl
+
+from .baselines import GAForget, GDRetain, NegGradPlus, Retrain
+from .minnorm_og import MinNormOG
+
+
+@hookimpl
+def solverhub_solvers():
+    return [MinNormOG, Retrain, GDRetain, GAForget, NegGradPlus]
+
+
+@hookimpl
+def solverhub_problem_kinds():
+    from .kind import Unlearning
+    return [Unlearning]

@@ -1,0 +1,74 @@
+"""What every unlearning solver here shares: the loss step (gradient descent or Adam,
+as in the paper's code, which steps every method with AdamW) and the state.
+
+Adam is written out on tensors (no ``torch.optim``: no host-side step counter, no
+dynamo import): m ← β1 m + (1 − β1) g, v ← β2 v + (1 − β2) g², x ← x − lr m̂ / (√v̂ + ε)
+with the bias corrections taken from a Python step count. At an exact zero gradient
+both optimizers leave x unchanged.
+"""
+from __future__ import annotations
+
+__all__ = ["StepOptions", "UnlearnState", "UnlearningSolver", "loss_step"]
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from solverhub._lazy import lazy_module
+from solverhub.solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """The loss step of every solver of this plugin."""
+
+    lr: float = 1e-3                              # paper's grid: 1e-3, 5e-4, 1e-4
+    optimizer: Literal["adam", "gd"] = "adam"     # paper: AdamW (weight decay not modelled)
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self):
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
+            raise ValueError(f"need 0 <= beta1, beta2 < 1 and eps > 0, got {self.beta1}, {self.beta2}, {self.eps}")
+
+
+@dataclass(kw_only=True)
+class UnlearnState(IterState):
+    m: Any = None             # Adam's first moment (tensor)
+    v: Any = None             # Adam's second moment (tensor)
+    steps: int = 0            # loss steps taken (Python int: no sync)
+    tensors: Any = None       # kind.UnlearningTensors (read-only)
+
+
+def loss_step(state: UnlearnState, x, g, options: StepOptions) -> UnlearnState:
+    """One optimizer step along −g from x; returns the new state (no host sync)."""
+    t = state.steps + 1
+    if options.optimizer == "gd":
+        return replace(state, x=x - options.lr * g, steps=t)
+    b1, b2 = options.beta1, options.beta2
+    m = b1 * state.m + (1 - b1) * g
+    v = b2 * state.v + (1 - b2) * g * g
+    step = (m / (1 - b1 ** t)) / (torch.sqrt(v / (1 - b2 ** t)) + options.eps)
+    return replace(state, x=x - options.lr * step, m=m, v=v, steps=t)
+
+
+class UnlearningSolver(Solver):
+    """Base of this plugin's solvers: kind ``unlearning``, exact oracles, one loss step per iteration."""
+
+    kinds = ("unlearning",)
+    capabilities = Capabilities(stochastic_ok=False)
+    version = "0.1.0"
+    State = UnlearnState
+
+    def start_point(self, tensors, x0):
+        """Where the method starts: the trained model (the run's x0) unless overridden."""
+        return x0
+
+    def init(self, problem, oracle, x0, options):
+        tensors = problem.kind.tensors(problem, oracle.device, oracle.dtype)
+        x = self.start_point(tensors, x0).detach().clone().to(device=oracle.device, dtype=oracle.dtype)
+        return self.State(x=x, m=torch.zeros_like(x), v=torch.zeros_like(x), tensors=tensors)

@@ -1,0 +1,357 @@
+"""The ``minnorm-og`` plugin: the ``unlearning`` kind, MinNorm-OG (arXiv 2505.22601) and the
+baselines retrain / gd-retain / ga-forget / neggrad-plus.
+
+What must hold (method note 06-unlearning-minnorm-og.md):
+* T1, linear model: the trained model is the minimum-norm interpolator pinv(X) y, the retain
+  loss gradient is exactly zero there (gradient descent on retain does not move), and ONE
+  MinNorm-OG step with λ = 0 (reg_coef = 1) gives the minimum-norm retain interpolator
+  pinv(X_r) y_r to 1e-10;
+* T2, the sine "poisoning" replica: MinNorm-OG's sup-norm error to sin is below GD's and GA's
+  (each at its best learning rate of the paper's grid);
+* T3, the orthogonal step: JΔ = 0, ‖θ + Δ‖ ≤ ‖θ‖, and Δ solves min ‖θ+Δ‖² + λ‖Δ‖² s.t. JΔ = 0
+  (checked against the KKT system solved by numpy);
+and the kind's YAML errors, measures, reports, reference, and no host syncs in ``step``.
+"""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import solverhub
+from solverhub.errors import ProblemError
+from solverhub.result import Status
+from solverhub.testing import check_solver
+from solverhub_minnorm_og import (GAForget, GDRetain, MinNormOG, MinNormOGOptions, NegGradPlus, Retrain,
+                                  null_component, orthogonal_step)
+from solverhub_minnorm_og.model import ACTIVATIONS, ModelSpec, TorchModel, init_params
+
+ROOT = Path(__file__).resolve().parents[2]
+LINEAR = ROOT / "problems/structured/unlearning/linear_minnorm.yaml"
+SINE = ROOT / "problems/structured/unlearning/sine_poisoning.yaml"
+
+TINY = """
+name: tiny-unlearning
+description: 12 x 30 least squares, forget 3 rows
+kind: unlearning
+data:
+  X: {generate: normal, shape: [12, 30], seed: 4}
+  y: {generate: normal, shape: [12], seed: 5}
+model: {type: linear}
+forget: {rows: [0, 5, 7]}
+solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _single_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def linear():
+    p = solverhub.load_problem(LINEAR)
+    X, y = p.data["X"], p.data["y"]
+    retain = np.arange(X.shape[0]) >= 10                 # forget: {first: 10}
+    return p, X, y, retain, np.linalg.pinv(X) @ y, np.linalg.pinv(X[retain]) @ y[retain]
+
+
+@pytest.fixture(scope="module")
+def sine():
+    return solverhub.load_problem(SINE)
+
+
+def w(result):
+    return np.asarray(result.solution["w"], dtype=np.float64)
+
+
+# -- conformance ----------------------------------------------------------------
+# gd-retain, ga-forget and neggrad-plus are the paper's failing baselines: at the trained
+# interpolator their loss gradients vanish, so they are not asked to close the gap.
+@pytest.mark.parametrize("cls,progress", [(MinNormOG, 0.99), (Retrain, 0.99), (GDRetain, -math.inf),
+                                          (GAForget, -math.inf), (NegGradPlus, -math.inf)],
+                         ids=lambda v: getattr(v, "name", ""))
+def test_conformance(cls, progress):
+    check_solver(cls, problems={"unlearning": TINY}, max_iterations=300, progress=progress)
+
+
+# -- T1: the linear model ---------------------------------------------------------
+def test_trained_model_is_min_norm_interpolator_with_zero_retain_gradient(linear):
+    p, X, y, retain, theta_star, theta_r = linear
+    start = solverhub.solve(p, "gd-retain", options={"max_iterations": 0})
+    np.testing.assert_allclose(w(start), theta_star, atol=1e-12)
+    tp = p.lower_torch()
+    oracle = solverhub.oracle.Oracle.for_problem(tp, p)
+    assert float(torch.linalg.vector_norm(oracle.peek_grad(tp.x0, of="retain"))) < 1e-13
+    assert float(torch.linalg.vector_norm(oracle.peek_grad(tp.x0, of="forget"))) < 1e-13
+    assert np.linalg.norm(theta_star - theta_r) > 0.1           # unlearning has something to do
+
+
+def test_one_minnorm_og_step_is_the_min_norm_retain_interpolator(linear):
+    p, X, y, retain, theta_star, theta_r = linear
+    r = solverhub.solve(p, "minnorm-og", options={"max_iterations": 1, "reg_coef": 1.0})
+    assert r.iterations == 1 and r.status is Status.CONVERGED, r.message
+    np.testing.assert_allclose(w(r), theta_r, atol=1e-10)
+    assert np.abs(X[retain] @ w(r) - y[retain]).max() < 1e-10        # still interpolates the retain set
+    assert r.extras["distance_to_retrain"] < 1e-10
+    assert r.extras["model_gradients"] == retain.sum() and r.oracle_calls["grad_retain"] == 1
+    assert r.stationarity.name == "minnorm_kkt" and r.stationarity.value < 1e-10
+
+
+def test_gradient_methods_do_not_move_from_the_interpolator(linear):
+    p, X, y, retain, theta_star, theta_r = linear
+    gap = np.linalg.norm(theta_star - theta_r)
+    # (plain gradient steps; Adam divides a zero-up-to-rounding gradient by √v̂ + ε, a step of
+    # lr/ε times rounding, which is unstable: it does drift off the interpolator.)
+    for solver, opts in (("gd-retain", {}), ("neggrad-plus", {})):
+        r = solverhub.solve(p, solver, options={"max_iterations": 50, **opts})
+        assert np.abs(w(r) - theta_star).max() < 1e-9, solver
+        assert r.extras["distance_to_retrain"] == pytest.approx(gap, rel=1e-8)
+        assert r.stationarity.value == pytest.approx(gap, rel=1e-8)     # KKT residual = ‖P_null θ*‖
+        assert r.status is Status.MAX_ITERATIONS
+
+
+def test_partial_coefficient_and_decay(linear):
+    """c_t = reg_coef · decay^k: the null component θ* − θ_r shrinks by (1 − c0)(1 − c0·decay)."""
+    p, X, y, retain, theta_star, theta_r = linear
+    r1 = solverhub.solve(p, "minnorm-og", options={"max_iterations": 1, "reg_coef": 0.3})
+    np.testing.assert_allclose(w(r1), theta_r + 0.7 * (theta_star - theta_r), atol=1e-10)
+    r2 = solverhub.solve(p, "minnorm-og", options={"max_iterations": 2, "reg_coef": 0.3, "reg_coef_decay": 0.5})
+    np.testing.assert_allclose(w(r2), theta_r + 0.7 * 0.85 * (theta_star - theta_r), atol=1e-10)
+    assert r2.extras["projections"] == 2 and r2.extras["last_reg_coef"] == pytest.approx(0.15)
+    r3 = solverhub.solve(p, "minnorm-og", options={"max_iterations": 3, "reg_coef": 0.3, "proj_every": 2})
+    assert r3.extras["projections"] == 2                           # iterations 0 and 2
+    r4 = solverhub.solve(p, "minnorm-og", options={"max_iterations": 3, "reg_coef": 0.3, "projection_steps": 1})
+    assert r4.extras["projections"] == 1
+
+
+def test_retrain_from_zero_reaches_the_reference(linear):
+    p, X, y, retain, theta_star, theta_r = linear
+    r = solverhub.solve(p, "retrain", options={"max_iterations": 500, "tolerance": 1e-9})
+    assert r.status is Status.CONVERGED, r.message
+    np.testing.assert_allclose(w(r), theta_r, atol=1e-8)
+    assert r.oracle_calls["grad_retain"] == r.iterations
+
+
+def test_subsampled_jacobian(linear):
+    """n_pert < n_retain: the rows come from the oracle's seeded generator; with a negligible loss
+    step one iteration gives the min-norm interpolator of exactly those rows."""
+    p, X, y, retain, theta_star, theta_r = linear
+    opts = {"max_iterations": 3, "reg_coef": 1.0, "n_pert": 10, "tolerance": 0.0}
+    a, b = (solverhub.solve(p, "minnorm-og", options=opts, seed=s) for s in (0, 1))
+    again = solverhub.solve(p, "minnorm-og", options=opts, seed=0)
+    assert a.extras["model_gradients"] == 30 and a.extras["projections"] == 3
+    assert w(a).tolist() == w(again).tolist() and np.abs(w(a) - w(b)).max() > 1e-6
+    for seed in (0, 3):
+        one = solverhub.solve(p, "minnorm-og", seed=seed,
+                              options={**opts, "max_iterations": 1, "optimizer": "gd", "lr": 1e-30})
+        rows = torch.randperm(30, generator=torch.Generator().manual_seed(seed))[:10].numpy()
+        Xs, ys = X[retain][rows], y[retain][rows]
+        np.testing.assert_allclose(w(one), np.linalg.pinv(Xs) @ ys, atol=1e-10)
+        assert one.extras["distance_to_retrain"] > 1e-2        # 10 of 30 rows: not the retain interpolator
+
+
+def test_reference_measure_and_report_in_numpy(linear):
+    p, X, y, retain, theta_star, theta_r = linear
+    base = solverhub.compute_baseline(p)
+    np.testing.assert_allclose(base.x, theta_r, atol=1e-12)
+    assert base.objective == pytest.approx(0.5 * theta_r @ theta_r, rel=1e-12)
+    assert base.certificate.name == "minnorm_kkt" and base.certificate.value < 1e-12
+    r = solverhub.solve(p, "minnorm-og", options={"max_iterations": 1, "reg_coef": 0.5})
+    x, e = w(r), r.extras
+    f = ~retain
+    assert e["forget_mse"] == pytest.approx(np.mean((X[f] @ x - y[f]) ** 2), rel=1e-10)
+    assert e["forget_mse_of_retrain"] == pytest.approx(np.mean((X[f] @ theta_r - y[f]) ** 2), rel=1e-10)
+    assert e["forget_max_output_gap_to_retrain"] == pytest.approx(np.abs(X[f] @ (x - theta_r)).max(), rel=1e-8)
+    assert e["distance_to_retrain"] == pytest.approx(np.linalg.norm(x - theta_r), rel=1e-8)
+    assert e["start_distance_to_retrain"] == pytest.approx(np.linalg.norm(theta_star - theta_r), rel=1e-10)
+    assert e["n_retain"] == 30 and e["n_forget"] == 10
+    assert r.objective == pytest.approx(0.5 * x @ x, rel=1e-12)
+
+
+# -- T3: the orthogonal step --------------------------------------------------------
+@pytest.mark.parametrize("lam", [0.0, 0.5, 9.0])
+@pytest.mark.parametrize("duplicate_rows", [False, True])
+def test_orthogonal_step_solves_the_perturbation_problem(lam, duplicate_rows):
+    spec = ModelSpec("mlp", 2, (8, 6), "tanh", True)
+    model = TorchModel(spec, torch.device("cpu"), torch.float64)
+    gen = torch.Generator().manual_seed(3)
+    theta = torch.tensor(init_params(spec, 1, 1.0)) + 0.1 * torch.randn(model.dim, generator=gen, dtype=torch.float64)
+    X = torch.randn(12, 2, generator=gen, dtype=torch.float64)
+    if duplicate_rows:
+        X = torch.cat([X, X[:4]])                   # J is rank deficient: 16 rows, rank 12
+    J = model.jacobian(theta, X)
+    new, delta = orthogonal_step(theta, J, 1.0 / (1.0 + lam))
+    assert float(torch.linalg.vector_norm(J @ delta)) <= 1e-8 * float(torch.linalg.vector_norm(delta))
+    assert float(torch.linalg.vector_norm(new)) <= float(torch.linalg.vector_norm(theta))
+    # KKT of min ‖θ+Δ‖² + λ‖Δ‖² s.t. JΔ = 0 in numpy (lstsq: J may be rank deficient)
+    Jn, th, d = J.numpy(), theta.numpy(), theta.numel()
+    kkt = np.block([[2 * (1 + lam) * np.eye(d), Jn.T], [Jn, np.zeros((Jn.shape[0],) * 2)]])
+    rhs = np.concatenate([-2 * th, np.zeros(Jn.shape[0])])
+    expected = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:d]
+    np.testing.assert_allclose(delta.numpy(), expected, atol=1e-10)
+    # and the step is not trivial
+    assert float(torch.linalg.vector_norm(delta)) > 0.1
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_hand_jacobian_matches_autograd(activation):
+    spec = ModelSpec("mlp", 3, (7, 5), activation, True, (0.1, -0.2, 0.3), (1.0, 2.0, 0.5))
+    model = TorchModel(spec, torch.device("cpu"), torch.float64)
+    theta = torch.tensor(init_params(spec, 2, 1.0))
+    X = torch.randn(9, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    np.testing.assert_allclose(model.jacobian(theta, X).numpy(), model.jacobian_autograd(theta, X).numpy(), atol=1e-13)
+
+
+def test_null_component_of_a_linear_model_is_theta_minus_the_min_norm_part():
+    rng = np.random.default_rng(0)
+    A, theta = rng.normal(size=(5, 20)), rng.normal(size=20)
+    expected = theta - np.linalg.pinv(A) @ (A @ theta)
+    np.testing.assert_allclose(null_component(torch.tensor(theta), torch.tensor(A)).numpy(), expected, atol=1e-13)
+
+
+# -- T2: the sine poisoning replica ------------------------------------------------
+def test_sine_poisoning_minnorm_og_beats_gd_and_ga(sine):
+    """Paper §5.1 (note: MinNorm-OG 1.08 vs GD 2.76 vs GA 23.8 after 100 epochs)."""
+    def sup(solver, **options):
+        return solverhub.solve(sine, solver, options=options).extras["sup_error_vs_target"]
+    start = solverhub.solve(sine, "gd-retain", options={"max_iterations": 0})
+    assert start.extras["trained_mse"] < 1e-9                          # trained to interpolation
+    assert start.extras["retrain_reference_mse"] < 1e-9
+    assert start.extras["sup_error_vs_target"] > 2.0                   # the poison shows
+    mnog = sup("minnorm-og")                                           # the defaults: 100 iterations
+    grid = (1e-3, 5e-4, 1e-4)                                          # the paper's learning rates
+    gd = min(sup("gd-retain", lr=lr) for lr in grid)
+    ga = min(sup("ga-forget", lr=lr) for lr in grid)
+    assert mnog < 0.6 * gd and mnog < 0.6 * ga, (mnog, gd, ga)
+    assert mnog < 0.6 * start.extras["sup_error_vs_target"]
+
+
+def test_sine_problem_shape(sine):
+    assert [(v.name, v.shape) for v in sine.variables] == [
+        ("W1", (24, 1)), ("b1", (24,)), ("W2", (24, 24)), ("b2", (24,)), ("W3", (1, 24)), ("b3", (1,))]
+    assert sine.dim == 673
+    s = sine.kind.setup(sine)
+    assert s.X.shape == (55, 1) and s.forget.sum() == 5 and np.all(s.y[s.forget] == 1.5)
+    np.testing.assert_allclose(s.y[~s.forget], np.sin(s.X[~s.forget, 0]), atol=0)
+
+
+# -- no host syncs in step ---------------------------------------------------------
+def test_step_has_no_host_syncs(sine, monkeypatch):
+    sine.lower_torch()                                     # the set-up (training) is cached first
+    syncs = {"n": 0, "in_step": 0, "in_report": 0}
+    phase = {"name": None}
+    for name in ("__float__", "item", "__bool__"):
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *a, _orig=original, **k):
+            syncs["n"] += 1
+            if phase["name"]:
+                syncs[phase["name"]] += 1
+            return _orig(self, *a, **k)
+        monkeypatch.setattr(torch.Tensor, name, counting)
+
+    def wrap(owner, attr, label):
+        original = getattr(owner, attr)
+
+        def wrapped(*a, **k):
+            phase["name"] = label
+            try:
+                return original(*a, **k)
+            finally:
+                phase["name"] = None
+        monkeypatch.setattr(owner, attr, wrapped)
+    wrap(MinNormOG, "step", "in_step")
+    wrap(MinNormOG, "report", "in_report")
+    wrap(type(sine.kind), "report", "in_report")
+    options = {"max_iterations": 200, "tolerance": 0.0, "trace_every": 50, "n_pert": 20, "projection_steps": None}
+    r = solverhub.solve(sine, "minnorm-og", options=options)
+    assert r.iterations == 200 and len(r.trace) == 5 and r.extras["projections"] == 200
+    assert syncs["in_step"] == 0
+    assert syncs["n"] - syncs["in_report"] <= 2 * len(r.trace) + 10, syncs
+
+
+# -- the kind's YAML -----------------------------------------------------------------
+BAD = [
+    ("model: {type: cubic}", "model.type"),
+    ("model: {type: mlp}", "model.widths"),
+    ("model: {type: linear, widths: [3]}", "no hidden layers"),
+    ("model: {type: linear}\nforget: {rows: [0, 40]}", "forget.rows"),
+    ("model: {type: linear}\nforget: {first: 2, last: 3}", "exactly one"),
+    ("model: {type: linear}", "forget: required"),
+    ("model: {type: linear}\nforget: {first: 12}", "no retain set"),
+    ("model: {type: mlp, widths: [4]}\nforget: {first: 2}\ntrain: {method: min_norm}", "closed form of a linear"),
+    ("model: {type: linear}\nforget: {first: 2}\nvariables: {w: {shape: [3]}}", "variables"),
+    ("model: {type: linear}\nforget: {first: 2}\nsynthetic: {sine_poisoning: {}}", "synthetic"),
+    ("model: {type: linear}\nforget: {first: 2}\ninputs: Z", "no data entry 'Z'"),
+]
+
+
+@pytest.mark.parametrize("extra,match", BAD, ids=[b[1] for b in BAD])
+def test_bad_yaml_is_a_problem_error_with_a_line(extra, match, write_problem):
+    path = write_problem("name: bad\nkind: unlearning\ndata:\n  X: {generate: normal, shape: [12, 5]}\n"
+                         "  y: {generate: normal, shape: [12]}\n" + extra + "\n")
+    with pytest.raises(ProblemError, match=match) as err:
+        solverhub.load_problem(path)
+    assert str(path) in str(err.value) and f"{path}:" in str(err.value)
+
+
+def test_x0_and_bad_mask_are_refused_at_set_up(write_problem):
+    head = "name: m\nkind: unlearning\nmodel: {type: linear}\ndata:\n  X: [[1, 0], [0, 1], [1, 1]]\n  y: [1, 2, 3]\n"
+    p = solverhub.load_problem(write_problem(head + "  f: [0, 2, 1]\nforget: {mask: f}\n"))
+    with pytest.raises(ProblemError, match="forget.mask"):
+        solverhub.solve(p, "minnorm-og")
+    p = solverhub.load_problem(write_problem(head + "forget: {last: 1}\nx0: {w: [1, 1]}\n", "x0.yaml"))
+    with pytest.raises(ProblemError, match="x0"):
+        solverhub.solve(p, "minnorm-og")
+
+
+def test_mask_forget_set_and_dispatch(write_problem):
+    p = solverhub.load_problem(write_problem("""
+        name: masked
+        kind: unlearning
+        model: {type: linear, bias: true}
+        data:
+          X: {generate: normal, shape: [10, 25], seed: 2}
+          y: {generate: normal, shape: [10], seed: 3}
+          f: [0, 1, 0, 0, 1, 0, 0, 0, 0, 0]
+        forget: {mask: f}
+        solve: {reg_coef: 1.0}
+        """))
+    assert [(v.name, v.shape) for v in p.variables] == [("w", (25,)), ("b", (1,))]
+    r = solverhub.solve(p, options={"max_iterations": 1})
+    assert r.solver == "minnorm-og"                                     # priority 20 on unlearning problems
+    keep = np.array([0, 1, 0, 0, 1, 0, 0, 0, 0, 0]) == 0
+    A = np.c_[p.data["X"], np.ones(10)]
+    x = np.r_[r.solution["w"], r.solution["b"]]
+    np.testing.assert_allclose(x, np.linalg.pinv(A[keep]) @ p.data["y"][keep], atol=1e-10)
+
+
+def test_baseline_cli_and_other_kinds_refused(run_cli):
+    out = run_cli("baseline", LINEAR)
+    assert out.exit_code == 0 and "closed form: minimum-norm retain interpolator" in out.output, out.output
+    ridge = solverhub.load_problem(ROOT / "problems/smooth/ridge.yaml")
+    ok, why = MinNormOG().accepts(ridge)
+    assert not ok and "unlearning" in why
+    with pytest.raises(ValueError):
+        MinNormOGOptions(reg_coef=1.5)
+
+
+def test_plugin_registered_without_importing_torch():
+    code = ("import sys; from importlib.metadata import entry_points; "
+            "ep, = [e for e in entry_points(group='solverhub') if e.name == 'minnorm-og']; mod = ep.load(); "
+            "names = sorted(c.name for c in mod.solverhub_solvers()); "
+            "assert names == ['ga-forget', 'gd-retain', 'minnorm-og', 'neggrad-plus', 'retrain'], names; "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "kind, = mod.solverhub_problem_kinds(); assert kind.name == 'unlearning'; "
+            "assert 'torch' not in sys.modules, 'torch imported by the kind'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -274,9 +274,9 @@ def _print_compare_table(results, skipped, console) -> None:
     for col in ("problem", "solver", "seed", "status", "objective", "rel. gap to baseline", "stationarity",
                 "oracle calls", "time s"):
         table.add_column(col, justify="left" if col in ("problem", "solver", "status") else "right")
-    for r in sorted(results, key=lambda r: (r.problem, r.solver, r.seed)):
+    for r in sorted(results, key=lambda r: (r.problem, r.extras.get("label", r.solver), r.seed)):
         gap = "-" if r.baseline_gap is None else f"{r.baseline_gap:.1e}"
-        table.add_row(r.problem, r.solver, str(r.seed), r.status.value, f"{r.objective:.8g}", gap,
+        table.add_row(r.problem, r.extras.get("label", r.solver), str(r.seed), r.status.value, f"{r.objective:.8g}", gap,
                       f"{r.stationarity.name} {r.stationarity.value:.1e}", str(r.total_oracle_calls),
                       f"{r.wall_time_s:.3f}")
     console.print(table)

@@ -49,12 +49,46 @@ data:
 objective: "sum_squares(x) + c @ x"
 constraints: ["sum(x) == 1", "x >= 0"]
 """,
+    "bilevel": """
+name: tiny-minnorm-bilevel
+kind: bilevel
+variables: {x: {shape: [3], x0: [1.0, 1.0, 1.0]}}
+data:
+  A: [[1.0, 2.0, 0.5]]
+  b: [1.0]
+upper: {objective: "0.5 * sum_squares(x)"}
+lower: {objective: "0.5 * sum_squares(A @ x - b)"}
+""",
+    "monotone": """
+name: tiny-monotone
+kind: monotone
+variables: {z: {shape: [4], x0: [1.0, -2.0, 0.5, 1.5]}}
+data:
+  M: [[2.0, 1.0, 0.0, 0.0], [-1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.5], [0.0, 0.0, -0.5, 1.0]]
+  q: [1.0, -1.0, 0.5, 0.0]
+operator: "M @ z + q"
+""",
+    "minimax": """
+name: tiny-saddle
+kind: minimax
+variables: {x: {shape: [2], x0: [1.0, -1.0]}, y: {shape: [2], x0: [0.5, 2.0]}}
+data: {B: [[0.5, -0.3], [0.2, 0.4]], c: [1.0, -0.5]}
+min: x
+max: y
+objective: "sum_squares(x) + x @ (B @ y) - 0.5 * sum_squares(y) + c @ x"
+""",
 }
 
 
 def tiny_problem(kind: str, problems: Mapping[str, str] | None = None):
+    """The tiny problem of ``kind``: from ``problems``, the core's set, or the kind class's own
+    ``tiny_problem`` (YAML text a kind plugin provides for the kit)."""
     from .problem.model import load_problem
+    from .registry import get_registry
     text = (problems or {}).get(kind) or TINY_PROBLEMS.get(kind)
+    if text is None:
+        kind_cls = get_registry().kinds.get(kind)
+        text = getattr(kind_cls, "tiny_problem", None)
     return None if text is None else load_problem(text)
 
 

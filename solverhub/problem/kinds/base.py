@@ -136,6 +136,7 @@ class ProblemKind:
     Sections: ClassVar[type[BaseModel]] = ObjectiveSections
     default_measure: ClassVar[str] = "grad_norm"
     polishable: ClassVar[bool] = True     # the baseline may polish cvxpy's point by L-BFGS on the objective
+    tiny_problem: ClassVar[str | None] = None   # YAML of a tiny instance for the conformance kit (plugin kinds)
 
     # -- YAML -> IR ------------------------------------------------------
     def implicit_variables(self, sections, data_shapes: dict, location) -> dict:

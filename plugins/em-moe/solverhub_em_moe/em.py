@@ -94,9 +94,8 @@ def _pick(candidates, objective):
 
 def binary_objective(beta, F, a, b):
     """-sum_i [a_i log sigmoid(u_i) + b_i log sigmoid(-u_i)], u = F beta; beta (..., B, d) -> (..., B)."""
-    u = beta @ F.T
-    logsig = torch.nn.functional.logsigmoid
-    return -(a * logsig(u) + b * logsig(-u)).sum(-1)
+    u = beta @ F.T                      # log sigmoid(u) = u - softplus(u), log sigmoid(-u) = -softplus(u)
+    return ((a + b) * torch.nn.functional.softplus(u) - a * u).sum(-1)
 
 
 def newton_binary(F, a, b, beta, steps: int, halvings: int):
@@ -114,23 +113,36 @@ def newton_binary(F, a, b, beta, steps: int, halvings: int):
     return beta
 
 
+def _lse_with_reference(logits):
+    """log(1 + sum_k exp(logits_k)) over dim -2 (the K-1 free logits; the reference logit is 0)."""
+    if logits.shape[-2] == 1:
+        return torch.nn.functional.softplus(logits[..., 0, :])
+    top = logits.amax(dim=-2).clamp(min=0.0)
+    return top + torch.log(torch.exp(-top) + torch.exp(logits - top.unsqueeze(-2)).sum(dim=-2))
+
+
 def gate_objective(W, X, r):
-    """-sum_i sum_k r_ik log softmax([W x_i; 0])_k; W (..., K-1, d) -> (...)."""
-    logits = torch.einsum("nd,...kd->...nk", X, W)
-    logits = torch.cat([logits, torch.zeros_like(logits[..., :1])], dim=-1)
-    return -(r * torch.log_softmax(logits, dim=-1)).sum((-1, -2))
+    """-sum_i sum_k r_ik log softmax([W x_i; 0])_k for W (..., K-1, d) -> (...).
+    Rows are laid out as (K-1, n) so every reduction runs over contiguous rows."""
+    K1 = W.shape[-2]
+    logits = W @ X.T                                            # (..., K-1, n)
+    return (r.sum(1) * _lse_with_reference(logits)).sum(-1) - (r[:, :K1].T * logits).sum((-1, -2))
 
 
 def newton_gate(X, r, W, steps: int, halvings: int):
     """Newton's method on ``gate_objective`` (softmax regression with soft labels r (n, K))."""
     K1, d = W.shape
     T = _step_sizes(halvings, W)
+    targets, weight = r[:, :K1].T, r.sum(1)                     # (K-1, n), (n,)
     for _ in range(steps):
-        logits = torch.cat([X @ W.T, torch.zeros_like(X[:, :1])], dim=1)
-        P = torch.softmax(logits, dim=1)[:, :K1]                   # (n, K-1)
-        grad = (P - r[:, :K1]).T @ X                                # (K-1, d)
-        M = torch.diag_embed(P) - P[:, :, None] * P[:, None, :]     # (n, K-1, K-1)
-        H = torch.einsum("njl,na,nb->jalb", M, X, X).reshape(K1 * d, K1 * d)
+        logits = W @ X.T                                        # (K-1, n)
+        P = torch.exp(logits - _lse_with_reference(logits))      # (K-1, n) gate probabilities
+        grad = (weight * P - targets) @ X                       # (K-1, d)
+        if K1 == 1:
+            H = (X.T * (weight * P[0] * (1 - P[0]))) @ X
+        else:
+            M = torch.diag_embed(P.T).permute(1, 2, 0) - P[:, None, :] * P[None, :, :]   # (K-1, K-1, n)
+            H = torch.einsum("jln,na,nb->jalb", M * weight, X, X).reshape(K1 * d, K1 * d)
         delta = torch.linalg.solve(_jittered(H), grad.reshape(-1)).reshape(K1, d)
         candidates = W.unsqueeze(0) - T[:, None, None] * delta.unsqueeze(0)     # (T, K-1, d)
         objective = gate_objective(candidates, X, r)                             # (T,)
@@ -174,7 +186,7 @@ class EMMoE(Solver):
     version = "0.1.0"
     kinds = ("mixture_of_experts",)
     capabilities = Capabilities(stochastic_ok=False)
-    priority = 20
+    priority = 30     # the default for its kind, above any generic gradient method
     Options = Options
     description = "EM for mixtures of experts (mirror descent with unit step on the NLL; arXiv 2411.06056)"
 

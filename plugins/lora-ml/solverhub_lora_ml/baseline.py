@@ -1,0 +1,63 @@
+"""Standard retraining (SR): the reference method LoRA-ML (arXiv 2410.22264) beats.
+
+SR fits the shared matrix alone on the pooled tasks::
+
+    min_A  (1/T) sum_t (1/2N) ||Y_t - A X_t||²
+
+by GD with step ``lr`` (default 0.03, the step LoRA-ML uses on A). On kind ``lora_meta``
+this is GD on the meta loss with the adapters held at U = 0: the A-gradient of the meta
+loss at (A, 0) is exactly SR's gradient, so each iteration is one counted
+``oracle.grad``. SR converges to the pooled least-squares A (about the task mean,
+A* + mean_t U*_tU*_tᵀ), and (A_SR, 0) is a stationary point -- a saddle -- of the meta
+loss: the U-gradient 2 sym(G_t) U_t vanishes at U = 0. The paper shows the residual
+W_new - A_SR of a new task has rank > k, so a rank-k adapter cannot fit it.
+"""
+from __future__ import annotations
+
+__all__ = ["RetrainStandard", "Options", "SRState"]
+
+from dataclasses import dataclass
+
+from solverhub._lazy import lazy_module
+from solverhub.solver import Capabilities, IterState, Solver
+
+torch = lazy_module("torch")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options of ``retrain-standard``."""
+
+    lr: float = 0.03     # GD step on A (the step LoRA-ML uses on A)
+
+    def __post_init__(self):
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+@dataclass(kw_only=True)
+class SRState(IterState):
+    n_shared: int = 0
+
+
+class RetrainStandard(Solver):
+    """Standard retraining on kind ``lora_meta``: GD on A with every adapter at 0."""
+
+    name = "retrain-standard"
+    paper = "arXiv:2410.22264 (reference: standard retraining on the pooled tasks)"
+    version = "0.1.0"
+    kinds = ("lora_meta",)
+    capabilities = Capabilities(stochastic_ok=False)
+    priority = 10
+    Options = Options
+    description = "standard retraining: GD on the shared matrix with the task adapters held at zero"
+
+    def init(self, problem, oracle, x0, options: Options) -> SRState:
+        nA = problem.sections.extra["spec"].d ** 2
+        x = torch.cat([x0[:nA], torch.zeros_like(x0[nA:])])
+        return SRState(x=x, n_shared=nA)
+
+    def step(self, state: SRState, oracle, options: Options) -> SRState:
+        nA, x = state.n_shared, state.x
+        g = oracle.grad(x)
+        return SRState(x=torch.cat([x[:nA] - options.lr * g[:nA], x[nA:]]), n_shared=nA)

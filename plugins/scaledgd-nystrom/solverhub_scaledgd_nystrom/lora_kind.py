@@ -135,12 +135,17 @@ def _pretrain(problem):
             params += [W.requires_grad_(True), b.requires_grad_(True)]
         X = torch.as_tensor(problem.data["X_pretrain"], dtype=torch.float64)
         y = _targets(problem, "y_pretrain", extra, torch.device("cpu"), torch.float64)
-        opt = torch.optim.Adam(params, lr=spec["lr"])
-        for _ in range(spec["steps"]):
-            opt.zero_grad()
+        # plain Adam (betas 0.9, 0.999, eps 1e-8), written out: torch.optim's first use costs seconds
+        m = [torch.zeros_like(q) for q in params]
+        v = [torch.zeros_like(q) for q in params]
+        for t in range(1, spec["steps"] + 1):
             loss = _loss(extra["loss"], mlp_forward(list(zip(params[::2], params[1::2])), X, extra["activation"]), y)
-            loss.backward()
-            opt.step()
+            grads = torch.autograd.grad(loss, params)
+            with torch.no_grad():
+                for q, g, m_q, v_q in zip(params, grads, m, v):
+                    m_q.mul_(0.9).add_(g, alpha=0.1)
+                    v_q.mul_(0.999).addcmul_(g, g, value=0.001)
+                    q.sub_(spec["lr"] * (m_q / (1 - 0.9 ** t)) / (torch.sqrt(v_q / (1 - 0.999 ** t)) + 1e-8))
         return [(W.detach().numpy().copy(), b.detach().numpy().copy()) for W, b in zip(params[::2], params[1::2])]
     finally:
         torch.set_num_threads(threads)

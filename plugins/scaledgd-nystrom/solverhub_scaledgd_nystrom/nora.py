@@ -71,10 +71,10 @@ def apply_nora_(lora_A, lora_B, W0, *, sigma: float = 0.1, scaling: float = 1.0,
 def nora_plus_precondition(A, B, gA, gB, eps: float, precondition_A: bool = True):
     """NoRA+'s preconditioned adapter gradients (see the module docstring)."""
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
-    PA = torch.linalg.inv(A @ A.T + eps * eye)
+    PA = torch.linalg.inv_ex(A @ A.T + eps * eye).inverse      # inv_ex: no error check, no device sync
     gB = (gB @ PA) / torch.linalg.matrix_norm(PA)
     if precondition_A:
-        PB = torch.linalg.inv(B.T @ B + eps * eye)
+        PB = torch.linalg.inv_ex(B.T @ B + eps * eye).inverse
         gA = (PB @ gA) / torch.linalg.matrix_norm(PB)
     return gA, gB
 
@@ -188,16 +188,12 @@ class Nora(_AdapterSolver):
     def _direction(self, state, grad, options):
         if not options.plus:
             return grad
-        parts = []
         out = grad.clone()
         for sa, shape_a, sb, shape_b in state.layers:
             A, B = state.x[sa].reshape(shape_a), state.x[sb].reshape(shape_b)
             gA, gB = nora_plus_precondition(A, B, grad[sa].reshape(shape_a), grad[sb].reshape(shape_b),
                                             options.precond_eps, precondition_A=state.t > 0)
-            parts.append((sa, gA, sb, gB))
-        for sa, gA, sb, gB in parts:
-            out[sa] = gA.reshape(-1)
-            out[sb] = gB.reshape(-1)
+            out[sa], out[sb] = gA.reshape(-1), gB.reshape(-1)
         return out
 
 

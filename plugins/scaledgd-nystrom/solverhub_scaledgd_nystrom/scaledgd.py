@@ -103,7 +103,8 @@ def _precondition(G, gram, damping, rcond):
     """G · (gram)^† (or (gram + damping I)^{-1}), gram symmetric PSD r×r."""
     if damping > 0:
         eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-        return torch.linalg.solve(gram + damping * eye, G.T).T     # gram symmetric: (A^{-1} Gᵀ)ᵀ = G A^{-1}
+        # gram symmetric: (A^{-1} Gᵀ)ᵀ = G A^{-1}; solve_ex: no error check, so no device sync
+        return torch.linalg.solve_ex(gram + damping * eye, G.T).result.T
     return G @ torch.linalg.pinv(gram, hermitian=True, rtol=rcond)
 
 

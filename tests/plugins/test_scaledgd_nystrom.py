@@ -1,0 +1,395 @@
+"""Tests of the ``scaledgd-nystrom`` plugin (arXiv 2410.18965) after the method note
+/work/shared/methods/10-nystrom-scaledgd-nora.md, section (c), and issue 7.
+
+Known answers computed independently of the solvers (numpy factorization errors from the
+returned factors, Eckart–Young tails, numpy forward passes), so each test can fail:
+a random start in place of the Nyström sketch, η = 1 in the symmetric case, a missing
+pseudo-inverse, Y₀ ≠ 0, a NoRA init written to the wrong attribute, B ≠ 0 at the start.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import solverhub  # noqa: E402
+from solverhub.baseline import NoBaseline, compute_baseline  # noqa: E402
+from solverhub.errors import ProblemError, SolverRefused  # noqa: E402
+from solverhub.testing import check_solver  # noqa: E402
+from solverhub_scaledgd_nystrom import (Lora, MatrixFactorization, Nora, ScaledGD, ScaledGDNystrom,  # noqa: E402
+                                        apply_nora_, mlp_forward, nora_plus_precondition, pretrained_weights)
+from solverhub_scaledgd_nystrom import factorization_kind  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SET = ROOT / "problems" / "structured" / "factorization"
+
+ISSUE_YAML = """\
+name: mf-psd
+kind: matrix_factorization
+data:
+  M: {generate: low_rank_psd, shape: [100, 100], rank: 5, condition: 100, seed: 0}
+rank: 5
+symmetric: true
+"""
+
+TINY_MF = """
+name: tiny-mf
+kind: matrix_factorization
+data:
+  M: {generate: low_rank_psd, shape: [12, 12], rank: 2, condition: 4, seed: 3}
+rank: 2
+symmetric: true
+"""
+
+TINY_LORA = """
+name: tiny-lora
+kind: lora_finetune
+data:
+  X_pretrain: {generate: normal, shape: [40, 4], seed: 1}
+  y_pretrain: {generate: normal, shape: [40, 2], seed: 2}
+  X: {generate: normal, shape: [40, 4], seed: 3}
+  y: {generate: normal, shape: [40, 2], seed: 4}
+network: {widths: [4, 6, 2], activation: tanh}
+pretrain: {seed: 0, steps: 50, lr: 0.05}
+lora: {rank: 2}
+loss: mse
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _single_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def load(name):
+    return solverhub.load_problem(SET / f"{name}.yaml")
+
+
+def rel_error(problem, result) -> float:
+    """‖XXᵀ − M‖/‖M‖ (or XYᵀ) in numpy from the returned factors."""
+    M = problem.data["M"]
+    X = np.asarray(result.solution["X"])
+    Y = np.asarray(result.solution["Y"]) if "Y" in result.solution else X
+    return float(np.linalg.norm(X @ Y.T - M) / np.linalg.norm(M))
+
+
+def iterations_to(problem, solver, tol=1e-8, seed=0, cap=400, **options) -> int:
+    r = solverhub.solve(problem, solver, options={"max_iterations": cap, "tolerance": 0.0, **options}, seed=seed)
+    errors = np.asarray(r.extras["factorization_error_trace"])
+    below = np.flatnonzero(errors <= tol)
+    assert below.size, f"{solver} did not reach {tol} in {cap} iterations (last {errors[-1]:.3g})"
+    return int(below[0])
+
+
+# -- loading ------------------------------------------------------------------------
+def test_issue_yaml_loads_as_written_and_matches_the_shipped_file():
+    p = solverhub.load_problem(ISSUE_YAML)
+    assert [(v.name, v.shape) for v in p.variables] == [("X", (100, 5))]
+    lam = np.sort(np.linalg.eigvalsh(p.data["M"]))[::-1]
+    np.testing.assert_allclose(lam[:5], np.logspace(0, -2, 5), rtol=1e-10)
+    assert np.abs(lam[5:]).max() < 1e-12
+    shipped = load("mf-psd")
+    np.testing.assert_array_equal(shipped.data["M"], p.data["M"])
+    assert shipped.sections.extra == p.sections.extra
+
+
+def test_file_based_matrix_and_errors():
+    p = load("mf-file")
+    np.testing.assert_array_equal(p.data["M"], np.load(SET / "M.npy"))
+    assert p.variables[0].shape == (80, 4)
+    r = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 12, "tolerance": 0.0})
+    assert rel_error(p, r) < 1e-8
+    with pytest.raises(ProblemError, match="square M"):
+        solverhub.load_problem("name: x\nkind: matrix_factorization\n"
+                               "data: {M: {generate: normal, shape: [10, 9]}}\nrank: 2\n")
+    with pytest.raises(ProblemError, match="rank 200 exceeds"):
+        solverhub.load_problem(ISSUE_YAML.replace("rank: 5\nsym", "rank: 200\nsym"))
+    with pytest.raises(ProblemError, match="needs the matrix to factor as data M"):
+        solverhub.load_problem("name: x\nkind: matrix_factorization\ndata: {A: [[1.0]]}\nrank: 1\n")
+    asym = solverhub.load_problem("name: x\nkind: matrix_factorization\n"
+                                  "data: {M: {generate: normal, shape: [10, 10]}}\nrank: 2\n")
+    with pytest.raises(ProblemError, match="M is not symmetric"):
+        asym.lower_torch()
+
+
+# -- the objective, its gradient and the baseline ---------------------------------------
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_objective_gradient_and_hvp_match_numpy(symmetric, monkeypatch):
+    rng = np.random.default_rng(0)
+    m, n, r = 9, (9 if symmetric else 7), 3
+    M = rng.normal(size=(m, n))
+    M = M + M.T if symmetric else M
+    text = (f"name: t\nkind: matrix_factorization\ndata: {{M: {M.tolist()}}}\nrank: {r}\n"
+            f"symmetric: {str(symmetric).lower()}\n")
+    p = solverhub.load_problem(text)
+    x = rng.normal(size=p.dim)
+    X = x[:m * r].reshape(m, r)
+    Y = X if symmetric else x[m * r:].reshape(n, r)
+    E = X @ Y.T - M
+    f = 0.25 * np.sum(E ** 2) if symmetric else 0.5 * np.sum(E ** 2)
+    g = (E @ X).reshape(-1) if symmetric else np.concatenate([(E @ Y).reshape(-1), (E.T @ X).reshape(-1)])
+    monkeypatch.setattr(factorization_kind, "BLOCK_ELEMENTS", 2 * n)   # several row blocks
+    tp = p.lower_torch()
+    xt = torch.tensor(x)
+    from solverhub.oracle import Oracle
+    oracle = Oracle.for_problem(tp, p)
+    value, grad = oracle.value_and_grad(xt)
+    assert float(value) == pytest.approx(f, rel=1e-12)
+    np.testing.assert_allclose(grad.numpy(), g, rtol=1e-10, atol=1e-10)
+    v = rng.normal(size=p.dim)
+    h = 1e-6
+    fd = (oracle.peek_grad(torch.tensor(x + h * v)) - oracle.peek_grad(torch.tensor(x - h * v))).numpy() / (2 * h)
+    np.testing.assert_allclose(oracle.hvp(xt, torch.tensor(v)).numpy(), fd, rtol=1e-6, atol=1e-6)
+
+
+def test_closed_form_baseline_is_eckart_young():
+    rng = np.random.default_rng(1)
+    M = rng.normal(size=(12, 9))
+    p = solverhub.load_problem(f"name: t\nkind: matrix_factorization\ndata: {{M: {M.tolist()}}}\nrank: 3\n"
+                               "symmetric: false\n")
+    s = np.linalg.svd(M, compute_uv=False)
+    base = compute_baseline(p)
+    assert base.objective == pytest.approx(0.5 * np.sum(s[3:] ** 2), rel=1e-10)
+    assert base.certificate.value < 1e-10 and "closed form" in base.solver
+    S = M @ M.T - 3.0 * np.eye(12)                    # symmetric, indefinite
+    lam = np.sort(np.linalg.eigvalsh(S))[::-1]
+    p = solverhub.load_problem(f"name: t\nkind: matrix_factorization\ndata: {{M: {S.tolist()}}}\nrank: 4\n")
+    f_star = 0.25 * (np.sum(S ** 2) - np.sum(np.clip(lam[:4], 0, None) ** 2))
+    assert compute_baseline(p).objective == pytest.approx(f_star, rel=1e-10)
+    with pytest.raises(NoBaseline):
+        p.kind.lower_cvxpy(p)
+    with pytest.raises(SolverRefused):
+        solverhub.solve(p, "cvxpy")
+
+
+# -- the claims -----------------------------------------------------------------------
+def test_nystrom_exact_rank_reaches_1e8_in_10_iterations_and_2x_faster_than_random():
+    p = load("mf-psd")
+    for seed in (0, 1, 2):
+        r = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 10, "tolerance": 0.0}, seed=seed)
+        assert rel_error(p, r) < 1e-8, seed
+        k = iterations_to(p, "scaledgd-nystrom", seed=seed)
+        k_random = iterations_to(p, "scaledgd", seed=seed)
+        assert k <= 10 and k_random >= 2 * k, (seed, k, k_random)
+        # numpy check of the random run's count: one iteration short of 2k it is still above 1e-8
+        short = solverhub.solve(p, "scaledgd", options={"max_iterations": 2 * k - 1, "tolerance": 0.0}, seed=seed)
+        assert rel_error(p, short) > 1e-8
+
+
+def test_nystrom_overparameterized_10_iterations_and_10x_fewer_than_random():
+    p = load("mf-overparam")
+    for seed in (0, 1):
+        r = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 10, "tolerance": 0.0}, seed=seed)
+        assert rel_error(p, r) < 1e-8
+        k = iterations_to(p, "scaledgd-nystrom", seed=seed)
+        short = solverhub.solve(p, "scaledgd", options={"max_iterations": 10 * k, "tolerance": 0.0}, seed=seed)
+        assert rel_error(p, short) > 1e-8, (seed, k)         # random ScaledGD(λ) needs more than 10k
+    # X0 = M Omega has rank 5 < 8: a plain inverse of X0ᵀX0 would not do
+    tp = p.lower_torch()
+    from solverhub.oracle import Oracle
+    state = ScaledGDNystrom().init(p, Oracle.for_problem(tp, p), tp.x0, ScaledGDNystrom.Options())
+    X0 = state.x.reshape(100, 8).numpy()
+    assert np.linalg.matrix_rank(X0, tol=1e-8 * np.linalg.norm(X0, 2)) == 5
+    np.testing.assert_allclose(p.data["M"] @ np.linalg.pinv(p.data["M"]) @ X0, X0, atol=1e-10)   # X0 ⊂ col(M)
+
+
+def test_quadratic_order_visible_in_log_error_ratios():
+    p = load("mf-psd")
+    ny = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 12, "tolerance": 0.0})
+    e = [v for v in ny.extras["factorization_error_trace"] if v > 1e-12]
+    q = [math.log(b) / math.log(a) for a, b in zip(e, e[1:]) if b < a < 1e-2]
+    assert len(q) >= 2 and min(q) > 1.45 and max(q) > 1.7, q   # quadratic: ratios tend to 2
+    assert 1.6 < ny.extras["empirical_order"] < 2.5
+    rd = solverhub.solve(p, "scaledgd", options={"max_iterations": 40, "tolerance": 0.0})
+    assert rd.extras["empirical_order"] < 1.2           # linear: ratios tend to 1
+    # the objective reported in the trace is the kind's f = 1/4 ||XX' - M||^2
+    assert ny.trace[-1].objective == pytest.approx(0.25 * (rel_error(p, ny) * np.linalg.norm(p.data["M"])) ** 2,
+                                                   rel=1e-6, abs=1e-28)
+
+
+def test_symmetric_step_one_half_matters():
+    """η = 1/2 (reconstructed) is the Newton square-root iteration; η = 1 2-cycles (note)."""
+    p = load("mf-psd")
+    r = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 60, "tolerance": 0.0, "lr": 1.0})
+    assert rel_error(p, r) > 1e-3
+    e = r.extras["factorization_error_trace"]
+    assert e[-1] == pytest.approx(e[-3], rel=1e-6) and e[-1] != pytest.approx(e[-2], rel=1e-3)
+
+
+def test_asymmetric_recovers_in_one_step():
+    p = load("mf-asym")
+    for seed in (0, 1, 2):
+        r = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 1, "tolerance": 0.0}, seed=seed)
+        assert rel_error(p, r) < 1e-10, seed
+        assert r.oracle_calls["grad"] == 1 and r.extras["sketch_products"] == 5
+    # the step size 1 is the point: with 1/2 one step leaves half of M
+    half = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 1, "tolerance": 0.0, "lr": 0.5})
+    assert rel_error(p, half) == pytest.approx(0.5, abs=1e-8)
+    rd = solverhub.solve(p, "scaledgd", options={"max_iterations": 1, "tolerance": 0.0})
+    assert rel_error(p, rd) > 0.1
+
+
+# -- NoRA -------------------------------------------------------------------------------
+def _nora_start(p, **options):
+    tp = p.lower_torch()
+    from solverhub.oracle import Oracle
+    oracle = Oracle.for_problem(tp, p)
+    state = Nora().init(p, oracle, tp.x0, Nora.Options(**options))
+    return tp, tp.unflatten(state.x)
+
+
+def test_nora_init_keeps_the_output_and_lies_in_the_row_space_of_w0():
+    p = load("lora-digits")
+    tp, parts = _nora_start(p, sigma=0.1)
+    weights = pretrained_weights(p)
+    X = torch.tensor(p.data["X"])
+    x = torch.cat([parts[v.name].reshape(-1) for v in p.variables])
+    base = mlp_forward([(torch.tensor(W), torch.tensor(b)) for W, b in weights], X, "tanh")
+    assert torch.equal(tp.evaluate(x, X), base)                    # B = 0: output unchanged, exactly
+    scaling = p.sections.extra["scaling"]
+    for l, (W0, _) in enumerate(weights):
+        A, B = parts[f"A{l}"].numpy(), parts[f"B{l}"].numpy()
+        assert not B.any()
+        assert np.linalg.norm(A) > 0.1 * 0.1 / scaling * np.linalg.norm(W0) / 10
+        residual = A - A @ np.linalg.pinv(W0) @ W0                 # component outside row(W0)
+        assert np.linalg.norm(residual) < 1e-10 * np.linalg.norm(A), l
+    # the test can fail: layer 0 (32 x 64) has a 32-dim complement, which a standard A fills
+    W0 = weights[0][0]
+    A_std = tp.unflatten(tp.x0)["A0"].numpy()
+    assert np.linalg.norm(A_std - A_std @ np.linalg.pinv(W0) @ W0) > 0.3 * np.linalg.norm(A_std)
+
+
+def test_apply_nora_writes_the_weight_not_a_module_attribute():
+    gen = torch.Generator().manual_seed(0)
+    W0 = torch.randn(6, 10, generator=gen, dtype=torch.float64)
+    lora_A = torch.nn.Linear(10, 3, bias=False).double()
+    lora_B = torch.nn.Linear(3, 6, bias=False).double()
+    before = lora_A.weight.detach().clone()
+    apply_nora_(lora_A, lora_B, W0, sigma=0.1, scaling=2.0, generator=torch.Generator().manual_seed(1))
+    A = lora_A.weight.detach()
+    assert not torch.equal(A, before) and not lora_B.weight.detach().any()
+    omega = torch.randn(6, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    torch.testing.assert_close(A, 0.1 * omega.T @ W0 / 2.0)
+    # the stored official code's assignment leaves the weight as it was (the note's warning)
+    buggy = torch.nn.Linear(10, 3, bias=False).double()
+    w = buggy.weight.detach().clone()
+    buggy.data = 0.1 * omega.T @ W0 / 2.0
+    assert torch.equal(buggy.weight.detach(), w)
+
+
+def test_nora_plus_preconditioner():
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(3, 7)), rng.normal(size=(5, 3))
+    gA, gB = rng.normal(size=(3, 7)), rng.normal(size=(5, 3))
+    eps = 1e-6
+    PA, PB = np.linalg.inv(A @ A.T + eps * np.eye(3)), np.linalg.inv(B.T @ B + eps * np.eye(3))
+    outA, outB = nora_plus_precondition(*(torch.tensor(a) for a in (A, B, gA, gB)), eps)
+    np.testing.assert_allclose(outA.numpy(), PB @ gA / np.linalg.norm(PB), rtol=1e-9)
+    np.testing.assert_allclose(outB.numpy(), gB @ PA / np.linalg.norm(PA), rtol=1e-9)
+    outA0, _ = nora_plus_precondition(*(torch.tensor(a) for a in (A, np.zeros_like(B), gA, gB)), eps,
+                                      precondition_A=False)
+    np.testing.assert_array_equal(outA0.numpy(), gA)             # step 0: A not preconditioned
+
+
+def test_lora_objective_and_report_match_numpy():
+    p = load("lora-teacher")
+    npz = np.load(SET / "teacher.npz")
+    weights = [(npz[f"W{l}"], npz[f"b{l}"]) for l in range(3)]
+    rng = np.random.default_rng(0)
+    x = 0.05 * rng.normal(size=p.dim)
+    parts = p.unflatten_numpy(x)
+    s = p.sections.extra["scaling"]
+    h = npz["X"].astype(np.float64)
+    for l, (W, b) in enumerate(weights):
+        h = h @ (W + s * parts[f"B{l}"] @ parts[f"A{l}"]).T + b
+        h = np.tanh(h) if l < 2 else h
+    f = np.mean((h - npz["y"]) ** 2)
+    tp = p.lower_torch()
+    assert float(tp.objective(torch.tensor(x))) == pytest.approx(f, rel=1e-12)
+    r = solverhub.solve(p, "nora", options={"max_iterations": 20})
+    assert r.extras["post_finetune_loss"] == pytest.approx(r.objective, rel=1e-12)
+    h0 = npz["X"].astype(np.float64)
+    for l, (W, b) in enumerate(weights):
+        h0 = np.tanh(h0 @ W.T + b) if l < 2 else h0 @ W.T + b
+    assert r.extras["pretrained_loss"] == pytest.approx(np.mean((h0 - npz["y"]) ** 2), rel=1e-12)
+    assert r.objective < 0.5 * r.extras["pretrained_loss"]        # fine-tuning helps
+
+
+def test_lora_pretraining_in_setup_is_deterministic_and_learns_the_source_task():
+    p = load("lora-digits")
+    r = solverhub.solve(p, "lora", options={"max_iterations": 5})
+    assert r.extras["pretrain_source_loss"] < 0.05                # digits 0-4 learned in the set-up
+    assert r.extras["pretrained_test_accuracy"] < 0.5              # digits 5-9 are a new task
+    from solverhub_scaledgd_nystrom import lora_kind
+    cached = lora_kind._PRETRAINED.pop(p.content_hash)
+    again = pretrained_weights(p)
+    for (W1, b1), (W2, b2) in zip(cached, again):
+        np.testing.assert_array_equal(W1, W2)
+        np.testing.assert_array_equal(b1, b2)
+    with pytest.raises(ProblemError, match="needs pretrained weights"):
+        solverhub.load_problem(TINY_LORA.replace("pretrain: {seed: 0, steps: 50, lr: 0.05}\n", ""))
+
+
+# -- conformance, refusals, host syncs ------------------------------------------------------
+@pytest.mark.parametrize("cls", [ScaledGDNystrom, ScaledGD])
+def test_conformance_factorization(cls):
+    check_solver(cls, problems={"matrix_factorization": TINY_MF}, max_iterations=300)
+
+
+@pytest.mark.parametrize("cls", [Nora, Lora])
+def test_conformance_lora(cls):
+    check_solver(cls, problems={"lora_finetune": TINY_LORA}, max_iterations=400, progress=0.9)
+
+
+def test_kinds_are_registered_and_solvers_refuse_other_kinds():
+    reg = solverhub.get_registry()
+    assert {"matrix_factorization", "lora_finetune"} <= set(reg.kinds)
+    assert reg.kinds["matrix_factorization"] is MatrixFactorization
+    ok, why = ScaledGDNystrom().accepts(load("lora-teacher"))
+    assert not ok and "matrix_factorization" in why
+    ok, _ = Nora().accepts(load("mf-psd"))
+    assert not ok
+
+
+@pytest.mark.parametrize("cls,problem,options", [
+    (ScaledGDNystrom, "mf-overparam", {}),
+    (ScaledGD, "mf-asym", {}),
+    (Nora, "lora-teacher", {"plus": True}),
+    (Lora, "lora-teacher", {}),
+])
+def test_no_host_syncs_in_step(cls, problem, options, monkeypatch):
+    """No host sync inside ``step`` (any of float/item/bool/tolist/cpu/numpy), and the whole
+    solve within the core's bound: 2 per trace sample plus a constant (tests/test_device.py)."""
+    p = load(problem)
+    syncs = {"all": 0, "in_step": 0}
+    inside = {"on": False}
+    for name in ("__float__", "item", "__bool__", "tolist", "cpu", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *a, _orig=original, _name=name, **k):
+            if _name in ("__float__", "item", "__bool__"):
+                syncs["all"] += 1
+            syncs["in_step"] += inside["on"]
+            return _orig(self, *a, **k)
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    step = cls.step
+
+    def watched(self, *a, **k):
+        inside["on"] = True
+        try:
+            return step(self, *a, **k)
+        finally:
+            inside["on"] = False
+    monkeypatch.setattr(cls, "step", watched)
+    run = {"max_iterations": 200, "tolerance": 0.0, "trace_every": 50}
+    result = solverhub.solve(p, cls, options={**run, **options})
+    assert result.iterations == 200 and len(result.trace) == 5
+    assert syncs["in_step"] == 0
+    assert syncs["all"] <= 2 * len(result.trace) + 10, syncs["all"]

@@ -26,83 +26,23 @@ from __future__ import annotations
 
 __all__ = ["Unlearning", "UnlearningSections", "UnlearningTensors", "Setup"]
 
-import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from solverhub._lazy import lazy_module
 from solverhub.errors import Location, ProblemError
 from solverhub.problem.expr import Const
 from solverhub.problem.kinds.base import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
 
-from .model import ACTIVATIONS, ModelSpec, TorchModel, init_params, layer_shapes, train
+from .model import ModelSpec, TorchModel, init_params, layer_shapes, train
 from .projection import null_component
+from .schema import ForgetSection, TrainSection, UnlearningSections, sine_poisoning
 
 torch = lazy_module("torch")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InitSection(_Strict):
-    seed: int = Field(default=0, ge=0)
-    scale: float | None = Field(default=None, ge=0)   # default: 0 (linear), 1 (mlp)
-
-
-class ModelSection(_Strict):
-    type: Literal["linear", "mlp"]
-    widths: list[int] = Field(default_factory=list)
-    activation: Literal[ACTIVATIONS] = "tanh"
-    bias: bool | None = None          # default: false (linear), true (mlp)
-    standardize: bool = False         # x̃ = (x − mean) / std over all training rows
-    init: InitSection = InitSection()
-
-
-class ForgetSection(_Strict):
-    rows: list[int] | None = None     # row indices of the forget set
-    first: int | None = Field(default=None, ge=1)
-    last: int | None = Field(default=None, ge=1)
-    mask: str | None = None           # a data entry, 1 = forget, 0 = retain
-
-
-class SineSection(_Strict):
-    n_retain: int = Field(default=50, ge=1)
-    n_forget: int = Field(default=5, ge=1)
-    low: float = -5 * math.pi
-    high: float = 5 * math.pi
-    forget_value: float = 1.5
-    seed: int = Field(default=0, ge=0)
-
-
-class SyntheticSection(_Strict):
-    sine_poisoning: SineSection
-
-
-class TrainSection(_Strict):
-    method: Literal["min_norm", "gauss_newton", "adam"] | None = None   # default: min_norm / gauss_newton
-    max_iterations: int = Field(default=500, ge=1)
-    tolerance: float = Field(default=1e-20, ge=0)    # stop when the training mean squared error is below
-    lr: float = Field(default=1e-3, gt=0)            # adam only
-
-
-class EvaluateSection(_Strict):
-    grid: int = Field(default=1000, ge=0)   # points on the input range (1-d inputs) for sup-norm metrics
-
-
-class UnlearningSections(_Strict):
-    model: ModelSection
-    inputs: str = "X"
-    targets: str = "y"
-    forget: ForgetSection | None = None
-    synthetic: SyntheticSection | None = None
-    train: TrainSection = TrainSection()
-    evaluate: EvaluateSection = EvaluateSection()
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,18 +60,6 @@ class Config:
     forget: ForgetSection | None
     synthetic: dict | None            # {"X", "y", "forget", "low", "high"} numpy, when generated
     target: str | None                # "sin": the noiseless function behind the synthetic data
-
-
-def _sine_poisoning(s: SineSection) -> dict:
-    """Retain y = sin x, forget y = forget_value, x uniform on [low, high] (retain first)."""
-    rng = np.random.default_rng(s.seed)
-    x_retain = rng.uniform(s.low, s.high, s.n_retain)
-    x_forget = rng.uniform(s.low, s.high, s.n_forget)
-    X = np.concatenate([x_retain, x_forget])[:, None]
-    y = np.concatenate([np.sin(x_retain), np.full(s.n_forget, s.forget_value)])
-    forget = np.zeros(X.shape[0], dtype=bool)
-    forget[s.n_retain:] = True
-    return {"X": X, "y": y, "forget": forget, "low": s.low, "high": s.high}
 
 
 def _input_dim(shape: tuple) -> int:
@@ -240,7 +168,7 @@ class Unlearning(ProblemKind):
             if sections.inputs in data or sections.targets in data:
                 raise ProblemError(f"data: {sections.inputs!r}/{sections.targets!r} given together with synthetic:",
                                    location=at("synthetic"), allowed="one of data: or synthetic:")
-            synthetic, target = _sine_poisoning(s), "sin"
+            synthetic, target = sine_poisoning(s), "sin"
             n = synthetic["X"].shape[0]
             d_in = 1
         else:
@@ -316,12 +244,11 @@ class Unlearning(ProblemKind):
         if config.standardize:
             std = X.std(axis=0)
             spec = replace(spec, input_shift=tuple(X.mean(axis=0)), input_scale=tuple(np.where(std > 0, std, 1.0)))
-        cpu = torch.device("cpu")          # imports torch outside the timed set-up
+        model = TorchModel(spec, torch.device("cpu"), torch.float64)   # imports torch outside the timing
         threads = torch.get_num_threads()
-        if X.size + spec.d_in * 10_000 < 1_000_000:
+        if X.shape[0] * model.dim < 5_000_000:
             torch.set_num_threads(1)       # tiny tensors: threads only add contention (cf. solverhub.api)
         t0 = time.perf_counter()
-        model = TorchModel(spec, cpu, torch.float64)
         theta_init = init_params(spec, config.init_seed, config.init_scale)
         tr = config.train
         kwargs = dict(method=tr.method, max_iterations=tr.max_iterations, tolerance=tr.tolerance, lr=tr.lr)

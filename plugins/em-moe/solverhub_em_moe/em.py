@@ -25,9 +25,11 @@ Reconstructed (the abstract gives no algorithmic detail; from first principles):
 the M-step solvers. Newton's method runs ``newton_steps`` iterations (the note:
 "about 10 inner steps is enough") warm-started at theta_t; each Newton step
 evaluates the M-step objective at the step sizes 1, 1/2, ..., 2^-newton_halvings
-and 0 *in parallel* and keeps the best, so an inner step never decreases the
-M-step objective (generalized EM: the NLL still never increases) and the choice
-needs no host sync. A jitter of 1e-12 x mean(diag) keeps the linear systems solvable.
+and 0 *in parallel*; it takes the full step unless that increases the objective
+beyond rounding (8 eps |Q|), else the best candidate; so an inner step never
+worsens the M-step objective beyond rounding (generalized EM: the NLL still never
+increases) and the choice needs no host sync. A jitter of 1e-12 x mean(diag)
+keeps the linear systems solvable.
 
 Oracle calls: the M-steps use the data directly, not the oracle. Each iteration
 is charged one ``value`` call: EM's E-step costs one forward pass of the NLL (the
@@ -86,8 +88,13 @@ def _jittered(H):
 
 
 def _pick(candidates, objective):
-    """candidates (T, B, ...), objective (T, B): the best candidate per batch entry (no host sync)."""
-    best = objective.argmin(dim=0)                                  # (B,)
+    """candidates (T, B, ...) for the step sizes (1, 1/2, ..., 0), objective (T, B): per batch
+    entry the full Newton step when it does not increase the objective beyond rounding (near
+    the solution the decrease is below the objective's resolution, and a strict argmin would
+    stall there), else the best candidate. No host sync."""
+    slack = 8 * torch.finfo(objective.dtype).eps * objective[-1].abs()
+    full_ok = objective[0] <= objective[-1] + slack
+    best = torch.where(full_ok, torch.zeros_like(full_ok, dtype=torch.long), objective.argmin(dim=0))   # (B,)
     index = best.reshape(1, -1, *([1] * (candidates.dim() - 2))).expand(1, *candidates.shape[1:])
     return candidates.gather(0, index).squeeze(0)
 

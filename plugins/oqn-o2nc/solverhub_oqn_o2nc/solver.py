@@ -39,8 +39,12 @@ Stationarity (O2NC's Goldstein-style measure): rounds form episodes of K; an
 episode's measure is ‖(1/K) Σ_{n in episode} g_n‖; ``goldstein_grad_norm`` is
 the minimum over completed episodes (the running average of the first episode
 until it completes; ‖∇f(x0)‖ from the uncounted measurement oracle before any
-round). The output point is the mean of w over the best episode; ``state.x`` is
-the last iterate x_n.
+round). The output point is the mean of w over the best episode (before the
+first episode completes: the running mean of w, as the measure). ``state.x``, what
+the run loop measures and ``Result.solution`` holds, is that output point with
+``output="average"`` (default, as the note: "output: the mean of w over the best
+episode; report the last iterate too") or the last iterate x_n with
+``output="last"``; the algorithm itself reads only ``state.iterate``.
 
 Operator-norm bound ``L``: ``None`` (default, [R]) uses L_n = L_safety ·
 max_{i≤n} ‖y_i‖/‖s_i‖, a running secant estimate of the gradient's Lipschitz
@@ -84,6 +88,7 @@ class OQNOptions:
     L_safety: float = 2.0          # factor on the running estimate max ‖y‖/‖s‖ (used when L is None)
     hints: bool = True             # False: B ≡ 0, the method is non-optimistic O2NC-OGD
     anchor: Literal["played", "ogd"] = "played"   # prox center of the optimistic step (see module doc)
+    output: Literal["average", "last"] = "average"   # state.x / Result.solution: the output point, or x_n
 
     def __post_init__(self):
         problems = []
@@ -102,18 +107,24 @@ class OQNOptions:
             problems.append(f"L_safety must be >= 1, got {self.L_safety}")
         if self.anchor not in ("played", "ogd"):
             problems.append(f"anchor must be 'played' or 'ogd', got {self.anchor!r}")
+        if self.output not in ("average", "last"):
+            problems.append(f"output must be 'average' or 'last', got {self.output!r}")
         if problems:
             raise ValueError("; ".join(problems))
 
 
 @dataclass(kw_only=True)
 class OQNState(IterState):
-    """x = x_{n-1} before round n; Δ_n the learner's next move; B and its eigenbasis; episodes.
+    """iterate = x_{n-1} before round n; Δ_n the learner's next move; B and its eigenbasis; episodes.
+
+    ``x`` (what the run loop measures) is the output point or the iterate, as
+    ``options.output`` says.
 
     Tensors live on the oracle's device; ``rounds`` and the episode counters are
     Python ints that do not depend on tensor values (no sync).
     """
 
+    iterate: Any                        # x_{n-1} before round n (x_N at the end)
     delta: Any                          # Δ_n, played next round
     center: Any = None                  # Δ̂_n (anchor="ogd" only)
     B: Any = None                       # B_{n-1}: Hessian approximation (d×d, symmetric, ‖B‖_op ≤ L)
@@ -168,7 +179,7 @@ class OQNO2NC(Solver):
         zero = torch.zeros((), device=oracle.device, dtype=oracle.dtype)
         initial_norm = torch.linalg.vector_norm(oracle.peek_grad(x))     # measurement only, uncounted
         return OQNState(
-            x=x, delta=torch.zeros_like(x),
+            x=x, iterate=x, delta=torch.zeros_like(x),
             center=torch.zeros_like(x) if options.anchor == "ogd" else None,
             B=torch.zeros((d, d), device=oracle.device, dtype=oracle.dtype),
             eigenvalues=torch.zeros_like(x),
@@ -183,7 +194,7 @@ class OQNO2NC(Solver):
             options=options)
 
     def step(self, state: OQNState, oracle, options: OQNOptions) -> OQNState:
-        x, delta = state.x, state.delta
+        x, delta = state.iterate, state.delta
         w = x + 0.5 * delta                                  # midpoint (second-order O2NC)
         g = oracle.grad(w)
         x_new = x + delta
@@ -230,22 +241,27 @@ class OQNO2NC(Solver):
         g_sum, w_sum = state.episode_g_sum + g, state.episode_w_sum + w
         count = state.episode_rounds + 1
         running = torch.linalg.vector_norm(g_sum) / count
-        common = dict(x=x_new, delta=delta_next, rounds=state.rounds + 1, last_w=w, last_g=g, hint=hint,
+        last = options.output == "last"
+        common = dict(iterate=x_new, delta=delta_next, rounds=state.rounds + 1, last_w=w, last_g=g, hint=hint,
                       active_projections=state.active_projections + active, **upd)
         if count < options.K:
-            measure = running if state.episodes_done == 0 else state.goldstein_grad_norm
-            return replace(state, episode_g_sum=g_sum, episode_w_sum=w_sum, episode_rounds=count,
+            first = state.episodes_done == 0
+            measure = running if first else state.goldstein_grad_norm
+            output_point = w_sum / count if first else state.output_point
+            return replace(state, x=x_new if last else output_point, output_point=output_point,
+                           episode_g_sum=g_sum, episode_w_sum=w_sum, episode_rounds=count,
                            goldstein_grad_norm=measure, **common)
         loss_sum = upd.get("episode_loss_sum", state.episode_loss_sum)
-        better = running < state.best_episode_norm
+        better = running < state.best_episode_norm                 # always true for the first episode
         best = torch.minimum(running, state.best_episode_norm)
+        output_point = torch.where(better, w_sum / count, state.output_point)
         common.pop("episode_loss_sum", None)
         return replace(
             state, episode_g_sum=torch.zeros_like(g_sum), episode_w_sum=torch.zeros_like(w_sum),
             episode_loss_sum=torch.zeros_like(loss_sum), episode_rounds=0,
             episodes_done=state.episodes_done + 1, goldstein_grad_norm=best, best_episode_norm=best,
             best_episode=torch.where(better, state.episodes_done, state.best_episode),
-            output_point=torch.where(better, w_sum / count, state.output_point),
+            output_point=output_point, x=x_new if last else output_point,
             episode_norms=state.episode_norms + (running,),
             episode_learner_loss=state.episode_learner_loss + (loss_sum / count,), **common)
 
@@ -253,20 +269,22 @@ class OQNO2NC(Solver):
     def report(self, state: OQNState) -> dict:
         """Numbers for ``Result.extras``; brought to the host in a few batched transfers."""
         options = state.options
-        _, grad_last = state.peek(state.x)
+        last_value, grad_last = state.peek(state.iterate)
         out_value, out_grad = state.peek(state.output_point)
         dim = state.x.numel()
         nan = torch.full((), math.nan, dtype=state.x.dtype, device=state.x.device)
         hessian_error = nan
         if options.hints and dim <= HESSIAN_REPORT_MAX_DIM and state.hessian is not None:
-            hess = state.hessian(state.x).reshape(dim, dim)
+            hess = state.hessian(state.iterate).reshape(dim, dim)
             hessian_error = (torch.linalg.matrix_norm(state.B - hess)
                              / torch.clamp(torch.linalg.matrix_norm(hess), min=1e-300))
         b_op = torch.max(torch.abs(state.eigenvalues)) if options.hints else nan
-        names = ("last_iterate_grad_norm", "output_point_grad_norm", "output_point_objective",
+        names = ("last_iterate_grad_norm", "last_iterate_objective", "output_point_grad_norm",
+                 "output_point_objective",
                  "learner_loss_sum", "hint_error_sum_sq", "hessian_rel_error", "B_op_norm", "L_bound",
                  "L_estimate", "active_projections", "best_episode")
-        values = torch.stack([torch.linalg.vector_norm(grad_last), torch.linalg.vector_norm(out_grad),
+        values = torch.stack([torch.linalg.vector_norm(grad_last), last_value.reshape(()),
+                              torch.linalg.vector_norm(out_grad),
                               out_value.reshape(()), state.learner_loss_sum, state.hint_error_sum_sq,
                               hessian_error, b_op, state.L_bound, state.L_estimate,
                               state.active_projections.to(state.x.dtype),
@@ -287,12 +305,15 @@ class OQNO2NC(Solver):
             "grad_calls_by_role": {"g_n at w_n": state.rounds},
             **scalars,
             "output_point": state.output_point.tolist() if dim <= OUTPUT_POINT_MAX_DIM else None,
+            "last_iterate": state.iterate.tolist() if dim <= OUTPUT_POINT_MAX_DIM else None,
+            "reported_x": options.output,          # which point Result.solution / objective are
             "output_point_is": ("mean of w over the best completed episode" if episodes
-                                else "x0 (no episode completed)"),
+                                else "running mean of w (no episode completed)" if state.rounds
+                                else "x0 (no round yet)"),
             "episodes_completed": episodes,
             "episode_grad_norms": per_episode[:episodes],
             "episode_learner_loss": per_episode[episodes:] if options.hints else None,
             "subproblem_time_s": state.subproblem_time_s,
             "D": options.D, "eta": options.eta, "K": options.K, "rho": options.rho,
-            "hints": options.hints, "anchor": options.anchor,
+            "hints": options.hints, "anchor": options.anchor, "output": options.output,
         }

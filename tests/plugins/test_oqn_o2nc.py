@@ -24,7 +24,7 @@ import solverhub  # noqa: E402
 from solverhub.oracle import Oracle  # noqa: E402
 from solverhub.testing import TINY_PROBLEMS, check_solver  # noqa: E402
 from solverhub_oqn_o2nc import (OQNO2NC, OQNOptions, learner_step, project_ball,  # noqa: E402
-                                project_operator_norm, secant_loss, solve_ball_quadratic)
+                                secant_loss, solve_ball_quadratic)
 
 F64 = torch.float64
 BIG = 10**7   # max_iterations when the gradient-call budget is the limit

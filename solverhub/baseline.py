@@ -95,7 +95,7 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
         return Baseline(problem.name, status, float("nan"), used, elapsed, message=f"cvxpy returned no point ({status})")
     objective, cert, tp, oracle = _certify(problem, x, duals)
     polished = False
-    message = f"cvxpy {status} with {used}; certified {cert.name} = {cert.value:.3g}"
+    message = f"{status} by {used}; certified {cert.name} = {cert.value:.3g}"
     if sol.message:
         message += f" ({sol.message})"
     needs_polish = status == "optimal_inaccurate" or cert.value > spec.tolerance
@@ -105,6 +105,6 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
         if np.isfinite(obj_new) and obj_new <= objective + 1e-12 * max(1.0, abs(objective)) \
                 and cert_new.value <= cert.value:
             x, objective, cert, polished = x_new, obj_new, cert_new, True
-            message = f"cvxpy {status} with {used}; polished by L-BFGS to {cert.name} = {cert.value:.3g}"
+            message = f"{status} by {used}; polished by L-BFGS to {cert.name} = {cert.value:.3g}"
     return Baseline(problem.name, status, objective, used, elapsed, x=x, duals=duals, certificate=cert,
                     polished=polished, message=message)

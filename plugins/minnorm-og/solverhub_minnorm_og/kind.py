@@ -122,6 +122,17 @@ _MAX_SETUPS = 16
 
 
 class Unlearning(ProblemKind):
+    tiny_problem = """
+name: tiny-unlearning
+description: 12 x 30 least squares, forget 3 rows
+kind: unlearning
+data:
+  X: {generate: normal, shape: [12, 30], seed: 4}
+  y: {generate: normal, shape: [12], seed: 5}
+model: {type: linear}
+forget: {rows: [0, 5, 7]}
+solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
+"""
     name = "unlearning"
     description = "unlearn a forget set from a trained interpolating model (linear or MLP)"
     Sections = UnlearningSections

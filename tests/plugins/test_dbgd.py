@@ -224,6 +224,8 @@ data: {{Q: [[3.0, 1.0, 0, 0], [1.0, 2.0, 0, 0], [0, 0, 1.0, 0.5], [0, 0, 0.5, 4.
 
 def _numpy_direction(gf, gg, beta, q, cap=None):
     a = np.linalg.norm(gg)
+    if a <= 1e-300:                                  # the note's guard
+        return gf, 0.0, 0.0
     phi = beta * a ** q if cap is None else min(cap, beta * a ** q)
     lam = max((phi - gf @ gg) / (a * a), 0.0)
     return gf + lam * gg, lam, phi
@@ -253,6 +255,39 @@ def test_barrier_identity_whenever_lambda_is_positive(q):
             assert gf @ gg >= phi_np - 1e-12        # λ = 0: f's own step already decreases g enough
         assert float(residual(state)) < 1e-12
     assert tight > 100
+
+
+def test_barrier_branches_on_the_circle():
+    """Near the solution and inside the unit sphere the f-step already raises |x| (λ = 0,
+    <∇f,∇g> >= φ); otherwise the barrier is tight and v = P⊥∇f + β∇g (note test 2's mechanism)."""
+    p = load("circle_linear")
+    c = p.data["c"]
+    ct = torch.as_tensor(c)
+    oracle = ClosedForm(lambda x: ct, lambda x: 4 * (x @ x - 1) * x)
+    options, solver = DBGDOptions(eta=0.05), DBGD()
+    x0 = -0.5 * c / np.linalg.norm(c) + 0.1 * p.x0 / np.linalg.norm(p.x0)
+    state = solver.init(None, oracle, torch.as_tensor(x0), options)
+    branches = set()
+    for _ in range(400):
+        x = state.x.numpy()
+        state = solver.step(state, oracle, options)
+        gg = state.last_grad_lower.numpy()    # at the end |x|² − 1 ~ 1e-16: its sign is rounding, so take torch's
+        np.testing.assert_allclose(gg, 4 * (x @ x - 1) * x, rtol=1e-6, atol=1e-14)
+        v, lam, phi_np = _numpy_direction(c, gg, 1.0, 2.0)
+        np.testing.assert_allclose(state.last_direction.numpy(), v, rtol=1e-10, atol=1e-14)
+        if float(state.lam_last) > 0:
+            branches.add("tight")
+            assert abs(v @ gg - phi_np) <= 1e-10 * max(1.0, phi_np, abs(c @ gg))
+            u = gg / np.linalg.norm(gg)                # v = P⊥∇f + β∇g: f's tangential part, a g-step along x
+            np.testing.assert_allclose(state.last_direction.numpy(), c - (c @ u) * u + gg, rtol=1e-9, atol=1e-12)
+        elif np.any(gg != 0):
+            branches.add("free")
+            assert x @ x < 1 and c @ gg >= phi_np and np.array_equal(state.last_direction.numpy(), c)
+        else:
+            branches.add("guard")                      # |x| = 1 exactly in floating point: ∇g = 0, v = ∇f
+            assert np.array_equal(state.last_direction.numpy(), c)
+    assert {"tight", "free"} <= branches
+    np.testing.assert_allclose(state.x.numpy(), -c / np.linalg.norm(c), atol=1e-8)
 
 
 def test_gong_barrier_uses_the_lower_value_and_keeps_the_identity():

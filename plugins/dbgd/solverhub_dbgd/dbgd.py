@@ -216,6 +216,8 @@ class DBGD(Solver):
             "q": options.exponent,
             "barrier": ("min{alpha (g - g_hat), beta |grad g|^q}" if options.alpha is not None
                         else "beta |grad g|^q"),
+            "alpha": options.alpha,
+            "g_hat": options.g_hat if options.alpha is not None else None,   # g(x) − ĝ = lower_objective − g_hat
             "lambda_last": lam_last,
             "lambda_max": lam_max,
             "barrier_tight_steps": int(tight),

@@ -20,7 +20,9 @@ class _LazyModule(types.ModuleType):
         return target
 
     def __getattr__(self, attr):
-        return getattr(self._load(), attr)
+        value = getattr(self._load(), attr)
+        self.__dict__[attr] = value        # later lookups skip __getattr__ (hot loops call torch.* a lot)
+        return value
 
     def __dir__(self):
         return dir(self._load())

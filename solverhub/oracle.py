@@ -129,8 +129,8 @@ class Oracle:
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             value = self._fn(of)(xg, rows)
-            (grad,) = torch.autograd.grad(value, xg, allow_unused=True)
-        if grad is None:       # the function does not depend on x
+            grad = torch.autograd.grad(value, xg, allow_unused=True)[0] if value.requires_grad else None
+        if grad is None:       # the function does not depend on x (e.g. a constant lower level)
             grad = torch.zeros_like(x)
         return value.detach(), grad
 

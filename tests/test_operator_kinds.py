@@ -187,3 +187,12 @@ def test_bad_operator_and_bilevel_files(tmp_path, text, message, line):
     with pytest.raises(ProblemError) as err:
         load_problem(path)
     assert message in str(err.value) and f"p.yaml:{line}:" in str(err.value)
+
+
+def test_constant_lower_level_has_a_zero_gradient():
+    p = load_problem("name: c\nkind: bilevel\nvariables: {x: {shape: [2], x0: [1.0, 2.0]}}\n"
+                     "upper: {objective: 'sum_squares(x)'}\nlower: {objective: '3.0'}\n")
+    tp = p.lower_torch("cpu", torch.float64)
+    oracle = Oracle.for_problem(tp, p)
+    assert torch.equal(oracle.grad(tp.x0, of="lower"), torch.zeros(2, dtype=torch.float64))
+    assert float(oracle.value(tp.x0, of="lower")) == 3.0

@@ -214,6 +214,14 @@ def test_no_per_iteration_host_syncs(cfg, monkeypatch):
     assert syncs["n"] <= 2 * len(r.trace) + 10, syncs["n"]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    p = load(n=500, expert="logistic", experts=3)
+    cpu = solverhub.solve(p, "em-moe", device="cpu", options={"max_iterations": 30, "tolerance": 0.0})
+    gpu = solverhub.solve(p, "em-moe", device="cuda", options={"max_iterations": 30, "tolerance": 0.0})
+    assert gpu.device.startswith("cuda") and gpu.objective == pytest.approx(cpu.objective, rel=1e-9)
+
+
 # -- the note's claims -----------------------------------------------------------------
 @pytest.mark.parametrize("cfg", CONFIGS + [dict(symmetric=True, snr=0.5)],
                          ids=["sym", "general", "k3", "sym-logistic", "logistic-k3", "sym-snr0.5"])

@@ -82,7 +82,8 @@ class Solver:
     # -- acceptance and dispatch -------------------------------------------
     def accepts(self, problem) -> tuple[bool, str]:
         """``(True, why)`` if this solver can run ``problem``, else ``(False, reason)``."""
-        if problem.kind.name not in self.kinds:
+        generic = "minimize" in self.kinds and getattr(problem.kind, "generic_minimization", False)
+        if problem.kind.name not in self.kinds and not generic:
             return False, f"accepts kinds {', '.join(self.kinds)}, not {problem.kind.name!r}"
         caps = self.capabilities
         if problem.has_constraints and not caps.constraints:

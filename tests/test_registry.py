@@ -133,3 +133,16 @@ def test_duplicate_entry_point_name_is_reported(fresh_registry, monkeypatch):
     monkeypatch.setattr(reg_mod.md, "entry_points", fake_entry_points)
     failures = reg_mod.get_registry().failures
     assert any("already used" in f.error for f in failures)
+
+
+def test_generic_minimization_kinds_are_open_to_minimize_solvers(fresh_registry):
+    reg = reg_mod.get_registry()
+    kind_cls = reg.kinds.get("mixture_of_experts")
+    if kind_cls is None:
+        pytest.skip("plugins/em-moe is not installed")
+    problem = load_problem("name: m\nkind: mixture_of_experts\nexperts: 2\nexpert: linear\n"
+                           "planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 0}\n")
+    assert reg.solvers["gd"].cls().accepts(problem)[0]
+    assert not reg.solvers["cvxpy"].cls().accepts(problem)[0]
+    monotone = load_problem(TINY_PROBLEMS["monotone"])      # not generic: gd refuses it
+    assert not reg.solvers["gd"].cls().accepts(monotone)[0]

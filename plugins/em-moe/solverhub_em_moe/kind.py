@@ -130,6 +130,7 @@ class MixtureOfExperts(ProblemKind):
     description = "gated mixture of linear or logistic experts; objective: the negative log-likelihood"
     Sections = MoESections
     polishable = True
+    generic_minimization = True     # the NLL is a plain smooth function: gd, adam, lbfgs, bfgs-wolfe may run on it
 
     # -- YAML -> problem ---------------------------------------------------
     def implicit_variables(self, sections, data_shapes, location) -> dict:

@@ -137,6 +137,9 @@ class ProblemKind:
     default_measure: ClassVar[str] = "grad_norm"
     polishable: ClassVar[bool] = True     # the baseline may polish cvxpy's point by L-BFGS on the objective
     tiny_problem: ClassVar[str | None] = None   # YAML of a tiny instance for the conformance kit (plugin kinds)
+    # True: the torch objective is a plain unconstrained function to minimize (e.g. a model's NLL),
+    # so every solver that accepts ``minimize`` may run on this kind too
+    generic_minimization: ClassVar[bool] = False
 
     # -- YAML -> IR ------------------------------------------------------
     def implicit_variables(self, sections, data_shapes: dict, location) -> dict:

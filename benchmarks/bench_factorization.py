@@ -52,7 +52,8 @@ def bench_one(problem, solver, tol, max_iterations, seed):
     errors = traced.extras["factorization_error_trace"]
     k = iterations_to(errors, tol)
     if k is None:
-        return {"iterations": None, "time_s": None, "final_error": errors[-1], "order": traced.extras["empirical_order"]}
+        return {"iterations": None, "time_s": None, "final_error": errors[-1],
+                "order": traced.extras["empirical_order"]}
     timed = solverhub.solve(problem, solver, options={"max_iterations": k, "tolerance": 0.0,
                                                       "trace_every": max(k, 1)}, seed=seed)
     return {"iterations": k, "time_s": timed.wall_time_s, "final_error": timed.extras["factorization_error"],

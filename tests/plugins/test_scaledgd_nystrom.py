@@ -20,8 +20,9 @@ import solverhub  # noqa: E402
 from solverhub.baseline import NoBaseline, compute_baseline  # noqa: E402
 from solverhub.errors import ProblemError, SolverRefused  # noqa: E402
 from solverhub.testing import check_solver  # noqa: E402
-from solverhub_scaledgd_nystrom import (Lora, MatrixFactorization, Nora, ScaledGD, ScaledGDNystrom,  # noqa: E402
-                                        apply_nora_, mlp_forward, nora_plus_precondition, pretrained_weights)
+from solverhub_scaledgd_nystrom import (Lora, LoraFinetune, MatrixFactorization, Nora,  # noqa: E402
+                                        ScaledGD, ScaledGDNystrom, apply_nora_, mlp_forward,
+                                        nora_plus_precondition, pretrained_weights)
 from solverhub_scaledgd_nystrom import factorization_kind  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,30 +36,6 @@ data:
 rank: 5
 symmetric: true
 """
-
-TINY_MF = """
-name: tiny-mf
-kind: matrix_factorization
-data:
-  M: {generate: low_rank_psd, shape: [12, 12], rank: 2, condition: 4, seed: 3}
-rank: 2
-symmetric: true
-"""
-
-TINY_LORA = """
-name: tiny-lora
-kind: lora_finetune
-data:
-  X_pretrain: {generate: normal, shape: [40, 4], seed: 1}
-  y_pretrain: {generate: normal, shape: [40, 2], seed: 2}
-  X: {generate: normal, shape: [40, 4], seed: 3}
-  y: {generate: normal, shape: [40, 2], seed: 4}
-network: {widths: [4, 6, 2], activation: tanh}
-pretrain: {seed: 0, steps: 50, lr: 0.05}
-lora: {rank: 2}
-loss: mse
-"""
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _single_thread():
@@ -334,18 +311,18 @@ def test_lora_pretraining_in_setup_is_deterministic_and_learns_the_source_task()
         np.testing.assert_array_equal(W1, W2)
         np.testing.assert_array_equal(b1, b2)
     with pytest.raises(ProblemError, match="needs pretrained weights"):
-        solverhub.load_problem(TINY_LORA.replace("pretrain: {seed: 0, steps: 50, lr: 0.05}\n", ""))
+        solverhub.load_problem(LoraFinetune.tiny_problem.replace("pretrain: {seed: 0, steps: 50, lr: 0.05}\n", ""))
 
 
 # -- conformance, refusals, host syncs ------------------------------------------------------
 @pytest.mark.parametrize("cls", [ScaledGDNystrom, ScaledGD])
 def test_conformance_factorization(cls):
-    check_solver(cls, problems={"matrix_factorization": TINY_MF}, max_iterations=300)
+    check_solver(cls, max_iterations=300)          # the kind's own tiny_problem
 
 
 @pytest.mark.parametrize("cls", [Nora, Lora])
 def test_conformance_lora(cls):
-    check_solver(cls, problems={"lora_finetune": TINY_LORA}, max_iterations=400, progress=0.9)
+    check_solver(cls, max_iterations=400, progress=0.9)
 
 
 def test_kinds_are_registered_and_solvers_refuse_other_kinds():

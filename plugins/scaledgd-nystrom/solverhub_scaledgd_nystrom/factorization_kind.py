@@ -126,15 +126,19 @@ class FactorizationTorchProblem(TorchProblem):
 
 
 def empirical_orders(errors, floor: float) -> list[tuple[int, float]]:
-    """(sample index t, log e_{t+1} / log e_t) for consecutive samples with floor < e_{t+1} < e_t < 1.
+    """(sample index t, log e_{t+1} / log e_t) for consecutive samples with floor < e_{t+1} < e_t < 0.1.
 
     Linear convergence gives ratios tending to 1, quadratic ones near 2. Errors at or
-    below ``floor`` (rounding) are left out.
+    below the rounding floor are left out: ``floor``, or 10 × the smallest error of the run
+    when that is larger (a run that has stalled at its rounding level).
     """
+    finite = [e for e in errors if math.isfinite(e) and e > 0]
+    if finite:
+        floor = max(floor, 10.0 * min(finite))
     out = []
     for t in range(len(errors) - 1):
         a, b = errors[t], errors[t + 1]
-        if math.isfinite(a) and math.isfinite(b) and floor < b < a < 1.0:
+        if math.isfinite(a) and math.isfinite(b) and floor < b < a < 0.1:     # near e = 1 the ratio means nothing
             out.append((t, math.log(b) / math.log(a)))
     return out
 
@@ -146,13 +150,22 @@ class MatrixFactorization(ProblemKind):
     default_measure = "grad_norm"
     measures = ("grad_norm", "grad_norm_l1", "grad_norm_inf", "rel_error")
     polishable = False
+    tiny_problem = """
+name: tiny-matrix-factorization
+kind: matrix_factorization
+data:
+  M: {generate: low_rank_psd, shape: [12, 12], rank: 2, condition: 4, seed: 3}
+rank: 2
+symmetric: true
+"""
 
     # -- YAML -> problem -------------------------------------------------------
     @staticmethod
     def _shape_of_m(sections, data_shapes: dict, location) -> tuple[int, int]:
         if "M" not in data_shapes:
             raise ProblemError("matrix_factorization needs the matrix to factor as data M", location=location,
-                               allowed="data: {M: {generate: low_rank_psd, shape: [n, n], rank: k}} or {M: {file: M.npy}}")
+                               allowed="data: {M: {generate: low_rank_psd, shape: [n, n], rank: k}} "
+                                       "or {M: {file: M.npy}}")
         shape = tuple(data_shapes["M"])
         if len(shape) != 2 or min(shape) < 1:
             raise ProblemError(f"data M must be a matrix, got shape {shape}", location=location,

@@ -112,8 +112,8 @@ def pretrained_weights(problem) -> list[tuple[np.ndarray, np.ndarray]]:
     extra = problem.sections.extra
     n_layers = len(extra["widths"]) - 1
     if extra["weights_from_data"]:
-        return [(np.asarray(problem.data[f"W{l}"], dtype=np.float64), np.asarray(problem.data[f"b{l}"], dtype=np.float64))
-                for l in range(n_layers)]
+        return [(np.asarray(problem.data[f"W{l}"], dtype=np.float64),
+                 np.asarray(problem.data[f"b{l}"], dtype=np.float64)) for l in range(n_layers)]
     key = problem.content_hash
     if key not in _PRETRAINED:
         _PRETRAINED[key] = _pretrain(problem)
@@ -181,6 +181,19 @@ class LoraFinetune(ProblemKind):
     Sections = LoraSections
     default_measure = "grad_norm"
     polishable = False
+    tiny_problem = """
+name: tiny-lora-finetune
+kind: lora_finetune
+data:
+  X_pretrain: {generate: normal, shape: [40, 4], seed: 1}
+  y_pretrain: {generate: normal, shape: [40, 2], seed: 2}
+  X: {generate: normal, shape: [40, 4], seed: 3}
+  y: {generate: normal, shape: [40, 2], seed: 4}
+network: {widths: [4, 6, 2], activation: tanh}
+pretrain: {seed: 0, steps: 50, lr: 0.05}
+lora: {rank: 2}
+loss: mse
+"""
 
     # -- YAML -> problem -------------------------------------------------------
     @staticmethod

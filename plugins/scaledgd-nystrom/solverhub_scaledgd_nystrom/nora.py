@@ -14,7 +14,8 @@ A layer W₀ (out × in) is adapted as W₀ + s·B A, s = alpha / r, A (r × in)
 * NoRA+ (``nora --option plus=true``, code): before the optimizer's update the adapter
   gradients are preconditioned as ScaledGD does, each normalized by its preconditioner's
   Frobenius norm:
-      g_A ← P_B g_A / ‖P_B‖_F,  P_B = (BᵀB + εI)^{-1};   g_B ← g_B P_A / ‖P_A‖_F,  P_A = (AAᵀ + εI)^{-1}
+      g_A ← P_B g_A / ‖P_B‖_F,  P_B = (BᵀB + εI)^{-1};
+      g_B ← g_B P_A / ‖P_A‖_F,  P_A = (AAᵀ + εI)^{-1}
   with ε = ``precond_eps`` = 1e-6; A's gradient is not preconditioned at step 0 (B = 0 there).
 
 The official lora.py assigns ``self.lora_A.data = sketch`` where lora_A is an nn.Linear:

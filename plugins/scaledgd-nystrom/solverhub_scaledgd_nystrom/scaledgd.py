@@ -17,19 +17,22 @@ S ← (S + ΛS^{−T})/2, Newton's square-root iteration, hence quadratic conver
 
 ``scaledgd-nystrom`` preconditions with the pseudo-inverse at torch's numerical-rank cutoff
 (``rcond`` unset), needed in the over-parameterized case where X₀ = MΩ has rank
-rank(M) < r; with ``damping`` > 0, (G + damping·I)^{-1} instead. How the near-null directions are treated
-changes the random-init over-parameterized count a lot (see docs/methods/scaledgd-nystrom.md).
+rank(M) < r; with ``damping`` > 0, (G + damping·I)^{-1} instead. How the near-null
+directions are treated changes the random-init over-parameterized count a lot (see
+docs/methods/scaledgd-nystrom.md).
 
 Asymmetric updates are simultaneous (paper) or, with ``update=alternating``, Gauss–Seidel
 (Y's step uses the new X; RECONSTRUCTED choice for the random-init reference, whose
 simultaneous version stalls or blows up from a 1e-3 init on 2 of 3 seeds we tried).
 The reference ``scaledgd`` preconditions with (G + λI)^{-1}, λ = ``damping`` = 1e-6
-(ScaledGD(λ), Xu, Shen, Ma, Tu, arXiv 2302.01186), which keeps it defined when XᵀX turns
-singular in the over-parameterized case.
+(ScaledGD(λ) of Xu, Shen, Chi, Ma, "The Power of Preconditioning in Overparameterized
+Low-Rank Matrix Sensing", ICML 2023), which keeps it defined when XᵀX turns singular in
+the over-parameterized case.
 
-Oracle use: one ``grad`` per iteration (two with alternating asymmetric updates). The Nyström sketch MΩ reads M directly
-(``problem.data``) once in ``init``; it is reported as ``sketch_products`` (columns of Ω
-multiplied by M), not as an oracle call. No host syncs in ``step``.
+Oracle use: one ``grad`` per iteration (two with alternating asymmetric updates). The
+Nyström sketch MΩ reads M directly (``problem.data``) once in ``init``; it is reported as
+``sketch_products`` (columns of Ω multiplied by M), not as an oracle call. No host syncs
+in ``step``.
 """
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ class ScaledGDOptions:
     lr: float = 0.5                 # η (ScaledGD's usual constant step)
     init: Literal["random", "x0"] = "random"   # random: init_scale·N(0,1) from the run's seed; x0: the problem's start
     init_scale: float = 1e-3        # small random init (method note: 1e-3·N(0, 1))
-    damping: float = 1e-6           # ScaledGD(λ) of Xu et al. 2023: (G + λI)^{-1}; 0: pseudo-inverse
+    damping: float = 1e-6           # ScaledGD(λ) (Xu et al., ICML 2023): (G + λI)^{-1}; 0: pseudo-inverse
     rcond: float | None = None
     update: Literal["simultaneous", "alternating"] = "alternating"   # simultaneous stalls from small inits (docs)
 
@@ -156,8 +159,8 @@ class ScaledGDNystrom(_ScaledGDBase):
     description = "ScaledGD with Nyström initialization X0 = M·Omega (quadratic convergence)"
 
     def _start(self, problem, oracle, x0, options, symmetric, shapes):
-        from .factorization_kind import MatrixFactorization
-        M = torch.as_tensor(MatrixFactorization.matrix(problem), dtype=oracle.dtype, device=oracle.device)
+        # M as the file gives it (lower_torch checked it; no copy on the CPU in float64)
+        M = torch.as_tensor(problem.data["M"], dtype=oracle.dtype, device=oracle.device)
         n_cols, r = M.shape[1], shapes[0][1]
         omega = options.sketch_std * torch.randn(n_cols, r, generator=oracle.generator,
                                                  dtype=oracle.dtype, device=oracle.device)

@@ -49,7 +49,7 @@ def iterations_to(errors, tol):
 def bench_one(problem, solver, tol, max_iterations, seed):
     traced = solverhub.solve(problem, solver, options={"max_iterations": max_iterations, "tolerance": 0.0,
                                                        "trace_every": 1}, seed=seed)
-    errors = traced.extras["factorization_error_trace"]
+    errors = traced.extras["rel_error_trace"]
     k = iterations_to(errors, tol)
     if k is None:
         return {"iterations": None, "time_s": None, "final_error": errors[-1],

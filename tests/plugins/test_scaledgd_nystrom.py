@@ -59,7 +59,7 @@ def rel_error(problem, result) -> float:
 
 def iterations_to(problem, solver, tol=1e-8, seed=0, cap=400, **options) -> int:
     r = solverhub.solve(problem, solver, options={"max_iterations": cap, "tolerance": 0.0, **options}, seed=seed)
-    errors = np.asarray(r.extras["factorization_error_trace"])
+    errors = np.asarray(r.extras["rel_error_trace"])
     below = np.flatnonzero(errors <= tol)
     assert below.size, f"{solver} did not reach {tol} in {cap} iterations (last {errors[-1]:.3g})"
     return int(below[0])
@@ -146,6 +146,30 @@ def test_closed_form_baseline_is_eckart_young():
         solverhub.solve(p, "cvxpy")
 
 
+def test_rel_error_measure_is_the_excess_over_eckart_young():
+    """Default measure: zero at the best rank-r approximation even when M is not of rank r;
+    equal to ||XX' - M|| / ||M|| when it is. The gradient norm would stop far too early."""
+    rng = np.random.default_rng(2)
+    U, _ = np.linalg.qr(rng.normal(size=(30, 30)))
+    lam = np.concatenate([np.logspace(0, -1, 3), 1e-3 * np.ones(27)])
+    M = (U * lam) @ U.T
+    M = 0.5 * (M + M.T)
+    p = solverhub.load_problem(f"name: t\nkind: matrix_factorization\ndata: {{M: {M.tolist()}}}\nrank: 3\n")
+    assert p.kind.default_measure == "rel_error"
+    r = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 30, "tolerance": 1e-8})
+    tail = np.sqrt(27) * 1e-3 / np.linalg.norm(M)
+    assert r.status.value == "converged" and r.stationarity.name == "rel_error"
+    assert r.extras["factorization_error"] == pytest.approx(tail, rel=1e-6)
+    assert r.extras["rel_error"] <= 1e-8
+    # over-parameterized, exact M: at grad_norm <= 1e-10 the random start is still at error > 1e-8
+    over = load("mf-overparam")
+    g = solverhub.solve(over, ScaledGD, options={"max_iterations": 1000, "tolerance": 1e-8}, seed=0)
+    grad_stop = type("GradStop", (ScaledGD,), {"stationarity_measure": "grad_norm"})
+    early = solverhub.solve(over, grad_stop, options={"max_iterations": 1000, "tolerance": 1e-10}, seed=0)
+    assert early.status.value == "converged" and rel_error(over, early) > 1e-8
+    assert g.status.value == "converged" and rel_error(over, g) <= 1e-8 and g.iterations > 5 * early.iterations
+
+
 # -- the claims -----------------------------------------------------------------------
 def test_nystrom_exact_rank_reaches_1e8_in_10_iterations_and_2x_faster_than_random():
     p = load("mf-psd")
@@ -180,7 +204,7 @@ def test_nystrom_overparameterized_10_iterations_and_10x_fewer_than_random():
 def test_quadratic_order_visible_in_log_error_ratios():
     p = load("mf-psd")
     ny = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 12, "tolerance": 0.0})
-    e = [v for v in ny.extras["factorization_error_trace"] if v > 1e-12]
+    e = [v for v in ny.extras["rel_error_trace"] if v > 1e-12]
     q = [math.log(b) / math.log(a) for a, b in zip(e, e[1:]) if b < a < 1e-2]
     assert len(q) >= 2 and min(q) > 1.45 and max(q) > 1.7, q   # quadratic: ratios tend to 2
     assert 1.6 < ny.extras["empirical_order"] < 2.5
@@ -196,7 +220,7 @@ def test_symmetric_step_one_half_matters():
     p = load("mf-psd")
     r = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 60, "tolerance": 0.0, "lr": 1.0})
     assert rel_error(p, r) > 1e-3
-    e = r.extras["factorization_error_trace"]
+    e = r.extras["rel_error_trace"]
     assert e[-1] == pytest.approx(e[-3], rel=1e-6) and e[-1] != pytest.approx(e[-2], rel=1e-3)
 
 

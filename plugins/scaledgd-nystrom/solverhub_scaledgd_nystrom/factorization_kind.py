@@ -245,13 +245,14 @@ symmetric: true
                 parts = unflatten(x)
                 return loss.apply(parts["X"], parts["Y"], M)
 
+        f_star = self.optimal_value(problem)  # here, outside the solve's timed region (cached)
         if np.any(problem.x0 != 0):          # the file gave a start
             x0 = np.asarray(problem.x0, dtype=np.float64)
         else:
             x0 = extra["init_scale"] * np.random.default_rng(extra["init_seed"]).standard_normal(problem.dim)
         return FactorizationTorchProblem(objective, (), unflatten, torch.as_tensor(x0, dtype=dtype, device=device),
                                          M=M, m_norm=torch.linalg.norm(M), symmetric=symmetric,
-                                         optimum=lambda: self.optimal_value(problem))
+                                         optimum=lambda: f_star)
 
     def optimal_value(self, problem) -> float:
         """f* = f(X*) at the Eckart–Young factors (computed once per problem and process)."""

@@ -12,7 +12,7 @@ hooks (``solverhub.builtin.plugin``).
 from __future__ import annotations
 
 __all__ = ["hookspec", "hookimpl", "PROJECT_NAME", "solverhub_solvers",
-           "solverhub_problem_kinds", "solverhub_datasets"]
+           "solverhub_problem_kinds", "solverhub_datasets", "solverhub_models"]
 
 from typing import Callable, Iterable, Mapping
 
@@ -49,4 +49,19 @@ def solverhub_datasets() -> Mapping[str, Callable[[], Mapping[str, "object"]]]:
 
     A problem file uses them as ``data: {X: {dataset: breast_cancer, field: X}}``.
     Loaders are called lazily, only when a problem refers to them.
+    """
+
+
+@hookspec
+def solverhub_models() -> Mapping[str, Callable[..., "object"]]:
+    """Return named model architectures for ``kind: training``: ``{name: factory}`` where
+    ``factory(in_shape: tuple[int, ...], n_out: int, **options) -> torch.nn.Module``.
+
+    ``in_shape`` is the shape of one input row (``(64,)`` for digits, ``(C, H, W)`` for
+    images stored that way), ``n_out`` the number of outputs the loss needs (classes for
+    ``cross_entropy``, target columns for ``mse``, 1 for ``logistic``); ``options`` are the
+    keys under the model's name in the file (``model: {mlp: {hidden: [64]}}``). A factory
+    raises ``TypeError``/``ValueError`` on bad options; the kind turns that into a
+    ``file:line`` error. Called lazily, only when a problem uses the model; import torch
+    inside the factory, not at module import.
     """

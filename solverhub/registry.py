@@ -46,6 +46,7 @@ class Registry:
     _solvers: dict[str, SolverEntry] | None = None
     _kinds: dict[str, type] | None = None
     _datasets: dict[str, Callable] | None = None
+    _models: dict[str, Callable] | None = None
 
     # Hook results are collected lazily, so that `solverhub list` never imports
     # the problem machinery (numpy, pydantic) and `validate` never imports solvers.
@@ -68,9 +69,16 @@ class Registry:
         return self._datasets
 
     @property
+    def models(self) -> dict[str, Callable]:
+        """Model factories for ``kind: training`` (hook ``solverhub_models``)."""
+        if self._models is None:
+            self._models = _collect_models(self)
+        return self._models
+
+    @property
     def failures(self) -> list[PluginFailure]:
         """Load and hook failures (collects every hook first)."""
-        self.solvers, self.kinds, self.datasets  # noqa: B018 - trigger collection
+        self.solvers, self.kinds, self.datasets, self.models  # noqa: B018 - trigger collection
         return self._failures
 
     # -- lookup -------------------------------------------------------------
@@ -207,6 +215,28 @@ def _collect_datasets(reg: Registry) -> dict[str, Callable]:
         except Exception as err:
             reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_datasets raised {type(err).__name__}: {err}"))
     return datasets
+
+
+def _collect_models(reg: Registry) -> dict[str, Callable]:
+    models: dict[str, Callable] = {}
+    owner: dict[str, str] = {}
+    for impl in reg.manager.hook.solverhub_models.get_hookimpls():
+        try:
+            provided = dict(impl.function() or {})
+        except Exception as err:
+            reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_models raised {type(err).__name__}: {err}"))
+            continue
+        for name, factory in provided.items():
+            if not isinstance(name, str) or not callable(factory):
+                reg._failures.append(PluginFailure(impl.plugin_name, f"model {name!r}: expected a name and a "
+                                                   "factory(in_shape, n_out, **options) -> torch.nn.Module"))
+                continue
+            if name in models:
+                reg._failures.append(PluginFailure(impl.plugin_name, f"model name {name!r} already registered "
+                                                   f"by {owner[name]}"))
+                continue
+            models[name], owner[name] = factory, impl.plugin_name
+    return models
 
 
 def _core_version() -> str:

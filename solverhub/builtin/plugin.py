@@ -1,4 +1,4 @@
-"""The core's own plugin: builtin solvers, problem kinds and datasets, registered
+"""The core's own plugin: builtin solvers, problem kinds, datasets and models, registered
 through the same hooks as any third-party plugin."""
 from __future__ import annotations
 
@@ -22,10 +22,17 @@ def solverhub_problem_kinds():
     from ..problem.kinds.minimax import Minimax
     from ..problem.kinds.minimize import Minimize
     from ..problem.kinds.monotone import Monotone
-    return [Minimize, Constrained, FiniteSum, Bilevel, Monotone, Minimax]
+    from ..problem.kinds.training import Training
+    return [Minimize, Constrained, FiniteSum, Bilevel, Monotone, Minimax, Training]
 
 
 @hookimpl
 def solverhub_datasets():
     from ..datasets import DATASETS
     return DATASETS
+
+
+@hookimpl
+def solverhub_models():
+    from ..models import MODELS
+    return MODELS

@@ -135,6 +135,7 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
                            location=Location(file, lines.line_of(("solve", "solver"))),
                            allowed="a registered solver name (see `solverhub list`)")
     sections = validate_model(kind.Sections, {k: v for k, v in raw.items() if k in kind_fields}, lines, file)
+    kind.prepare(sections, raw, file, lines.line_of)
 
     # declared variable sizes first (cheap; nothing allocated yet)
     declared_total = 0
@@ -209,21 +210,29 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
     compiled = kind.compile(sections, ctx)
 
     oc = common.oracle
+    if compiled.batch_size is not None and oc.stochastic is not None:
+        raise ProblemError(f"oracle.stochastic: kind {kind_name!r} sets the minibatch itself",
+                           location=Location(file, lines.line_of(("oracle", "stochastic"))),
+                           allowed="the kind's batch_size (remove oracle.stochastic)")
     if oc.stochastic is not None and compiled.n_rows is None:
         raise ProblemError("oracle.stochastic needs a finite_sum problem (rows to sample)",
                            location=Location(file, lines.line_of(("oracle", "stochastic"))),
                            allowed="oracle.noise for other kinds")
     oracle_config = OracleConfig(
-        batch_size=oc.stochastic.batch_size if oc.stochastic else None,
+        batch_size=(oc.stochastic.batch_size if oc.stochastic
+                    else compiled.batch_size if isinstance(compiled.batch_size, int) else None),
         sigma=_noise_sigma(oc.noise, offset, Location(file, lines.line_of(("oracle", "noise", "sigma")))),
         noise_model=oc.noise.model if oc.noise else "variance",
         seed=(oc.stochastic.seed if oc.stochastic else oc.noise.seed if oc.noise else 0),
     )
+    for path_read in compiled.files:     # keyed by the path relative to the YAML: the hash does not move with the repo
+        rel = Path(path_read).resolve().relative_to(base.resolve()) if base else Path(path_read)
+        digests[f"kind:{rel.as_posix()}"] = _file_digest(Path(path_read))
     canonical = json.dumps({"raw": raw, "files": digests}, sort_keys=True, default=str)
     content_hash = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     return Problem(name=common.name, kind=kind, variables=tuple(variables), data=data,
                    parameters=dict(common.parameters), sections=compiled, x0=x0,
-                   oracle_config=oracle_config, baseline=common.baseline, solve_defaults=dict(common.solve),
+                   oracle_config=oracle_config, baseline=common.baseline, solve_defaults={**compiled.solve_defaults, **common.solve},
                    content_hash=content_hash, source=file, description=common.description, lines=lines)
 
 

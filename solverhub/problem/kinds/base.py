@@ -46,6 +46,14 @@ class CompiledSections:
     rows: tuple[str, ...] = ()
     n_rows: int | None = None
     extra: dict = field(default_factory=dict)
+    # kinds that own the minibatch (training): an int configures the oracle as
+    # ``oracle: {stochastic: {batch_size}}`` would, "full" means exact gradients; None: the file's oracle section
+    batch_size: int | str | None = None
+    # run-option defaults the kind derives from its sections (e.g. a training budget as
+    # max_oracle_calls); the file's ``solve:`` section and the caller's options override them
+    solve_defaults: dict = field(default_factory=dict)
+    # files the kind read itself (outside ``data:``); their digests enter the content hash
+    files: tuple = ()
 
 
 @dataclass
@@ -142,6 +150,11 @@ class ProblemKind:
     generic_minimization: ClassVar[bool] = False
 
     # -- YAML -> IR ------------------------------------------------------
+    def prepare(self, sections, raw: dict, file: str | None, line_of: Callable[[tuple], int | None]) -> None:
+        """Called once by ``load_problem`` after the kind's sections validate and before
+        ``implicit_variables``: kinds that read their own data or build their own model
+        (training) do it here, with ``file:line`` for errors. ``raw`` is the whole file. Default: nothing."""
+
     def implicit_variables(self, sections, data_shapes: dict, location) -> dict:
         """Variables implied by the kind when the file declares none (``{name: shape}``).
         Expression kinds need declared variables."""

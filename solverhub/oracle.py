@@ -160,6 +160,32 @@ class Oracle:
         self._charge("stochastic_grad")
         return self._configured_grad(x)
 
+    def grad_pair(self, x, y):
+        """The configured gradient at two points on ONE draw of the randomness: the same
+        minibatch rows (and the same noise realisation) at ``x`` and at ``y``.
+
+        Returns ``(g(x; xi), g(y; xi))``; counted as two gradient calls (``grad`` or
+        ``stochastic_grad``), charged all or nothing. For methods that difference
+        gradients along a step (secant curvature, gradient alignment), which a
+        fresh draw per point would swamp with sampling noise. Exact oracle: two exact gradients.
+        """
+        if not self.config.stochastic:
+            self._charge("grad", "grad")
+            return self._value_and_grad(x)[1], self._value_and_grad(y)[1]
+        self._charge("stochastic_grad", "stochastic_grad")
+        cfg = self.config
+        rows = None
+        if cfg.batch_size is not None and self.n_rows:
+            rows = torch.randint(self.n_rows, (cfg.batch_size,), generator=self.generator, device=self.device)
+        gx, gy = self._value_and_grad(x, rows)[1], self._value_and_grad(y, rows)[1]
+        if not cfg.noisy:
+            return gx, gy
+        xi = torch.randn(gx.shape, generator=self.generator, device=self.device, dtype=gx.dtype)
+        noise = self._sigma * xi
+        if cfg.noise_model == "variance":
+            return gx + noise, gy + noise
+        return gx + gx * noise, gy + gy * noise
+
     def operator(self, z):
         """F(z) for monotone / minimax problems (noisy if the problem says so); one ``operator`` call."""
         if self._operator is None:

@@ -143,3 +143,41 @@ objective: "quad_form(x, P) + sum_squares(x) ** 2"
 """)
     with pytest.raises(NoBaseline):
         compute_baseline(problem)
+
+
+def test_grad_pair_uses_one_minibatch_for_both_points():
+    """grad_pair(x, y): both gradients on the same rows (those grad(x) would draw), 2 calls."""
+    problem, oracle = _oracle("oracle: {stochastic: {batch_size: 8, seed: 5}}")
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    y = torch.linspace(2, -0.5, 5, dtype=torch.float64)
+    gx, gy = oracle.grad_pair(x, y)
+    assert oracle.counts["stochastic_grad"] == 2 and oracle.total_calls == 2
+    gen = torch.Generator().manual_seed(5)
+    rows = torch.randint(64, (8,), generator=gen).numpy()
+    X, lab, mu = problem.data["X"][rows], problem.data["y"][rows], problem.parameters["mu"]
+
+    def batch_grad(w):
+        s = 1 / (1 + np.exp(lab * (X @ w)))
+        return (X.T @ (s * -lab)) / len(lab) + mu * w
+    np.testing.assert_allclose(gx.numpy(), batch_grad(x.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(gy.numpy(), batch_grad(y.numpy()), rtol=1e-12)
+    # two separate grad calls draw two batches: a pair at (x, x) agrees exactly, separate calls do not
+    a, b = oracle.grad_pair(x, x)
+    assert torch.equal(a, b) and not torch.equal(oracle.grad(x), oracle.grad(x))
+    # exact oracle: two exact gradients, counted as grad; budget charged all or nothing
+    problem, exact = _oracle(max_calls=3)
+    gx, gy = exact.grad_pair(x, y)
+    np.testing.assert_allclose(gy.numpy(), _numpy_grad(problem, y.numpy()), rtol=1e-12)
+    assert exact.counts["grad"] == 2
+    with pytest.raises(BudgetExhausted):
+        exact.grad_pair(x, y)
+    assert exact.total_calls == 2
+
+
+def test_grad_pair_shares_the_noise_draw():
+    problem, oracle = _oracle("oracle: {noise: {sigma: 0.5, seed: 7}}")
+    x, y = torch.zeros(5, dtype=torch.float64), torch.ones(5, dtype=torch.float64)
+    gx, gy = oracle.grad_pair(x, y)
+    exact = _numpy_grad(problem, x.numpy()) - _numpy_grad(problem, y.numpy())
+    np.testing.assert_allclose((gx - gy).numpy(), exact, rtol=1e-10)      # additive noise cancels
+    assert not np.allclose(gx.numpy(), _numpy_grad(problem, x.numpy()))   # but it is there

@@ -184,11 +184,17 @@ def test_bad_files_are_reported_with_their_line(tmp_path):
 
 
 # -- EM: conformance, counting, syncs ------------------------------------------------
-TINY = planted_yaml(n=400, d=3, seed=5)
+def test_conformance_on_the_kinds_tiny_problem():
+    from solverhub.testing import tiny_problem
+    p = tiny_problem("mixture_of_experts")               # the kind's own, as the registry-wide test uses
+    assert p is not None and p.kind.name == "mixture_of_experts" and p.dim <= 10
+    check_solver(EMMoE)
 
 
-def test_conformance():
-    check_solver(EMMoE, problems={"mixture_of_experts": TINY})
+@pytest.mark.parametrize("extra", [dict(expert="logistic", n=300), dict(experts=3, n=300),
+                                   dict(symmetric=True, n=200)], ids=["logistic", "softmax-k3", "symmetric"])
+def test_conformance_on_the_other_model_variants(extra):
+    check_solver(EMMoE, problems={"mixture_of_experts": planted_yaml(d=3, seed=5, **extra)})
 
 
 def test_em_counts_one_value_call_per_iteration_and_no_gradient():

@@ -131,6 +131,16 @@ class MixtureOfExperts(ProblemKind):
     Sections = MoESections
     polishable = True
     generic_minimization = True     # the NLL is a plain smooth function: gd, adam, lbfgs, bfgs-wolfe may run on it
+    # the conformance kit's instance (solverhub.testing.tiny_problem): 200 x 3 planted data, 2 linear
+    # experts, 9 unknowns; EM reaches the L-BFGS-B reference in ~11 iterations (< 0.1 s)
+    tiny_problem = """
+name: tiny-mixture-of-experts
+description: two linear experts with a logistic gate, 200 x 3 planted data
+kind: mixture_of_experts
+experts: 2
+expert: linear
+planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
+"""
 
     # -- YAML -> problem ---------------------------------------------------
     def implicit_variables(self, sections, data_shapes, location) -> dict:

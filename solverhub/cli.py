@@ -106,7 +106,10 @@ def list_cmd(as_json, for_problem, sets):
         if for_problem:
             cells += ["yes" if r["accepts"] else "no", r["reason"]]
         table.add_row(*cells)
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    if reg.models:
+        console.print(f"models (kind: training): {', '.join(sorted(reg.models))}")
 
 
 @main.command()
@@ -116,15 +119,17 @@ def plugins(as_json):
     from .registry import get_registry
     reg = get_registry()
     loaded = [{"plugin": name, "distribution": dist, "version": version,
-               "solvers": sorted(n for n, e in reg.solvers.items() if e.distribution == dist)}
+               "solvers": sorted(n for n, e in reg.solvers.items() if e.distribution == dist),
+               "models": reg.models_of(name)}
               for name, (dist, version) in reg.plugins.items()]
     failures = [{"plugin": f.plugin, "error": f.error} for f in reg.failures]
     if as_json:
         click.echo(json.dumps({"loaded": loaded, "failures": failures}, indent=2))
         return
     for p in loaded:
+        models = f"; models: {', '.join(p['models'])}" if p["models"] else ""
         click.echo(f"loaded  {p['plugin']}: {p['distribution']} {p['version']} "
-                   f"({', '.join(p['solvers']) or 'no solvers'})")
+                   f"({', '.join(p['solvers']) or 'no solvers'}{models})")
     for f in failures:
         click.echo(f"FAILED  {f['plugin']}: {f['error']}")
     if not failures:

@@ -47,6 +47,7 @@ class Registry:
     _kinds: dict[str, type] | None = None
     _datasets: dict[str, Callable] | None = None
     _models: dict[str, Callable] | None = None
+    _model_owner: dict[str, str] = field(default_factory=dict)    # model name -> plugin name
 
     # Hook results are collected lazily, so that `solverhub list` never imports
     # the problem machinery (numpy, pydantic) and `validate` never imports solvers.
@@ -74,6 +75,11 @@ class Registry:
         if self._models is None:
             self._models = _collect_models(self)
         return self._models
+
+    def models_of(self, plugin: str) -> list[str]:
+        """Names of the models the plugin ``plugin`` registered (sorted)."""
+        self.models  # noqa: B018 - trigger collection
+        return sorted(n for n, owner in self._model_owner.items() if owner == plugin)
 
     @property
     def failures(self) -> list[PluginFailure]:
@@ -236,6 +242,7 @@ def _collect_models(reg: Registry) -> dict[str, Callable]:
                                                    f"by {owner[name]}"))
                 continue
             models[name], owner[name] = factory, impl.plugin_name
+    reg._model_owner = owner
     return models
 
 

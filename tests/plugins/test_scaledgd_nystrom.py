@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 import solverhub  # noqa: E402
 from solverhub.baseline import NoBaseline, compute_baseline  # noqa: E402
-from solverhub.errors import ProblemError, SolverRefused  # noqa: E402
+from solverhub.errors import OptionError, ProblemError, SolverRefused  # noqa: E402
 from solverhub.testing import check_solver  # noqa: E402
 from solverhub_scaledgd_nystrom import (Lora, LoraFinetune, MatrixFactorization, Nora,  # noqa: E402
                                         ScaledGD, ScaledGDNystrom, apply_nora_, mlp_forward,
@@ -96,6 +96,58 @@ def test_file_based_matrix_and_errors():
         asym.lower_torch()
 
 
+def test_bad_file_through_the_cli_is_one_line_with_the_key_line_and_exit_2(tmp_path):
+    from click.testing import CliRunner
+    from solverhub.cli import main
+    cases = {"rank: 200\nsymmetric: true\n": (5, "rank 200 exceeds min(m, n) = 100"),
+             "rank: 5\nsymmetric: true\nrank_typo: 3\n": (7, "unknown section 'rank_typo'")}
+    for i, (tail, (line, message)) in enumerate(cases.items()):
+        path = tmp_path / f"bad{i}.yaml"
+        path.write_text(ISSUE_YAML.split("\nrank: 5\n")[0] + "\n" + tail)
+        out = CliRunner().invoke(main, ["solve", str(path), "--solver", "scaledgd-nystrom"])
+        lines = out.output.strip().splitlines()
+        assert out.exit_code == 2 and len(lines) == 1 and "Traceback" not in out.output, out.output
+        assert f"bad{i}.yaml:{line}:" in lines[0] and message in lines[0], lines[0]
+    # a non-square M with the default symmetric: true points at data M (line 4)
+    path = tmp_path / "square.yaml"
+    path.write_text("name: x\nkind: matrix_factorization\ndata:\n  M: {generate: normal, shape: [10, 9]}\nrank: 2\n")
+    out = CliRunner().invoke(main, ["solve", str(path)])
+    assert out.exit_code == 2 and "square.yaml:4:" in out.output and "square M" in out.output
+
+
+@pytest.mark.parametrize("solver,options,match", [
+    ("scaledgd-nystrom", {"lr": -1.0}, "lr > 0"),
+    ("scaledgd-nystrom", {"update": "gauss"}, "simultaneous, alternating"),
+    ("scaledgd", {"init_scale": 0.0}, "init_scale > 0"),
+    ("nora", {"sigma": -0.1}, "sigma > 0"),
+    ("lora", {"optimizer": "lbfgs"}, "adam, sgd"),
+])
+def test_bad_options_are_option_errors_naming_the_valid_values(solver, options, match):
+    problem = load("mf-asym" if "scaledgd" in solver else "lora-teacher")
+    with pytest.raises(OptionError, match=match):
+        solverhub.solve(problem, solver, options=options)
+
+
+def test_generic_solvers_run_on_the_factors_from_the_kinds_start():
+    """gd (and every ``minimize`` solver) runs on the factors: the kind declares generic_minimization.
+    Its start is the kind's x0, init_scale·N(0, 1) from init_seed (numpy), and plain gd is far
+    from 1e-8 after 100 iterations where scaledgd-nystrom needs <= 10; dispatch still picks
+    scaledgd-nystrom."""
+    p = load("mf-psd")
+    M = p.data["M"]
+    X0 = 1e-3 * np.random.default_rng(0).standard_normal(p.dim).reshape(100, 5)
+    g = solverhub.solve(p, "gd", options={"max_iterations": 100, "tolerance": 0.0})
+    assert g.trace[0].objective == pytest.approx(0.25 * np.sum((X0 @ X0.T - M) ** 2), rel=1e-12)
+    assert 1e-3 < rel_error(p, g) < 0.5 and g.objective < g.trace[0].objective
+    assert solverhub.solve(p, options={"max_iterations": 1}).solver == "scaledgd-nystrom"
+    # lora_finetune too: gd starts from the standard LoRA init (B = 0), so at the pretrained network's loss
+    q = load("lora-teacher")
+    lg = solverhub.solve(q, "gd", options={"max_iterations": 20, "tolerance": 0.0})
+    assert lg.trace[0].objective == pytest.approx(lg.extras["pretrained_loss"], rel=1e-12)
+    assert lg.extras["post_finetune_loss"] < lg.extras["pretrained_loss"]
+    assert solverhub.solve(q, options={"max_iterations": 1}).solver == "nora"
+
+
 # -- the objective, its gradient and the baseline ---------------------------------------
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_objective_gradient_and_hvp_match_numpy(symmetric, monkeypatch):
@@ -135,10 +187,11 @@ def test_closed_form_baseline_is_eckart_young():
     base = compute_baseline(p)
     assert base.objective == pytest.approx(0.5 * np.sum(s[3:] ** 2), rel=1e-10)
     assert base.certificate.value < 1e-10 and "closed form" in base.solver
-    S = M @ M.T - 3.0 * np.eye(12)                    # symmetric, indefinite
+    S = M @ M.T - 3.0 * np.eye(12)                    # symmetric, indefinite: 3 eigenvalues are -3
     lam = np.sort(np.linalg.eigvalsh(S))[::-1]
-    p = solverhub.load_problem(f"name: t\nkind: matrix_factorization\ndata: {{M: {S.tolist()}}}\nrank: 4\n")
-    f_star = 0.25 * (np.sum(S ** 2) - np.sum(np.clip(lam[:4], 0, None) ** 2))
+    assert lam[10] < 0                                # rank 11 keeps two negative ones: X Xᵀ must drop them
+    p = solverhub.load_problem(f"name: t\nkind: matrix_factorization\ndata: {{M: {S.tolist()}}}\nrank: 11\n")
+    f_star = 0.25 * (np.sum(S ** 2) - np.sum(np.clip(lam[:11], 0, None) ** 2))
     assert compute_baseline(p).objective == pytest.approx(f_star, rel=1e-10)
     with pytest.raises(NoBaseline):
         p.kind.lower_cvxpy(p)

@@ -161,6 +161,7 @@ class MatrixFactorization(ProblemKind):
     default_measure = "rel_error"
     measures = ("rel_error", "grad_norm", "grad_norm_l1", "grad_norm_inf")
     polishable = False
+    generic_minimization = True     # f is a plain smooth function of the factors: gd, adam, lbfgs, ... run on it
     tiny_problem = """
 name: tiny-matrix-factorization
 kind: matrix_factorization
@@ -172,34 +173,42 @@ symmetric: true
 
     # -- YAML -> problem -------------------------------------------------------
     @staticmethod
-    def _shape_of_m(sections, data_shapes: dict, location) -> tuple[int, int]:
+    def _shape_of_m(sections, data_shapes: dict, where) -> tuple[int, int]:
+        """Shape of M, checked. ``where(key)`` gives the Location of a top-level key (``data`` for M)."""
         if "M" not in data_shapes:
-            raise ProblemError("matrix_factorization needs the matrix to factor as data M", location=location,
+            raise ProblemError("matrix_factorization needs the matrix to factor as data M", location=where("data"),
                                allowed="data: {M: {generate: low_rank_psd, shape: [n, n], rank: k}} "
                                        "or {M: {file: M.npy}}")
         shape = tuple(data_shapes["M"])
         if len(shape) != 2 or min(shape) < 1:
-            raise ProblemError(f"data M must be a matrix, got shape {shape}", location=location,
+            raise ProblemError(f"data M must be a matrix, got shape {shape}", location=where("data"),
                                allowed="a 2-d array")
         if sections.symmetric and shape[0] != shape[1]:
-            raise ProblemError(f"symmetric: true needs a square M, got shape {shape}", location=location,
+            raise ProblemError(f"symmetric: true needs a square M, got shape {shape}", location=where("symmetric"),
                                allowed="a square M, or symmetric: false (X Yᵀ ≈ M)")
         if sections.rank > min(shape):
             raise ProblemError(f"rank {sections.rank} exceeds min(m, n) = {min(shape)} of M {shape}",
-                               location=location, allowed=f"1 <= rank <= {min(shape)}")
+                               location=where("rank"), allowed=f"1 <= rank <= {min(shape)}")
         return shape
 
-    def _factor_shapes(self, sections, data_shapes, location) -> dict:
-        m, n = self._shape_of_m(sections, data_shapes, location)
+    def _factor_shapes(self, sections, data_shapes, where) -> dict:
+        m, n = self._shape_of_m(sections, data_shapes, where)
         if sections.symmetric:
             return {"X": (m, sections.rank)}
         return {"X": (m, sections.rank), "Y": (n, sections.rank)}
 
     def implicit_variables(self, sections, data_shapes: dict, location) -> dict:
-        return self._factor_shapes(sections, data_shapes, location)
+        # only the kind's line is known here; compile() repeats the checks with the key's line, so
+        # check here only what the shapes need (M present, a matrix) and let compile() report the rest
+        if "M" in data_shapes and len(data_shapes["M"]) == 2:
+            m, n = data_shapes["M"]
+            return {"X": (m, sections.rank)} if sections.symmetric else {"X": (m, sections.rank),
+                                                                           "Y": (n, sections.rank)}
+        return self._factor_shapes(sections, data_shapes, lambda key: location)
 
     def compile(self, sections, ctx) -> CompiledSections:
-        where = Location(ctx.file, ctx.line_of(("data", "M")) or ctx.line_of(("rank",)))
+        def where(key):          # the key's line; data M's when the key is absent (symmetric: true by default)
+            return Location(ctx.file, ctx.line_of((key,) if key in sections.model_fields_set else ("data", "M")))
         want = self._factor_shapes(sections, ctx.symbols.data, where)
         have = {k: tuple(v) for k, v in ctx.symbols.variables.items()}
         if have != want:

@@ -181,6 +181,7 @@ class LoraFinetune(ProblemKind):
     Sections = LoraSections
     default_measure = "grad_norm"
     polishable = False
+    generic_minimization = True     # the new task's loss is a plain smooth function of the adapters
     tiny_problem = """
 name: tiny-lora-finetune
 kind: lora_finetune

@@ -1,0 +1,17 @@
+"""Programmable latent priors by MMD (arXiv 2510.11953) as a solverhub plugin: the problem
+kind ``latent_prior`` and the solvers ``mmd-prior``, ``kl-vae`` and ``autoencoder``.
+Importing this package imports neither torch nor numpy: the names load on first access."""
+from __future__ import annotations
+
+__all__ = ["MMDPrior", "KLVAE", "Autoencoder", "LatentPrior", "factor_dataset"]
+__version__ = "0.1.0"
+
+_LAZY = {"MMDPrior": ".solvers", "KLVAE": ".solvers", "Autoencoder": ".solvers",
+         "LatentPrior": ".kind", "factor_dataset": ".data"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -331,7 +331,7 @@ gradient_calls: 40
 
     # -- baseline ------------------------------------------------------------
     def lower_cvxpy(self, problem):
-        raise NoBaseline("training problems have no cvxpy baseline (a neural network's loss is not convex; "
+        raise NoBaseline("training problems have no cvxpy baseline (the model is a torch module, not an expression; "
                          "compare solvers by test loss and accuracy in Result.extras)")
 
     def cvxpy_solve(self, problem, solver=None):

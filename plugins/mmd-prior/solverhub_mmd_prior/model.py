@@ -95,6 +95,7 @@ class LatentModel:
             self._slices.append((prefix, off, fan_in, fan_out))
             off += fan_out * fan_in + fan_out
         self.dim = off
+        self._sizes = [size for _p, _o, fan_in, fan_out in self._slices for size in (fan_out * fan_in, fan_out)]
         self.act = _activation(cfg.activation)
         t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype, device=device)  # noqa: E731
         if isinstance(prior, GaussianPrior):
@@ -110,11 +111,10 @@ class LatentModel:
 
     # -- network -----------------------------------------------------------
     def _params(self, x):
-        out = {}
-        for prefix, off, fan_in, fan_out in self._slices:
-            w = x[off:off + fan_out * fan_in].reshape(fan_out, fan_in)
-            out[prefix] = (w, x[off + fan_out * fan_in:off + fan_out * fan_in + fan_out])
-        return out
+        # one split (a single backward node) rather than a slice per tensor
+        parts = torch.split(x, self._sizes)
+        return {prefix: (parts[2 * i].reshape(fan_out, fan_in), parts[2 * i + 1])
+                for i, (prefix, _off, fan_in, fan_out) in enumerate(self._slices)}
 
     def encode(self, x, inputs):
         """(mu, logvar) of q(z | inputs)."""

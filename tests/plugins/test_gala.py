@@ -90,7 +90,8 @@ def test_t1_gala_reaches_the_band_from_every_eta0_where_sgd_does_not(logistic):
         r = run(problem, "gala", lr=eta0)
         assert r.status is Status.BUDGET_EXHAUSTED and r.total_oracle_calls == CALLS
         assert r.oracle_calls["grad"] == CALLS and r.iterations == STEPS
-        assert r.objective - f_star < 1e-3, (eta0, r.objective - f_star)
+        assert r.objective - f_star < 1e-3, (eta0, r.objective - f_star)   # the note's band
+        assert r.objective - f_star < 1e-5, (eta0, r.objective - f_star)   # what we see: <= 6.2e-7
         assert r.extras["gradient_calls"] == CALLS
         finals.append(r.extras["eta_final"])
         sgd = run(problem, "sgd", lr=eta0)
@@ -102,12 +103,12 @@ def test_t1_gala_reaches_the_band_from_every_eta0_where_sgd_does_not(logistic):
 
 
 def test_t1_adam_base_is_robust_too(logistic):
-    """Adam-GALA from every eta0 of the grid: f - f* < 1e-3 (5e-6 .. 3e-4 when written); Adam alone
+    """Adam-GALA from every eta0 of the grid: f - f* < 1e-3 (below 1e-14 when written); Adam alone
     at eta0 <= 1e-3 stays > 1e-2 at the same calls."""
     problem, f_star, _ = logistic
     for eta0 in ETA0_GRID:
         r = run(problem, "gala", lr=eta0, base="adam")
-        assert r.objective - f_star < 1e-3, (eta0, r.objective - f_star)
+        assert r.objective - f_star < 1e-8, (eta0, r.objective - f_star)
         if eta0 <= 1e-3:
             adam = run(problem, "adam", lr=eta0)
             assert adam.total_oracle_calls == CALLS and adam.objective - f_star > 1e-2

@@ -215,3 +215,12 @@ def test_cuda_runs_and_reports():
     p = solverhub.load_problem(yaml(n=400, batch=50, epochs=5))
     r = solverhub.solve(p, "mmd-prior", device="cuda")
     assert r.device.startswith("cuda") and r.status.value == "max_iterations" and math.isfinite(r.extras["ks_max"])
+
+
+def test_plugin_and_kind_modules_do_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys, solverhub_mmd_prior.plugin, solverhub_mmd_prior.kind, solverhub_mmd_prior.solvers; "
+            "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

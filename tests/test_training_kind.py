@@ -236,7 +236,8 @@ def test_labels_must_be_class_indices(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("name: p\nkind: training\ndataset:\n  X: {file: X.npy}\n  y: {file: y.npy}\n"
                     "model: logistic\nloss: cross_entropy\ngradient_calls: 3\n")
-    with pytest.raises(ProblemError, match=r"p.yaml:5: dataset.y: cross_entropy needs integer class labels >= 0, got -1"):
+    with pytest.raises(ProblemError, match=r"p.yaml:5: dataset.y: cross_entropy needs integer class labels >= 0, "
+                                           r"got -1"):
         solverhub.load_problem(path)
     path.write_text(path.read_text().replace("cross_entropy", "logistic"))
     with pytest.raises(ProblemError, match="binary labels"):

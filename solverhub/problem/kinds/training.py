@@ -233,7 +233,8 @@ gradient_calls: 40
             raise ProblemError("give the budget once: epochs or gradient_calls"
                                + (" (not both)" if sections.epochs is not None else ""),
                                location=loc("gradient_calls" if sections.epochs is not None else "kind"),
-                               allowed="epochs: E (E * ceil(n_train / batch_size) gradient calls), or gradient_calls: N")
+                               allowed="epochs: E (E * ceil(n_train / batch_size) oracle calls), "
+                                       "or gradient_calls: N")
         budget = sections.epochs * steps if sections.epochs is not None else sections.gradient_calls
         self._prepared = PreparedTraining(**prep_partial, x0=x0, batch_size=batch, budget=int(budget),
                                           steps_per_epoch=steps)
@@ -261,7 +262,7 @@ gradient_calls: 40
         parameters, keep its seeded init as the start."""
         from ..data import _check_size
         name, options, factory = prep_partial["model_name"], prep_partial["model_options"], prep_partial["factory"]
-        where = loc("model", name) if options or name else loc("model")
+        where = loc("model", name)      # the line of the model's name (or of model: NAME)
         X = prep_partial["X_train"]
         in_shape, n_out = tuple(X.shape[1:]), prep_partial["n_out"]
         try:

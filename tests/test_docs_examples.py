@@ -28,7 +28,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-DOC_FILES = sorted(DOCS.glob("*.md")) + [REPO / "README.md"]
+DOC_FILES = sorted(DOCS.glob("*.md")) + sorted((DOCS / "methods").glob("*.md")) + [REPO / "README.md"]
 SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip\b")
 EXIT_COMMENT = re.compile(r"#\s*exit\s+(\d+)\s*$")
 ENV_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -56,14 +56,14 @@ def _blocks(path: Path) -> list[Block]:
         while j < len(lines) and not lines[j].startswith("```"):
             j += 1
         prev = next((lines[k] for k in range(start - 1, -1, -1) if lines[k].strip()), "")
-        out.append(Block(path.name, start + 1, lang, "\n".join(lines[start + 1:j]) + "\n",
+        out.append(Block(path.relative_to(REPO).as_posix(), start + 1, lang, "\n".join(lines[start + 1:j]) + "\n",
                          bool(SKIP_MARK.search(prev))))
         i = j + 1
     return out
 
 
 ALL_BLOCKS = [b for path in DOC_FILES for b in _blocks(path)]
-PROBLEM_BLOCKS = [b for b in ALL_BLOCKS if b.lang == "yaml" and b.text.lstrip().startswith("name:")]
+PROBLEM_BLOCKS = [b for b in ALL_BLOCKS if b.lang == "yaml" and not b.skip and b.text.lstrip().startswith("name:")]
 
 
 @dataclass(frozen=True)

@@ -337,6 +337,14 @@ def _print_result(r, show_trace: bool) -> None:
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
+    measures = _scalar_extras(r.extras)
+    if measures:
+        m = Table(title="measures (Result.extras)", show_header=False)
+        m.add_column("name")
+        m.add_column("value", overflow="fold")
+        for k, v in measures:
+            m.add_row(k, v)
+        console.print(m)
     if show_trace and r.trace:
         t = Table(title="trace")
         for col in ("iteration", "time_s", "oracle_calls", "objective", "stationarity"):
@@ -345,6 +353,26 @@ def _print_result(r, show_trace: bool) -> None:
             t.add_row(str(p.iteration), f"{p.time_s:.4f}", str(p.oracle_calls), f"{p.objective:.10g}",
                       f"{p.stationarity:.3e}")
         console.print(t)
+
+
+def _scalar_extras(extras: dict) -> list[tuple[str, str]]:
+    """The numbers a kind or solver reported (train/test accuracy, factorization error, final step size...)."""
+    out = []
+    for k, v in extras.items():
+        if k in ("dispatch", "label", "traceback") or isinstance(v, (dict, list, tuple)):
+            continue
+        if isinstance(v, bool) or v is None:
+            text = str(v)
+        elif isinstance(v, int):
+            text = str(v)
+        elif isinstance(v, float):
+            text = f"{v:.6g}"
+        elif isinstance(v, str) and len(v) <= 80:
+            text = v
+        else:
+            continue
+        out.append((k, text))
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,6 +68,19 @@ def test_solve_writes_result_json_matching_closed_form(tmp_path):
     assert data["options"]["tolerance"] == 1e-8 and data["seed"] == 0
 
 
+def test_solve_prints_the_measures_the_kind_reports(tmp_path):
+    """Result.extras numbers (here the training kind's held-out accuracy) are shown, equal to the JSON's."""
+    out_file = tmp_path / "r.json"
+    problem = Path(__file__).resolve().parents[1] / "problems" / "training" / "wine-mlp.yaml"
+    out = run("solve", str(problem), "--solver", "adam", "--json", str(out_file))
+    assert out.exit_code == 0, out.output
+    extras = json.loads(out_file.read_text())["extras"]
+    for key in ("test_accuracy", "train_loss", "n_parameters"):
+        value = extras[key]
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        assert any(key in line and shown in line for line in out.output.splitlines()), (key, shown, out.output)
+
+
 def test_solve_without_solver_says_which_and_why():
     out = run("solve", RIDGE, "--max-iterations", "50")
     assert out.exit_code == 0 and "chose 'bfgs-wolfe'" in out.output

@@ -293,3 +293,14 @@ def test_cuda_matches_cpu(logistic):
     cpu = solverhub.solve(problem, "gala", device="cpu", options={"max_iterations": 100, "lr": 1e-3})
     gpu = solverhub.solve(problem, "gala", device="cuda", options={"max_iterations": 100, "lr": 1e-3})
     assert gpu.device.startswith("cuda") and gpu.objective == pytest.approx(cpu.objective, rel=1e-8)
+
+
+@pytest.mark.parametrize("base", ["sgd", "adam"])
+def test_float32_agrees_with_float64(base):
+    from solverhub.testing import TINY_PROBLEMS
+    p = solverhub.load_problem(TINY_PROBLEMS["minimize"])
+    options = {"tolerance": 1e-4, "max_iterations": 3000, "base": base}
+    r64 = solverhub.solve(p, "gala", options=options)
+    r32 = solverhub.solve(p, "gala", dtype="float32", options=options)
+    assert r64.status is Status.CONVERGED and r32.status is Status.CONVERGED
+    assert r32.dtype == "float32" and r32.objective == pytest.approx(r64.objective, rel=1e-5)

@@ -224,3 +224,29 @@ def test_plugin_and_kind_modules_do_not_import_torch():
             "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_digits_dataset_and_subsample():
+    text = """
+name: digits-small
+kind: latent_prior
+dataset: {sklearn: digits, n: 300, test_fraction: 0.25}
+latent_dim: 2
+prior: {mixture: {components: 4, radius: 2.0, std: 0.5}}
+encoder: [6]
+decoder: [6]
+batch_size: 64
+epochs: 2
+"""
+    p = solverhub.load_problem(text)
+    data = p.sections.extra["latent"]["data"]
+    assert data.X_train.shape == (225, 64) and data.X_test.shape == (75, 64) and data.factors_train is None
+    X = np.concatenate([data.X_train, data.X_test])
+    assert X.min() == 0.0 and X.max() == 1.0                     # pixels / 16
+    from sklearn.datasets import load_digits
+    full = load_digits().data / 16.0
+    assert all((full == row).all(axis=1).any() for row in X[:20])   # rows of the real dataset
+    r = solverhub.solve(p, "mmd-prior")
+    assert r.iterations == 2 * 4 and "factor_recovery_mean" not in r.extras and math.isfinite(r.extras["ks_max"])
+    with pytest.raises(ProblemError, match="digits has 1797 rows"):
+        solverhub.load_problem(text.replace("n: 300", "n: 5000"))

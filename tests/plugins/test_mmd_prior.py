@@ -24,7 +24,7 @@ from solverhub.testing import check_solver
 from solverhub_mmd_prior import KLVAE, Autoencoder, MMDPrior, factor_dataset
 
 
-def yaml(prior="uniform", latent=2, hidden=16, lam=30, epochs=150, n=1000, batch=100, init=0):
+def yaml(prior="uniform", latent=2, hidden=16, lam=30, epochs=250, n=1000, batch=100, init=0):
     return f"""
 name: t3-factors
 kind: latent_prior
@@ -54,7 +54,7 @@ def test_t3_mmd_prior_matches_the_uniform_prior_and_lowers_lps():
     p = solverhub.load_problem(yaml())
     mmd = solverhub.solve(p, "mmd-prior", seed=0)
     ae = solverhub.solve(p, "autoencoder", seed=0)
-    assert mmd.status.value == "max_iterations" and "150 epochs" in mmd.message
+    assert mmd.status.value == "max_iterations" and "250 epochs" in mmd.message
     assert mmd.extras["ks_max"] < 0.1, mmd.extras["ks_per_dim"]
     assert ae.extras["ks_max"] > 0.2                       # the plain AE does not match the prior
     assert mmd.extras["mmd2_to_prior"] < 0.25 * ae.extras["mmd2_to_prior"]

@@ -118,6 +118,8 @@ def category(rel: str) -> str:
     p = problem(rel)
     if p.kind.name == "training":
         return "training"         # judged by what it learns (test loss), not by stationarity
+    if p.kind.name == "latent_prior":
+        return "latent_prior"     # fixed-budget autoencoder training, judged by the kind's report
     if p.kind.name not in EXPRESSION_KINDS:
         return "other_kind"       # bilevel, monotone, minimax, plugin kinds: solved by the dispatched solver
     if p.has_constraints:
@@ -218,6 +220,18 @@ def test_dispatched_solver_trains_training_problems(rel):
     r = solve(rel, None, with_baseline=False)
     assert r.status.value == "budget_exhausted", (r.solver, r.message)
     assert r.extras["test_loss"] <= 0.5 * start.extras["test_loss"], (r.solver, r.extras, start.extras)
+
+
+@pytest.mark.parametrize("rel", of("latent_prior"))
+def test_dispatched_solver_matches_the_latent_prior(rel):
+    """kind: latent_prior (plugin mmd-prior) trains for its epoch budget; the dispatched solver must
+    halve the held-out reconstruction error of the initial autoencoder and bring the aggregate
+    posterior 5x closer to the prior in MMD^2 (tests/plugins/test_mmd_prior.py checks KS and LPS)."""
+    start = solverhub.solve(problem(rel), None, options={"max_iterations": 0})
+    r = solve(rel, None, with_baseline=False)
+    assert r.status.value in ("max_iterations", "budget_exhausted"), (r.solver, r.message)
+    assert r.extras["test_recon_mse"] <= 0.5 * start.extras["test_recon_mse"], (r.solver, r.extras)
+    assert r.extras["mmd2_to_prior"] <= 0.2 * start.extras["mmd2_to_prior"], (r.solver, r.extras)
 
 
 @pytest.mark.parametrize("rel", [r for r in of("other_kind") if r.values[0] not in OTHER_KIND_EXEMPT])

@@ -9,7 +9,8 @@ loaded from a YAML text through ``solverhub.solve`` (the run loop, counting orac
 the kind's objective of the plugin). For each model rank r and each solver:
 
 * iterations to a relative error ‖XXᵀ − M‖_F/‖M‖_F ≤ ``--tol`` (1e-8), read from the
-  kind's per-iteration trace (a run with ``trace_every=1``);
+  kind's per-iteration trace (a run with ``trace_every=1`` stopped at ``--tol``), and the
+  empirical orders log e_{t+1}/log e_t along it;
 * wall time for exactly that many iterations in further runs that sample the trace only
   at the start and the end (so the time is the solver's, its start included, plus two
   measurements and the report): the minimum over ``--repeats`` runs (3), since on a shared
@@ -51,7 +52,7 @@ def iterations_to(errors, tol):
 
 
 def bench_one(problem, solver, tol, max_iterations, seed, repeats):
-    traced = solverhub.solve(problem, solver, options={"max_iterations": max_iterations, "tolerance": 0.0,
+    traced = solverhub.solve(problem, solver, options={"max_iterations": max_iterations, "tolerance": tol,
                                                        "trace_every": 1}, seed=seed)
     errors = traced.extras["rel_error_trace"]
     k = iterations_to(errors, tol)

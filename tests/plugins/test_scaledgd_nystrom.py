@@ -254,6 +254,28 @@ def test_nystrom_overparameterized_10_iterations_and_10x_fewer_than_random():
     np.testing.assert_allclose(p.data["M"] @ np.linalg.pinv(p.data["M"]) @ X0, X0, atol=1e-10)   # X0 ⊂ col(M)
 
 
+def test_pinv_cutoff_ignores_null_directions_grown_by_rounding():
+    """Past convergence (over-parameterized) rounding grows a null eigenvalue of XᵀX from ~1e-16;
+    at n = 10⁴ it crossed torch's default cutoff (~r·eps) after ~60 iterations and the error jumped
+    from 1e-14 to 7e-2 (docs). The default rcond = 1e-12 keeps a rounding-level gradient there
+    from becoming a step; the legitimate directions (eigenvalues down to 1e-4 here) are kept."""
+    from solverhub_scaledgd_nystrom.scaledgd import _precondition
+    gen = torch.Generator().manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(8, 8, generator=gen, dtype=torch.float64))
+    gram = (Q * torch.tensor([1.0, 0.3, 0.1, 0.01, 1e-4, 1e-14, 1e-16, 0.0], dtype=torch.float64)) @ Q.T
+    noise = 1e-16 * torch.randn(100, 8, generator=gen, dtype=torch.float64)
+    opts = ScaledGDNystrom.Options()
+    assert opts.rcond == 1e-12 and opts.damping == 0.0
+    assert torch.linalg.norm(_precondition(noise, gram, opts.damping, opts.rcond)) < 1e-10
+    assert torch.linalg.norm(_precondition(noise, gram, 0.0, None)) > 1e-3      # torch's default inverts 1e-14
+    G = torch.randn(100, 8, generator=gen, dtype=torch.float64) @ gram          # a gradient in the range of the Gram
+    torch.testing.assert_close(_precondition(G, gram, opts.damping, opts.rcond),
+                               G @ torch.linalg.pinv(gram, hermitian=True, rtol=1e-12))
+    keep = Q[:, :5]                                                            # the legitimate directions
+    torch.testing.assert_close(_precondition(G, gram, opts.damping, opts.rcond) @ gram @ keep, G @ keep,
+                               rtol=1e-8, atol=1e-10)
+
+
 def test_quadratic_order_visible_in_log_error_ratios():
     p = load("mf-psd")
     ny = solverhub.solve(p, "scaledgd-nystrom", options={"max_iterations": 12, "tolerance": 0.0})

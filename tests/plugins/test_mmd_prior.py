@@ -54,7 +54,7 @@ def test_t3_mmd_prior_matches_the_uniform_prior_and_lowers_lps():
     p = solverhub.load_problem(yaml())
     mmd = solverhub.solve(p, "mmd-prior", seed=0)
     ae = solverhub.solve(p, "autoencoder", seed=0)
-    assert mmd.status.value == "max_iterations" and "250 epochs" in mmd.message
+    assert mmd.status.value == "budget_exhausted" and "250 epochs" in mmd.message
     assert mmd.extras["ks_max"] < 0.1, mmd.extras["ks_per_dim"]
     assert ae.extras["ks_max"] > 0.2                       # the plain AE does not match the prior
     assert mmd.extras["mmd2_to_prior"] < 0.25 * ae.extras["mmd2_to_prior"]
@@ -214,7 +214,7 @@ def test_no_host_syncs_in_step(monkeypatch):
 def test_cuda_runs_and_reports():
     p = solverhub.load_problem(yaml(n=400, batch=50, epochs=5))
     r = solverhub.solve(p, "mmd-prior", device="cuda")
-    assert r.device.startswith("cuda") and r.status.value == "max_iterations" and math.isfinite(r.extras["ks_max"])
+    assert r.device.startswith("cuda") and r.status.value == "budget_exhausted" and math.isfinite(r.extras["ks_max"])
 
 
 def test_plugin_and_kind_modules_do_not_import_torch():

@@ -14,7 +14,7 @@ Reconstructed (arXiv 2510.11953 gives no code): the optimiser, its settings and 
 sequence of terms; lambda comes from the problem (``lambda:``), overridable by ``lam``.
 
 Each method stops after the problem's training budget (``epochs`` x ceil(n_train /
-batch_size) steps) with status ``max_iterations``. No host syncs per step: the Adam state is
+batch_size) steps) with status ``budget_exhausted``, as ``kind: training`` runs end. No host syncs per step: the Adam state is
 tensors, the step counter and bias corrections are Python numbers.
 """
 from __future__ import annotations
@@ -71,7 +71,7 @@ class _AdamTrainer(Solver):
         x = state.x - step_size * m / (v.sqrt() + EPS * (1 - BETA2 ** t) ** 0.5)
         stop = None
         if t >= state.steps:
-            stop = (Status.MAX_ITERATIONS, f"finished the training budget: {state.epochs} epochs ({t} steps)")
+            stop = (Status.BUDGET_EXHAUSTED, f"finished the training budget: {state.epochs} epochs ({t} steps)")
         return TrainState(x=x, m=m, v=v, t=t, steps=state.steps, epochs=state.epochs, spec=state.spec, stop=stop)
 
     def report(self, state: TrainState) -> dict:

@@ -286,8 +286,24 @@ def _print_compare_table(results, skipped, console) -> None:
                       f"{r.wall_time_s:.3f}")
     console.print(table)
     if skipped:
-        console.print(f"[dim]skipped ({len(skipped)}): " + "; ".join(f"{s} on {p}: {why}" for p, s, why in skipped)
-                      + "[/dim]")
+        console.print(f"[dim]skipped ({len(skipped)}): {_skipped_summary(skipped)}[/dim]")
+
+
+def _skipped_summary(skipped) -> str:
+    """Refusals for another kind are counted per solver (with many plugins they are most pairs);
+    every other reason is listed in full. The store and the HTML report keep every pair."""
+    other_kind: dict[str, int] = {}
+    listed = []
+    for problem, solver, why in skipped:
+        if why.startswith("accepts kinds "):
+            other_kind[solver] = other_kind.get(solver, 0) + 1
+        else:
+            listed.append(f"{solver} on {problem}: {why}")
+    if other_kind:
+        n = sum(other_kind.values())
+        listed.append(f"{n} pair(s) of a solver and a problem of a kind it does not take "
+                      f"({', '.join(sorted(other_kind))})")
+    return "; ".join(listed)
 
 
 @main.command()

@@ -123,6 +123,17 @@ def test_compare_table_lists_and_skips(tmp_path):
                                                               ("rosenbrock", "lbfgs")}
 
 
+def test_compare_counts_refusals_for_other_kinds_and_lists_other_reasons():
+    from solverhub.cli import _skipped_summary
+    skipped = [("ridge", "dbgd", "accepts kinds bilevel, not 'minimize'"),
+               ("rosen", "dbgd", "accepts kinds bilevel, not 'minimize'"),
+               ("ridge", "em-moe", "accepts kinds mixture_of_experts, not 'minimize'"),
+               ("rosen", "cvxpy", "no convex form: not DCP")]
+    text = _skipped_summary(skipped)
+    assert text.startswith("cvxpy on rosen: no convex form: not DCP; ")
+    assert text.endswith("3 pair(s) of a solver and a problem of a kind it does not take (dbgd, em-moe)")
+
+
 def test_light_commands_import_neither_torch_nor_cvxpy():
     code = (
         "import sys, io, contextlib\n"

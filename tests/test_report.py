@@ -190,6 +190,22 @@ def test_report_is_self_contained(report):
     assert all(ref.startswith("#") or (report.parent / ref).is_file() for ref in page.refs)
 
 
+def test_diverging_runs_plot_without_overflow(tmp_path):
+    """A run whose objective reaches 1e306 (gd with lr=1 on ridge) is drawn capped, without
+    matplotlib overflowing on the log axis."""
+    import warnings
+
+    from solverhub.bench.plots import plot_convergence
+    ridge = solverhub.load_problem(REPO / "problems" / "smooth" / "ridge.yaml")
+    runs = [solverhub.solve(ridge, "gd", options={"backtracking": False, "lr": 1.0, "max_iterations": 100,
+                                                   "trace_every": 1}, seed=seed) for seed in (0, 1)]
+    assert max(p.objective for p in runs[0].trace) > 1e200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for f_star in (None, 7.89493939125):
+            assert plot_convergence(runs, tmp_path / f"c{f_star}.png", f_star=f_star).stat().st_size > 0
+
+
 def test_report_rejects_bad_tau(results, tmp_path):
     with pytest.raises(OptionError, match="tau"):
         write_report(results, tmp_path, taus=(2.0,))

@@ -28,6 +28,7 @@ import numpy as np
 from ..result import Result
 from .profiles import NEVER_SOLVES, Profile, solver_labels
 
+Y_CEILING = 1e100    # diverging runs are drawn at this height
 GAP_FLOOR = 1e-16
 MAX_POINTS = 2000
 DPI = 100
@@ -134,11 +135,13 @@ def plot_profiles(profiles: Sequence[Profile], path: str | Path, *, title: str |
 
 # -- convergence -----------------------------------------------------------------
 def _y_values(points_obj, points_stat, f_star: float | None) -> np.ndarray:
+    """Plotted y: the relative gap (floored at GAP_FLOOR) or the stationarity; non-finite values
+    are dropped and diverging ones capped at Y_CEILING (a log axis spanning 1e306 overflows)."""
     if f_star is not None:
         y = (np.asarray(points_obj, dtype=float) - f_star) / max(1.0, abs(f_star))
-        return np.where(np.isfinite(y), np.maximum(y, GAP_FLOOR), np.nan)
+        return np.where(np.isfinite(y), np.clip(y, GAP_FLOOR, Y_CEILING), np.nan)
     y = np.asarray(points_stat, dtype=float)
-    return np.where(np.isfinite(y) & (y > 0), y, np.nan)
+    return np.where(np.isfinite(y) & (y > 0), np.minimum(y, Y_CEILING), np.nan)
 
 
 def _step_at(xs: np.ndarray, ys: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -29,23 +29,14 @@ from solverhub.result import Status
 from solverhub.testing import check_solver
 from solverhub_minnorm_og import (GAForget, GDRetain, MinNormOG, MinNormOGOptions, NegGradPlus, Retrain,
                                   null_component, orthogonal_step)
+from solverhub_minnorm_og.kind import Unlearning
 from solverhub_minnorm_og.model import ACTIVATIONS, ModelSpec, TorchModel, init_params
 
 ROOT = Path(__file__).resolve().parents[2]
 LINEAR = ROOT / "problems/structured/unlearning/linear_minnorm.yaml"
 SINE = ROOT / "problems/structured/unlearning/sine_poisoning.yaml"
 
-TINY = """
-name: tiny-unlearning
-description: 12 x 30 least squares, forget 3 rows
-kind: unlearning
-data:
-  X: {generate: normal, shape: [12, 30], seed: 4}
-  y: {generate: normal, shape: [12], seed: 5}
-model: {type: linear}
-forget: {rows: [0, 5, 7]}
-solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
-"""
+TINY = Unlearning.tiny_problem   # the kind's own tiny instance (the conformance kit's default)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -22,32 +22,13 @@ from solverhub.baseline import compute_baseline  # noqa: E402
 from solverhub.errors import SolverRefused  # noqa: E402
 from solverhub.oracle import Oracle  # noqa: E402
 from solverhub.result import Status  # noqa: E402
-from solverhub.testing import check_solver  # noqa: E402
+from solverhub.testing import TINY_PROBLEMS, check_solver  # noqa: E402
 from solverhub_qn_hpe import GDA, QNHPE, Extragradient, project_jacobian, secant_update  # noqa: E402
 
 MONOTONE = Path(__file__).resolve().parents[2] / "problems" / "monotone"
 F64 = torch.float64
 
-TINY = {
-    "monotone": """
-name: tiny-monotone
-kind: monotone
-variables: {z: {shape: [4], x0: [1.0, -2.0, 0.5, 1.5]}}
-data:
-  M: [[2.0, 1.0, 0.0, 0.0], [-1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.5], [0.0, 0.0, -0.5, 1.0]]
-  q: [1.0, -1.0, 0.5, 0.0]
-operator: "M @ z + q"
-""",
-    "minimax": """
-name: tiny-saddle
-kind: minimax
-variables: {x: {shape: [2], x0: [1.0, -1.0]}, y: {shape: [2], x0: [0.5, 2.0]}}
-data: {B: [[0.5, -0.3], [0.2, 0.4]], c: [1.0, -0.5]}
-min: x
-max: y
-objective: "sum_squares(x) + x @ (B @ y) - 0.5 * sum_squares(y) + c @ x"
-""",
-}
+TINY = {kind: TINY_PROBLEMS[kind] for kind in ("monotone", "minimax")}
 
 NON_MONOTONE = """
 name: saddle-operator

@@ -11,10 +11,13 @@ of an undeclared kind is refused with a reason; the tiny problems are solved
 (objective within 1% of the known optimum's progress); ``max_iterations`` and
 ``max_oracle_calls`` are respected; results are deterministic under a seed and
 round-trip through JSON exactly.
+
+``count_host_syncs(monkeypatch)`` counts device-to-host copies (``float(t)``,
+``t.item()``, ``bool(t)``, ...) for the GPU rule: no per-iteration host syncs.
 """
 from __future__ import annotations
 
-__all__ = ["check_solver", "TINY_PROBLEMS", "tiny_problem"]
+__all__ = ["check_solver", "TINY_PROBLEMS", "tiny_problem", "count_host_syncs", "HOST_SYNCS"]
 
 import math
 from typing import Mapping
@@ -78,6 +81,28 @@ max: y
 objective: "sum_squares(x) + x @ (B @ y) - 0.5 * sum_squares(y) + c @ x"
 """,
 }
+
+
+HOST_SYNCS = ("__float__", "item", "__bool__")
+
+
+def count_host_syncs(monkeypatch, methods: tuple[str, ...] = HOST_SYNCS) -> dict:
+    """Count calls of the ``torch.Tensor`` ``methods`` that copy a value to the host.
+
+    Returns ``{"n": count}``, updated live; ``monkeypatch`` (pytest's fixture, or one of its
+    ``context()``s) restores the methods. Add ``"tolist"``, ``"cpu"``, ``"numpy"``, ``"__int__"``
+    ... to ``methods`` to count those too. On CPU a solver's step should leave ``n`` unchanged.
+    """
+    import torch
+    syncs = {"n": 0}
+    for name in methods:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *a, _orig=original, **k):
+            syncs["n"] += 1
+            return _orig(self, *a, **k)
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    return syncs
 
 
 def tiny_problem(kind: str, problems: Mapping[str, str] | None = None):

@@ -5,7 +5,7 @@ import torch
 import solverhub
 from solverhub.api import resolve_device
 from solverhub.errors import OptionError
-from solverhub.testing import TINY_PROBLEMS
+from solverhub.testing import TINY_PROBLEMS, count_host_syncs
 
 TORCH_SOLVERS = ["gd", "adam", "lbfgs", "bfgs-wolfe"]
 
@@ -45,14 +45,7 @@ def test_run_loop_syncs_only_at_trace_samples(solver, monkeypatch):
     (adam is not listed: torch.optim.Adam reads its step counter, a host tensor, with
     .item() every step -- not a device sync, but indistinguishable here on CPU.)"""
     p = solverhub.load_problem(TINY_PROBLEMS["minimize"])
-    syncs = {"n": 0}
-    for name in ("__float__", "item", "__bool__"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
+    syncs = count_host_syncs(monkeypatch)
     options = {"max_iterations": 200, "tolerance": 0.0, "trace_every": 50, "backtracking": False, "lr": 0.1}
     result = solverhub.solve(p, solver, options=options)
     assert result.iterations == 200 and len(result.trace) == 5

@@ -15,6 +15,7 @@ import torch
 
 import solverhub
 from solverhub import registry as reg_mod
+from solverhub.testing import count_host_syncs
 from solverhub.errors import ProblemError
 from solverhub.hookspecs import hookimpl
 from solverhub.oracle import Oracle
@@ -281,14 +282,7 @@ def test_objective_and_gradient_make_no_host_syncs(monkeypatch):
     p = solverhub.load_problem(TRAINING / "digits-cnn.yaml")
     tp = p.lower_torch("cpu")
     oracle = Oracle.for_problem(tp, p, config=p.oracle_config)
-    syncs = {"n": 0}
-    for name in ("__float__", "item", "__bool__", "__int__", "tolist"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
+    syncs = count_host_syncs(monkeypatch, ("__float__", "item", "__bool__", "__int__", "tolist"))
     x = tp.x0
     for _ in range(5):
         x = x - 0.1 * oracle.grad(x)

@@ -20,7 +20,7 @@ import solverhub  # noqa: E402
 from solverhub.options import RunOptions  # noqa: E402
 from solverhub.oracle import Oracle, OracleConfig  # noqa: E402
 from solverhub.solver import run_loop  # noqa: E402
-from solverhub.testing import TINY_PROBLEMS, check_solver  # noqa: E402
+from solverhub.testing import TINY_PROBLEMS, check_solver, count_host_syncs  # noqa: E402
 from solverhub_adagrad import (SGD, AdaGrad, AdaGradOptions, SGDOptions,  # noqa: E402
                                tune_step)
 from solverhub_adagrad.adagrad import adagrad_direction  # noqa: E402
@@ -290,14 +290,7 @@ def test_no_host_syncs_per_iteration(solver, options, noisy, monkeypatch):
     """Host syncs (float, item, bool, int, tolist, cpu) happen only at trace samples and once at the end."""
     text = TINY_PROBLEMS["minimize"] + ("oracle: {noise: {sigma: 0.1, seed: 0}}\n" if noisy else "")
     problem = solverhub.load_problem(text)
-    syncs = {"n": 0}
-    for name in ("__float__", "item", "__bool__", "__int__", "tolist", "cpu"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
+    syncs = count_host_syncs(monkeypatch, ("__float__", "item", "__bool__", "__int__", "tolist", "cpu"))
     result = solverhub.solve(problem, solver, options={**options, "max_iterations": 200, "tolerance": 0.0,
                                                        "trace_every": 50})
     assert result.iterations == 200 and len(result.trace) == 5

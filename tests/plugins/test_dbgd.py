@@ -21,7 +21,7 @@ import solverhub
 from solverhub.errors import SolverhubError
 from solverhub.oracle import Oracle
 from solverhub.problem.kinds.bilevel import bilevel_eps
-from solverhub.testing import check_solver
+from solverhub.testing import check_solver, count_host_syncs
 from solverhub_dbgd import (DBGD, DBGDOptions, PenaltyGD, PenaltyGDOptions, barrier_direction, barrier_residual,
                             step_size)
 
@@ -414,14 +414,7 @@ def test_bad_penalty_options_are_errors():
 @pytest.mark.parametrize("solver", ["dbgd", "penalty-gd"])
 def test_no_host_syncs_per_iteration(solver, monkeypatch):
     p = solverhub.load_problem(TINY)
-    syncs = {"n": 0}
-    for name in ("__float__", "item", "__bool__"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
+    syncs = count_host_syncs(monkeypatch)
     result = solverhub.solve(p, solver, options={"max_iterations": 200, "tolerance": 0.0, "trace_every": 50})
     assert result.iterations == 200 and len(result.trace) == 5
     assert syncs["n"] <= 2 * len(result.trace) + 10, syncs["n"]

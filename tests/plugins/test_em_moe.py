@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 
 import solverhub  # noqa: E402
 from solverhub.errors import ProblemError  # noqa: E402
-from solverhub.testing import check_solver  # noqa: E402
+from solverhub.testing import check_solver, count_host_syncs  # noqa: E402
 from solverhub_em_moe import EMMoE, generate_planted  # noqa: E402
 from solverhub_em_moe.em import m_step  # noqa: E402
 from solverhub_em_moe.kind import build_model  # noqa: E402
@@ -207,14 +207,7 @@ def test_em_counts_one_value_call_per_iteration_and_no_gradient():
 @pytest.mark.parametrize("cfg", [dict(symmetric=True), dict(expert="logistic", experts=3)], ids=["sym", "logistic3"])
 def test_no_per_iteration_host_syncs(cfg, monkeypatch):
     p = load(n=150, **cfg)
-    syncs = {"n": 0}
-    for name in ("__float__", "item", "__bool__"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
+    syncs = count_host_syncs(monkeypatch)
     r = solverhub.solve(p, "em-moe", options={"max_iterations": 200, "tolerance": 0.0, "trace_every": 50})
     assert r.iterations == 200 and len(r.trace) == 5
     assert syncs["n"] <= 2 * len(r.trace) + 10, syncs["n"]

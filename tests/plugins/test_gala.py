@@ -24,7 +24,7 @@ import solverhub  # noqa: E402
 from solverhub.errors import OptionError  # noqa: E402
 from solverhub.oracle import Oracle  # noqa: E402
 from solverhub.result import Status  # noqa: E402
-from solverhub.testing import check_solver  # noqa: E402
+from solverhub.testing import check_solver, count_host_syncs  # noqa: E402
 from solverhub_gala import GALA, GALAOptions, ftrl_step_size  # noqa: E402
 
 ETA0_GRID = (1e-5, 1e-3, 1e-1, 1.0)
@@ -245,14 +245,7 @@ def test_no_host_syncs_in_step(monkeypatch):
     for base in ("sgd", "adam"):
         options = GALAOptions(base=base)
         state = solver.init(problem, oracle, oracle.x0, options)
-        syncs = {"n": 0}
-        for name in ("__float__", "item", "__bool__", "tolist", "cpu", "numpy"):
-            original = getattr(torch.Tensor, name)
-
-            def counting(self, *a, _orig=original, **k):
-                syncs["n"] += 1
-                return _orig(self, *a, **k)
-            monkeypatch.setattr(torch.Tensor, name, counting)
+        syncs = count_host_syncs(monkeypatch, ("__float__", "item", "__bool__", "tolist", "cpu", "numpy"))
         for _ in range(50):
             state = solver.step(state, oracle, options)
         assert syncs["n"] == 0, syncs

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 import solverhub  # noqa: E402
 from solverhub.errors import ProblemError  # noqa: E402
-from solverhub.testing import check_solver  # noqa: E402
+from solverhub.testing import check_solver, count_host_syncs  # noqa: E402
 from solverhub_lora_ml import LoraML, RetrainStandard  # noqa: E402
 from solverhub_lora_ml.kind import best_adapter, meta_loss_and_grad_numpy, meta_loss_numpy  # noqa: E402
 
@@ -155,14 +155,7 @@ def test_bad_input_points_at_the_line():
 
 def test_no_host_syncs_in_step(monkeypatch):
     p = solverhub.load_problem(planted(d=4, T=3, n=50))
-    syncs = {"n": 0}
-    for name in ("__float__", "item", "__bool__"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
+    syncs = count_host_syncs(monkeypatch)
     for solver in ("lora-ml", "retrain-standard"):
         syncs["n"] = 0
         r = solverhub.solve(p, solver, options={"max_iterations": 200, "tolerance": 0.0, "trace_every": 50})

@@ -20,7 +20,7 @@ import solverhub
 from solverhub.cli import main
 from solverhub.errors import ProblemError
 from solverhub.metrics import mmd2
-from solverhub.testing import check_solver
+from solverhub.testing import check_solver, count_host_syncs
 from solverhub_mmd_prior import KLVAE, Autoencoder, MMDPrior, factor_dataset
 
 
@@ -195,15 +195,8 @@ def test_no_host_syncs_in_step(monkeypatch):
         oracle = Oracle.for_problem(tp, p)
         solver = cls()
         state = solver.init(p, oracle, tp.x0.clone(), cls.Options())
-        syncs = {"n": 0}
         with monkeypatch.context() as mp:
-            for name in ("__float__", "item", "__bool__", "cpu", "numpy", "tolist", "__int__"):
-                original = getattr(torch.Tensor, name)
-
-                def counting(self, *a, _orig=original, **k):
-                    syncs["n"] += 1
-                    return _orig(self, *a, **k)
-                mp.setattr(torch.Tensor, name, counting)
+            syncs = count_host_syncs(mp, ("__float__", "item", "__bool__", "cpu", "numpy", "tolist", "__int__"))
             for _ in range(20):
                 state = solver.step(state, oracle, cls.Options())
         assert syncs["n"] == 0, (cls.name, syncs["n"])

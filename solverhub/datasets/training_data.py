@@ -30,9 +30,9 @@ class TrainingArrays:
 
 def split_rows(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, test rows): a seeded permutation, the first round(f * n) rows held out
-    (at least one when f > 0), each part in increasing order."""
+    (at least one when f > 0, and at least one row left to train on), each part in increasing order."""
     perm = np.random.default_rng(seed).permutation(n)
-    n_test = 0 if test_fraction <= 0 else max(1, int(round(test_fraction * n)))
+    n_test = 0 if test_fraction <= 0 else min(n - 1, max(1, int(round(test_fraction * n))))
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,6 +186,22 @@ def test_bad_input_through_the_cli(tmp_path):
     assert out.exit_code == 2
     lines = out.output.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.output and "unknown prior" in lines[0], out.output
+
+
+def test_missing_scikit_learn_is_a_file_line_error(monkeypatch):
+    """Without scikit-learn, a digits problem fails at its `sklearn:` line with the fix, exit 2."""
+    import solverhub_mmd_prior.data as data
+    from solverhub.datasets.sklearn_sets import SklearnMissing
+
+    def missing(name):
+        raise SklearnMissing("scikit-learn is not installed (No module named 'sklearn')")
+    monkeypatch.setattr(data, "load_sklearn_set", missing)
+    path = Path(__file__).resolve().parents[2] / "problems/training/latent_prior/digits-mixture.yaml"
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "sklearn: digits" in text)
+    out = CliRunner().invoke(main, ["validate", str(path)])
+    assert out.exit_code == 2 and "Traceback" not in out.output, out.output
+    assert f"digits-mixture.yaml:{line}: dataset.sklearn: scikit-learn is not installed" in out.output
+    assert "pip install 'solverhub[sklearn]'" in out.output
 
 
 def test_no_host_syncs_in_step(monkeypatch):

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from solverhub.datasets.sklearn_sets import load_sklearn_set
+from solverhub.datasets.training_data import split_rows   # the training kind's seeded split
+
 
 @dataclass(frozen=True, eq=False)
 class LatentData:
@@ -33,13 +36,5 @@ def factor_dataset(n: int, dim_factors: int, dim_x: int, noise: float, seed: int
 
 
 def digits_dataset() -> np.ndarray:
-    """scikit-learn's 1797 8x8 digits, pixels scaled to [0, 1] (imported lazily)."""
-    from sklearn.datasets import load_digits
-    return np.asarray(load_digits().data, dtype=np.float64) / 16.0
-
-
-def split_rows(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded permutation split: (train rows, test rows), at least one row each."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_test = min(n - 1, max(1, int(round(test_fraction * n))))
-    return np.sort(order[n_test:]), np.sort(order[:n_test])
+    """scikit-learn's 1797 8x8 digits, pixels scaled to [0, 1] (the core's loader, imported lazily)."""
+    return load_sklearn_set("digits")[0] / 16.0

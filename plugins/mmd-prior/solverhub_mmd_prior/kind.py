@@ -135,7 +135,12 @@ epochs: 3
             X, S = factor_dataset(f.n, f.dim_factors, f.dim_x, f.noise, f.seed)
             name = f"factors(n={f.n}, k={f.dim_factors}, dim_x={f.dim_x}, noise={f.noise:g}, seed={f.seed})"
         else:
-            X, S = digits_dataset(), None
+            from solverhub.datasets.sklearn_sets import SklearnMissing
+            try:
+                X, S = digits_dataset(), None
+            except SklearnMissing as err:
+                raise ProblemError(f"dataset.sklearn: {err}", location=loc("dataset", "sklearn"),
+                                   allowed="pip install 'solverhub[sklearn]' (or scikit-learn), or dataset: {factors: ...}") from None
             if ds.n is not None:
                 if ds.n > X.shape[0]:
                     raise ProblemError(f"dataset.n: digits has {X.shape[0]} rows, asked for {ds.n}",

@@ -377,9 +377,7 @@ def _scalar_extras(extras: dict) -> list[tuple[str, str]]:
     for k, v in extras.items():
         if k in ("dispatch", "label", "traceback") or isinstance(v, (dict, list, tuple)):
             continue
-        if isinstance(v, bool) or v is None:
-            text = str(v)
-        elif isinstance(v, int):
+        if isinstance(v, int) or v is None:      # bool is an int
             text = str(v)
         elif isinstance(v, float):
             text = f"{v:.6g}"

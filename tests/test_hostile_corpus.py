@@ -1,0 +1,36 @@
+"""Replay the hostile corpus (``tests/hostile/cases_*.py``) through the CLI.
+
+Every case runs in its own subprocess and temporary folder; the selected cases
+are replayed concurrently once per session, then each is checked by its own test.
+"""
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "hostile"))
+from kit import all_cases, replay, verify  # noqa: E402
+
+CASES = all_cases()
+_BY_ID = {c.id: c for c in CASES}
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, tmp_path_factory):
+    selected = [item.callspec.params["case_id"] for item in request.session.items
+                if getattr(item, "callspec", None) is not None and "case_id" in item.callspec.params
+                and item.module.__name__ == __name__]
+    root = tmp_path_factory.mktemp("hostile")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {cid: pool.submit(replay, _BY_ID[cid], root / cid) for cid in dict.fromkeys(selected)}
+        return {cid: f.result() for cid, f in futures.items()}
+
+
+def test_corpus_is_broad():
+    assert len(CASES) >= 60, len(CASES)
+
+
+@pytest.mark.parametrize("case_id", [c.id for c in CASES])
+def test_hostile_case(case_id, outcomes):
+    verify(_BY_ID[case_id], outcomes[case_id])

@@ -49,16 +49,41 @@ def _console():
     return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
-def _write_json(path: str, text: str) -> None:
-    try:
-        target = Path(path)
-        if target.parent and not target.parent.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(target)
-    except OSError as err:
-        raise OptionError(f"--json {path}: cannot write: {err}") from None
+def _write_json(path: str, text: str, flag: str = "--json") -> None:
+    """Write atomically through :mod:`solverhub.outputs`: never onto a FIFO, a device, a folder
+    or an input of the running command (its problem files)."""
+    from .outputs import atomic_write_text, check_distinct
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        params = ctx.params
+        inputs = [params["problem_file"]] if params.get("problem_file") else []
+        inputs += [p for p in params.get("paths") or () if Path(p).is_file()]
+        check_distinct({flag: path}, inputs)
+    atomic_write_text(path, text + "\n", flag)
+
+
+def _output_file_option(ctx, param, value):
+    """click callback: refuse a bad output file path (FIFO, device, folder, ...) before any work."""
+    if value is not None:
+        from .outputs import check_output_file
+        check_output_file(value, param.opts[0])
+    return value
+
+
+def _output_dir_option(ctx, param, value):
+    """click callback: refuse a bad output folder (a regular file, a FIFO, ...) before any work."""
+    if value is not None:
+        from .outputs import check_output_dir
+        check_output_dir(value, param.opts[0], files=("index.html",))
+    return value
+
+
+def _store_option(ctx, param, value):
+    """click callback: the result store is new or an existing SQLite file (a text file is refused)."""
+    if value is not None:
+        from .outputs import check_store
+        check_store(value, param.opts[0])
+    return value
 
 
 def _problem(path: str, sets=()):
@@ -150,7 +175,7 @@ def validate(problem_files):
 @click.argument("problem_file", metavar="P.yaml")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE")
 @click.option("--cvxpy-solver", default=None, help="cvxpy solver name (CLARABEL, SCS, OSQP, ...).")
-@click.option("--json", "json_out", metavar="OUT", help="Write the baseline as JSON.")
+@click.option("--json", "json_out", metavar="OUT", callback=_output_file_option, help="Write the baseline as JSON.")
 def baseline(problem_file, sets, cvxpy_solver, json_out):
     """Solve with cvxpy and certify the answer with the torch oracle."""
     from .baseline import NoBaseline, compute_baseline
@@ -183,7 +208,7 @@ def _device_choice(ctx, param, value):
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed for stochastic oracles and solver randomness.")
 @click.option("--max-iterations", type=int, default=None, help="Shortcut for --option max_iterations=N.")
 @click.option("--baseline", "with_baseline", is_flag=True, help="Also solve the cvxpy baseline and report the gap.")
-@click.option("--json", "json_out", metavar="OUT", help="Write the Result JSON to OUT.")
+@click.option("--json", "json_out", metavar="OUT", callback=_output_file_option, help="Write the Result JSON to OUT.")
 @click.option("--trace/--no-trace", default=False, help="Print the trace table.")
 def solve(problem_file, solver, options, sets, device, dtype, seed, max_iterations, with_baseline, json_out, trace):
     """Solve a problem with a registered method and print a summary."""
@@ -210,16 +235,21 @@ def solve(problem_file, solver, options, sets, device, dtype, seed, max_iteratio
 @click.option("--seeds", type=click.IntRange(min=1), default=1, help="Seeds 0..N-1 per (problem, solver).")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Option for every solver that has it (run options go to all).")
-@click.option("--store", "store_path", default="runs.sqlite", show_default=True, help="SQLite result store.")
+@click.option("--store", "store_path", default="runs.sqlite", show_default=True, callback=_store_option,
+              help="SQLite result store (new, or one written by compare).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Local worker processes.")
 @click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
               help="Per-run time limit (a hung run is killed and recorded time_limit).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="Run on a Dask distributed cluster.")
 @click.option("--no-baseline", is_flag=True, help="Skip the cvxpy baselines.")
-@click.option("--report", "report_dir", default=None, metavar="DIR", help="Write the HTML report to DIR at the end.")
-@click.option("--json", "json_out", metavar="OUT", help="Write this compare's Results as a JSON list.")
+@click.option("--report", "report_dir", default=None, metavar="DIR", callback=_output_dir_option,
+              help="Write the HTML report to DIR at the end.")
+@click.option("--json", "json_out", metavar="OUT", callback=_output_file_option,
+              help="Write this compare's Results as a JSON list.")
+@click.option("--allow-outside-set", is_flag=True,
+              help="Let problem-set files list problems outside their own folder.")
 def compare(paths, solvers, seeds, options, store_path, jobs, time_limit_s, scheduler, no_baseline, report_dir,
-            json_out):
+            json_out, allow_outside_set):
     """Run problems x solvers x seeds into a resumable result store and print the table."""
     from .bench.problemset import collect_entries, parse_solver_spec
     from .bench.runner import ensure_baselines, plan_compare, run_compare
@@ -229,7 +259,10 @@ def compare(paths, solvers, seeds, options, store_path, jobs, time_limit_s, sche
 
     specs = [parse_solver_spec(s) for s in solvers] or \
         [parse_solver_spec(n) for n in sorted(get_registry().solvers)]
-    entries = collect_entries(paths)
+    entries = collect_entries(paths, allow_outside=allow_outside_set)
+    from .outputs import check_distinct
+    check_distinct({"--store": store_path, "--json": json_out, "--report": report_dir},
+                   inputs=[*paths, *(e.path for e in entries)])
     console = _console()
     plan = plan_compare(entries, specs, seeds, ResultStore.existing_keys(store_path),
                         common_options=parse_assignments(options, flag="--option"), time_limit_s=time_limit_s)
@@ -247,7 +280,7 @@ def compare(paths, solvers, seeds, options, store_path, jobs, time_limit_s, sche
             _write_json(json_out, "[" + ",\n".join(r.to_json() for r in results) + "]")
         if report_dir:
             from .bench.report import write_report
-            index = write_report(store.results(), Path(report_dir), skipped=store.skipped())
+            index = write_report(store.results(), Path(report_dir), skipped=store.skipped(), flag="--report")
             console.print(f"report: {index}  (open it in a browser)")
     failures = sum(r.status.value in ("failed", "diverged", "time_limit") for r in results)
     if failures:
@@ -308,14 +341,31 @@ def _skipped_summary(skipped) -> str:
 
 @main.command()
 @click.argument("store_path", metavar="STORE.sqlite")
-@click.option("--out", "out_dir", default="report", show_default=True, help="Output folder (or file with --format).")
+@click.option("--out", "out_dir", default="report", show_default=True,
+              help="Output folder (html: new or existing; csv/parquet: a folder, or a file name ending in .csv/.parquet).")
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "parquet"]), default="html", show_default=True)
 @click.option("--tau", "taus", multiple=True, type=float, help="Profile tolerance(s); default 1e-1, 1e-3, 1e-6.")
 def report(store_path, out_dir, fmt, taus):
     """Write the HTML report (profiles, convergence plots, table) or a CSV/parquet export of a store."""
+    import os
+    import stat
+
+    from .bench.report import export_path
     from .bench.store import ResultStore
-    if not Path(store_path).is_file():
-        raise OptionError(f"no result store at {store_path}", allowed="a .sqlite file written by solverhub compare")
+    from .outputs import check_distinct, check_output_dir, check_store, kind_of
+    try:
+        mode = os.stat(store_path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is None or not stat.S_ISREG(mode):
+        what = "nothing" if mode is None else kind_of(mode)
+        raise OptionError(f"no result store at {store_path} (found {what})",
+                          allowed="a .sqlite file written by solverhub compare")
+    check_store(store_path, "STORE")                 # a text file is refused before SQLite opens it
+    # every output path is checked before the store is read
+    target = (check_output_dir(out_dir, "--out", files=("index.html",)) if fmt == "html"
+              else export_path(out_dir, fmt, "--out"))
+    check_distinct({"--out": target}, inputs=[store_path])
     with ResultStore(store_path) as store:
         results, skipped = store.results(), store.skipped()
     if not results:
@@ -323,14 +373,11 @@ def report(store_path, out_dir, fmt, taus):
     if fmt == "html":
         from .bench.report import write_report
         kwargs = {"taus": tuple(taus)} if taus else {}
-        index = write_report(results, Path(out_dir), skipped=skipped, **kwargs)
+        index = write_report(results, target, skipped=skipped, flag="--out", **kwargs)
         click.echo(f"report: {index}")
     else:
         from .bench.report import export_runs
-        target = Path(out_dir)
-        if target.suffix != f".{fmt}":
-            target = target / f"runs.{fmt}"
-        click.echo(f"wrote {export_runs(results, target, fmt=fmt)}")
+        click.echo(f"wrote {export_runs(results, target, fmt=fmt, flag='--out')}")
 
 
 def _print_result(r, show_trace: bool) -> None:

@@ -11,7 +11,7 @@ the result store and the CLI feed them.
 """
 from __future__ import annotations
 
-__all__ = ["write_report", "export_runs", "run_rows", "EXPORT_FORMATS", "DEFAULT_TAUS"]
+__all__ = ["write_report", "export_runs", "export_path", "run_rows", "csv_cell", "EXPORT_FORMATS", "DEFAULT_TAUS"]
 
 import csv
 import datetime as _dt
@@ -23,7 +23,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..errors import OptionError
+from ..errors import Location, OptionError
+from ..outputs import atomic_output, atomic_write_text, check_output_dir, check_output_file
 from ..result import Result, Status
 from . import profiles as _profiles
 from .summary import problem_labels, summarize
@@ -76,20 +77,53 @@ def run_rows(results: Iterable[Result]) -> list[dict[str, Any]]:
     return rows
 
 
-def export_runs(results: Iterable[Result], path: str | Path, fmt: str = "csv") -> Path:
+# a text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: floats exactly (``repr``), None empty, ints as they are, and text that a
+    spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+    return) prefixed with a single quote ``'``. Numbers are never prefixed (``-1.5`` stays a number)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def export_path(out: str | Path, fmt: str, flag: str = "--out") -> Path:
+    """Where ``report --format csv|parquet --out OUT`` writes: ``OUT`` itself when it ends in
+    ``.csv`` / ``.parquet``, else ``OUT/runs.<fmt>`` (``OUT`` a new or existing folder).
+    Refuses, before anything is written, what :mod:`solverhub.outputs` refuses."""
+    if fmt not in EXPORT_FORMATS:
+        raise OptionError(f"unknown export format {fmt!r}", allowed=", ".join(EXPORT_FORMATS))
+    target = Path(out)
+    if target.suffix == f".{fmt}":
+        return check_output_file(target, flag)
+    check_output_dir(target, flag, allowed=f"a folder (new or existing), or a file name ending in .{fmt}")
+    return check_output_file(target / f"runs.{fmt}", flag)
+
+
+def export_runs(results: Iterable[Result], path: str | Path, fmt: str = "csv", *, flag: str = "path") -> Path:
     """Write one row per run (:func:`run_rows`) to ``path`` as ``csv`` or ``parquet``.
 
     CSV: a header line, floats written exactly (``repr``), an empty cell for a missing
-    baseline, ``nan``/``inf`` as Python writes them (pandas reads them back).
+    baseline, ``nan``/``inf`` as Python writes them (pandas reads them back); text cells
+    that a spreadsheet would read as a formula get a leading ``'`` (:func:`csv_cell`).
     Parquet: needs pandas and pyarrow (imported only here); float columns are float64
-    (missing baseline = null/NaN), counts int64. Returns ``path``.
+    (missing baseline = null/NaN), counts int64; text is stored as it is (typed, never a
+    formula). The file is written atomically (a temporary file, then a rename) and only
+    over a regular file (:mod:`solverhub.outputs`). Returns ``path``.
     """
     if fmt not in EXPORT_FORMATS:
         raise OptionError(f"unknown export format {fmt!r}", allowed=", ".join(EXPORT_FORMATS))
+    path = check_output_file(path, flag)
     results = list(results)
     rows = run_rows(results)
     columns = _columns(_oracle_kinds(results))
-    path = Path(path)
     if fmt == "parquet":
         try:
             import pandas as pd
@@ -102,16 +136,15 @@ def export_runs(results: Iterable[Result], path: str | Path, fmt: str = "csv") -
         for col in columns:
             if col in ("problem_dim", "seed", "iterations") or col.startswith("oracle_calls_"):
                 frame[col] = frame[col].astype("int64")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path, engine="pyarrow", index=False)
+        with atomic_output(path, flag) as tmp:
+            frame.to_parquet(tmp, engine="pyarrow", index=False)
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(["" if row[c] is None else (repr(row[c]) if isinstance(row[c], float) else row[c])
-                             for c in columns])
+    with atomic_output(path, flag) as tmp:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow([csv_cell(c) for c in columns])
+            for row in rows:
+                writer.writerow([csv_cell(row[c]) for c in columns])
     return path
 
 
@@ -210,7 +243,7 @@ def _check_taus(taus) -> tuple[float, ...]:
 
 
 def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequence[float] = DEFAULT_TAUS,
-                 skipped: Iterable = (), title: str = "solverhub compare") -> Path:
+                 skipped: Iterable = (), title: str = "solverhub compare", flag: str = "out_dir") -> Path:
     """Write the HTML report of ``results`` to ``out_dir/index.html`` (+ PNGs); return its path.
 
     Sections: runs overview, the table (:func:`~solverhub.bench.summary.summarize`), the
@@ -220,17 +253,29 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     runs stopped by a limit, with their messages, and ``skipped`` pairs (``(problem, solver,
     reason)`` tuples as ``ResultStore.skipped()`` returns them, see :func:`_skipped_rows`). Existing files in ``out_dir`` other than
     the ones written are left alone.
+
+    ``out_dir`` must be a new or existing folder, and every file the report writes in it
+    (``index.html``, the PNGs) new or a regular file: all are checked before any work (a
+    FIFO, a device node or a folder in the way is an :class:`OptionError` naming ``flag``),
+    and each is written atomically (a temporary file, then a rename).
     """
     from . import plots
 
     results = list(results)
     taus = _check_taus(taus)
     skipped_rows = _skipped_rows(skipped)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    plabels = problem_labels(results)
+    problem_hashes = sorted({r.problem_hash for r in results}, key=plabels.get)
+    figure_names = ([f"profiles_tau_{_tau_slug(t)}.png" for t in taus]
+                    + [_convergence_name(plabels[h], h) for h in problem_hashes])
+    out = check_output_dir(out_dir, flag, files=("index.html", *figure_names))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OptionError(f"{flag}: cannot create the folder ({err.strerror or err})",
+                          location=Location(str(out)), allowed="a new folder name or an existing folder") from None
     labels = _profiles.solver_labels(results)
     colors = plots.solver_colors(labels)
-    plabels = problem_labels(results)
     refs = _profiles.reference_values(results)
     summary = summarize(results)
     seeds = sorted({r.seed for r in results})
@@ -287,8 +332,9 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
             costs = _profiles.solve_costs(results, tau, measure)
             profs.append(_profiles.performance_profile(costs, tau=tau, measure=measure))
             profs.append(_profiles.data_profile(costs, tau=tau, measure=measure))
-        image = plots.plot_profiles([profs[0], profs[2], profs[1], profs[3]], out / f"profiles_tau_{slug}.png",
-                                    title=f"tau = {tau:g}", colors=colors)
+        image = out / f"profiles_tau_{slug}.png"
+        with atomic_output(image, flag) as tmp:
+            plots.plot_profiles([profs[0], profs[2], profs[1], profs[3]], tmp, title=f"tau = {tau:g}", colors=colors)
         add(f'<h3 id="tau-{_e(slug)}">tau = {tau:g}</h3>')
         by = {(p.kind, p.measure): p for p in profs}
         solvers = sorted(set(by[("performance", "oracle_calls")].curves) | set(by[("performance", "time")].curves))
@@ -320,9 +366,10 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     for h in sorted(by_problem, key=plabels.get):
         idx = by_problem[h]
         f_star = refs[h][0] if h in refs and refs[h][1] == "baseline" else None
-        name = f"convergence_{_slug(plabels[h].split(' [')[0])}_{h[:8]}.png"
-        image = plots.plot_convergence([results[i] for i in idx], out / name, f_star=f_star,
-                                       title=plabels[h], colors=colors, labels=[labels[i] for i in idx])
+        image = out / _convergence_name(plabels[h], h)
+        with atomic_output(image, flag) as tmp:
+            plots.plot_convergence([results[i] for i in idx], tmp, f_star=f_star,
+                                   title=plabels[h], colors=colors, labels=[labels[i] for i in idx])
         add(f'<h3>{_e(plabels[h])}</h3><img src="{_e(image.name)}" alt="convergence on {_e(plabels[h])}">')
 
     # failures and stopped runs
@@ -354,6 +401,8 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body>\n" + "\n".join(parts)
             + "\n</body></html>\n")
-    index = out / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return index
+    return atomic_write_text(out / "index.html", page, flag)
+
+
+def _convergence_name(label: str, problem_hash: str) -> str:
+    return f"convergence_{_slug(label.split(' [')[0])}_{problem_hash[:8]}.png"

@@ -2,7 +2,8 @@
 into a solver's ``Options`` dataclass with clear errors."""
 from __future__ import annotations
 
-__all__ = ["RunOptions", "build_options", "parse_assignments", "option_names", "coerce_value"]
+__all__ = ["RunOptions", "build_options", "parse_assignments", "option_names", "coerce_value", "canonical_value",
+           "canonical_json", "canonical_text", "canonical_label", "canonical_options", "normalize_names"]
 
 import dataclasses
 import math
@@ -134,3 +135,94 @@ def parse_assignments(items, *, flag: str) -> dict[str, str]:
             raise OptionError(f"malformed {flag} {item!r}", allowed="NAME=VALUE")
         out[name] = value.strip()
     return out
+
+
+# -- canonical options: one configuration, one spelling -------------------------------------------
+def canonical_value(value: Any) -> Any:
+    """A typed option value in its one canonical, JSON-able form: bools stay bools, integers
+    become ``int``, reals ``float`` (``-0.0`` is ``0.0``), strings stay themselves, ``None``
+    stays ``None``; sequences become lists and mappings dicts (recursively); anything else its
+    ``str``. ``json.dumps`` then writes floats by ``repr`` (the shortest text that reads back
+    to the same double), which is the same on every machine and process."""
+    import numbers
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():
+        value = value.item()                     # numpy / torch scalars
+        if isinstance(value, bool):
+            return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return 0.0 if number == 0 else number
+    if isinstance(value, Mapping):
+        return {str(k): canonical_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical_value(v) for v in value]
+    return str(value)
+
+
+def canonical_json(options: Mapping[str, Any]) -> str:
+    """Sorted, compact JSON of canonical option values: the text a run key hashes."""
+    import json
+    return json.dumps({str(k): canonical_value(v) for k, v in options.items()}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+
+
+def canonical_text(value: Any) -> str:
+    """How a canonical value is written in a label: ``0.01``, ``50``, ``true``, ``null``, ``adam``."""
+    import json
+    value = canonical_value(value)
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"),
+                                                           default=str)
+
+
+def canonical_label(solver: str, options: Mapping[str, Any]) -> str:
+    """``adam:lr=0.01`` (options sorted by name); just the solver's name without options."""
+    if not options:
+        return solver
+    return solver + ":" + ",".join(f"{k}={canonical_text(options[k])}" for k in sorted(options))
+
+
+def normalize_names(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"max-iterations": v}`` -> ``{"max_iterations": v}`` (a later spelling of a name wins)."""
+    return {str(key).strip().replace("-", "_"): value for key, value in values.items()}
+
+
+def canonical_options(solver_cls, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed, canonical form of the options ``values`` given to ``solver_cls``: names
+    normalised (``-`` -> ``_``), each value coerced through the type of its field in
+    :class:`RunOptions` or ``solver_cls.Options`` and put in :func:`canonical_value` form.
+    Only the given options appear (defaults are not filled in). The whole set is checked by
+    building both dataclasses, so an unknown name or a bad value is an :class:`OptionError`
+    here, before any run starts: ``lr=0.01``, ``lr=1e-2`` and ``lr=.01`` give one result."""
+    run_fields = option_names(RunOptions)
+    solver_fields = option_names(solver_cls.Options)
+    run_hints = typing.get_type_hints(RunOptions)
+    solver_hints = typing.get_type_hints(solver_cls.Options)
+    solver_name = getattr(solver_cls, "name", solver_cls.__name__)
+    typed_run: dict[str, Any] = {}
+    typed_solver: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, value in values.items():
+        name = str(key).strip().replace("-", "_")
+        if name in run_fields:            # as api.split_options: a run option name goes to the run loop
+            typed, hints = typed_run, run_hints
+        elif name in solver_fields:
+            typed, hints = typed_solver, solver_hints
+        else:
+            raise OptionError(f"unknown option {key!r} for solver {solver_name!r}",
+                              allowed=", ".join(sorted(set(run_fields) | set(solver_fields))))
+        coerced = coerce_value(name, hints[name], value)
+        if name in typed and canonical_value(typed[name]) != canonical_value(coerced):
+            raise OptionError(f"option {name!r} given twice with different values "
+                              f"({spelled[name]}, {key}={value})", allowed="one value per option")
+        typed[name], spelled[name] = coerced, f"{key}={value}"
+    for cls, kwargs, what in ((RunOptions, typed_run, "option"), (solver_cls.Options, typed_solver,
+                                                                  f"{solver_name} option")):
+        try:
+            cls(**kwargs)
+        except (TypeError, ValueError) as err:
+            raise OptionError(f"invalid {what}s: {err}") from None
+    return {k: canonical_value(v) for k, v in sorted({**typed_run, **typed_solver}.items())}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from ..errors import OptionError
+from ..options import canonical_json
 from ..result import Result
 from .problemset import ProblemEntry, SolverSpec
 from .store import ResultStore, run_key
@@ -20,56 +21,112 @@ from .tasks import RunTask
 class Plan:
     tasks: list[RunTask] = field(default_factory=list)        # runs still to do
     done: list[str] = field(default_factory=list)             # keys already in the store
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)   # (problem, solver, reason)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)   # (problem, solver label, reason)
     problems: dict = field(default_factory=dict)               # problem_hash -> Problem
+    versions: dict[str, str] = field(default_factory=dict)     # run key -> the solver version in that key
+    resolved: dict[str, dict] = field(default_factory=dict)    # run key -> every option the run uses
 
     @property
     def keys(self) -> list[str]:
         return self.done + [t.key for t in self.tasks]
 
 
-def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec], seeds: int, done: set[str],
-                 *, common_options: dict | None = None, time_limit_s: float | None = None) -> Plan:
-    """Load every problem and check every option *before* any run starts (bad input fails
-    fast, before the store is created). ``done``: keys already in the store."""
-    from ..api import split_options
-    from ..options import RunOptions, option_names
-    from ..problem.model import load_problem
+@dataclass(frozen=True)
+class _Config:
+    """One solver configuration of a compare: typed canonical options (common ``--option``
+    values the solver has, overridden by its own ``--solver name:k=v``), and its label."""
+
+    name: str
+    cls: type
+    version: str
+    options: dict
+    label: str
+
+
+def _configs(solvers: Sequence[SolverSpec], common: dict) -> list[_Config]:
+    """Type every option of every solver spec now: an unknown name or a bad value is an
+    :class:`OptionError` before any problem is loaded or any run starts. Specs that are one
+    configuration once typed (``gd:lr=0.01`` and ``gd:lr=1e-2``) are kept once."""
+    from ..options import RunOptions, canonical_label, canonical_options, option_names
     from ..registry import get_registry
 
     registry = get_registry()
     classes = {spec.name: registry.solver(spec.name) for spec in solvers}
-    common = dict(common_options or {})
     run_names = set(option_names(RunOptions))
     for key in common:
         if not any(key.replace("-", "_") in run_names | set(option_names(c.Options)) for c in classes.values()):
             raise OptionError(f"--option {key}: no selected solver has this option",
                               allowed=", ".join(sorted(run_names.union(*(option_names(c.Options)
                                                                          for c in classes.values())))))
+    out: list[_Config] = []
+    seen: set[tuple[str, str]] = set()
+    for spec in solvers:
+        cls = classes[spec.name]
+        known = run_names | set(option_names(cls.Options))
+        shared = canonical_options(cls, {k: v for k, v in common.items() if k.replace("-", "_") in known})
+        own = canonical_options(cls, spec.options)
+        options = canonical_options(cls, {**shared, **own})     # the whole set checked together
+        identity = (spec.name, canonical_json(options))
+        if identity in seen:
+            continue
+        seen.add(identity)
+        out.append(_Config(spec.name, cls, registry.solvers[spec.name].version, options,
+                           canonical_label(spec.name, own)))
+    return out
+
+
+def _resolved_options(cls, problem, options: dict, time_limit_s: float | None) -> dict:
+    """Every option the run will use, as ``solve`` reports them in ``Result.options``: class
+    defaults, the problem file's ``solve:`` defaults, then the given options (this also checks
+    the problem's defaults before any run)."""
+    import dataclasses
+
+    from ..api import _jsonable, split_options
+    from ..options import RunOptions, option_names
+    known = set(option_names(RunOptions)) | set(option_names(cls.Options))
+    given = dict(options)
+    if time_limit_s is not None:                # as run_task: the compare's limit caps a given one
+        mine = given.get("time_limit_s")
+        given["time_limit_s"] = min(float(mine), time_limit_s) if mine is not None else time_limit_s
+    merged = {**{k: v for k, v in problem.solve_defaults.items() if k != "solver" and k.replace("-", "_") in known},
+              **given}
+    run_opts, solver_opts = split_options(cls, merged)
+    out = {**_jsonable(dataclasses.asdict(run_opts)), **_jsonable(dataclasses.asdict(solver_opts))}
+    return out
+
+
+def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec], seeds: int, done: set[str],
+                 *, common_options: dict | None = None, time_limit_s: float | None = None) -> Plan:
+    """Check every option, then load every problem, *before* any run starts (bad input fails
+    fast, before the store is created). ``done``: keys already in the store.
+
+    Run keys and labels are built from typed canonical options (see
+    :func:`~solverhub.options.canonical_options`), so one configuration is one run however
+    its options are spelled."""
+    from ..problem.model import load_problem
+
+    configs = _configs(solvers, dict(common_options or {}))
     plan = Plan()
     for entry in entries:
         problem = load_problem(entry.path, overrides=entry.overrides)
         plan.problems[problem.content_hash] = problem
-        for spec in solvers:
-            cls = classes[spec.name]
-            ok, why = cls().accepts(problem)
+        for config in configs:
+            ok, why = config.cls().accepts(problem)
             if not ok:
-                plan.skipped.append((problem.name, spec.label, why))
+                plan.skipped.append((problem.name, config.label, why))
                 continue
-            known = run_names | set(option_names(cls.Options))
-            options = {k: v for k, v in common.items() if k.replace("-", "_") in known}
-            options.update(spec.options)
-            split_options(cls, options)                 # unknown names / bad values fail now
-            version = registry.solvers[spec.name].version
+            resolved = _resolved_options(config.cls, problem, config.options, time_limit_s)
             for seed in range(seeds):
-                key = run_key(problem.content_hash, spec.name, version, options, seed)
+                key = run_key(problem.content_hash, config.name, config.version, config.options, seed)
+                plan.versions[key] = config.version
+                plan.resolved[key] = resolved
                 if key in done:
                     plan.done.append(key)
                     continue
                 plan.tasks.append(RunTask(key=key, problem_path=str(entry.path), problem_name=problem.name,
-                                          problem_hash=problem.content_hash, solver=spec.name, seed=seed,
-                                          options=options, overrides=dict(entry.overrides),
-                                          time_limit_s=time_limit_s, label=spec.label))
+                                          problem_hash=problem.content_hash, solver=config.name, seed=seed,
+                                          options=dict(config.options), overrides=dict(entry.overrides),
+                                          time_limit_s=time_limit_s, label=config.label))
     return plan
 
 
@@ -104,8 +161,15 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
     """Execute ``plan.tasks``; each finished run is committed to the store at once."""
     def record(task: RunTask, result_json: str) -> None:
         result = _with_gap(Result.from_json(result_json), store)
-        result = result.replace(extras={**result.extras, "label": task.label or task.solver})
-        store.put(task.key, result, task.problem_path, options=task.options)
+        version = plan.versions.get(task.key)
+        changes = {}
+        if version is not None and result.solver_version != version and result.solver_version == "0":
+            changes["solver_version"] = version       # a run that never reached the solver (killed, crashed)
+        resolved = plan.resolved.get(task.key)
+        if resolved is not None and not set(resolved) <= set(result.options):
+            changes["options"] = {**result.options, **resolved}   # ...reports every option, as a solved one does
+        result = result.replace(extras={**result.extras, "label": task.label or task.solver}, **changes)
+        store.put(task.key, result, task.problem_path, options=task.options, solver_version=version)
         if on_result is not None:
             on_result(result)
 

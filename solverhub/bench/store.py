@@ -5,6 +5,16 @@ Every record is written in its own transaction, so a compare killed at any
 moment (even ``kill -9``) loses only the runs in flight. WAL mode and a busy
 timeout make concurrent writers from several processes safe. Baselines are
 cached per problem hash.
+
+Run keys hash *typed canonical* options (:func:`~solverhub.options.canonical_options`:
+``lr=0.01``, ``lr=1e-2`` and ``lr=.01`` are one key). The file's schema version is
+``PRAGMA user_version``:
+
+* 0 -- stores written before canonical keys: keys hashed the options as typed.
+* 1 -- ``runs.key_form`` says how a row's key was made: 1 canonical (every row the
+  current code writes), 0 legacy. On open, legacy rows are re-keyed in one
+  transaction (see :meth:`ResultStore._rekey_legacy`); rows that collapse into one key
+  keep the most recently written one, and the others move to ``superseded_runs``.
 """
 from __future__ import annotations
 
@@ -13,13 +23,17 @@ __all__ = ["ResultStore", "RunRecord", "run_key"]
 import hashlib
 import json
 import sqlite3
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import OptionError
+from ..errors import OptionError, SolverhubError
+from ..options import canonical_json
 from ..result import Result
+
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -33,7 +47,8 @@ CREATE TABLE IF NOT EXISTS runs (
     seed INTEGER NOT NULL,
     status TEXT NOT NULL,
     result TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    key_form INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS baselines (
     problem_hash TEXT PRIMARY KEY,
@@ -50,6 +65,29 @@ CREATE TABLE IF NOT EXISTS skipped (
 );
 """
 
+# Rows dropped when legacy keys collapse into one canonical key (kept for the record, never read
+# back as runs). ``superseded_by`` is the canonical key of the row that was kept.
+_SUPERSEDED = """
+CREATE TABLE IF NOT EXISTS superseded_runs (
+    key TEXT NOT NULL,
+    problem TEXT NOT NULL,
+    problem_hash TEXT NOT NULL,
+    problem_path TEXT,
+    solver TEXT NOT NULL,
+    solver_version TEXT NOT NULL,
+    options TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created REAL NOT NULL,
+    superseded_by TEXT NOT NULL,
+    superseded_at REAL NOT NULL
+);
+"""
+
+_RUN_COLUMNS = ("key, problem, problem_hash, problem_path, solver, solver_version, options, seed, status, result, "
+                "created")
+
 
 class _NoStore:
     def __enter__(self):
@@ -64,13 +102,43 @@ class _NoStore:
 
 
 def canonical_options(options: dict[str, Any]) -> str:
-    return json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
+    """The options' text in a run key: sorted compact JSON of canonical values, names with
+    ``_`` (type them first with :func:`~solverhub.options.canonical_options`: this function
+    cannot know that ``"0.01"`` is a float option)."""
+    return canonical_json({str(k).replace("-", "_"): v for k, v in options.items()})
+
+
+def _key_of(problem_hash: str, solver: str, solver_version: str, options_text: str, seed: int) -> str:
+    text = "\x1f".join([problem_hash, solver, solver_version, options_text, str(int(seed))])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def run_key(problem_hash: str, solver: str, solver_version: str, options: dict[str, Any], seed: int) -> str:
-    """The identity of a run; the same compare re-run finds its finished runs by it."""
-    text = "\x1f".join([problem_hash, solver, solver_version, canonical_options(options), str(int(seed))])
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """The identity of a run; the same compare re-run finds its finished runs by it.
+    ``options``: typed canonical options (see :func:`canonical_options`)."""
+    return _key_of(problem_hash, solver, solver_version, canonical_options(options), seed)
+
+
+def _legacy_key(problem_hash: str, solver: str, solver_version: str, options_text: str, seed: int) -> str:
+    """The key of schema 0: the same hash over the options as the user typed them (the stored
+    ``options`` column is exactly the text that was hashed)."""
+    return _key_of(problem_hash, solver, solver_version, options_text, seed)
+
+
+def _canonical_label(label: str, cls) -> str:
+    """``gd:lr=1e-2`` -> ``gd:lr=0.01``; a label that does not parse or type is kept."""
+    from ..options import canonical_label
+    from ..options import canonical_options as typed
+    name, sep, rest = label.partition(":")
+    if not sep:
+        return label
+    try:
+        pairs = [item.partition("=") for item in filter(None, (p.strip() for p in rest.split(",")))]
+        if any(not eq for _, eq, _ in pairs):
+            return label
+        return canonical_label(name, typed(cls, {k.strip(): v.strip() for k, _, v in pairs}))
+    except SolverhubError:
+        return label
 
 
 @dataclass(frozen=True)
@@ -91,9 +159,125 @@ class ResultStore:
             self._db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + _SUPERSEDED)
         except sqlite3.DatabaseError as err:
             raise OptionError(f"--store {path}: not a usable SQLite result store ({err})") from None
+        try:
+            self._upgrade()
+        except sqlite3.DatabaseError as err:
+            self._db.close()
+            raise OptionError(f"--store {path}: cannot upgrade this result store ({err})") from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- schema versions ----------------------------------------------------
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _upgrade(self) -> None:
+        """Bring the file to :data:`SCHEMA_VERSION`, then re-key any legacy rows."""
+        if self._version() > SCHEMA_VERSION:
+            raise OptionError(f"--store {self.path}: written by a newer solverhub (store schema "
+                              f"{self._version()}, this one reads up to {SCHEMA_VERSION})",
+                              allowed="upgrade solverhub, or use another --store")
+        if self._version() < SCHEMA_VERSION:
+            with self._transaction():
+                version = self._version()          # again, under the write lock: another process may be first
+                if version < 1:
+                    columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+                    if "key_form" not in columns:  # a schema-0 file: every row is legacy (key_form 0)
+                        self._db.execute("ALTER TABLE runs ADD COLUMN key_form INTEGER NOT NULL DEFAULT 0")
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if self._db.execute("SELECT 1 FROM runs WHERE key_form = 0 LIMIT 1").fetchone() is not None:
+            self._rekey_legacy()
+
+    def _rekey_legacy(self) -> None:
+        """Re-key rows whose key hashed the options as typed (``key_form = 0``), in one
+        transaction (a kill leaves the store as it was; a concurrent opener waits, then
+        finds nothing left to do).
+
+        Each row's options are typed through its solver's ``Options`` as installed now, and
+        its key becomes :func:`run_key` of (problem hash, solver, the version its old key
+        used, canonical options, seed); the ``options`` column, the failed runs' ``Result.options``
+        and the label are rewritten to match. Rows that now share a key are one
+        configuration run twice: the most recently written row (``created``; every stored row
+        is a finished run) is kept, the others move to ``superseded_runs``. Rows of a solver
+        that is not installed stay legacy and are retried on a later open; rows whose key is not
+        the old formula's (written by hand through the API) or whose options the installed
+        solver rejects keep their key and are marked done."""
+        try:
+            from ..registry import get_registry
+            solvers = get_registry().solvers
+        except Exception as err:  # noqa: BLE001 - a broken plugin must not make the store unreadable
+            print(f"solverhub: {self.path}: old-format run keys not re-keyed ({type(err).__name__}: {err})",
+                  file=sys.stderr)
+            return
+        from ..options import canonical_options as typed
+        with self._transaction():
+            rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE key_form = 0").fetchall()
+            moves: dict[str, tuple] = {}          # old key -> (new key, options text, version, result json)
+            keep_as_is: list[str] = []
+            for (key, _problem, phash, _path, solver, version, options_text, seed, _status, result_json,
+                 _created) in rows:
+                entry = solvers.get(solver)
+                if entry is None:
+                    continue                       # not installed now: stays legacy, retried later
+                used = next((v for v in dict.fromkeys((version, entry.version))
+                             if _legacy_key(phash, solver, v, options_text, seed) == key), None)
+                try:
+                    raw = json.loads(options_text)
+                    canon = typed(entry.cls, raw) if used is not None and isinstance(raw, dict) else None
+                except (ValueError, SolverhubError):
+                    canon = None
+                if canon is None:
+                    keep_as_is.append(key)
+                    continue
+                moves[key] = (run_key(phash, solver, used, canon, seed), canonical_options(canon), used,
+                              self._rewrite_result(result_json, canon, entry.cls, used))
+            self._db.executemany("UPDATE runs SET key_form = 1 WHERE key = ?", [(k,) for k in keep_as_is])
+            if not moves:
+                return
+            created = dict(self._db.execute("SELECT key, created FROM runs WHERE key_form = 0").fetchall())
+            groups: dict[str, list[tuple[float, int, str]]] = {}
+            for old, (new, *_rest) in moves.items():
+                groups.setdefault(new, []).append((created[old], 0, old))
+            for new, members in groups.items():
+                row = self._db.execute("SELECT created FROM runs WHERE key = ? AND key_form = 1", (new,)).fetchone()
+                if row is not None:                     # a canonical row already under that key competes too
+                    members.append((row[0], 1, new))
+            now = time.time()
+            for new, members in groups.items():
+                members.sort()                          # most recent last (a tie: the canonical row, then key)
+                winner = members[-1][2]
+                for _, _, loser in members[:-1]:
+                    self._db.execute(f"INSERT INTO superseded_runs SELECT {_RUN_COLUMNS}, ?, ? FROM runs "
+                                     "WHERE key = ?", (new, now, loser))
+                    self._db.execute("DELETE FROM runs WHERE key = ?", (loser,))
+                if winner in moves:
+                    _new, text, used, result_json = moves[winner]
+                    self._db.execute("UPDATE runs SET key = ?, options = ?, solver_version = ?, result = ?, "
+                                     "key_form = 1 WHERE key = ?", (new, text, used, result_json, winner))
+
+    @staticmethod
+    def _rewrite_result(result_json: str, canon: dict, cls, version: str) -> str:
+        """The stored Result with its given options typed and its version known (a run that
+        never reached the solver stored its options as the user typed them, and version "0"),
+        and its label canonical."""
+        try:
+            data = json.loads(result_json)
+            options = {str(k).replace("-", "_"): v for k, v in (data.get("options") or {}).items()}
+            if set(options) <= set(canon):          # a run that never reached the solver: options as typed
+                data["options"] = dict(canon)
+            if data.get("solver_version") == "0":
+                data["solver_version"] = version
+            extras = data.get("extras") or {}
+            if isinstance(extras.get("label"), str):
+                extras["label"] = _canonical_label(extras["label"], cls)
+                data["extras"] = extras
+            return Result.from_dict(data).to_json()
+        except Exception:  # noqa: BLE001 - keep the row as it was rather than lose it
+            return result_json
 
     @staticmethod
     def existing_keys(path: str | Path) -> set[str]:
@@ -105,12 +289,16 @@ class ResultStore:
     def done_keys(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT key FROM runs")}
 
-    def put(self, key: str, result: Result, problem_path: str | None = None, options: dict | None = None) -> None:
-        """Insert or replace one run, in its own transaction."""
+    def put(self, key: str, result: Result, problem_path: str | None = None, options: dict | None = None,
+            solver_version: str | None = None) -> None:
+        """Insert or replace one run, in its own transaction. ``key`` is a canonical key
+        (:func:`run_key` of typed ``options``); ``solver_version``: the version that key
+        hashed (default: the Result's)."""
         with self._transaction():
             self._db.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (key, result.problem, result.problem_hash, problem_path, result.solver, result.solver_version,
+                f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}, key_form) VALUES (?,?,?,?,?,?,?,?,?,?,?,1)",
+                (key, result.problem, result.problem_hash, problem_path, result.solver,
+                 solver_version or result.solver_version,
                  canonical_options(options if options is not None else result.options), int(result.seed),
                  result.status.value, result.to_json(), time.time()))
 

@@ -7,6 +7,14 @@ Grammar: numbers in any float form, names of variables / data / parameters,
 and -- in constraints only -- one comparison ``<=``, ``>=`` or ``==``.
 Attribute access, dunder names, keyword arguments, lambdas, comprehensions and
 calls to anything but an atom are rejected before anything is evaluated.
+
+Numbers are checked where they enter: a literal must be a finite float (a
+400-digit integer or ``1e999`` is an error, not an OverflowError or an infinity),
+and every constant scalar sub-expression -- numbers and parameters combined by
+``+ - * / **``, unary minus and atoms, such as ``x / (1 - 1)``, ``1e308*10 - 1e308*10``,
+``exp(1000)`` or ``log(lam - lam)`` -- is evaluated while compiling and must be finite
+(numbers alone are folded into one constant; with parameters the node stays, so
+``--set`` changes its value and is checked again).
 """
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ __all__ = ["Node", "Var", "Data", "Param", "Const", "Neg", "BinOp", "Index", "Ca
            "Symbols", "parse_expression", "free_names"]
 
 import ast
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -130,6 +139,8 @@ class _Compiler:
         self.symbols = symbols
         self.where = where
         self.location = location
+        self.values: dict[int, float] = {}    # id(node) -> value, for constant scalar sub-expressions
+        self.source = text.strip()
 
     def fail(self, message: str, allowed: str | None = None, node: ast.AST | None = None):
         col = f" (column {node.col_offset + 1})" if node is not None and hasattr(node, "col_offset") else ""
@@ -172,10 +183,55 @@ class _Compiler:
 
     # -- nodes ---------------------------------------------------------------
     def visit(self, node: ast.AST) -> Node:
+        out = self._visit(node)
+        self.check_constant(out, node)
+        return out
+
+    def check_constant(self, out: Node, node: ast.AST) -> None:
+        """Evaluate ``out`` if it is a constant scalar (numbers, parameters, atoms of them); fail
+        unless the value is finite. Children were checked first, so each node costs O(1)."""
+        if isinstance(out, Const):
+            value = out.value
+        elif isinstance(out, Param):
+            value = float(self.symbols.parameters[out.name])
+        elif out.shape != () or not isinstance(out, (Neg, BinOp, Call)):
+            return
+        else:
+            args = _children(out)
+            if not all(id(a) in self.values for a in args):
+                return
+            vals = [self.values[id(a)] for a in args]
+            try:
+                value = _evaluate(out, vals)
+            except (OverflowError, ValueError, ZeroDivisionError) as err:
+                self.fail(f"constant {self.segment(node)} cannot be computed ({_why(err)})", node=node,
+                          allowed="finite constants (NaN and infinity are input errors)")
+            if value is None:
+                return
+            if isinstance(value, complex):
+                self.fail(f"constant {self.segment(node)} is not a real number", node=node)
+        if not math.isfinite(value):
+            self.fail(f"constant {self.segment(node)} is {value} (not finite)", node=node,
+                      allowed="finite constants (NaN and infinity are input errors)")
+        self.values[id(out)] = value
+
+    def segment(self, node: ast.AST) -> str:
+        text = ast.get_source_segment(self.source, node) or "sub-expression"
+        return repr(text if len(text) <= 60 else text[:57] + "...")
+
+    def _visit(self, node: ast.AST) -> Node:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                self.fail(f"literal {node.value!r} is not a number", node=node)
-            return Const(shape=(), value=float(node.value))
+                self.fail(f"literal {_short(node.value)} is not a number", node=node)
+            try:
+                value = float(node.value)
+            except OverflowError:
+                self.fail(f"number literal {_short(node.value)} is too large for a float", node=node,
+                          allowed="numbers of magnitude below 1.8e308")
+            if not math.isfinite(value):
+                self.fail(f"number literal {self.segment(node)} is not finite", node=node,
+                          allowed="numbers of magnitude below 1.8e308")
+            return Const(shape=(), value=value)
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.UnaryOp):
@@ -220,6 +276,8 @@ class _Compiler:
             self.fail(_HINTS.get(type(node.op), f"operator {type(node.op).__name__} is not allowed"),
                       allowed="+ - * / ** @", node=node)
         left, right = self.visit(node.left), self.visit(node.right)
+        if op == "/" and self.values.get(id(right)) == 0:
+            self.fail(f"division by zero: the divisor {self.segment(node.right)} is a constant 0", node=node)
         if op == "@":
             return BinOp(shape=self.matmul_shape(left.shape, right.shape, node), op=op, left=left, right=right)
         if op == "**":
@@ -229,10 +287,11 @@ class _Compiler:
                 try:
                     value = left.value ** right.value
                 except (OverflowError, ZeroDivisionError) as err:
-                    self.fail(f"constant {left.value:g} ** {right.value:g} cannot be computed ({err})", node=node)
+                    self.fail(f"constant {left.value:g} ** {right.value:g} cannot be computed ({_why(err)})",
+                              node=node)
                 if isinstance(value, complex):
                     self.fail(f"constant {left.value:g} ** {right.value:g} is not a real number", node=node)
-                return Const(shape=(), value=value)
+                return Const(shape=(), value=float(value))
             return BinOp(shape=left.shape, op=op, left=left, right=right)
         if isinstance(left, Const) and isinstance(right, Const):
             a, b = left.value, right.value
@@ -240,7 +299,7 @@ class _Compiler:
                 value = {"+": a + b, "-": a - b, "*": a * b}[op] if op != "/" else a / b
             except ZeroDivisionError:
                 self.fail("division by zero", node=node)
-            return Const(shape=(), value=value)
+            return Const(shape=(), value=value)     # checked finite by check_constant
         return BinOp(shape=self.broadcast(left.shape, right.shape, op, node), op=op, left=left, right=right)
 
     def call(self, node: ast.Call) -> Node:
@@ -297,7 +356,7 @@ class _Compiler:
             else:
                 i = self.index_int(item, node)
                 if not -size <= i < size:
-                    self.fail(f"index {i} out of range for axis {axis} of size {size}", node=node)
+                    self.fail(f"index {_short(i)} out of range for axis {axis} of size {size}", node=node)
                 key.append(i)
         shape.extend(base.shape[len(items):])
         if 0 in shape:
@@ -332,6 +391,63 @@ class _Compiler:
             self.fail(f"shape mismatch for @: {_fmt(a)} and {_fmt(b)} (inner sizes {inner_a} != {inner_b})",
                       node=node)
         return tuple(a[:-1]) + tuple(b[1:])
+
+
+def _short(value) -> str:
+    """``repr`` for a message: huge integers (which ``str`` may refuse past 4300 digits) abridged."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"{'-' if value < 0 else ''}<an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _why(err: Exception) -> str:
+    if isinstance(err, OverflowError):
+        return "it overflows: larger than 1.8e308"
+    if isinstance(err, ValueError):
+        return "outside the domain of the function"
+    return str(err)
+
+
+def _softplus(v: float) -> float:
+    return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+
+
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+
+
+# scalar forms of the atoms, to check constant sub-expressions (math raises on overflow/domain errors)
+_SCALAR_ATOMS = {
+    "sum": lambda v: v, "mean": lambda v: v, "sum_squares": lambda v: v * v, "square": lambda v: v * v,
+    "norm1": abs, "norm2": abs, "abs": abs, "log_sum_exp": lambda v: v, "exp": math.exp, "log": math.log,
+    "log1p": math.log1p, "logistic": _softplus, "relu": lambda v: max(v, 0.0), "sqrt": math.sqrt,
+    "tanh": math.tanh, "sigmoid": _sigmoid, "sin": math.sin, "cos": math.cos,
+    "maximum": max, "minimum": min,
+}
+
+
+def _evaluate(node: Node, vals: list[float]):
+    """The value of a constant scalar node from its children's values (None: not evaluated here)."""
+    if isinstance(node, Neg):
+        return -vals[0]
+    if isinstance(node, BinOp):
+        a, b = vals
+        if node.op == "+":
+            return a + b
+        if node.op == "-":
+            return a - b
+        if node.op == "*":
+            return a * b
+        if node.op == "/":
+            return a / b
+        if node.op == "**":
+            return a ** b
+        return None
+    if isinstance(node, Call):
+        fn = _SCALAR_ATOMS.get(node.atom)
+        return None if fn is None else float(fn(*vals))
+    return None
 
 
 def _fmt(shape: tuple) -> str:

@@ -9,6 +9,7 @@ __all__ = ["Problem", "Variable", "load_problem"]
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..errors import Location, OptionError, ProblemError
 from ..oracle import OracleConfig
-from .data import _check_size, build_array
+from .data import _check_size, build_array, charge, load_budget
 from .expr import Symbols
 from .kinds.base import CompiledSections, ExpressionContext, ProblemKind
 from .schema import COMMON_SECTIONS, BaselineSpec, ProblemFile, validate_model
@@ -72,18 +73,27 @@ class Problem:
         return {v.name: x[v.offset:v.offset + v.size].reshape(v.shape) for v in self.variables}
 
 
-def _apply_overrides(raw: dict, overrides: Mapping[str, Any], file) -> dict:
+def _apply_overrides(raw: dict, overrides: Mapping[str, Any], file, lines: LineMap | None = None) -> dict:
+    """``--set NAME=VALUE``: each value a finite number (the error points at the parameter's line)."""
     if not overrides:
         return raw
-    params = dict(raw.get("parameters") or {})
+    params = raw.get("parameters")
+    params = dict(params) if isinstance(params, dict) else {}
     for name, value in overrides.items():
         if name not in params:
             raise OptionError(f"--set {name}: no such parameter in {file or 'the problem'}",
-                              allowed=", ".join(params) or "(the problem has no parameters)")
+                              allowed=", ".join(map(str, params)) or "(the problem has no parameters)")
+        where = Location(file, (lines or LineMap()).line_of(("parameters", name))) if file else None
+        shown = value if not isinstance(value, int) or value.bit_length() < 64 else "a huge integer"
         try:
-            params[name] = float(value)
-        except (TypeError, ValueError):
-            raise OptionError(f"--set {name}={value!r}: parameters are numbers") from None
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError, OverflowError):
+            raise OptionError(f"--set {name}={shown!r}: parameters are numbers", location=where,
+                              allowed="finite numbers such as 0.1, 1e-3, -2") from None
+        if not math.isfinite(number):
+            raise OptionError(f"--set {name}={shown!r}: parameters are finite numbers (not NaN or infinity)",
+                              location=where, allowed="finite numbers such as 0.1, 1e-3, -2")
+        params[name] = number
     return {**raw, "parameters": params}
 
 
@@ -101,21 +111,43 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
         path = Path(source)
         if not path.is_file():
             raise ProblemError(f"problem file not found: {path}", location=Location(str(path)))
-        try:
-            if path.stat().st_size > MAX_YAML_BYTES:   # before reading it into memory
-                raise ProblemError(f"file larger than {MAX_YAML_BYTES} bytes", location=Location(str(path), 1),
-                                   allowed=f"problem files up to {MAX_YAML_BYTES} bytes (put data in .npy/.csv files)")
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise ProblemError(f"cannot read problem file: {err}", location=Location(str(path))) from None
+        text = read_problem_text(path)
     else:
         text = str(source)
     file = str(path) if path else None
+    with load_budget() as budget:    # the total of all arrays (and generator flops) of this one problem
+        return _load(text, path, file, overrides, registry, budget)
+
+
+def read_problem_text(path: Path) -> str:
+    """The text of a problem file: UTF-8 (a BOM is fine), at most ``MAX_YAML_BYTES``; any other
+    file (latin-1, UTF-16, binary) is a ``file:line`` error at the first byte that is not UTF-8."""
+    where = Location(str(path), 1)
+    try:
+        if path.stat().st_size > MAX_YAML_BYTES:   # before reading it into memory
+            raise ProblemError(f"file larger than {MAX_YAML_BYTES} bytes", location=where,
+                               allowed=f"problem files up to {MAX_YAML_BYTES} bytes (put data in .npy/.csv files)")
+        data = path.read_bytes()
+    except OSError as err:
+        raise ProblemError(f"cannot read problem file: {err.strerror or err}", location=where) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        hint = (" (it starts with a UTF-16 byte-order mark)" if data[:2] in (b"\xff\xfe", b"\xfe\xff")
+                else "")
+        raise ProblemError(f"not a UTF-8 text file{hint}: byte 0x{data[err.start]:02x} at line {line}, "
+                           f"column {column} is not UTF-8", location=Location(str(path), line),
+                           allowed="YAML text saved as UTF-8") from None
+
+
+def _load(text: str, path: Path | None, file: str | None, overrides, registry, budget) -> Problem:
     raw, lines = load_yaml(text, file)
     if not isinstance(raw, dict):
         raise ProblemError("a problem file is a mapping with name, kind, variables, ...",
                            location=Location(file, 1), allowed=", ".join(COMMON_SECTIONS))
-    raw = _apply_overrides(raw, overrides or {}, file)
+    raw = _apply_overrides(raw, overrides or {}, file, lines)
 
     kind_name = raw.get("kind")
     kinds = registry.kinds
@@ -137,12 +169,12 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
     sections = validate_model(kind.Sections, {k: v for k, v in raw.items() if k in kind_fields}, lines, file)
     kind.prepare(sections, raw, file, lines.line_of)
 
-    # declared variable sizes first (cheap; nothing allocated yet)
+    # declared variable sizes first (cheap; nothing allocated yet); they count in the problem's total
     declared_total = 0
     for name, spec in common.variables.items():
-        _check_size(tuple(spec.shape), Location(file, lines.line_of(("variables", name))), f"variables.{name}")
-        declared_total += int(np.prod(spec.shape)) if spec.shape else 1
-    _check_size((declared_total,), Location(file, lines.line_of(("variables",))), "variables")
+        declared_total += _check_size(tuple(spec.shape), Location(file, lines.line_of(("variables", name))),
+                                      f"variables.{name}")
+    charge((declared_total,), Location(file, lines.line_of(("variables",))), "variables")
 
     # data
     base = path.parent if path else None
@@ -166,11 +198,13 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
     variables, offset = [], 0
     for name, shape in declared_variables.items():
         _check_name(name, ("variables", name), lines, file)
-        _check_size(shape, Location(file, lines.line_of(("variables", name))), f"variables.{name}")
-        size = int(np.prod(shape)) if shape else 1
+        size = _check_size(shape, Location(file, lines.line_of(("variables", name))), f"variables.{name}")
         variables.append(Variable(name, tuple(shape), offset, size))
         offset += size
-    _check_size((offset,), Location(file, lines.line_of(("variables",))), "variables")
+    if common.variables:
+        _check_size((offset,), Location(file, lines.line_of(("variables",))), "variables")   # charged above
+    else:
+        charge((offset,), Location(file, lines.line_of(("kind",))), "variables (implied by the kind)")
 
     for name in common.parameters:
         _check_name(name, ("parameters", name), lines, file)
@@ -179,6 +213,7 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
                                location=Location(file, lines.line_of(("parameters", name))))
 
     # starting point: per-variable x0 or the top-level x0 mapping, zeros by default
+    charge((offset,), Location(file, lines.line_of(("x0",) if common.x0 else ("variables",))), "x0")
     x0 = np.zeros(offset)
     for name in common.x0:
         if name not in declared_variables:
@@ -195,8 +230,9 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
         if spec is None:
             continue
         loc = Location(file, lines.line_of(key))
-        arr = build_array(spec, base=base, location=loc, what=".".join(key), datasets=datasets,
-                          default_shape=var.shape)
+        with budget.transient():     # a temporary, copied into x0 (charged above)
+            arr = build_array(spec, base=base, location=loc, what=".".join(key), datasets=datasets,
+                              default_shape=var.shape)
         try:
             arr = np.broadcast_to(arr, var.shape)
         except ValueError:

@@ -9,7 +9,7 @@ __all__ = ["ProblemFile", "VariableSpec", "OracleSpec", "BaselineSpec", "COMMON_
 
 from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator
 
 from ..errors import Location, ProblemError
 from .yamlsafe import LineMap
@@ -36,9 +36,12 @@ class VariableSpec(_Strict):
         return v
 
 
+MAX_SEED = 2**63 - 1    # torch generators take 64-bit seeds
+
+
 class StochasticSpec(_Strict):
     batch_size: int = Field(gt=0)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
 
 class NoiseSpec(_Strict):
@@ -47,8 +50,8 @@ class NoiseSpec(_Strict):
     ``second_moment`` -- multiplicative, g * (1 + sigma*xi) (E g~_i^2 = (1 + sigma_i^2) g_i^2: the
     noise vanishes where the gradient does)."""
 
-    sigma: float | list[float]
-    seed: int = Field(default=0, ge=0)
+    sigma: FiniteFloat | list[FiniteFloat]
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     model: Literal["variance", "second_moment"] = "variance"
 
     @field_validator("sigma")
@@ -67,8 +70,8 @@ class OracleSpec(_Strict):
 
 class BaselineSpec(_Strict):
     solver: str | None = None          # cvxpy solver name (CLARABEL, SCS, ECOS, OSQP, ...)
-    objective: float | None = None     # a known optimal value (e.g. Rosenbrock: 0)
-    tolerance: float = 1e-8            # certificate target used when polishing
+    objective: FiniteFloat | None = None     # a known optimal value (e.g. Rosenbrock: 0)
+    tolerance: FiniteFloat = Field(default=1e-8, ge=0)   # certificate target used when polishing
 
 
 class ProblemFile(BaseModel):
@@ -79,7 +82,7 @@ class ProblemFile(BaseModel):
     description: str = ""
     variables: dict[str, VariableSpec] = Field(default_factory=dict)   # required unless the kind implies them
     data: dict[str, Any] = Field(default_factory=dict)
-    parameters: dict[str, float] = Field(default_factory=dict)
+    parameters: dict[str, FiniteFloat] = Field(default_factory=dict)   # NaN and infinity are input errors
     x0: dict[str, Any] = Field(default_factory=dict)
     oracle: OracleSpec = OracleSpec()
     baseline: BaselineSpec = BaselineSpec()
@@ -133,4 +136,11 @@ def validate_model(model: type[BaseModel], raw: dict, lines: LineMap, file: str 
                 allowed = ", ".join(sub.model_fields)
         elif first["type"] == "missing":
             msg = "required section missing"
+        elif first["type"] == "finite_number":
+            msg = f"expected a finite number, got {first.get('input')!r}"
+            allowed = "finite numbers (NaN and infinity are not allowed here)"
+        elif (first["type"] in ("float_type", "float_parsing") and isinstance(first.get("input"), int)
+              and not isinstance(first.get("input"), bool)):
+            msg = "integer too large for a float"
+            allowed = "numbers of magnitude below 1.8e308"
         raise ProblemError(f"{where}: {msg}", location=Location(file, lines.line_of(loc)), allowed=allowed) from None

@@ -361,7 +361,7 @@ def report(store_path, out_dir, fmt, taus):
         what = "nothing" if mode is None else kind_of(mode)
         raise OptionError(f"no result store at {store_path} (found {what})",
                           allowed="a .sqlite file written by solverhub compare")
-    check_store(store_path, "STORE")                 # a text file is refused before SQLite opens it
+    check_store(store_path, "STORE", allowed="a .sqlite file written by solverhub compare")   # before SQLite opens it
     # every output path is checked before the store is read
     target = (check_output_dir(out_dir, "--out", files=("index.html",)) if fmt == "html"
               else export_path(out_dir, fmt, "--out"))

@@ -140,32 +140,32 @@ def check_output_dir(path, flag: str, *, files: Iterable[str] = (), allowed: str
     return path
 
 
-def check_store(path, flag: str = "--store") -> Path:
+def check_store(path, flag: str = "--store", *, allowed: str = STORE_ALLOWED) -> Path:
     """A result store: new, or an existing SQLite file; its SQLite side files
     (``-wal``, ``-shm``, ``-journal``) must be regular files when present. A regular file
     that is not SQLite (a text file, a JSON export) is refused, never opened for writing."""
-    path = check_output_file(path, flag, allowed=STORE_ALLOWED)
+    path = check_output_file(path, flag, allowed=allowed)
     for suffix in _SQLITE_SIDECARS:
         side = Path(str(path) + suffix)
-        mode, is_link = _target_mode(side, flag, STORE_ALLOWED)
+        mode, is_link = _target_mode(side, flag, allowed)
         if mode is not None and not stat.S_ISREG(mode):
             what = f"a symlink to {kind_of(mode)}" if is_link else kind_of(mode)
-            raise _fail(path, flag, f"its SQLite side file {side.name} is {what}", STORE_ALLOWED)
+            raise _fail(path, flag, f"its SQLite side file {side.name} is {what}", allowed)
     try:
         size = os.stat(path).st_size
     except FileNotFoundError:
         return path
     except OSError as err:
-        raise _fail(path, flag, f"cannot be read ({err.strerror or err})", STORE_ALLOWED) from None
+        raise _fail(path, flag, f"cannot be read ({err.strerror or err})", allowed) from None
     if size == 0:      # an empty file is an empty SQLite database
         return path
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(_SQLITE_MAGIC))
     except OSError as err:
-        raise _fail(path, flag, f"cannot be read ({err.strerror or err})", STORE_ALLOWED) from None
+        raise _fail(path, flag, f"cannot be read ({err.strerror or err})", allowed) from None
     if head != _SQLITE_MAGIC:
-        raise _fail(path, flag, "is a regular file that is not a SQLite database (left untouched)", STORE_ALLOWED)
+        raise _fail(path, flag, "is a regular file that is not a SQLite database (left untouched)", allowed)
     return path
 
 

@@ -39,7 +39,10 @@ def test_gd_reaches_tight_tolerances_at_the_rounding_floor():
 def test_lbfgs_stops_when_torch_makes_no_progress():
     result = solverhub.solve(solverhub.load_problem(RIDGE), "lbfgs", options={"tolerance": 1e-30, "max_iterations": 1000})
     assert result.status.value == "failed" and "no progress" in result.message
-    assert result.iterations < 200 and result.stationarity.value < 1e-8
+    # where torch's L-BFGS stalls depends on the CPU's kernels (1e-9 on one machine, 2.3e-8 on an EPYC):
+    # it must stop early and near the optimum, i.e. within 1e-6 of the closed form
+    assert result.iterations < 200 and result.stationarity.value < 1e-6
+    np.testing.assert_allclose(result.solution["x"], _closed_form(solverhub.load_problem(RIDGE)), atol=1e-6)
 
 
 def test_adam_with_minibatches_is_seeded():

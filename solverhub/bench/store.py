@@ -238,6 +238,7 @@ class ResultStore:
             self._db.executemany("UPDATE runs SET key_form = 1 WHERE key = ?", [(k,) for k in keep_as_is])
             if not moves:
                 return
+            self._fill_options(moves, {row[0]: (row[2], row[4]) for row in rows})   # key -> (hash, solver)
             created = dict(self._db.execute("SELECT key, created FROM runs WHERE key_form = 0").fetchall())
             groups: dict[str, list[tuple[float, int, str]]] = {}
             for old, (new, *_rest) in moves.items():
@@ -258,6 +259,41 @@ class ResultStore:
                     _new, text, used, result_json = moves[winner]
                     self._db.execute("UPDATE runs SET key = ?, options = ?, solver_version = ?, result = ?, "
                                      "key_form = 1 WHERE key = ?", (new, text, used, result_json, winner))
+
+    def _fill_options(self, moves: dict[str, tuple], where: dict[str, tuple[str, str]]) -> None:
+        """A run that never reached the solver (killed, crashed worker) stored only the given
+        options, so the report would tell it apart from the solved seeds of its configuration.
+        Give it every option of a solved run of the same configuration (problem, solver, version,
+        canonical options) when the store holds one: those do not depend on the seed."""
+        def options_of(result_json):
+            try:
+                return json.loads(result_json).get("options") or {}
+            except ValueError:
+                return {}
+        full: dict[tuple, dict] = {}
+        short: list[tuple[str, tuple]] = []
+        for old, (new, text, used, result_json) in moves.items():
+            phash, solver = where[old]
+            config = (phash, solver, used, text)
+            options = options_of(result_json)
+            if set(options) > set(json.loads(text)):
+                full.setdefault(config, options)
+            else:
+                short.append((old, config))
+        for old, config in short:
+            if config not in full:
+                for (result_json,) in self._db.execute(
+                        "SELECT result FROM runs WHERE key_form = 1 AND problem_hash = ? AND solver = ? "
+                        "AND solver_version = ? AND options = ?", config):
+                    options = options_of(result_json)
+                    if set(options) > set(json.loads(config[3])):
+                        full[config] = options
+                        break
+            if config in full:
+                new, text, used, result_json = moves[old]
+                data = json.loads(result_json)
+                data["options"] = dict(full[config])
+                moves[old] = (new, text, used, Result.from_dict(data).to_json())
 
     @staticmethod
     def _rewrite_result(result_json: str, canon: dict, cls, version: str) -> str:

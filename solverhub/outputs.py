@@ -72,7 +72,7 @@ def _text_path(path, flag: str) -> Path:
 def _lstat(path: Path, flag: str, allowed: str):
     try:
         return os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):   # a parent is missing or a file: _check_parent says which
         return None
     except OSError as err:   # ENAMETOOLONG, ENOTDIR (a parent is a file), EACCES, ELOOP
         raise _fail(path, flag, f"not a usable path ({err.strerror or err})", allowed) from None
@@ -179,15 +179,15 @@ def _same(a: Path, b: Path) -> bool:
 def check_distinct(outputs: Mapping[str, object], inputs: Iterable[object] = ()) -> None:
     """No output names an input, nor the same file as another output (``{flag: path}``; None skipped).
     A folder output (the HTML report) must not be an input or another output either."""
-    given = [(flag, Path(os.fspath(p))) for flag, p in outputs.items() if p is not None]
-    ins = [Path(os.fspath(p)) for p in inputs]
+    given = [(flag, os.fspath(p)) for flag, p in outputs.items() if p is not None]
+    ins = [os.fspath(p) for p in inputs]
     for i, (flag, path) in enumerate(given):
         for inp in ins:
-            if _same(path, inp):
+            if _same(Path(path), Path(inp)):
                 raise _fail(path, flag, f"is an input of this command ({inp})",
                             "an output path that is not one of the command's inputs")
         for other_flag, other in given[i + 1:]:
-            if _same(path, other):
+            if _same(Path(path), Path(other)):
                 raise _fail(path, flag, f"is also the {other_flag} output",
                             "a different path for each output")
 

@@ -108,9 +108,9 @@ class LoadBudget:
     def charge_flops(self, n: int, location: Location, what: str) -> None:
         total = self.flops + n
         if total > self.flops_cap:
-            raise ProblemError(f"{what}: generating it takes about {n:.2g} floating-point operations, "
-                               f"{total:.2g} with the problem's other costly generators, over the cap of "
-                               f"{self.flops_cap:.2g}", location=location,
+            others = f" ({total:.2g} with the problem's other costly generators)" if self.flops else ""
+            raise ProblemError(f"{what}: generating it takes about {n:.2g} floating-point operations{others}, "
+                               f"over the cap of {self.flops_cap:.2g}", location=location,
                                allowed="a smaller shape or rank, or set SOLVERHUB_MAX_GENERATOR_FLOPS to "
                                        "raise the cap")
         self.flops = total
@@ -500,14 +500,20 @@ def _npy_header(f, location: Location, what: str, name: str) -> tuple[int, ...]:
     if version not in ((1, 0), (2, 0), (3, 0)):
         raise ValueError(f"unsupported .npy format version {version}")
     reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = reader(f)
+    try:
+        shape, _, dtype = reader(f)
+    except (ValueError, EOFError, OSError):
+        raise
+    except Exception as err:   # numpy parses the header dict with tokenize/literal_eval: anything may come out
+        raise ValueError(f"malformed .npy header ({type(err).__name__})") from None
     if dtype.fields is not None or dtype.kind not in "biuf":
         what_dtype = ("structured" if dtype.fields is not None or dtype.kind == "V" else
                       {"c": "complex", "O": "object (pickled Python objects)", "U": "string", "S": "bytes",
                        "M": "datetime", "m": "timedelta"}.get(dtype.kind, "non-numeric"))
         raise ProblemError(f"{what}: cannot read {name}: it holds {what_dtype} values (dtype {dtype}); only "
                            f"real numbers are read, nothing is cast", location=location,
-                           allowed="bool, integer or float arrays (e.g. save x.real for complex data)")
+                           allowed="bool, integer or float arrays" + (" (save x.real and x.imag as two arrays)"
+                                                                      if dtype.kind == "c" else ""))
     shape = tuple(shape)
     charge(shape, location, what)
     return shape

@@ -84,14 +84,15 @@ def _apply_overrides(raw: dict, overrides: Mapping[str, Any], file, lines: LineM
             raise OptionError(f"--set {name}: no such parameter in {file or 'the problem'}",
                               allowed=", ".join(map(str, params)) or "(the problem has no parameters)")
         where = Location(file, (lines or LineMap()).line_of(("parameters", name))) if file else None
-        shown = value if not isinstance(value, int) or value.bit_length() < 64 else "a huge integer"
+        shown = repr(value) if not isinstance(value, int) or value.bit_length() < 64 else "a huge integer"
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         try:
             number = float(value) if not isinstance(value, bool) else math.nan
         except (TypeError, ValueError, OverflowError):
-            raise OptionError(f"--set {name}={shown!r}: parameters are numbers", location=where,
+            raise OptionError(f"--set {name}={shown}: parameters are numbers", location=where,
                               allowed="finite numbers such as 0.1, 1e-3, -2") from None
         if not math.isfinite(number):
-            raise OptionError(f"--set {name}={shown!r}: parameters are finite numbers (not NaN or infinity)",
+            raise OptionError(f"--set {name}={shown}: parameters are finite numbers (not NaN or infinity)",
                               location=where, allowed="finite numbers such as 0.1, 1e-3, -2")
         params[name] = number
     return {**raw, "parameters": params}
@@ -121,7 +122,8 @@ def load_problem(source, *, overrides: Mapping[str, Any] | None = None, registry
 
 def read_problem_text(path: Path) -> str:
     """The text of a problem file: UTF-8 (a BOM is fine), at most ``MAX_YAML_BYTES``; any other
-    file (latin-1, UTF-16, binary) is a ``file:line`` error at the first byte that is not UTF-8."""
+    file (latin-1, UTF-16, binary) is an error at ``file:1`` (the encoding is the whole file's)
+    whose message gives the line and column of the first byte that is not UTF-8."""
     where = Location(str(path), 1)
     try:
         if path.stat().st_size > MAX_YAML_BYTES:   # before reading it into memory
@@ -138,7 +140,7 @@ def read_problem_text(path: Path) -> str:
         hint = (" (it starts with a UTF-16 byte-order mark)" if data[:2] in (b"\xff\xfe", b"\xfe\xff")
                 else "")
         raise ProblemError(f"not a UTF-8 text file{hint}: byte 0x{data[err.start]:02x} at line {line}, "
-                           f"column {column} is not UTF-8", location=Location(str(path), line),
+                           f"column {column} is not UTF-8", location=where,
                            allowed="YAML text saved as UTF-8") from None
 
 

@@ -50,7 +50,7 @@ class NoiseSpec(_Strict):
     ``second_moment`` -- multiplicative, g * (1 + sigma*xi) (E g~_i^2 = (1 + sigma_i^2) g_i^2: the
     noise vanishes where the gradient does)."""
 
-    sigma: FiniteFloat | list[FiniteFloat]
+    sigma: float | list[float]      # finite and >= 0: checked below (one message for a number or a list)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     model: Literal["variance", "second_moment"] = "variance"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 __all__ = ["OperatorKind", "affine_form"]
 
+import math
+
 import numpy as np
 
 from ..._lazy import lazy_module
@@ -43,6 +45,12 @@ class OperatorKind(ProblemKind):
             if name not in variables:
                 raise ProblemError(f"set: unknown variable {name!r}", location=Location(ctx.file, ctx.line_of(("set", name))),
                                    allowed=", ".join(variables))
+            size = math.prod(variables[name])
+            try:
+                spec.check_size(size)
+            except ValueError as err:
+                raise ProblemError(f"set.{name}.{err}", location=Location(ctx.file, ctx.line_of(("set", name))),
+                                   allowed=f"a number, or a list of {size} numbers") from None
             sets[name] = spec
         return sets
 

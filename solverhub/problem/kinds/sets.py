@@ -1,7 +1,13 @@
 """Simple feasible sets for monotone and minimax problems, per variable:
 ``{lower: a}``, ``{upper: b}``, ``{lower: a, upper: b}`` (boxes, scalars or lists) and
 ``{ball: r}`` (the Euclidean ball of radius r around 0). Their Euclidean
-projections are elementwise torch operations (no host sync)."""
+projections are elementwise torch operations (no host sync).
+
+Bounds are numbers; ``-.inf`` in ``lower`` and ``.inf`` in ``upper`` mean "no bound" on
+that entry (useful in lists: ``lower: [0, -.inf]``). NaN is an input error, and so are
+an empty box (``lower > upper``, ``lower: .inf``, ``upper: -.inf``) and a ball radius
+that is not a finite number > 0. List lengths are checked against the variable's size
+when the problem loads."""
 from __future__ import annotations
 
 __all__ = ["SetSpec", "build_projection", "natural_residual"]
@@ -27,7 +33,32 @@ class SetSpec(BaseModel):
             raise ValueError("a set is either a box (lower/upper) or a ball, not both")
         if self.ball is None and self.lower is None and self.upper is None:
             raise ValueError("a set needs lower, upper or ball")
+        if self.ball is not None and not math.isfinite(self.ball):
+            raise ValueError("ball: the radius must be a finite number > 0")
+        lows = self.lower if isinstance(self.lower, list) else [self.lower]
+        highs = self.upper if isinstance(self.upper, list) else [self.upper]
+        for key, values, empty in (("lower", lows, math.inf), ("upper", highs, -math.inf)):
+            if any(v is not None and math.isnan(v) for v in values):
+                raise ValueError(f"{key}: NaN is not a bound (use -.inf / .inf for no bound)")
+            if any(v == empty for v in values):
+                raise ValueError(f"{key}: {empty} leaves the set empty")
+        if isinstance(self.lower, list) and isinstance(self.upper, list) and len(self.lower) != len(self.upper):
+            raise ValueError(f"lower has {len(self.lower)} values, upper {len(self.upper)}")
+        if self.lower is not None and self.upper is not None:
+            n = max(len(lows), len(highs))
+            lo = lows if len(lows) == n else lows * n
+            hi = highs if len(highs) == n else highs * n
+            bad = [i for i, (a, b) in enumerate(zip(lo, hi)) if a > b]
+            if bad:
+                raise ValueError(f"lower > upper (entry {bad[0]}): the set is empty")
         return self
+
+    def check_size(self, size: int) -> None:
+        """Raise ValueError unless every list bound has ``size`` values."""
+        for key in ("lower", "upper"):
+            value = getattr(self, key)
+            if isinstance(value, list) and len(value) != size:
+                raise ValueError(f"{key}: {len(value)} values for a variable with {size} entries")
 
 
 def _bound(value, size, default, name, var):

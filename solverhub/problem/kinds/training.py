@@ -77,7 +77,7 @@ class TrainingSections(_Strict):
     batch_size: int | Literal["full"] | None = None
     epochs: int | None = Field(None, gt=0)
     gradient_calls: int | None = Field(None, gt=0)
-    init_seed: int = Field(0, ge=0)
+    init_seed: int = Field(0, ge=0, le=2**63 - 1)     # torch.manual_seed takes 64 bits
 
     @field_validator("batch_size")
     @classmethod
@@ -265,6 +265,7 @@ gradient_calls: 40
         where = loc("model", name)      # the line of the model's name (or of model: NAME)
         X = prep_partial["X_train"]
         in_shape, n_out = tuple(X.shape[1:]), prep_partial["n_out"]
+        self._count_on_meta(factory, in_shape, n_out, options, where, name)
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(prep_partial["init_seed"])
@@ -288,6 +289,20 @@ gradient_calls: 40
             raise ProblemError(f"model {name}: outputs of shape {tuple(out.shape)[1:]} per row, the loss "
                                f"{prep_partial['loss']} needs {n_out}", location=where)
         return torch.cat([p.detach().reshape(-1) for p in params]).to(torch.float64).numpy()
+
+    @staticmethod
+    def _count_on_meta(factory, in_shape, n_out, options, where, name) -> None:
+        """Count the model's parameters on torch's meta device (no memory) and check them against the
+        element caps *before* the real build: ``hidden: [100000000]`` is refused without allocating."""
+        from ..data import charge
+        try:
+            with torch.device("meta"):
+                probe = factory(in_shape, n_out, **options)
+            count = sum(int(p.numel()) for p in probe.parameters())
+        except Exception:  # noqa: BLE001 - a factory that cannot build on meta: the real build reports it
+            return
+        # theta and its start are charged by load_problem; here only the room is checked
+        charge((count,), where, f"model {name} parameters", commit=False)
 
     def implicit_variables(self, sections, data_shapes, location) -> dict:
         return {"theta": (int(self._prepared.x0.size),)}

@@ -159,8 +159,24 @@ class ResultStore:
             self._db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(runs)")]
+            version = self._version()
+        except sqlite3.DatabaseError as err:
+            raise OptionError(f"--store {path}: not a usable SQLite result store ({err})") from None
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise OptionError(f"--store {path}: written by a newer solverhub (store schema {version}, this one "
+                              f"reads up to {SCHEMA_VERSION})", allowed="upgrade solverhub, or use another --store")
+        missing = [c.strip() for c in _RUN_COLUMNS.split(",") if c.strip() not in columns]
+        if columns and missing:                    # some other program's table: change nothing
+            self._db.close()
+            raise OptionError(f"--store {path}: not a solverhub result store (its table 'runs' has no column "
+                              f"{', '.join(missing)})", allowed="a .sqlite file written by solverhub compare, "
+                                                                "or a new file")
+        try:
             self._db.executescript(_SCHEMA + _SUPERSEDED)
         except sqlite3.DatabaseError as err:
+            self._db.close()
             raise OptionError(f"--store {path}: not a usable SQLite result store ({err})") from None
         try:
             self._upgrade()
@@ -177,10 +193,6 @@ class ResultStore:
 
     def _upgrade(self) -> None:
         """Bring the file to :data:`SCHEMA_VERSION`, then re-key any legacy rows."""
-        if self._version() > SCHEMA_VERSION:
-            raise OptionError(f"--store {self.path}: written by a newer solverhub (store schema "
-                              f"{self._version()}, this one reads up to {SCHEMA_VERSION})",
-                              allowed="upgrade solverhub, or use another --store")
         if self._version() < SCHEMA_VERSION:
             with self._transaction():
                 version = self._version()          # again, under the write lock: another process may be first

@@ -88,6 +88,22 @@ def _newer_store(path):
     db.close()
 
 
+def _foreign_db(path):
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT)")
+    db.commit()
+    db.close()
+
+
+def _foreign_db_untouched(folder, _got):
+    db = sqlite3.connect(folder / "s.sqlite")
+    try:
+        assert db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [("runs",)]
+        assert db.execute("PRAGMA user_version").fetchone() == (0,)
+    finally:
+        db.close()
+
+
 CASES = [
     Case("keys-bad-float", P, (*COMPARE, "--solver", "gd:lr=abc"), contains=("'lr'", "expects a number", "'abc'"),
          check=_no_store),
@@ -117,4 +133,7 @@ CASES = [
          contains=("1 already in", "0 to do"), check=_old_store_resumed),
     Case("keys-store-from-a-newer-solverhub", {**P, "s.sqlite": _newer_store}, (*COMPARE, "--solver", "gd"),
          contains=("s.sqlite", "newer solverhub", "schema 7")),
+    # another program's SQLite file with a table called runs: refused, and left as it was
+    Case("keys-foreign-runs-table", {**P, "s.sqlite": _foreign_db}, (*COMPARE, "--solver", "gd"),
+         contains=("s.sqlite", "not a solverhub result store", "problem_hash"), check=_foreign_db_untouched),
 ]

@@ -95,18 +95,43 @@ def _jsonable(value):
 
 def solve(problem: Problem | str | Path, solver: str | type | None = None, *, options: Mapping[str, Any] | None = None,
           device: str = "auto", dtype: str = "float64", seed: int | None = None, baseline: bool = False,
-          overrides: Mapping[str, Any] | None = None) -> Result:
+          overrides: Mapping[str, Any] | None = None, isolate: bool = False) -> Result:
     """Solve ``problem`` with ``solver`` and return the :class:`Result`.
 
     ``solver``: a registered name, a :class:`Solver` subclass, or ``None`` to let
     the registry dispatch (``Registry.dispatch``). ``options`` mixes run options
     (max_iterations, max_oracle_calls, time_limit_s, tolerance, trace_every) and
     the solver's own; values may be strings (from the CLI) and are coerced.
+
+    ``isolate=True`` runs the solve in a forked child process (``solverhub.isolation``;
+    the CLI always does, unless ``--no-isolation``): a solver that hangs is killed after
+    its ``time_limit_s`` (status ``time_limit``), one that crashes the process
+    (``os._exit``, a segfault, a signal) gives a ``failed`` Result, and its output is
+    kept, bounded, in ``Result.captured_output``. The default runs in this process:
+    a library caller keeps debuggers, profilers and its own torch settings.
     """
     if not isinstance(problem, Problem):
         problem = load_problem(problem, overrides=overrides)
     if dtype not in DTYPES:
         raise OptionError(f"unknown dtype {dtype!r}", allowed=", ".join(DTYPES))
+    if isolate:
+        if device not in DEVICES and not str(device).startswith("cuda:"):
+            raise OptionError(f"unknown device {device!r}", allowed=", ".join(DEVICES))
+        from .isolation import solve_isolated
+        return solve_isolated(problem, solver, options=options, device=device, dtype=dtype, seed=seed,
+                              baseline=baseline)
+    return _solve_here(problem, solver, options=options, device=device, dtype=dtype, seed=seed, baseline=baseline)
+
+
+def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, seed, baseline: bool,
+                on_begin=None, max_threads: int | None = None) -> Result:
+    """The solve itself, in this process. ``on_begin(info)`` is called right before the timed
+    region (isolation arms its hard limit from ``info["time_limit_s"]``); ``max_threads``
+    caps torch's intra-op threads (1 in a forked child whose parent had imported torch)."""
+    if dtype not in DTYPES:
+        raise OptionError(f"unknown dtype {dtype!r}", allowed=", ".join(DTYPES))
+    if max_threads is not None:
+        torch.set_num_threads(max_threads)      # before any op: libgomp's pool does not survive a fork
     device = resolve_device(device)
     registry = get_registry()
     defaults = dict(problem.solve_defaults)
@@ -141,9 +166,16 @@ def solve(problem: Problem | str | Path, solver: str | type | None = None, *, op
     if dispatch_reason:
         extras["dispatch"] = dispatch_reason
     threads = _cpu_threads(problem) if device == "cpu" else None
+    if max_threads is not None:
+        threads = min(threads or max_threads, max_threads)
     saved_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
+    options_json = {**_jsonable(dataclasses.asdict(run_opts)), **_jsonable(dataclasses.asdict(solver_opts))}
+    if on_begin is not None:
+        on_begin({"time_limit_s": run_opts.time_limit_s, "solver": cls.name, "solver_version": version,
+                  "stationarity": measure_name, "device": str(device), "dtype": dtype, "seed": seed,
+                  "options": options_json})
     t0 = time.perf_counter()
     try:
         if cls.solve_direct is not None:
@@ -196,5 +228,5 @@ def solve(problem: Problem | str | Path, solver: str | type | None = None, *, op
         problem_dim=problem.dim, status=status, message=message, objective=float(objective),
         stationarity=Stationarity(measure_name, float(stat)), iterations=int(iterations),
         oracle_calls=dict(oracle.counts), wall_time_s=wall, device=str(device), dtype=dtype, seed=seed,
-        options={**_jsonable(dataclasses.asdict(run_opts)), **_jsonable(dataclasses.asdict(solver_opts))},
+        options=options_json,
         baseline_objective=base_obj, baseline_gap=base_gap, solution=solution, trace=trace, extras=extras)

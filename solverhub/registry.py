@@ -3,7 +3,10 @@ lookup, capability checks and dispatch.
 
 A plugin that fails to import or whose hook raises is recorded in
 ``Registry.failures`` (shown by ``solverhub plugins``) and never takes the rest
-down. ``SOLVERHUB_DISABLE_PLUGIN_AUTOLOAD=1`` turns entry-point loading off.
+down, whatever it raises: ``SystemExit``, ``KeyboardInterrupt`` and other
+``BaseException`` subclasses included (a Ctrl-C that really arrives while plugins
+load still interrupts). ``SOLVERHUB_DISABLE_PLUGIN_AUTOLOAD=1`` turns entry-point
+loading off.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ __all__ = ["Registry", "get_registry", "reset_registry", "PluginFailure", "Solve
 
 import importlib.metadata as md
 import os
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -96,12 +101,15 @@ class Registry:
     def accepting(self, problem) -> list[tuple[str, bool, str]]:
         """``[(solver name, accepts, reason)]`` for every registered solver."""
         out = []
-        for name, entry in sorted(self.solvers.items()):
-            try:
-                ok, why = entry.cls().accepts(problem)
-            except Exception as err:  # a plugin's accepts() must not take the CLI down
-                ok, why = False, f"accepts() raised {type(err).__name__}: {err}"
-            out.append((name, ok, why))
+        with _PluginCalls() as calls:
+            for name, entry in sorted(self.solvers.items()):
+                try:
+                    ok, why = entry.cls().accepts(problem)
+                except BaseException as err:  # noqa: BLE001 - a plugin's accepts() must not take the CLI down
+                    if calls.fatal(err):
+                        raise
+                    ok, why = False, f"accepts() raised {_describe(err)}"
+                out.append((name, ok, why))
         return out
 
     def check_accepts(self, name: str, problem) -> type:
@@ -137,6 +145,36 @@ class Registry:
         return cls, why
 
 
+class _PluginCalls:
+    """Context for calling plugin code: tells a real Ctrl-C (SIGINT delivered meanwhile) from
+    a plugin that raises ``KeyboardInterrupt`` itself. Only a real one is re-raised by
+    :meth:`fatal`; everything else a plugin raises becomes a load failure."""
+
+    def __enter__(self):
+        self.interrupted = False
+        self._old = None
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            def on_sigint(signum, frame):
+                self.interrupted = True
+                raise KeyboardInterrupt
+            self._old = signal.signal(signal.SIGINT, on_sigint)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+    def fatal(self, err: BaseException) -> bool:
+        """True when ``err`` must propagate (the user pressed Ctrl-C)."""
+        return isinstance(err, KeyboardInterrupt) and self.interrupted
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
 def _validate_solver(cls) -> str | None:
     from .solver import Solver
     if not isinstance(cls, type) or not issubclass(cls, Solver):
@@ -160,33 +198,39 @@ def _build() -> Registry:
             eps = md.entry_points(group=ENTRY_POINT_GROUP)
         except Exception:  # pragma: no cover - broken metadata
             eps = []
-        for ep in eps:
-            dist = getattr(ep, "dist", None)
-            dist_info = (dist.name, dist.version) if dist is not None else (ep.value, "0")
-            label = f"{dist_info[0]} {dist_info[1]}"
-            if pm.get_plugin(ep.name) is not None:
-                first = reg.plugins.get(ep.name, ("?", "?"))
-                reg._failures.append(PluginFailure(f"{ep.name} ({label})", f"entry-point name {ep.name!r} is "
-                                                   f"already used by {first[0]} {first[1]}; not loaded"))
-                continue
-            try:
-                module = ep.load()
-                pm.register(module, name=ep.name)
-            except Exception as err:
-                reg._failures.append(PluginFailure(f"{ep.name} ({label})", f"{type(err).__name__}: {err}"))
-                continue
-            reg.plugins[ep.name] = dist_info
+        with _PluginCalls() as calls:
+            for ep in eps:
+                dist = getattr(ep, "dist", None)
+                dist_info = (dist.name, dist.version) if dist is not None else (ep.value, "0")
+                label = f"{dist_info[0]} {dist_info[1]}"
+                if pm.get_plugin(ep.name) is not None:
+                    first = reg.plugins.get(ep.name, ("?", "?"))
+                    reg._failures.append(PluginFailure(f"{ep.name} ({label})", f"entry-point name {ep.name!r} is "
+                                                       f"already used by {first[0]} {first[1]}; not loaded"))
+                    continue
+                try:
+                    module = ep.load()
+                    pm.register(module, name=ep.name)
+                except BaseException as err:  # noqa: BLE001 - SystemExit at import must not end the CLI
+                    if calls.fatal(err):
+                        raise
+                    reg._failures.append(PluginFailure(f"{ep.name} ({label})", _describe(err)))
+                    continue
+                reg.plugins[ep.name] = dist_info
     return reg
 
 
 def _collect_solvers(reg: Registry) -> dict[str, SolverEntry]:
     solvers: dict[str, SolverEntry] = {}
     for impl in reg.manager.hook.solverhub_solvers.get_hookimpls():
-        try:
-            classes = list(impl.function() or ())
-        except Exception as err:
-            reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_solvers raised {type(err).__name__}: {err}"))
-            continue
+        with _PluginCalls() as calls:
+            try:
+                classes = list(impl.function() or ())
+            except BaseException as err:  # noqa: BLE001
+                if calls.fatal(err):
+                    raise
+                reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_solvers raised {_describe(err)}"))
+                continue
         for cls in classes:
             problem = _validate_solver(cls)
             if problem:
@@ -204,22 +248,27 @@ def _collect_solvers(reg: Registry) -> dict[str, SolverEntry]:
 def _collect_kinds(reg: Registry) -> dict[str, type]:
     kinds: dict[str, type] = {}
     for impl in reg.manager.hook.solverhub_problem_kinds.get_hookimpls():
-        try:
-            for cls in impl.function() or ():
-                kinds.setdefault(cls.name, cls)
-        except Exception as err:
-            reg._failures.append(PluginFailure(impl.plugin_name,
-                                               f"solverhub_problem_kinds raised {type(err).__name__}: {err}"))
+        with _PluginCalls() as calls:
+            try:
+                for cls in impl.function() or ():
+                    kinds.setdefault(cls.name, cls)
+            except BaseException as err:  # noqa: BLE001
+                if calls.fatal(err):
+                    raise
+                reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_problem_kinds raised {_describe(err)}"))
     return kinds
 
 
 def _collect_datasets(reg: Registry) -> dict[str, Callable]:
     datasets: dict[str, Callable] = {}
     for impl in reg.manager.hook.solverhub_datasets.get_hookimpls():
-        try:
-            datasets.update(dict(impl.function() or {}))
-        except Exception as err:
-            reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_datasets raised {type(err).__name__}: {err}"))
+        with _PluginCalls() as calls:
+            try:
+                datasets.update(dict(impl.function() or {}))
+            except BaseException as err:  # noqa: BLE001
+                if calls.fatal(err):
+                    raise
+                reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_datasets raised {_describe(err)}"))
     return datasets
 
 
@@ -227,11 +276,14 @@ def _collect_models(reg: Registry) -> dict[str, Callable]:
     models: dict[str, Callable] = {}
     owner: dict[str, str] = {}
     for impl in reg.manager.hook.solverhub_models.get_hookimpls():
-        try:
-            provided = dict(impl.function() or {})
-        except Exception as err:
-            reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_models raised {type(err).__name__}: {err}"))
-            continue
+        with _PluginCalls() as calls:
+            try:
+                provided = dict(impl.function() or {})
+            except BaseException as err:  # noqa: BLE001
+                if calls.fatal(err):
+                    raise
+                reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_models raised {_describe(err)}"))
+                continue
         for name, factory in provided.items():
             if not isinstance(name, str) or not callable(factory):
                 reg._failures.append(PluginFailure(impl.plugin_name, f"model {name!r}: expected a name and a "

@@ -73,6 +73,10 @@ class Result:
     solution: dict[str, Any] | None = None
     trace: tuple[TracePoint, ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
+    # What the solver wrote to stdout and stderr when it ran in an isolated process
+    # (``solverhub.isolation``): the first and last 16 KB, with a marker for what was
+    # left out in between. Empty for in-process solves and for JSON written before it existed.
+    captured_output: str = ""
 
     @property
     def total_oracle_calls(self) -> int:

@@ -1,19 +1,74 @@
 """Run compare tasks on a Dask distributed cluster (``--scheduler tcp://host:port``).
 
-The same :func:`run_task` runs on the cluster's workers; results come back to
-this process, which alone writes the store. Per-run time limits are the solver's
-soft ``time_limit_s`` (Dask cannot kill a running task); a worker lost mid-run
-is recorded ``failed``.
+Each Dask task is :func:`run_task_isolated`: on the Dask worker it hands the run to
+an :class:`solverhub.isolation.IsolatedWorker` (a child process kept for the next
+task, one per Dask worker thread), so a run on the cluster has the same hard
+limit, crash containment and output capture as with local workers: a run past
+its limit is killed and recorded ``time_limit`` and its Dask worker moves on.
+Results come back to this process, which alone writes the store; a Dask worker
+lost mid-run is recorded ``failed``.
 """
 from __future__ import annotations
 
-__all__ = ["run_on_dask"]
+__all__ = ["run_on_dask", "run_task_isolated"]
 
+import atexit
+import threading
 from typing import Callable, Sequence
 
 from ..errors import OptionError
 from ..result import Status
-from .tasks import RunTask, failed_result, run_task
+from .tasks import RunTask, failed_result
+
+_IDLE: list = []            # IsolatedWorkers of this (Dask worker) process, free for the next task
+_IDLE_LOCK = threading.Lock()
+
+
+def run_task_isolated(task: RunTask) -> str:
+    """What a Dask worker executes: ``run_task`` in a child process under the hard limit."""
+    from ..isolation import IsolatedWorker
+    with _IDLE_LOCK:
+        worker = _IDLE.pop() if _IDLE else None
+    if worker is not None and not worker.alive:
+        worker.kill()
+        worker = None
+    if worker is None:
+        worker = IsolatedWorker()
+    try:
+        payload, alive = worker.run(task)
+    except BaseException:
+        worker.kill()
+        raise
+    if alive:
+        with _IDLE_LOCK:
+            _IDLE.append(worker)
+    else:
+        worker.kill()
+    return _where(payload)
+
+
+def _where(payload: str) -> str:
+    """Name the Dask worker in the Result (``extras["dask_worker"]``), and in the message
+    when the solver is not installed there."""
+    from ..result import Result
+    try:
+        from distributed import get_worker
+        address = get_worker().address
+    except Exception:  # noqa: BLE001 - not on a Dask worker
+        return payload
+    result = Result.from_json(payload)
+    message = result.message
+    if result.status is Status.FAILED and "UnknownName: unknown solver" in message:
+        message = f"solver {result.solver!r} is not installed on Dask worker {address}: {message}"
+    return result.replace(message=message, extras={**result.extras, "dask_worker": address}).to_json()
+
+
+@atexit.register
+def _close_idle() -> None:
+    with _IDLE_LOCK:
+        workers, _IDLE[:] = list(_IDLE), []
+    for w in workers:
+        w.close(timeout=1.0)
 
 
 def run_on_dask(tasks: Sequence[RunTask], address, record: Callable[[RunTask, str], None]) -> None:
@@ -27,7 +82,7 @@ def run_on_dask(tasks: Sequence[RunTask], address, record: Callable[[RunTask, st
         raise OptionError(f"--scheduler {address}: cannot connect ({err})", allowed="tcp://HOST:PORT") from None
     own = client is not address
     try:
-        by_future = {client.submit(run_task, t, pure=False, key=f"solverhub-run-{t.key}"): t for t in tasks}
+        by_future = {client.submit(run_task_isolated, t, pure=False, key=f"solverhub-run-{t.key}"): t for t in tasks}
         for future in as_completed(by_future):
             task = by_future[future]
             try:

@@ -33,17 +33,21 @@ def failed_result(task: RunTask, status: Status, message: str, wall_time_s: floa
                   oracle_calls={}, wall_time_s=wall_time_s, device="cpu", seed=task.seed, options=dict(task.options))
 
 
-def run_task(task: RunTask) -> str:
-    """Solve one task; return the Result as JSON (a string pickles cheaply and safely)."""
+def run_task(task: RunTask, on_begin=None) -> str:
+    """Solve one task in this process; return the Result as JSON (a string pickles cheaply and
+    safely). ``on_begin(info)``: called when the timed region starts (see ``solverhub.isolation``,
+    whose workers run this)."""
     t0 = time.perf_counter()
     try:
-        from ..api import solve
+        from ..api import _solve_here
+        from ..problem.model import load_problem
         options = dict(task.options)
         if task.time_limit_s is not None:
             given = options.get("time_limit_s")
             options["time_limit_s"] = min(float(given), task.time_limit_s) if given is not None else task.time_limit_s
-        result = solve(task.problem_path, task.solver, options=options, seed=task.seed, device="cpu",
-                       overrides=task.overrides)
+        problem = load_problem(task.problem_path, overrides=task.overrides)
+        result = _solve_here(problem, task.solver, options=options, seed=task.seed, device="cpu", dtype="float64",
+                             baseline=False, on_begin=on_begin)
         if result.problem_hash != task.problem_hash:
             result = result.replace(message=result.message + " (problem file changed during the compare)")
         return result.to_json()

@@ -210,8 +210,14 @@ def _device_choice(ctx, param, value):
 @click.option("--baseline", "with_baseline", is_flag=True, help="Also solve the cvxpy baseline and report the gap.")
 @click.option("--json", "json_out", metavar="OUT", callback=_output_file_option, help="Write the Result JSON to OUT.")
 @click.option("--trace/--no-trace", default=False, help="Print the trace table.")
-def solve(problem_file, solver, options, sets, device, dtype, seed, max_iterations, with_baseline, json_out, trace):
-    """Solve a problem with a registered method and print a summary."""
+@click.option("--no-isolation", is_flag=True,
+              help="Run the solver in this process (for pdb or a profiler): no hard time limit, no crash containment.")
+def solve(problem_file, solver, options, sets, device, dtype, seed, max_iterations, with_baseline, json_out, trace,
+          no_isolation):
+    """Solve a problem with a registered method and print a summary.
+
+    The solver runs in a child process: a hang is killed after time_limit_s (status
+    time_limit), a crash is a failed result, its output is shown up to 64 KB."""
     from .api import solve as api_solve
     from .options import parse_assignments
     opts = parse_assignments(options, flag="--option")
@@ -221,7 +227,7 @@ def solve(problem_file, solver, options, sets, device, dtype, seed, max_iteratio
         opts["max_iterations"] = str(max_iterations)
     problem = _problem(problem_file, sets)
     result = api_solve(problem, solver, options=opts, device=device, dtype=dtype, seed=seed,
-                       baseline=with_baseline)
+                       baseline=with_baseline, isolate=not no_isolation)
     if json_out:
         _write_json(json_out, result.to_json(indent=2))
     _print_result(result, trace)

@@ -53,6 +53,7 @@ import codecs
 import json
 import math
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -166,6 +167,7 @@ class _Forked:
     def __init__(self, pid: int):
         self.pid = pid
         self.returncode: int | None = None
+        self.pidfd = _pidfd(pid)
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -182,11 +184,20 @@ class _Forked:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.0005
         while self.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 return None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            if self.pidfd is not None:      # woken the moment it exits
+                select.select([self.pidfd], [], [], left)
+            else:
+                time.sleep(delay if left is None else min(delay, left))
+                delay = min(delay * 2, 0.05)
         return self.returncode
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
     def kill(self) -> None:
         if self.returncode is None:
@@ -227,7 +238,8 @@ class Supervised:
         self.outputs = dict(outputs)            # fd -> "stdout" | "stderr"
         for fd in self.outputs:
             os.set_blocking(fd, False)
-        self.pidfd = _pidfd(process.pid)
+        self._own_pidfd = getattr(process, "pidfd", None) is None
+        self.pidfd = _pidfd(process.pid) if self._own_pidfd else process.pidfd
         self.begin_info: dict | None = None
         self.begun_at: float | None = None
         self.dispatched_at: float | None = None
@@ -342,7 +354,10 @@ class Supervised:
             os.close(fd)
         self.outputs.clear()
         if self.pidfd is not None:
-            os.close(self.pidfd)
+            if self._own_pidfd:
+                os.close(self.pidfd)
+            else:
+                self.process.close()
             self.pidfd = None
         try:
             self.conn.close()

@@ -14,21 +14,24 @@ __all__ = ["run_on_dask", "run_task_isolated"]
 
 import atexit
 import threading
+import time
 from typing import Callable, Sequence
 
 from ..errors import OptionError
 from ..result import Status
 from .tasks import RunTask, failed_result
 
-_IDLE: list = []            # IsolatedWorkers of this (Dask worker) process, free for the next task
+_IDLE: list = []            # (IsolatedWorker, idle since) of this (Dask worker) process, free for the next task
 _IDLE_LOCK = threading.Lock()
+IDLE_TIMEOUT_S = 60.0       # an idle worker (a few hundred MB) is closed after this long
+_reaper: threading.Thread | None = None
 
 
 def run_task_isolated(task: RunTask) -> str:
     """What a Dask worker executes: ``run_task`` in a child process under the hard limit."""
     from ..isolation import IsolatedWorker
     with _IDLE_LOCK:
-        worker = _IDLE.pop() if _IDLE else None
+        worker = _IDLE.pop()[0] if _IDLE else None
     if worker is not None and not worker.alive:
         worker.kill()
         worker = None
@@ -40,11 +43,36 @@ def run_task_isolated(task: RunTask) -> str:
         worker.kill()
         raise
     if alive:
-        with _IDLE_LOCK:
-            _IDLE.append(worker)
+        _park(worker)
     else:
         worker.kill()
     return _where(payload)
+
+
+def _park(worker) -> None:
+    global _reaper
+    with _IDLE_LOCK:
+        _IDLE.append((worker, time.monotonic()))
+        if _reaper is None:
+            _reaper = threading.Thread(target=_reap, name="solverhub-idle-workers", daemon=True)
+            _reaper.start()
+
+
+def _reap() -> None:
+    global _reaper
+    while True:
+        time.sleep(min(5.0, IDLE_TIMEOUT_S / 4))
+        with _IDLE_LOCK:
+            now = time.monotonic()
+            stale = [w for w, since in _IDLE if now - since > IDLE_TIMEOUT_S]
+            _IDLE[:] = [(w, since) for w, since in _IDLE if now - since <= IDLE_TIMEOUT_S]
+            done = not _IDLE
+            if done:
+                _reaper = None          # the next _park starts another
+        for w in stale:
+            w.close(timeout=1.0)
+        if done:
+            return
 
 
 def _where(payload: str) -> str:
@@ -66,7 +94,7 @@ def _where(payload: str) -> str:
 @atexit.register
 def _close_idle() -> None:
     with _IDLE_LOCK:
-        workers, _IDLE[:] = list(_IDLE), []
+        workers, _IDLE[:] = [w for w, _ in _IDLE], []
     for w in workers:
         w.close(timeout=1.0)
 

@@ -105,9 +105,9 @@ def _check_parent(path: Path, flag: str, allowed: str) -> None:
             parent = parent.parent
             continue
         except OSError as err:
-            raise _fail(path, flag, f"its folder {parent} is not usable ({err.strerror or err})", allowed) from None
+            raise _fail(path, flag, f"cannot write: its folder {parent} is not usable ({err.strerror or err})", allowed) from None
         if not stat.S_ISDIR(st.st_mode):
-            raise _fail(path, flag, f"its parent {parent} is {kind_of(st.st_mode)}, not a folder", allowed)
+            raise _fail(path, flag, f"cannot write: its parent {parent} is {kind_of(st.st_mode)}, not a folder", allowed)
         return
 
 

@@ -21,14 +21,19 @@ Caps (each an environment variable, read at every load):
   a kind allocates from declared shapes. Checked from declared shapes and file
   headers before allocation (``charge``); CSV files, which have no header, are
   estimated from their line and column counts before parsing.
-* ``SOLVERHUB_MAX_GENERATOR_FLOPS`` (default 5e10): the estimated floating-point
+* ``SOLVERHUB_MAX_GENERATOR_FLOPS`` (default 2e10): the estimated floating-point
   operations of the generators whose cost grows faster than their size, summed over
-  a problem: ``ill_conditioned`` (two thin QRs and a product: 4(m+n)k^2 + 2mnk with
-  k = min(m, n)), ``low_rank`` (2mnr) and ``low_rank_psd`` (4nr^2 + 2n^2 r). Measured
-  on a 2-core CPU these run at about 50 GFlop/s, so the default keeps the costly
-  generators of any accepted file to about one second (a few on a shared machine):
-  e.g. ``ill_conditioned`` up to about 1700 x 1700, ``low_rank_psd`` of full rank up to
-  about 2000 x 2000, ``low_rank`` of rank 10 up to 50000 x 50000 (until the element cap). Elementwise generators (normal, uniform, ...) cost O(size) and
+  a problem: ``ill_conditioned`` (two thin QRs and a product: Q(m, k) + Q(n, k) + 2mnk
+  with k = min(m, n)), ``low_rank`` (2mnr) and ``low_rank_psd`` (Q(n, r) + 2n^2 r), where
+  Q(m, k) = 4mk(k + 128) counts a QR's flops plus its memory-bound panel work. On the
+  project's 2-core CPU machines these run at 50-70 GFlop/s when the machine is idle and
+  several times slower when it is shared, so the default keeps the costly generators of
+  any accepted file to well under a second idle and a few seconds shared (the 4400 x 4400
+  ``ill_conditioned`` that took 11-39 s to validate is refused). Largest accepted:
+  ``ill_conditioned`` about 1220 x 1220 (or 179000 x 100; 2000000 x 10 meets the element
+  cap first), ``low_rank_psd`` of full rank about 1460 x 1460, ``low_rank`` of full rank
+  about 2150 x 2150, of rank 10 up to the element cap. Peak memory of a generator is a
+  few times its output (QR copies; at most about 5 x 160 MB at the element cap). Elementwise generators (normal, uniform, ...) cost O(size) and
   are bounded by the element cap.
 """
 from __future__ import annotations
@@ -50,7 +55,7 @@ import numpy as np
 from ..errors import Location, ProblemError
 
 DEFAULT_MAX_ELEMENTS = 20_000_000
-DEFAULT_MAX_GENERATOR_FLOPS = 50_000_000_000
+DEFAULT_MAX_GENERATOR_FLOPS = 20_000_000_000
 _FINITE = "finite numbers (NaN and infinity are not allowed here)"
 
 
@@ -215,7 +220,8 @@ def _ill_conditioned(rng, shape, spec):
     U, _ = np.linalg.qr(rng.normal(size=(m, k)))
     V, _ = np.linalg.qr(rng.normal(size=(n, k)))
     s = np.logspace(0, -np.log10(cond), k)
-    return (U * s) @ V.T
+    U *= s                 # in place: one m x k temporary less
+    return U @ V.T
 
 
 def _low_rank_psd(rng, shape, spec):
@@ -372,12 +378,19 @@ def _generator_flops(name: str, shape: tuple, spec: dict) -> int:
     rank = rank if isinstance(rank, int) and 1 <= rank <= min(m, n) else 1
     if name == "ill_conditioned":
         k = min(m, n)
-        return 4 * (m + n) * k * k + 2 * m * n * k
+        return _qr_cost(m, k) + _qr_cost(n, k) + 2 * m * n * k
     if name == "low_rank":
         return 2 * m * n * rank
     if name == "low_rank_psd":
-        return 4 * n * rank * rank + 2 * n * n * rank
+        return _qr_cost(n, rank) + 2 * n * n * rank
     return 0
+
+
+def _qr_cost(m: int, k: int) -> int:
+    """A thin Householder QR of an m x k matrix and forming its Q: 4mk^2 flops, plus 4mk*128 for the
+    memory-bound panel updates that dominate when k is small (a 199000 x 100 QR takes as long as a
+    1500 x 1500 one)."""
+    return 4 * m * k * (k + 128)
 
 
 def _generate(spec: dict, location: Location, what: str, default_shape=None) -> np.ndarray:

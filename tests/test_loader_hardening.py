@@ -304,9 +304,11 @@ def test_flops_cap_comes_from_the_environment_and_sums_over_generators(tmp_path,
 
 
 def test_flops_estimate_grows_faster_than_size():
-    small = data_mod._generator_flops("ill_conditioned", (100, 100), {})
-    large = data_mod._generator_flops("ill_conditioned", (200, 200), {})
-    assert large >= 8 * small                      # cubic: doubling n is (at least) 8x the work
+    small = data_mod._generator_flops("ill_conditioned", (1000, 1000), {})
+    large = data_mod._generator_flops("ill_conditioned", (2000, 2000), {})
+    assert large > 6 * small                       # ~cubic: doubling n is 4x the size, ~8x the work
+    tall = data_mod._generator_flops("ill_conditioned", (200_000, 100), {})
+    assert tall > small                            # a tall thin QR is not cheap either
     assert data_mod._generator_flops("normal", (10**4, 10**4), {}) == 0
 
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 __all__ = ["OutputCapture", "Supervised", "IsolatedWorker", "run_forked", "solve_isolated", "describe_exit",
            "hard_limit_s", "HEAD_BYTES", "TAIL_BYTES", "PASSTHROUGH_BYTES", "SETUP_LIMIT_S"]
 
+import atexit
 import codecs
 import json
 import math
@@ -224,7 +225,15 @@ def _pidfd(pid: int) -> int | None:
 
 
 def _dumps(message: dict) -> bytes:
+    if message.get("t") == "done":            # the payload (a Result's JSON) as it is, not quoted again
+        return b"\0" + message["payload"].encode()
     return json.dumps(message, default=repr).encode()
+
+
+def _loads(raw: bytes) -> dict:
+    if raw[:1] == b"\0":
+        return {"t": "done", "payload": raw[1:].decode()}
+    return json.loads(raw)
 
 
 class Supervised:
@@ -315,7 +324,7 @@ class Supervised:
                     raw = self.conn.recv_bytes()
                 except (EOFError, OSError):
                     return self.died()
-                msg = json.loads(raw)
+                msg = _loads(raw)
                 if msg.get("t") == "begin":
                     self.begin_info, self.begun_at = msg.get("info") or {}, time.monotonic()
                 elif msg.get("t") in ("done", "error", "user_error"):
@@ -382,13 +391,27 @@ def supervise(sup: Supervised) -> str:
 
 
 # -- the forked child (solve) -----------------------------------------------------------
+_PRCTL: list = []       # [prctl or None], looked up once in the parent, used by every child
+
+
+def _prctl():
+    if not _PRCTL:
+        try:
+            import ctypes
+            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
+        except Exception:  # noqa: BLE001 - not Linux
+            _PRCTL.append(None)
+    return _PRCTL[0]
+
+
 def _set_pdeathsig(parent: int) -> None:
     """Die with the parent (Linux ``PR_SET_PDEATHSIG``), so a killed CLI leaves no hung solver behind."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the parent's kill on exit is the only guard
-        pass
+    prctl = _prctl()
+    if prctl is not None:
+        try:
+            prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        except Exception:  # noqa: BLE001 - the parent's kill on exit is then the only guard
+            pass
     if os.getppid() != parent:
         os._exit(70)
 
@@ -419,6 +442,8 @@ def _child(target, ctl_w: int, out_w: int, err_w: int, parent: int) -> None:
         enc = getattr(sys.stdout, "encoding", None) or "utf-8"
         sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, encoding=enc, errors="backslashreplace", closefd=False)
         sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, encoding=enc, errors="backslashreplace", closefd=False)
+        if "faulthandler" in sys.modules and sys.modules["faulthandler"].is_enabled():
+            sys.modules["faulthandler"].enable(file=sys.stderr)   # into the capture, not a saved copy of fd 2
         conn = Connection(ctl_w, readable=False)
 
         def begin(info: dict) -> None:
@@ -438,6 +463,23 @@ def _child(target, ctl_w: int, out_w: int, err_w: int, parent: int) -> None:
         code = 70
     finally:
         os._exit(code)
+
+
+_EXITING: list[_Forked] = []      # children that answered and were exiting when we returned
+
+
+def _reap_exiting(final: bool = False) -> None:
+    """Reap answered children (at the next fork, and at exit: a child still there after 2 s is killed)."""
+    for proc in list(_EXITING):
+        if proc.poll() is None and final:
+            if proc.wait(timeout=2) is None:
+                proc.kill()
+                proc.wait(timeout=5)
+        if proc.returncode is not None:
+            _EXITING.remove(proc)
+
+
+atexit.register(_reap_exiting, True)
 
 
 @dataclass
@@ -462,6 +504,8 @@ def run_forked(target: Callable[[Callable[[dict], None]], str], *, limit_hint: f
             stream.flush()
         except Exception:  # noqa: BLE001
             pass
+    _reap_exiting()
+    _prctl()
     ctl_r, ctl_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -479,11 +523,8 @@ def run_forked(target: Callable[[Callable[[dict], None]], str], *, limit_hint: f
     sup.arm(limit_hint)
     try:
         state = supervise(sup)
-        if state == "done":
-            if _wait_exit(sup.process, 5) is None:   # it sent its answer; it must not linger
-                sup.kill()
-            sup.drain(_DRAIN_LIMIT_BYTES)
-            sup.exit_code = _wait_exit(sup.process, 5)
+        if state == "done" and sup.process.poll() is None:
+            _EXITING.append(sup.process)    # it sent its answer and is exiting: reaped later, not waited for
     except BaseException:
         sup.kill()
         _wait_exit(sup.process, 5)
@@ -596,6 +637,8 @@ def _worker_main() -> None:  # pragma: no cover - runs in the worker process
     inbox = Connection(int(sys.argv[1]), writable=False)
     outbox = Connection(int(sys.argv[2]), readable=False)
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C: the supervising process decides
+    import faulthandler
+    faulthandler.enable()       # a segfaulting run leaves its Python stack in its captured output
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
         sys.path[:] = inbox.recv()

@@ -438,14 +438,14 @@ def _load_file(spec: dict, base: Path | None, location: Location, what: str) -> 
             with open(path, "rb") as f:
                 _npy_header(f, location, what, repr(name))      # shape and dtype, before any data is read
                 f.seek(0)
-                arr = _read_npy(f, path, location, what)
+                arr = _read_npy(f)
         elif path.suffix == ".npz":
             with zipfile.ZipFile(path) as archive:
                 member = _npz_member(archive, spec.get("key"), path, location, what)
                 with archive.open(member) as f:
                     _npy_header(f, location, what, f"{name!r} member {member!r}")
                 with archive.open(member) as f:
-                    arr = _read_npy(f, path, location, what)
+                    arr = _read_npy(f)
             name = f"{spec['file']} member {member}"
         else:
             arr = _read_csv(spec, path, location, what)
@@ -456,18 +456,19 @@ def _load_file(spec: dict, base: Path | None, location: Location, what: str) -> 
     return _finite_array(arr, location, what, repr(name))
 
 
-def _read_npy(f, path: Path, location: Location, what: str) -> np.ndarray:
-    """The array of a .npy stream whose header passed ``_npy_header``, as float64 (no pickle)."""
+def _read_npy(f) -> np.ndarray:
+    """The array of a .npy stream whose header passed ``_npy_header``, as float64 (no pickle;
+    no second copy when the file already holds float64)."""
     arr = np.lib.format.read_array(f, allow_pickle=False)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")    # a float128 beyond float64's range becomes inf: reported as non-finite
-        return np.array(arr, dtype=np.float64)
+        return arr.astype(np.float64, copy=False)
 
 
 def _npz_member(archive: zipfile.ZipFile, key, path: Path, location: Location, what: str) -> str:
     """The archive member for ``key``: ``B`` and ``B.npy`` both name the member ``B.npy``."""
     names = archive.namelist()
-    shown = [n[:-4] if n.endswith(".npy") else n for n in names]
+    shown = [n[:-4] if n.endswith(".npy") else n for n in names[:20]] + (["..."] if len(names) > 20 else [])
     if not isinstance(key, str) or not key:
         raise ProblemError(f"{what}: an .npz source needs key: NAME (the array inside {path.name})",
                            location=location, allowed=", ".join(shown) or "(the archive is empty)")

@@ -139,7 +139,9 @@ class _Compiler:
         self.symbols = symbols
         self.where = where
         self.location = location
-        self.values: dict[int, float] = {}    # id(node) -> value, for constant scalar sub-expressions
+        # id(node) -> (node, value) for constant scalar sub-expressions; holding the node keeps its id
+        # from being reused by a later node after the folded one is dropped
+        self.values: dict[int, tuple[Node, float]] = {}
         self.source = text.strip()
 
     def fail(self, message: str, allowed: str | None = None, node: ast.AST | None = None):
@@ -200,7 +202,7 @@ class _Compiler:
             args = _children(out)
             if not all(id(a) in self.values for a in args):
                 return
-            vals = [self.values[id(a)] for a in args]
+            vals = [self.values[id(a)][1] for a in args]
             try:
                 value = _evaluate(out, vals)
             except (OverflowError, ValueError, ZeroDivisionError) as err:
@@ -213,7 +215,7 @@ class _Compiler:
         if not math.isfinite(value):
             self.fail(f"constant {self.segment(node)} is {value} (not finite)", node=node,
                       allowed="finite constants (NaN and infinity are input errors)")
-        self.values[id(out)] = value
+        self.values[id(out)] = (out, value)
 
     def segment(self, node: ast.AST) -> str:
         text = ast.get_source_segment(self.source, node) or "sub-expression"
@@ -276,7 +278,7 @@ class _Compiler:
             self.fail(_HINTS.get(type(node.op), f"operator {type(node.op).__name__} is not allowed"),
                       allowed="+ - * / ** @", node=node)
         left, right = self.visit(node.left), self.visit(node.right)
-        if op == "/" and self.values.get(id(right)) == 0:
+        if op == "/" and self.values.get(id(right), (None, None))[1] == 0:
             self.fail(f"division by zero: the divisor {self.segment(node.right)} is a constant 0", node=node)
         if op == "@":
             return BinOp(shape=self.matmul_shape(left.shape, right.shape, node), op=op, left=left, right=right)

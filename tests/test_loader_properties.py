@@ -7,7 +7,6 @@ Deterministic (``derandomize=True``, no example database). The default runs are 
 (``python -m pytest -m slow tests/test_loader_properties.py``).
 """
 import math
-import os
 import tempfile
 from pathlib import Path
 

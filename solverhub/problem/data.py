@@ -26,15 +26,17 @@ Caps (each an environment variable, read at every load):
   a problem: ``ill_conditioned`` (two thin QRs and a product: Q(m, k) + Q(n, k) + 2mnk
   with k = min(m, n)), ``low_rank`` (2mnr) and ``low_rank_psd`` (Q(n, r) + 2n^2 r), where
   Q(m, k) = 4mk(k + 128) counts a QR's flops plus its memory-bound panel work. On the
-  project's 2-core CPU machines these run at 50-70 GFlop/s when the machine is idle and
-  several times slower when it is shared, so the default keeps the costly generators of
-  any accepted file to well under a second idle and a few seconds shared (the 4400 x 4400
-  ``ill_conditioned`` that took 11-39 s to validate is refused). Largest accepted:
+  project's 2-core CPU machines square ones run at 50-70 GFlop/s when the machine is idle
+  and several times slower when it is shared; with this default, ``solverhub validate`` of
+  the costliest accepted files took 0.8-2.8 s (peak RSS 140-840 MB) on a lightly shared
+  machine and up to about 4 s on a busy one, where the 4400 x 4400 ``ill_conditioned``
+  that used to take 11-39 s (1.1 GB) is refused in under a second. Largest accepted:
   ``ill_conditioned`` about 1220 x 1220 (or 179000 x 100; 2000000 x 10 meets the element
   cap first), ``low_rank_psd`` of full rank about 1460 x 1460, ``low_rank`` of full rank
   about 2150 x 2150, of rank 10 up to the element cap. Peak memory of a generator is a
-  few times its output (QR copies; at most about 5 x 160 MB at the element cap). Elementwise generators (normal, uniform, ...) cost O(size) and
-  are bounded by the element cap.
+  few times its output (QR copies; at most about 5 x 160 MB at the element cap).
+  Elementwise generators (normal, uniform, ...) cost O(size) and are bounded by the
+  element cap.
 """
 from __future__ import annotations
 

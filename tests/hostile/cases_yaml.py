@@ -18,3 +18,6 @@ CASES = [
     Case("cli-bad-option-value", {"p.yaml": RIDGE}, ("solve", "p.yaml", "--solver", "gd", "--option", "lr=abc"),
          contains=("lr",)),
 ]
+
+CASES.append(Case("expression-too-long", {"p.yaml": RIDGE.replace("lam * sum_squares(x)", "+".join(["x[0]"] * 4100))},
+                  ("validate", "p.yaml"), at="p.yaml:10", contains=("longer than 20000 characters",)))

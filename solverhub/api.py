@@ -5,6 +5,7 @@ __all__ = ["solve", "load_problem", "resolve_device", "split_options"]
 
 import dataclasses
 import math
+import os
 import time
 import traceback
 from pathlib import Path
@@ -108,13 +109,14 @@ def solve(problem: Problem | str | Path, solver: str | type | None = None, *, op
     its ``time_limit_s`` (status ``time_limit``), one that crashes the process
     (``os._exit``, a segfault, a signal) gives a ``failed`` Result, and its output is
     kept, bounded, in ``Result.captured_output``. The default runs in this process:
-    a library caller keeps debuggers, profilers and its own torch settings.
+    a library caller keeps debuggers, profilers and its own torch settings. Where
+    ``os.fork`` does not exist (Windows), ``isolate=True`` also runs in this process.
     """
     if not isinstance(problem, Problem):
         problem = load_problem(problem, overrides=overrides)
     if dtype not in DTYPES:
         raise OptionError(f"unknown dtype {dtype!r}", allowed=", ".join(DTYPES))
-    if isolate:
+    if isolate and hasattr(os, "fork"):     # no fork (Windows): in this process
         if device not in DEVICES and not str(device).startswith("cuda:"):
             raise OptionError(f"unknown device {device!r}", allowed=", ".join(DEVICES))
         from .isolation import solve_isolated

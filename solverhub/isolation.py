@@ -660,9 +660,9 @@ def _worker_main() -> None:  # pragma: no cover - runs in the worker process
         try:
             task = inbox.recv()
         except (EOFError, OSError):
-            return
+            os._exit(0)
         if task is None:
-            return
+            os._exit(0)         # nothing to clean up: skip the interpreter's (torch's) teardown
         payload = run_task(task, on_begin=begin)
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -672,7 +672,7 @@ def _worker_main() -> None:  # pragma: no cover - runs in the worker process
         try:
             outbox.send_bytes(_dumps({"t": "done", "payload": payload}))
         except (BrokenPipeError, OSError):
-            return
+            os._exit(0)
 
 
 class IsolatedWorker:

@@ -279,9 +279,7 @@ def test_tune_step_scores_diverged_runs_as_infinite():
 
 
 # -- conformance, syncs, options, registration -------------------------------
-@pytest.mark.parametrize("cls", [AdaGrad, SGD])
-def test_conformance_kit(cls):
-    check_solver(cls)
+# check_solver(cls) with its defaults runs on every registered solver in tests/test_conformance.py
 
 
 @pytest.mark.parametrize("solver,options", [("adagrad", {"eps": 0.0}), ("sgd", {"lr": 0.1})])

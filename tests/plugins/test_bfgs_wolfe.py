@@ -446,9 +446,7 @@ def solverhub_api():
     return solverhub
 
 
-def test_conformance_kit():
-    testing = pytest.importorskip("solverhub.testing")
-    testing.check_solver(BFGSWolfe)
+# check_solver(cls) with its defaults runs on every registered solver in tests/test_conformance.py
 
 
 def test_yaml_logistic_matches_cvxpy_baseline(solverhub_api):

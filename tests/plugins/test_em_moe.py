@@ -185,11 +185,10 @@ def test_bad_files_are_reported_with_their_line(tmp_path):
 
 
 # -- EM: conformance, counting, syncs ------------------------------------------------
-def test_conformance_on_the_kinds_tiny_problem():
+def test_the_kinds_tiny_problem_is_what_the_registry_wide_conformance_test_uses():
     from solverhub.testing import tiny_problem
-    p = tiny_problem("mixture_of_experts")               # the kind's own, as the registry-wide test uses
+    p = tiny_problem("mixture_of_experts")               # check_solver(EMMoE) on it: tests/test_conformance.py
     assert p is not None and p.kind.name == "mixture_of_experts" and p.dim <= 10
-    check_solver(EMMoE)
 
 
 @pytest.mark.parametrize("extra", [dict(expert="logistic", n=300), dict(experts=3, n=300),

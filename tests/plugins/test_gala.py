@@ -235,8 +235,7 @@ def test_minibatch_robustness_and_counts(logistic):
 
 
 # -- conformance, host syncs, options, CLI ----------------------------------------------------------------
-def test_conformance():
-    check_solver(GALA)
+# check_solver(cls) with its defaults runs on every registered solver in tests/test_conformance.py
 
 
 def test_no_host_syncs_in_step(monkeypatch):

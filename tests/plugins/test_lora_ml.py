@@ -40,9 +40,7 @@ def run(solver, T=3, iterations=1500):
     return solverhub.solve(p, solver, options={"max_iterations": iterations, "trace_every": 100}, baseline=True)
 
 
-def test_conformance():
-    check_solver(LoraML)
-    check_solver(RetrainStandard)
+# check_solver(cls) with its defaults runs on every registered solver in tests/test_conformance.py
 
 
 def test_objective_is_the_meta_loss_from_raw_samples():

@@ -159,9 +159,7 @@ def test_options_beta_and_lam_change_the_training():
 
 
 # -- conformance, bad input, syncs ------------------------------------------------------------------
-@pytest.mark.parametrize("cls", [MMDPrior, KLVAE, Autoencoder], ids=lambda c: c.name)
-def test_conformance(cls):
-    check_solver(cls)
+# check_solver(cls) with its defaults runs on every registered solver in tests/test_conformance.py
 
 
 @pytest.mark.parametrize("change, message", [

@@ -12,18 +12,7 @@ from solverhub.problem import data as data_mod
 from solverhub.problem.expr import Const, Symbols, parse_expression, walk
 from solverhub.problem.model import load_problem
 
-RIDGE = """\
-name: ridge
-kind: minimize
-variables:
-  x: {shape: [3]}
-data:
-  A: {generate: normal, shape: [4, 3], seed: 0}
-  b: [1.0, 2.0, 3.0, 4.0]
-parameters:
-  lam: 0.1
-objective: "0.5 * sum_squares(A @ x - b) + lam * sum_squares(x)"
-"""
+from texts import RIDGE  # noqa: E402
 HUGE = "1" + "0" * 400
 SYMBOLS = Symbols(variables={"x": (3,)}, data={"A": (4, 3)}, parameters={"lam": 0.5, "one": 1.0})
 

@@ -20,18 +20,7 @@ import pytest
 from solverhub.errors import OptionError
 from solverhub.result import Result, Stationarity, Status
 
-RIDGE = """\
-name: ridge
-kind: minimize
-variables:
-  x: {shape: [3]}
-data:
-  A: {generate: normal, shape: [4, 3], seed: 0}
-  b: [1.0, 2.0, 3.0, 4.0]
-parameters:
-  lam: 0.1
-objective: "0.5 * sum_squares(A @ x - b) + lam * sum_squares(x)"
-"""
+from texts import RIDGE  # noqa: E402
 CHEAP = ("--solver", "gd", "--option", "max_iterations=5", "--no-baseline")
 
 

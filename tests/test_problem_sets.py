@@ -16,18 +16,7 @@ from solverhub.bench.problemset import collect_entries
 from solverhub.errors import ProblemError
 from solverhub.problem import yamlsafe
 
-RIDGE = """\
-name: ridge
-kind: minimize
-variables:
-  x: {shape: [3]}
-data:
-  A: {generate: normal, shape: [4, 3], seed: 0}
-  b: [1.0, 2.0, 3.0, 4.0]
-parameters:
-  lam: 0.1
-objective: "0.5 * sum_squares(A @ x - b) + lam * sum_squares(x)"
-"""
+from texts import RIDGE  # noqa: E402
 CHEAP = ("--solver", "gd", "--option", "max_iterations=5", "--no-baseline", "--store", "s.sqlite")
 
 

@@ -138,16 +138,5 @@ def all_cases() -> list[Case]:
     return cases
 
 
-RIDGE = """\
-name: ridge
-kind: minimize
-variables:
-  x: {shape: [3]}
-data:
-  A: {generate: normal, shape: [4, 3], seed: 0}
-  b: [1.0, 2.0, 3.0, 4.0]
-parameters:
-  lam: 0.1
-objective: "0.5 * sum_squares(A @ x - b) + lam * sum_squares(x)"
-"""
-"""A small valid problem; cases derive hostile variants with ``RIDGE.replace(...)``."""
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # tests/: the shared problem texts
+from texts import RIDGE  # noqa: E402,F401  (cases derive hostile variants with ``RIDGE.replace(...)``)

@@ -1,0 +1,72 @@
+"""The public API for plugin authors: everything a solver, problem-kind, model or dataset
+plugin needs, in one module. A plugin imports only ``solverhub``, ``solverhub.plugin``
+and ``solverhub.testing``; everything else in the core is private and may change
+(an import-linter contract in the test suite holds the shipped plugins to this).
+
+``import solverhub.plugin`` is cheap: the solver API, results, errors and the hook
+marker load at once (as with ``import solverhub``); the problem-kind bases (pydantic),
+the data helpers (numpy) and the dataset loaders load on first use of their name::
+
+    from solverhub.plugin import Capabilities, IterState, Solver, hookimpl, lazy_module
+
+    torch = lazy_module("torch")   # imported on first attribute access
+"""
+from __future__ import annotations
+
+__all__ = [
+    # solvers and the run loop's view of them
+    "Solver", "Capabilities", "IterState", "DirectSolution", "NoOptions", "hookimpl",
+    # results
+    "Result", "Status", "Stationarity", "TracePoint",
+    # errors with locations
+    "SolverhubError", "ProblemError", "OptionError", "Location",
+    # lazy heavy imports
+    "lazy_module",
+    # problem kinds (loaded on first use)
+    "ProblemKind", "CompiledSections", "CvxpySolution", "NoBaseline", "TorchProblem", "TorchEvaluator",
+    "ExpressionContext", "solver_measure", "Problem", "Const",
+    # size caps and data helpers (loaded on first use)
+    "max_elements", "charge", "split_rows", "load_training_arrays", "TrainingArrays",
+    "load_sklearn_set", "SklearnMissing",
+]
+
+from ._lazy import lazy_module
+from .errors import Location, OptionError, ProblemError, SolverhubError
+from .hookspecs import hookimpl
+from .result import Result, Stationarity, Status, TracePoint
+from .solver import Capabilities, DirectSolution, IterState, NoOptions, Solver
+
+# name -> (private module, name there); imported on first access (PEP 562)
+_LAZY = {
+    "ProblemKind": ("problem.kinds.base", "ProblemKind"),
+    "CompiledSections": ("problem.kinds.base", "CompiledSections"),
+    "CvxpySolution": ("problem.kinds.base", "CvxpySolution"),
+    "NoBaseline": ("problem.kinds.base", "NoBaseline"),
+    "TorchProblem": ("problem.kinds.base", "TorchProblem"),
+    "TorchEvaluator": ("problem.kinds.base", "TorchEvaluator"),
+    "ExpressionContext": ("problem.kinds.base", "ExpressionContext"),
+    "solver_measure": ("problem.kinds.base", "_solver_measure"),
+    "Problem": ("problem.model", "Problem"),
+    "Const": ("problem.expr", "Const"),
+    "max_elements": ("problem.data", "max_elements"),
+    "charge": ("problem.data", "charge"),
+    "split_rows": ("datasets.training_data", "split_rows"),
+    "load_training_arrays": ("datasets.training_data", "load_training_arrays"),
+    "TrainingArrays": ("datasets.training_data", "TrainingArrays"),
+    "load_sklearn_set": ("datasets.sklearn_sets", "load_sklearn_set"),
+    "SklearnMissing": ("datasets.sklearn_sets", "SklearnMissing"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f"solverhub.{module}"), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'solverhub.plugin' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

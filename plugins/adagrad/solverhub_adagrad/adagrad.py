@@ -35,8 +35,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal
 
-from solverhub._lazy import lazy_module
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Capabilities, IterState, Solver
 
 from .stats import GradNormStats, stats_gradient, stats_report
 

@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Mapping, Sequence
 
-from solverhub._lazy import lazy_module
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Capabilities, IterState, Solver
 
 from .stats import GradNormStats, stats_gradient, stats_report
 
@@ -120,7 +120,7 @@ def tune_step(problem, solver: str | type = "sgd", *, option: str = "lr",
     (``solver="adagrad", option="eta"``).
     """
     import solverhub
-    from solverhub.problem.model import Problem
+    from solverhub.plugin import Problem
     if not isinstance(problem, Problem):
         problem = solverhub.load_problem(problem)
     if not grid:

@@ -29,9 +29,9 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from solverhub._lazy import lazy_module
-from solverhub.result import Status
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Status
+from solverhub.plugin import Capabilities, IterState, Solver
 
 from .line_search import weak_wolfe_search
 

@@ -1,7 +1,7 @@
 """solverhub entry point of the ``bfgs-wolfe`` plugin (group ``solverhub``)."""
 from __future__ import annotations
 
-from solverhub.hookspecs import hookimpl
+from solverhub.plugin import hookimpl
 
 from .bfgs import BFGSWolfe
 

@@ -51,8 +51,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from solverhub._lazy import lazy_module
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 

@@ -3,7 +3,7 @@
 scipy) is imported only when a problem is loaded, so ``solverhub list`` stays fast."""
 from __future__ import annotations
 
-from solverhub.hookspecs import hookimpl
+from solverhub.plugin import hookimpl
 
 
 @hookimpl

@@ -58,8 +58,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from solverhub._lazy import lazy_module
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 

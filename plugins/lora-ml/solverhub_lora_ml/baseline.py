@@ -18,8 +18,8 @@ __all__ = ["RetrainStandard", "Options", "SRState"]
 
 from dataclasses import dataclass
 
-from solverhub._lazy import lazy_module
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 

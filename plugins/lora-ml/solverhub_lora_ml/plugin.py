@@ -3,7 +3,7 @@
 imported until a solver or a problem is used, so ``solverhub list`` stays fast."""
 from __future__ import annotations
 
-from solverhub.hookspecs import hookimpl
+from solverhub.plugin import hookimpl
 
 
 @hookimpl

@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from solverhub._lazy import lazy_module
-from solverhub.errors import Location, ProblemError
-from solverhub.problem.expr import Const
-from solverhub.problem.kinds.base import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Location, ProblemError
+from solverhub.plugin import Const
+from solverhub.plugin import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
 
 from .model import ModelSpec, TorchModel, init_params, layer_shapes, train
 from .projection import null_component
@@ -337,7 +337,7 @@ solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
     def measure(self, name, tp, oracle, x, state):
         value = oracle.peek_value(x)
         if name not in self.measures:
-            from solverhub.problem.kinds.base import _solver_measure
+            from solverhub.plugin import solver_measure as _solver_measure
             return value, _solver_measure(name, state, self.measures)
         null, residual = tp.tensors.kkt_parts(x)
         if name == "null_component":

@@ -33,7 +33,7 @@ __all__ = ["MinNormOG", "MinNormOGOptions", "MinNormOGState"]
 
 from dataclasses import dataclass, replace
 
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 from .projection import DEFAULT_RTOL, orthogonal_step
 from .steps import StepOptions, UnlearningSolver, UnlearnState, loss_step

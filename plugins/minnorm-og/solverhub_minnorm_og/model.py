@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
 

@@ -3,7 +3,7 @@
 the kind's schema (pydantic, numpy) until a hook asks for them."""
 from __future__ import annotations
 
-from solverhub.hookspecs import hookimpl
+from solverhub.plugin import hookimpl
 
 from .baselines import GAForget, GDRetain, NegGradPlus, Retrain
 from .minnorm_og import MinNormOG

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 __all__ = ["range_basis", "null_component", "orthogonal_step"]
 
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
 

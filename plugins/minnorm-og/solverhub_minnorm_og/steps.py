@@ -13,8 +13,8 @@ __all__ = ["StepOptions", "UnlearnState", "UnlearningSolver", "loss_step"]
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from solverhub._lazy import lazy_module
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 

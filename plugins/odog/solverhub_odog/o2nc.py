@@ -28,7 +28,7 @@ __all__ = ["O2NC", "O2NCOptions"]
 from dataclasses import dataclass
 from typing import Literal
 
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 from .conversion import ConversionSolver, ConversionState, ogd_update, validate_common
 

@@ -32,7 +32,7 @@ __all__ = ["ODOG", "ODOGOptions"]
 from dataclasses import dataclass
 from typing import Literal
 
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 from .conversion import ConversionSolver, ConversionState, optimistic_update, validate_common
 

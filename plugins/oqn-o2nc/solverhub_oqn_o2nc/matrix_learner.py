@@ -25,7 +25,7 @@ from __future__ import annotations
 
 __all__ = ["secant_loss", "project_operator_norm", "learner_step"]
 
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 __all__ = ["project_ball", "solve_ball_quadratic", "multisection_steps"]
 
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
 

@@ -28,9 +28,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from solverhub._lazy import lazy_module
-from solverhub.result import Status
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Status
+from solverhub.plugin import Capabilities, IterState, Solver
 
 from ._monotone import monotone_verdict
 

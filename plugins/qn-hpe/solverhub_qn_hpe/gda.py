@@ -18,9 +18,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from solverhub._lazy import lazy_module
-from solverhub.result import Status
-from solverhub.solver import Capabilities, IterState, Solver
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Status
+from solverhub.plugin import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 __all__ = ["secant_update", "project_jacobian", "PROJECTIONS"]
 
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
 

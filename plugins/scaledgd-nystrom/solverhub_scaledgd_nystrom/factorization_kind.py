@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub._lazy import lazy_module
-from solverhub.errors import Location, ProblemError
-from solverhub.problem.expr import Const
-from solverhub.problem.kinds.base import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Location, ProblemError
+from solverhub.plugin import Const
+from solverhub.plugin import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
 
 torch = lazy_module("torch")
 

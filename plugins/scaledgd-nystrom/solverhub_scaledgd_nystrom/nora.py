@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from solverhub import Capabilities, IterState, Solver
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
 

@@ -3,7 +3,7 @@
 ``matrix_factorization`` and ``lora_finetune``. Importing it does not import torch."""
 from __future__ import annotations
 
-from solverhub.hookspecs import hookimpl
+from solverhub.plugin import hookimpl
 
 from .factorization_kind import MatrixFactorization
 from .lora_kind import LoraFinetune

@@ -1,4 +1,4 @@
-"""solverhub.metrics: LPS (arXiv 2510.11953, reconstructed), unbiased MMD^2, KS to a prior.
+"""solverhub_mmd_prior.metrics: LPS (arXiv 2510.11953, reconstructed), unbiased MMD^2, KS to a prior.
 
 The LPS sanity numbers are the method note's (T1, checked there with numpy): independent
 N(0, I) scores about 0; z2 = z1^2 + 0.1 noise scores > 0.7 on z2 and about 0 on z1 (the
@@ -13,16 +13,16 @@ import sys
 import numpy as np
 import pytest
 
-from solverhub.metrics import (GaussianPrior, MixturePrior, UniformPrior, factor_recovery, ks_distance, ks_to_prior,
-                               lps, lps_summary, mmd2, mmd2_torch, rbf_bandwidths)
+from solverhub_mmd_prior.metrics import (GaussianPrior, MixturePrior, UniformPrior, factor_recovery, ks_distance,
+                                         ks_to_prior, lps, lps_summary, mmd2, mmd2_torch, rbf_bandwidths)
 
 
 def test_import_is_lazy():
-    code = ("import sys, solverhub.metrics as m; assert 'torch' not in sys.modules; "
+    code = ("import sys, solverhub_mmd_prior.metrics as m; assert 'torch' not in sys.modules; "
             "assert 'scipy' not in sys.modules; m.lps; assert 'torch' not in sys.modules; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
-    import solverhub.metrics as m
+    import solverhub_mmd_prior.metrics as m
     assert {"lps", "mmd2"} <= set(m.__all__) and callable(m.lps)
 
 

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import solverhub
 from solverhub.cli import main
 from solverhub.errors import ProblemError
-from solverhub.metrics import mmd2
+from solverhub_mmd_prior.metrics import mmd2
 from solverhub.testing import check_solver, count_host_syncs
 from solverhub_mmd_prior import KLVAE, Autoencoder, MMDPrior, factor_dataset
 
@@ -125,7 +125,7 @@ def test_loss_terms(prior):
 
 
 def test_prior_samples_follow_the_prior():
-    from solverhub.metrics import ks_to_prior
+    from solverhub_mmd_prior.metrics import ks_to_prior
     for prior in ("uniform", "{gaussian: {mean: 1.0, std: 0.5}}", "{mixture: {components: 4, radius: 2.0}}"):
         p = solverhub.load_problem(yaml(prior=prior, n=200, batch=50))
         model = p.lower_torch("cpu").latent

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solverhub.datasets.sklearn_sets import load_sklearn_set
-from solverhub.datasets.training_data import split_rows   # the training kind's seeded split
+from solverhub.plugin import load_sklearn_set
+from solverhub.plugin import split_rows   # the training kind's seeded split
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,7 +25,7 @@ solvers train on minibatch loss terms the oracle counts by name (``recon``, ``mm
 Report (``Result.extras``, uncounted, at the final weights): held-out reconstruction error;
 for the aggregate posterior -- the encoder means mu(x) over all rows -- its MMD^2 to the prior
 (numpy, same kernel, against as many prior samples), per-dimension KS distance to the prior's
-marginals (max, mean), LPS (mean, max; ``solverhub.metrics.lps``) and, on the factor set,
+marginals (max, mean), LPS (mean, max; ``.metrics.lps``) and, on the factor set,
 factor recovery (max |corr| of each factor with a latent; mean and min over factors).
 
 No baseline: the problem is nonconvex and its point is the latent geometry, not a minimum.
@@ -36,12 +36,12 @@ __all__ = ["LatentPrior", "latent_report"]
 
 import numpy as np
 
-from solverhub._lazy import lazy_module
-from solverhub.errors import Location, ProblemError
-from solverhub.metrics import factor_recovery, ks_to_prior, lps, mmd2
-from solverhub.problem.data import max_elements
-from solverhub.problem.expr import Const
-from solverhub.problem.kinds.base import CompiledSections, NoBaseline, ProblemKind, TorchProblem
+from solverhub.plugin import lazy_module
+from solverhub.plugin import Location, ProblemError
+from .metrics import factor_recovery, ks_to_prior, lps, mmd2
+from solverhub.plugin import max_elements
+from solverhub.plugin import Const
+from solverhub.plugin import CompiledSections, NoBaseline, ProblemKind, TorchProblem
 
 from .data import LatentData, digits_dataset, factor_dataset, split_rows
 from .model import AEConfig, LatentModel, init_params, variable_shapes
@@ -135,7 +135,7 @@ epochs: 3
             X, S = factor_dataset(f.n, f.dim_factors, f.dim_x, f.noise, f.seed)
             name = f"factors(n={f.n}, k={f.dim_factors}, dim_x={f.dim_x}, noise={f.noise:g}, seed={f.seed})"
         else:
-            from solverhub.datasets.sklearn_sets import SklearnMissing
+            from solverhub.plugin import SklearnMissing
             try:
                 X, S = digits_dataset(), None
             except SklearnMissing as err:

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solverhub._lazy import lazy_module
-from solverhub.metrics.mmd import mmd2_torch
-from solverhub.metrics.priors import GaussianPrior, MixturePrior, UniformPrior
+from solverhub.plugin import lazy_module
+from .metrics.mmd import mmd2_torch
+from .metrics.priors import GaussianPrior, MixturePrior, UniformPrior
 
 torch = lazy_module("torch")
 

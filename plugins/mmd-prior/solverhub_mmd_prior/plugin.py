@@ -3,7 +3,7 @@
 only when the registry asks for them, so ``solverhub list`` stays fast."""
 from __future__ import annotations
 
-from solverhub.hookspecs import hookimpl
+from solverhub.plugin import hookimpl
 
 
 @hookimpl

@@ -10,9 +10,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub.errors import Location, ProblemError
-from solverhub.metrics.mmd import DEFAULT_SCALES
-from solverhub.metrics.priors import GaussianPrior, MixturePrior, UniformPrior
+from solverhub.plugin import Location, ProblemError
+from .metrics.mmd import DEFAULT_SCALES
+from .metrics.priors import GaussianPrior, MixturePrior, UniformPrior
 
 PRIORS = ("gaussian", "uniform", "mixture")
 ACTIVATIONS = ("tanh", "relu", "elu")
@@ -66,7 +66,7 @@ _PRIOR_KEYS = {"gaussian": ("mean", "std"), "uniform": ("low", "high"),
 
 
 def parse_prior(spec, dim: int, loc) -> tuple[str, Any]:
-    """``(name, prior)`` with ``prior`` a :mod:`solverhub.metrics.priors` object; ``loc(*path)``
+    """``(name, prior)`` with ``prior`` a :mod:`solverhub_mmd_prior.metrics.priors` object; ``loc(*path)``
     gives the Location of a key. Raises ProblemError with the choices on bad input."""
     if isinstance(spec, str):
         name, opts = spec, {}

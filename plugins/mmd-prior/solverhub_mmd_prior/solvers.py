@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from solverhub import Capabilities, IterState, Solver, Status
-from solverhub._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
 

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .._lazy import lazy_module
+from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
 

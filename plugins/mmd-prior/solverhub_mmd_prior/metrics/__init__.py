@@ -13,7 +13,7 @@
 Importing this package imports neither torch nor scipy (the names load on first access)::
 
     import numpy as np
-    from solverhub.metrics import lps
+    from solverhub_mmd_prior.metrics import lps
     z = np.random.default_rng(0).standard_normal((2000, 3))
     lps(z)          # array of 3 values, all about 0: independent dimensions
 """
@@ -33,7 +33,7 @@ def __getattr__(name):
         import importlib
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         # importing the submodule ``lps`` binds the package attribute ``lps`` to the module;
-        # rebind it to the function so that ``from solverhub.metrics import lps`` gives the function
+        # rebind it to the function so that ``from solverhub_mmd_prior.metrics import lps`` gives the function
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

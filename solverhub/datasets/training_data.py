@@ -9,7 +9,7 @@ __all__ = ["TrainingArrays", "load_training_arrays", "split_rows"]
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -36,19 +36,18 @@ def split_rows(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 
-def _array(spec, what: str, path: tuple, base, loc, files: list):
+def _array(spec, what: str, path: tuple, base, loc, files: list, datasets):
     from ..problem.data import build_array, resolve_inside
-    from ..registry import get_registry
     if spec is None:
         raise ProblemError(f"dataset.{what}: required (with dataset.X / dataset.y arrays)", location=loc(*path[:-1]),
                            allowed="{file: X.npy}, {generate: ...}, {dataset: NAME, field: F}, an inline list")
     if isinstance(spec, dict) and isinstance(spec.get("file"), str):
         files.append(resolve_inside(base, spec["file"], loc(*path)))
     return build_array(spec, base=base, location=loc(*path), what=".".join(path),
-                       datasets=get_registry().datasets)
+                       datasets=datasets)
 
 
-def _raw_arrays(spec, base, loc, files):
+def _raw_arrays(spec, base, loc, files, datasets):
     """(X, y, X_test or None, y_test or None) before any checks."""
     from .sklearn_sets import SKLEARN_SETS, SklearnMissing, load_sklearn_set
     if spec.sklearn is not None:
@@ -64,15 +63,15 @@ def _raw_arrays(spec, base, loc, files):
             raise ProblemError(f"dataset.sklearn: {err}", location=loc("dataset", "sklearn"),
                                allowed="pip install 'solverhub[sklearn]' (or scikit-learn), or X/y arrays") from None
         return X, y, None, None
-    X = _array(spec.X, "X", ("dataset", "X"), base, loc, files)
-    y = _array(spec.y, "y", ("dataset", "y"), base, loc, files)
+    X = _array(spec.X, "X", ("dataset", "X"), base, loc, files, datasets)
+    y = _array(spec.y, "y", ("dataset", "y"), base, loc, files, datasets)
     if spec.test is None:
         return X, y, None, None
     if spec.test_fraction is not None:
         raise ProblemError("dataset: give test (explicit held-out arrays) or test_fraction, not both",
                            location=loc("dataset", "test_fraction"), allowed="test: {X, y}, or test_fraction")
-    Xt = _array(spec.test.X, "test.X", ("dataset", "test", "X"), base, loc, files)
-    yt = _array(spec.test.y, "test.y", ("dataset", "test", "y"), base, loc, files)
+    Xt = _array(spec.test.X, "test.X", ("dataset", "test", "X"), base, loc, files, datasets)
+    yt = _array(spec.test.y, "test.y", ("dataset", "test", "y"), base, loc, files, datasets)
     return X, y, Xt, yt
 
 
@@ -129,11 +128,12 @@ def _labels(y_train, y_test, loss: str, classes: int | None, loc) -> tuple[np.nd
     return labels[0], (labels[1] if y_test is not None else None), k
 
 
-def load_training_arrays(spec, loss: str, *, base: Path | None,
-                         loc: Callable[..., Location]) -> TrainingArrays:
-    """Everything ``kind: training`` needs from its ``dataset:`` section."""
+def load_training_arrays(spec, loss: str, *, base: Path | None, loc: Callable[..., Location],
+                         datasets: Mapping[str, Callable] | None = None) -> TrainingArrays:
+    """Everything ``kind: training`` needs from its ``dataset:`` section; ``datasets``: the named
+    data sources (``{dataset: NAME, field: F}``), the registry's as ``kind.catalog`` gives them."""
     files: list[Path] = []
-    X, y, Xt, yt = _raw_arrays(spec, base, loc, files)
+    X, y, Xt, yt = _raw_arrays(spec, base, loc, files, datasets)
     X, y = _check_pair(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64), ("dataset",), loc)
     if Xt is not None:
         Xt, yt = _check_pair(np.asarray(Xt, dtype=np.float64), np.asarray(yt, dtype=np.float64),

@@ -157,6 +157,7 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
         raise ProblemError(f"unknown kind {kind_name!r}", location=Location(file, lines.line_of(("kind",))),
                            allowed=", ".join(sorted(kinds)))
     kind: ProblemKind = kinds[kind_name]()
+    kind.catalog = registry        # named datasets and models, without the kind importing the registry
     kind_fields = tuple(f.alias or name for name, f in kind.Sections.model_fields.items())
     for key in raw:
         if key not in COMMON_SECTIONS and key not in kind_fields:

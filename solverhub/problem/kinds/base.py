@@ -4,10 +4,10 @@ never branches on the kind's name."""
 from __future__ import annotations
 
 __all__ = ["ProblemKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator", "ExpressionContext",
-           "CvxpySolution"]
+           "CvxpySolution", "Catalog"]
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Mapping, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +23,17 @@ cp = lazy_module("cvxpy")
 
 class NoBaseline(Exception):
     """The problem has no convex (cvxpy) baseline; ``str(err)`` says why."""
+
+
+class Catalog(Protocol):
+    """The registry's named data sources and models. ``load_problem`` sets it on the kind
+    (``kind.catalog``) before ``prepare``, so a kind never imports the registry."""
+
+    @property
+    def datasets(self) -> Mapping[str, Callable[[], dict]]: ...
+
+    @property
+    def models(self) -> Mapping[str, Callable[..., Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -145,6 +156,7 @@ class ProblemKind:
     default_measure: ClassVar[str] = "grad_norm"
     polishable: ClassVar[bool] = True     # the baseline may polish cvxpy's point by L-BFGS on the objective
     tiny_problem: ClassVar[str | None] = None   # YAML of a tiny instance for the conformance kit (plugin kinds)
+    catalog: Catalog | None = None   # the registry's datasets and models; set by load_problem before prepare()
     # True: the torch objective is a plain unconstrained function to minimize (e.g. a model's NLL),
     # so every solver that accepts ``minimize`` may run on this kind too
     generic_minimization: ClassVar[bool] = False

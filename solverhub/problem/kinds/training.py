@@ -217,7 +217,8 @@ gradient_calls: 40
             if key in raw:
                 raise ProblemError(f"{key}: not used by kind 'training'", location=loc(key), allowed=why)
         base = Path(file).parent if file else None
-        arrays = load_training_arrays(sections.dataset, sections.loss, base=base, loc=loc)
+        arrays = load_training_arrays(sections.dataset, sections.loss, base=base, loc=loc,
+                                      datasets=self.catalog.datasets if self.catalog else {})
         name, options, factory = self._model(sections, loc)
         prep_partial = dict(X_train=arrays.X_train, y_train=arrays.y_train, X_test=arrays.X_test,
                             y_test=arrays.y_test, loss=sections.loss, n_out=arrays.n_out, model_name=name,
@@ -241,7 +242,6 @@ gradient_calls: 40
         self._files = arrays.files
 
     def _model(self, sections, loc):
-        from ...registry import get_registry
         spec = sections.model
         if isinstance(spec, str):
             name, options = spec, {}
@@ -251,7 +251,7 @@ gradient_calls: 40
                                    allowed="model: NAME, or model: {NAME: {options}}")
             name, options = next(iter(spec.items()))
             options = dict(options or {})
-        models = get_registry().models
+        models = self.catalog.models if self.catalog else {}
         if name not in models:
             raise ProblemError(f"model: unknown model {name!r}", location=loc("model", name) if isinstance(spec, dict)
                                else loc("model"), allowed=", ".join(sorted(models)) or "(none registered)")

@@ -9,14 +9,14 @@ Public API (imports are lazy: ``import solverhub`` does not import torch or cvxp
 from __future__ import annotations
 
 __all__ = ["load_problem", "solve", "compute_baseline", "Result", "Status", "Stationarity", "TracePoint",
-           "Solver", "Capabilities", "IterState", "hookimpl", "get_registry", "SolverhubError", "__version__"]
+           "Solver", "Capabilities", "IterState", "Acceptance", "Refusal", "RefusalCode", "hookimpl", "get_registry", "SolverhubError", "__version__"]
 
 __version__ = "0.1.0"
 
 from .errors import SolverhubError
 from .hookspecs import hookimpl
 from .result import Result, Stationarity, Status, TracePoint
-from .solver import Capabilities, IterState, Solver
+from .solver import Acceptance, Capabilities, IterState, Refusal, RefusalCode, Solver
 
 _LAZY = {"load_problem": "problem.model", "solve": "api", "compute_baseline": "baseline",
          "get_registry": "registry"}

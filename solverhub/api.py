@@ -20,7 +20,7 @@ from .oracle import Oracle
 from .problem.model import Problem, load_problem
 from .registry import get_registry
 from .result import Result, Stationarity, Status
-from .solver import run_loop
+from .solver import run_loop, verdict_of
 
 torch = lazy_module("torch")
 
@@ -144,9 +144,9 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
         cls, dispatch_reason = registry.dispatch(problem, device.split(":")[0])
     elif isinstance(solver, type):      # a Solver class, registered or not (conformance kit, notebooks)
         cls = solver
-        ok, why = cls().accepts(problem)
-        if not ok:
-            raise SolverRefused(f"solver {cls.name!r} refuses problem {problem.name!r}: {why}")
+        verdict = verdict_of(cls(), problem)
+        if not verdict:
+            raise SolverRefused(f"solver {cls.name!r} refuses problem {problem.name!r}: {verdict.text}")
     else:
         cls = registry.check_accepts(solver, problem)
     merged = {**{k: v for k, v in defaults.items()

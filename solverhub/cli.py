@@ -110,7 +110,7 @@ def list_cmd(as_json, for_problem, sets):
     verdicts = {}
     if for_problem:
         problem = _problem(for_problem, sets)
-        verdicts = {name: (ok, why) for name, ok, why in reg.accepting(problem)}
+        verdicts = {name: (bool(verdict), verdict.text) for name, verdict in reg.accepting(problem)}
     rows = []
     for name, entry in sorted(reg.solvers.items()):
         cls = entry.cls
@@ -231,7 +231,7 @@ def solve(problem_file, solver, options, sets, device, dtype, seed, max_iteratio
     if json_out:
         _write_json(json_out, result.to_json(indent=2))
     _print_result(result, trace)
-    sys.exit(0 if result.status.value not in ("failed", "diverged") else 1)
+    sys.exit(1 if result.status.is_failure else 0)
 
 
 @main.command()
@@ -288,9 +288,15 @@ def compare(paths, solvers, seeds, options, store_path, jobs, time_limit_s, sche
             from .bench.report import write_report
             index = write_report(store.results(), Path(report_dir), skipped=store.skipped(), flag="--report")
             console.print(f"report: {index}  (open it in a browser)")
-    failures = sum(r.status.value in ("failed", "diverged", "time_limit") for r in results)
+    failures = sum(_failed_or_limited(r.status) for r in results)
     if failures:
         console.print(f"[yellow]{failures} run(s) failed, diverged or hit the time limit (recorded in the store)[/yellow]")
+
+
+def _failed_or_limited(status) -> bool:
+    """A compare run counted as failed: failed, diverged, or stopped by the time limit."""
+    from .result import Status
+    return status.is_failure or status is Status.TIME_LIMIT
 
 
 def _run_with_progress(plan, store, jobs, scheduler, console) -> None:
@@ -306,7 +312,7 @@ def _run_with_progress(plan, store, jobs, scheduler, console) -> None:
         bar = progress.add_task("runs", total=len(plan.tasks), failed=0)
 
         def advance(result):
-            if result.status.value in ("failed", "diverged", "time_limit"):
+            if _failed_or_limited(result.status):
                 counts["failed"] += 1
             progress.update(bar, advance=1, failed=counts["failed"])
         run_compare(plan, store, jobs=jobs, scheduler=scheduler, on_result=advance)
@@ -329,15 +335,17 @@ def _print_compare_table(results, skipped, console) -> None:
 
 
 def _skipped_summary(skipped) -> str:
-    """Refusals for another kind are counted per solver (with many plugins they are most pairs);
-    every other reason is listed in full. The store and the HTML report keep every pair."""
+    """Refusals for another kind (code ``WRONG_KIND``) are counted per solver (with many
+    plugins they are most pairs); every other refusal is listed in full, by its text. Reads
+    the refusal's code, never its text. The store and the HTML report keep every pair."""
+    from .solver import RefusalCode
     other_kind: dict[str, int] = {}
     listed = []
-    for problem, solver, why in skipped:
-        if why.startswith("accepts kinds "):
+    for problem, solver, refusal in skipped:
+        if getattr(refusal, "code", None) is RefusalCode.WRONG_KIND:
             other_kind[solver] = other_kind.get(solver, 0) + 1
         else:
-            listed.append(f"{solver} on {problem}: {why}")
+            listed.append(f"{solver} on {problem}: {refusal}")
     if other_kind:
         n = sum(other_kind.values())
         listed.append(f"{n} pair(s) of a solver and a problem of a kind it does not take "

@@ -23,6 +23,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import SolverRefused, UnknownName
+from .solver import Refusal, RefusalCode, Verdict, verdict_of
 
 ENTRY_POINT_GROUP = "solverhub"
 DISABLE_ENV = "SOLVERHUB_DISABLE_PLUGIN_AUTOLOAD"
@@ -98,26 +99,28 @@ class Registry:
             raise UnknownName(f"unknown solver {name!r}", allowed=sorted(self.solvers))
         return self.solvers[name].cls
 
-    def accepting(self, problem) -> list[tuple[str, bool, str]]:
-        """``[(solver name, accepts, reason)]`` for every registered solver."""
+    def accepting(self, problem) -> list[tuple[str, Verdict]]:
+        """``[(solver name, verdict)]`` for every registered solver: an :class:`Acceptance`
+        (truthy) or a :class:`Refusal` with its code; an ``accepts()`` that raises is a
+        refusal with code ``ERROR``, a legacy ``(bool, reason)`` answer is normalized."""
         out = []
         with _PluginCalls() as calls:
             for name, entry in sorted(self.solvers.items()):
                 try:
-                    ok, why = entry.cls().accepts(problem)
+                    verdict = verdict_of(entry.cls(), problem)
                 except BaseException as err:  # noqa: BLE001 - a plugin's accepts() must not take the CLI down
                     if calls.fatal(err):
                         raise
-                    ok, why = False, f"accepts() raised {_describe(err)}"
-                out.append((name, ok, why))
+                    verdict = Refusal(RefusalCode.ERROR, f"accepts() raised {_describe(err)}")
+                out.append((name, verdict))
         return out
 
     def check_accepts(self, name: str, problem) -> type:
         cls = self.solver(name)
-        ok, why = cls().accepts(problem)
-        if not ok:
-            others = [n for n, acc, _ in self.accepting(problem) if acc]
-            raise SolverRefused(f"solver {name!r} refuses problem {problem.name!r}: {why}",
+        verdict = verdict_of(cls(), problem)
+        if not verdict:
+            others = [n for n, other in self.accepting(problem) if other]
+            raise SolverRefused(f"solver {name!r} refuses problem {problem.name!r}: {verdict.text}",
                                 allowed="solvers that accept it: " + (", ".join(others) or "none"))
         return cls
 
@@ -130,9 +133,9 @@ class Registry:
         3. break ties by name (alphabetical), so the choice is deterministic.
         """
         candidates = []
-        for name, ok, _ in self.accepting(problem):
+        for name, verdict in self.accepting(problem):
             cls = self.solvers[name].cls
-            if ok and device in cls.capabilities.devices:
+            if verdict and device in cls.capabilities.devices:
                 candidates.append((-cls().priority_for(problem), name, cls))
         if not candidates:
             raise SolverRefused(f"no registered solver accepts problem {problem.name!r} (kind {problem.kind.name!r})",

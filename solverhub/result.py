@@ -26,6 +26,12 @@ class Status(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def is_failure(self) -> bool:
+        """True for a run that gave no usable answer (``failed`` or ``diverged``); compare
+        code tests members, never the strings (``status in (Status.FAILED, ...)``)."""
+        return self in (Status.FAILED, Status.DIVERGED)
+
 
 @dataclass(frozen=True)
 class Stationarity:

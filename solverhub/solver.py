@@ -7,12 +7,14 @@ here, once. Non-iterative solvers (the cvxpy baseline) override ``solve_direct``
 """
 from __future__ import annotations
 
-__all__ = ["Solver", "Capabilities", "IterState", "DirectSolution", "NoOptions", "run_loop"]
+__all__ = ["Solver", "Capabilities", "IterState", "DirectSolution", "NoOptions", "run_loop",
+           "Acceptance", "Refusal", "RefusalCode", "Verdict", "as_verdict", "verdict_of"]
 
+import enum
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Union
 
 from ._lazy import lazy_module
 from .oracle import BudgetExhausted, Oracle
@@ -31,6 +33,91 @@ class Capabilities:
     constraints: bool = False      # handles explicit constraints
     devices: tuple[str, ...] = ("cpu", "cuda")
     max_dim: int | None = None     # refuses problems with more unknowns (e.g. dense d x d state)
+
+
+class RefusalCode(str, enum.Enum):
+    """Why a solver refuses a problem: the ``code`` of a :class:`Refusal`. Code that acts on
+    a refusal (grouping, counting, dispatch) reads the code, never the text."""
+
+    WRONG_KIND = "wrong_kind"            # the problem's kind is not among the solver's ``kinds``
+    NO_CONSTRAINTS = "no_constraints"    # the problem has explicit constraints; the solver does not handle them
+    NEEDS_EXACT = "needs_exact"          # the problem's oracle is stochastic; the solver needs exact gradients
+    TOO_LARGE = "too_large"              # more unknowns than ``capabilities.max_dim``
+    STRUCTURE = "structure"              # a structure the method relies on is missing (no convex form,
+                                         # an operator proven non-monotone, ...)
+    ERROR = "error"                      # ``accepts()`` itself raised; the text names the exception
+    OTHER = "other"                      # any other reason, and every legacy ``(False, reason)`` answer
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class _LegacyPair:
+    """``ok, why = solver.accepts(problem)`` and ``solver.accepts(problem)[0]`` keep working
+    for callers written against the old ``(bool, reason)`` answer."""
+
+    def __iter__(self):
+        return iter((bool(self), self.text))
+
+    def __getitem__(self, index):
+        return (bool(self), self.text)[index]
+
+    def __len__(self) -> int:
+        return 2
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Acceptance(_LegacyPair):
+    """A solver's yes to a problem: truthy, with the explanation that ``solverhub list --for``
+    and dispatch show (``"accepts kind 'minimize'"``)."""
+
+    text: str
+    code: ClassVar[None] = None
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Refusal(_LegacyPair):
+    """A solver's no to a problem (cf. benchopt's ``skip()`` with a reason): falsy, with a
+    :class:`RefusalCode` for code to act on and a text for people to read."""
+
+    code: RefusalCode
+    text: str
+
+    def __post_init__(self):
+        if not isinstance(self.code, RefusalCode):
+            raise TypeError(f"Refusal code must be a RefusalCode ({', '.join(c.name for c in RefusalCode)}), "
+                            f"not {self.code!r}")
+
+    def __bool__(self) -> bool:
+        return False
+
+
+Verdict = Union[Acceptance, Refusal]
+
+
+def as_verdict(answer) -> Verdict:
+    """Normalize what ``accepts``/``accepts_problem`` returned: an :class:`Acceptance` or a
+    :class:`Refusal` passes through; a legacy ``(bool, reason)`` tuple (third-party plugins
+    written before the typed answer) becomes ``Acceptance(reason)`` or
+    ``Refusal(RefusalCode.OTHER, reason)``."""
+    if isinstance(answer, (Acceptance, Refusal)):
+        return answer
+    if isinstance(answer, tuple) and len(answer) == 2:
+        ok, why = answer
+        return Acceptance(str(why)) if ok else Refusal(RefusalCode.OTHER, str(why))
+    raise TypeError(f"accepts() must return an Acceptance, a Refusal or a (bool, reason) tuple, "
+                    f"not {type(answer).__name__}")
+
+
+def verdict_of(solver: "Solver", problem) -> Verdict:
+    """``solver.accepts(problem)``, normalized by :func:`as_verdict` (exceptions propagate)."""
+    return as_verdict(solver.accepts(problem))
 
 
 @dataclass(frozen=True)
@@ -80,23 +167,27 @@ class Solver:
     description: ClassVar[str] = ""
 
     # -- acceptance and dispatch -------------------------------------------
-    def accepts(self, problem) -> tuple[bool, str]:
-        """``(True, why)`` if this solver can run ``problem``, else ``(False, reason)``."""
+    def accepts(self, problem) -> Verdict:
+        """:class:`Acceptance` (truthy, with why) if this solver can run ``problem``, else a
+        :class:`Refusal` with a :class:`RefusalCode` and a reason."""
         generic = "minimize" in self.kinds and getattr(problem.kind, "generic_minimization", False)
         if problem.kind.name not in self.kinds and not generic:
-            return False, f"accepts kinds {', '.join(self.kinds)}, not {problem.kind.name!r}"
+            return Refusal(RefusalCode.WRONG_KIND, f"accepts kinds {', '.join(self.kinds)}, not {problem.kind.name!r}")
         caps = self.capabilities
         if problem.has_constraints and not caps.constraints:
-            return False, "does not handle explicit constraints"
+            return Refusal(RefusalCode.NO_CONSTRAINTS, "does not handle explicit constraints")
         if problem.oracle_config.stochastic and not caps.stochastic_ok:
-            return False, "needs exact gradients (the problem's oracle is stochastic)"
+            return Refusal(RefusalCode.NEEDS_EXACT, "needs exact gradients (the problem's oracle is stochastic)")
         if caps.max_dim is not None and problem.dim > caps.max_dim:
-            return False, f"keeps dense {problem.dim}x{problem.dim} state; limit is {caps.max_dim} unknowns"
-        return self.accepts_problem(problem)
+            return Refusal(RefusalCode.TOO_LARGE,
+                           f"keeps dense {problem.dim}x{problem.dim} state; limit is {caps.max_dim} unknowns")
+        return as_verdict(self.accepts_problem(problem))
 
-    def accepts_problem(self, problem) -> tuple[bool, str]:
-        """Hook for solver-specific checks beyond kind and capabilities."""
-        return True, f"accepts kind {problem.kind.name!r}"
+    def accepts_problem(self, problem) -> Verdict:
+        """Hook for solver-specific checks beyond kind and capabilities: return an
+        :class:`Acceptance` or a :class:`Refusal` (a legacy ``(bool, reason)`` tuple is
+        normalized, a refusal then has code ``OTHER``)."""
+        return Acceptance(f"accepts kind {problem.kind.name!r}")
 
     def priority_for(self, problem) -> int:
         """Dispatch priority for ``problem`` (higher wins); default: the class's ``priority``."""

@@ -23,6 +23,7 @@ import math
 from typing import Mapping
 
 from .result import Result, Status
+from .solver import RefusalCode, verdict_of
 
 TINY_PROBLEMS: dict[str, str] = {
     "minimize": """
@@ -162,10 +163,10 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
         if problem is None:
             continue
         checked += 1
-        ok, why = cls().accepts(problem)
-        if not ok:
-            _fail(cls, f"declares kind {kind!r} but refuses its tiny problem: {why}")
-        if not isinstance(why, str) or not why:
+        verdict = verdict_of(cls(), problem)
+        if not verdict:
+            _fail(cls, f"declares kind {kind!r} but refuses its tiny problem: {verdict.text}")
+        if not isinstance(verdict.text, str) or not verdict.text:
             _fail(cls, "accepts() must give a reason string")
 
         result = solve(problem, cls, options={"max_iterations": max_iterations}, seed=1)
@@ -208,8 +209,10 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
     for kind, text in TINY_PROBLEMS.items():
         if kind in cls.kinds:
             continue
-        ok, why = cls().accepts(tiny_problem(kind))
-        if ok:
+        verdict = verdict_of(cls(), tiny_problem(kind))
+        if verdict:
             _fail(cls, f"accepts kind {kind!r} that it does not declare")
-        if not isinstance(why, str) or not why.strip():
+        if not isinstance(verdict.code, RefusalCode):
+            _fail(cls, f"refuses kind {kind!r} without a RefusalCode")
+        if not isinstance(verdict.text, str) or not verdict.text.strip():
             _fail(cls, f"refuses kind {kind!r} without a reason")

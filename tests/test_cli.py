@@ -124,11 +124,13 @@ def test_compare_table_lists_and_skips(tmp_path):
 
 
 def test_compare_counts_refusals_for_other_kinds_and_lists_other_reasons():
+    from solverhub import Refusal, RefusalCode
     from solverhub.cli import _skipped_summary
-    skipped = [("ridge", "dbgd", "accepts kinds bilevel, not 'minimize'"),
-               ("rosen", "dbgd", "accepts kinds bilevel, not 'minimize'"),
-               ("ridge", "em-moe", "accepts kinds mixture_of_experts, not 'minimize'"),
-               ("rosen", "cvxpy", "no convex form: not DCP")]
+    kind = RefusalCode.WRONG_KIND
+    skipped = [("ridge", "dbgd", Refusal(kind, "accepts kinds bilevel, not 'minimize'")),
+               ("rosen", "dbgd", Refusal(kind, "accepts kinds bilevel, not 'minimize'")),
+               ("ridge", "em-moe", Refusal(kind, "accepts kinds mixture_of_experts, not 'minimize'")),
+               ("rosen", "cvxpy", Refusal(RefusalCode.STRUCTURE, "no convex form: not DCP"))]
     text = _skipped_summary(skipped)
     assert text.startswith("cvxpy on rosen: no convex form: not DCP; ")
     assert text.endswith("3 pair(s) of a solver and a problem of a kind it does not take (dbgd, em-moe)")

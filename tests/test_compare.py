@@ -15,6 +15,7 @@ from solverhub.bench.problemset import collect_entries, parse_solver_spec
 from solverhub.bench.runner import ensure_baselines, plan_compare, run_compare
 from solverhub.bench.store import ResultStore
 from solverhub.errors import OptionError, ProblemError
+from solverhub.solver import Refusal, RefusalCode
 
 ROOT = Path(__file__).resolve().parents[1]
 RIDGE = ROOT / "problems" / "smooth" / "ridge.yaml"
@@ -140,7 +141,8 @@ def test_plan_skips_refusals_and_checks_options_first(tmp_path):
                   "constraints: ['sum(x) == 1']\n")
     entries = collect_entries([RIDGE, qp])
     plan = plan_compare(entries, [parse_solver_spec("gd"), parse_solver_spec("cvxpy")], 2, set())
-    assert len(plan.tasks) == 6 and plan.skipped == [("qp", "gd", "accepts kinds minimize, finite_sum, not 'constrained'")]
+    assert len(plan.tasks) == 6 and plan.skipped == [
+        ("qp", "gd", Refusal(RefusalCode.WRONG_KIND, "accepts kinds minimize, finite_sum, not 'constrained'"))]
     with pytest.raises(OptionError, match="unknown option 'nope'"):
         plan_compare(entries, [parse_solver_spec("gd:nope=1")], 1, set())
     with pytest.raises(OptionError, match="expects a number"):

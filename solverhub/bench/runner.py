@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 from ..errors import OptionError
 from ..options import canonical_json
 from ..result import Result
+from ..solver import Refusal, verdict_of
 from .problemset import ProblemEntry, SolverSpec
 from .store import ResultStore, run_key
 from .tasks import RunTask
@@ -21,7 +22,7 @@ from .tasks import RunTask
 class Plan:
     tasks: list[RunTask] = field(default_factory=list)        # runs still to do
     done: list[str] = field(default_factory=list)             # keys already in the store
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)   # (problem, solver label, reason)
+    skipped: list[tuple[str, str, Refusal]] = field(default_factory=list)   # (problem, solver label, refusal)
     problems: dict = field(default_factory=dict)               # problem_hash -> Problem
     versions: dict[str, str] = field(default_factory=dict)     # run key -> the solver version in that key
     resolved: dict[str, dict] = field(default_factory=dict)    # run key -> every option the run uses
@@ -111,9 +112,9 @@ def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec],
         problem = load_problem(entry.path, overrides=entry.overrides)
         plan.problems[problem.content_hash] = problem
         for config in configs:
-            ok, why = config.cls().accepts(problem)
-            if not ok:
-                plan.skipped.append((problem.name, config.label, why))
+            verdict = verdict_of(config.cls(), problem)
+            if not verdict:
+                plan.skipped.append((problem.name, config.label, verdict))
                 continue
             resolved = _resolved_options(config.cls, problem, config.options, time_limit_s)
             for seed in range(seeds):

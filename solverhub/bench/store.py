@@ -373,9 +373,12 @@ class ResultStore:
                              (problem_hash, problem, status, objective, message))
 
     # -- skipped pairs -----------------------------------------------------------
-    def put_skipped(self, pairs: Iterable[tuple[str, str, str]]) -> None:
+    def put_skipped(self, pairs: Iterable[tuple[str, str, object]]) -> None:
+        """Store ``(problem, solver, refusal)`` pairs; the store keeps the refusal's text
+        (a :class:`~solverhub.solver.Refusal` or a plain reason string)."""
         with self._transaction():
-            self._db.executemany("INSERT OR REPLACE INTO skipped VALUES (?,?,?)", list(pairs))
+            self._db.executemany("INSERT OR REPLACE INTO skipped VALUES (?,?,?)",
+                                 [(problem, solver, str(reason)) for problem, solver, reason in pairs])
 
     def skipped(self) -> list[tuple[str, str, str]]:
         return list(self._db.execute("SELECT problem, solver, reason FROM skipped ORDER BY problem, solver"))

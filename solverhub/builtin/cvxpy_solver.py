@@ -6,7 +6,7 @@ __all__ = ["CvxpySolver", "CvxpyOptions"]
 from dataclasses import dataclass
 
 from ..result import Status
-from ..solver import Capabilities, DirectSolution, Solver
+from ..solver import Acceptance, Capabilities, DirectSolution, Refusal, RefusalCode, Solver
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class CvxpySolver(Solver):
         try:
             problem.kind.lower_cvxpy(problem)
         except NoBaseline as err:
-            return False, f"no convex form: {err}"
-        return True, "the problem is DCP"
+            return Refusal(RefusalCode.STRUCTURE, f"no convex form: {err}")
+        return Acceptance("the problem is DCP")
 
     @staticmethod
     def solve_direct(problem, options) -> DirectSolution:

@@ -102,7 +102,7 @@ class TuneResult:
 
 
 def _score(result, score: str) -> float:
-    if result.status.value in ("diverged", "failed"):
+    if result.status.is_failure:
         return math.inf
     value = result.stationarity.value if score == "stationarity" else result.extras.get(score)
     return float(value) if value is not None and math.isfinite(value) else math.inf

@@ -24,7 +24,7 @@ __all__ = [
     "lazy_module",
     # problem kinds (loaded on first use)
     "ProblemKind", "CompiledSections", "CvxpySolution", "NoBaseline", "TorchProblem", "TorchEvaluator",
-    "ExpressionContext", "solver_measure", "Problem", "Const",
+    "ExpressionContext", "Catalog", "solver_measure", "Problem", "Const",
     # size caps and data helpers (loaded on first use)
     "max_elements", "charge", "split_rows", "load_training_arrays", "TrainingArrays",
     "load_sklearn_set", "SklearnMissing",
@@ -45,6 +45,7 @@ _LAZY = {
     "TorchProblem": ("problem.kinds.base", "TorchProblem"),
     "TorchEvaluator": ("problem.kinds.base", "TorchEvaluator"),
     "ExpressionContext": ("problem.kinds.base", "ExpressionContext"),
+    "Catalog": ("problem.kinds.base", "Catalog"),
     "solver_measure": ("problem.kinds.base", "_solver_measure"),
     "Problem": ("problem.model", "Problem"),
     "Const": ("problem.expr", "Const"),

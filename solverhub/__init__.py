@@ -11,8 +11,6 @@ from __future__ import annotations
 __all__ = ["load_problem", "solve", "compute_baseline", "Result", "Status", "Stationarity", "TracePoint",
            "Solver", "Capabilities", "IterState", "Acceptance", "Refusal", "RefusalCode", "hookimpl", "get_registry", "SolverhubError", "__version__"]
 
-__version__ = "0.1.0"
-
 from .errors import SolverhubError
 from .hookspecs import hookimpl
 from .result import Result, Stationarity, Status, TracePoint
@@ -22,7 +20,19 @@ _LAZY = {"load_problem": "problem.model", "solve": "api", "compute_baseline": "b
          "get_registry": "registry"}
 
 
+def _distribution_version() -> str:
+    """The installed distribution's version (pyproject.toml is the one place it is written)."""
+    from importlib import metadata
+    try:
+        return metadata.version("solverhub")
+    except metadata.PackageNotFoundError:      # a source tree on sys.path, not installed
+        return "0+unknown"
+
+
 def __getattr__(name):
+    if name == "__version__":
+        globals()["__version__"] = version = _distribution_version()
+        return version
     if name in _LAZY:
         import importlib
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)

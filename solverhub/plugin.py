@@ -15,7 +15,8 @@ from __future__ import annotations
 
 __all__ = [
     # solvers and the run loop's view of them
-    "Solver", "Capabilities", "IterState", "DirectSolution", "NoOptions", "hookimpl",
+    "Solver", "Capabilities", "IterState", "DirectSolution", "NoOptions", "Acceptance", "Refusal", "RefusalCode",
+    "hookimpl",
     # results
     "Result", "Status", "Stationarity", "TracePoint",
     # errors with locations
@@ -34,7 +35,7 @@ from ._lazy import lazy_module
 from .errors import Location, OptionError, ProblemError, SolverhubError
 from .hookspecs import hookimpl
 from .result import Result, Stationarity, Status, TracePoint
-from .solver import Capabilities, DirectSolution, IterState, NoOptions, Solver
+from .solver import Acceptance, Capabilities, DirectSolution, IterState, NoOptions, Refusal, RefusalCode, Solver
 
 # name -> (private module, name there); imported on first access (PEP 562)
 _LAZY = {

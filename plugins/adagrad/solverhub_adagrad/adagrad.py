@@ -82,7 +82,6 @@ class AdaGrad(Solver):
 
     name = "adagrad"
     paper = "arXiv:2406.04592"
-    version = "0.1.0"
     kinds = ("minimize", "finite_sum")
     capabilities = Capabilities(stochastic_ok=True)
     priority = 2

@@ -60,7 +60,6 @@ class SGD(Solver):
 
     name = "sgd"
     paper = "arXiv:2406.04592 (reference method: SGD with a tuned constant step)"
-    version = "0.1.0"
     kinds = ("minimize", "finite_sum")
     capabilities = Capabilities(stochastic_ok=True)
     priority = 1

@@ -97,7 +97,6 @@ class BFGSWolfe(Solver):
 
     name = "bfgs-wolfe"
     paper = "arXiv:2507.00361"
-    version = "0.1.0"
     kinds = ("minimize", "finite_sum")
     capabilities = Capabilities(stochastic_ok=False, max_dim=5000)
     priority = 20

@@ -163,7 +163,6 @@ class DBGD(Solver):
 
     name = "dbgd"
     paper = "Cao, Jiang, Yazdandoost Hamedani, Mokhtari (NeurIPS 2025), arXiv:2507.23155"
-    version = "0.1.0"
     kinds = ("bilevel",)
     capabilities = Capabilities(stochastic_ok=False)   # λ_k from noisy gradients is biased; the analysis is deterministic
     priority = 20                                      # dispatched for bilevel problems (cvxpy: 5, the baseline)

@@ -56,7 +56,6 @@ class PenaltyGD(Solver):
 
     name = "penalty-gd"
     paper = "classical fixed-penalty method (reference for dbgd, arXiv:2507.23155)"
-    version = "0.1.0"
     kinds = ("bilevel",)
     capabilities = Capabilities(stochastic_ok=True)    # SGD on f + lam·g with noisy gradients
     priority = 1

@@ -190,7 +190,6 @@ class EMMoE(Solver):
 
     name = "em-moe"
     paper = "arXiv:2411.06056"
-    version = "0.1.0"
     kinds = ("mixture_of_experts",)
     capabilities = Capabilities(stochastic_ok=False)
     priority = 30     # the default for its kind, above any generic gradient method

@@ -139,7 +139,6 @@ class GALA(Solver):
 
     name = "gala"
     paper = "arXiv:2506.08419"
-    version = "0.1.0"
     kinds = ("minimize", "finite_sum")
     capabilities = Capabilities(stochastic_ok=True)
     priority = 3

@@ -45,7 +45,6 @@ class RetrainStandard(Solver):
 
     name = "retrain-standard"
     paper = "arXiv:2410.22264 (reference: standard retraining on the pooled tasks)"
-    version = "0.1.0"
     kinds = ("lora_meta",)
     capabilities = Capabilities(stochastic_ok=False)
     priority = 10

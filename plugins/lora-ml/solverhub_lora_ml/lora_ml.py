@@ -64,7 +64,6 @@ class LoraML(Solver):
 
     name = "lora-ml"
     paper = "arXiv:2410.22264"
-    version = "0.1.0"
     kinds = ("lora_meta",)
     capabilities = Capabilities(stochastic_ok=False)
     priority = 30

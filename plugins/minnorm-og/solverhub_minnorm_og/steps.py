@@ -61,7 +61,6 @@ class UnlearningSolver(Solver):
 
     kinds = ("unlearning",)
     capabilities = Capabilities(stochastic_ok=False)
-    version = "0.1.0"
     State = UnlearnState
 
     def start_point(self, tensors, x0):

@@ -50,7 +50,6 @@ def _positive_lr(lr: float) -> None:
 class _AdamTrainer(Solver):
     """Adam on the minibatch gradient ``direction`` of a method's training loss."""
 
-    version = "0.1.0"
     kinds = ("latent_prior",)
     capabilities = Capabilities(stochastic_ok=True)
 

@@ -57,7 +57,6 @@ class O2NC(ConversionSolver):
 
     name = "o2nc"
     paper = "Cutkosky, Mehta, Orabona (ICML 2023), arXiv:2302.03775"
-    version = "0.1.0"
     priority = 1
     Options = O2NCOptions
     description = "online-to-nonconvex conversion with online gradient descent (reference for odog)"

@@ -60,7 +60,6 @@ class ODOG(ConversionSolver):
 
     name = "odog"
     paper = "arXiv:2510.03167"
-    version = "0.1.0"
     priority = 5
     Options = ODOGOptions
     description = "online doubly optimistic gradient in O2NC (smooth nonconvex, deterministic or stochastic)"

@@ -164,7 +164,6 @@ class OQNO2NC(Solver):
 
     name = "oqn-o2nc"
     paper = "Jiang, Mokhtari, Patitucci, arXiv:2412.02175"
-    version = "0.1.0"
     kinds = ("minimize", "finite_sum")
     capabilities = Capabilities(stochastic_ok=True, max_dim=2000)
     priority = 1

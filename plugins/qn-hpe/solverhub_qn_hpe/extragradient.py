@@ -78,7 +78,6 @@ class Extragradient(Solver):
 
     name = "extragradient"
     paper = "Korpelevich (1976); Khobotov (1987), doi:10.1016/0041-5553(87)90058-9"
-    version = "0.1.0"
     kinds = ("monotone", "minimax")
     capabilities = Capabilities(stochastic_ok=False)
     priority = 10

@@ -53,7 +53,6 @@ class GDA(Solver):
 
     name = "gda"
     paper = "Arrow, Hurwicz & Uzawa (1958), Studies in Linear and Non-Linear Programming"
-    version = "0.1.0"
     kinds = ("monotone", "minimax")
     capabilities = Capabilities(stochastic_ok=True)
     priority = 1

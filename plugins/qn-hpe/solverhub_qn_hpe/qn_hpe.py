@@ -118,7 +118,6 @@ class QNHPE(Solver):
 
     name = "qn-hpe"
     paper = "arXiv:2410.02626"
-    version = "0.1.0"
     kinds = ("monotone", "minimax")
     capabilities = Capabilities(stochastic_ok=False, max_dim=MAX_DIM)
     priority = 20

@@ -171,7 +171,6 @@ class Nora(_AdapterSolver):
 
     name = "nora"
     paper = "arXiv:2410.18965"
-    version = "0.1.0"
     priority = 30
     Options = NoraOptions
     description = "LoRA with Nystrom init of the adapters (NoRA; plus=true: NoRA+), Adam"
@@ -203,7 +202,6 @@ class Lora(_AdapterSolver):
 
     name = "lora"
     paper = "Hu et al. (2021), arXiv:2106.09685 (reference of arXiv:2410.18965)"
-    version = "0.1.0"
     priority = 20
     Options = LoraOptions
     description = "LoRA fine-tuning from the standard init (A kaiming-uniform, B = 0), Adam"

@@ -156,7 +156,6 @@ class ScaledGDNystrom(_ScaledGDBase):
 
     name = "scaledgd-nystrom"
     paper = "arXiv:2410.18965"
-    version = "0.1.0"
     priority = 30
     Options = NystromOptions
     description = "ScaledGD with Nyström initialization X0 = M·Omega (quadratic convergence)"
@@ -181,7 +180,6 @@ class ScaledGD(_ScaledGDBase):
 
     name = "scaledgd"
     paper = "Tong, Ma, Chi (2021), arXiv:2005.08898; small random init as in arXiv:2410.18965"
-    version = "0.1.0"
     priority = 20
     Options = ScaledGDOptions
     description = "ScaledGD (preconditioned GD on the factors) from a small random init"

@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from solverhub import Capabilities, IterState, Solver, hookimpl
-from solverhub._lazy import lazy_module
+from solverhub.plugin import Capabilities, IterState, Solver, hookimpl, lazy_module
 
 torch = lazy_module("torch")   # imported on first use, so `solverhub list` stays fast
 
@@ -40,7 +39,6 @@ class HeavyBall(Solver):
 
     name = "heavy-ball"
     paper = "Polyak (1964), doi:10.1016/0041-5553(64)90137-5"
-    version = "0.1.0"
     kinds = ("minimize", "finite_sum")
     capabilities = Capabilities(stochastic_ok=True)
     priority = 1

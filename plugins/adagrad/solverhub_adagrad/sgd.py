@@ -24,8 +24,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Mapping, Sequence
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 
 from .stats import GradNormStats, stats_gradient, stats_report
 

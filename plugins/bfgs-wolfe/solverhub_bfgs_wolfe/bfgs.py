@@ -29,9 +29,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Status
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, Status, lazy_module
 
 from .line_search import weak_wolfe_search
 

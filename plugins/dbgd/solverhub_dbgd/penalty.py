@@ -21,8 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 
 torch = lazy_module("torch")
 

@@ -45,8 +45,7 @@ __all__ = ["EMMoE", "Options", "EMState", "m_step", "newton_binary", "newton_gat
 from dataclasses import dataclass
 from typing import Any
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 
 torch = lazy_module("torch")
 

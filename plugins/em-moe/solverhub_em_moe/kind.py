@@ -32,11 +32,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Location, ProblemError
-from solverhub.plugin import max_elements
-from solverhub.plugin import Const
-from solverhub.plugin import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
+from solverhub.plugin import (CompiledSections, Const, CvxpySolution, Location, NoBaseline, ProblemError, ProblemKind,
+                              TorchProblem, lazy_module, max_elements)
 
 from .model import MoEConfig, MoEModel, variable_shapes
 from .planted import generate_planted

@@ -58,8 +58,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 
 torch = lazy_module("torch")
 

@@ -18,8 +18,7 @@ __all__ = ["RetrainStandard", "Options", "SRState"]
 
 from dataclasses import dataclass
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 
 torch = lazy_module("torch")
 

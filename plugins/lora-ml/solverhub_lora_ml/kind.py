@@ -55,11 +55,8 @@ import time
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Location, ProblemError
-from solverhub.plugin import max_elements
-from solverhub.plugin import Const
-from solverhub.plugin import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
+from solverhub.plugin import (CompiledSections, Const, CvxpySolution, Location, NoBaseline, ProblemError, ProblemKind,
+                              TorchProblem, lazy_module, max_elements)
 
 torch = lazy_module("torch")
 

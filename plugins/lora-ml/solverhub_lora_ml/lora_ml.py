@@ -30,8 +30,7 @@ __all__ = ["LoraML", "Options", "LoraMLState"]
 
 from dataclasses import dataclass
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 
 torch = lazy_module("torch")
 

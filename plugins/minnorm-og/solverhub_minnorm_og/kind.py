@@ -33,10 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Location, ProblemError
-from solverhub.plugin import Const
-from solverhub.plugin import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
+from solverhub.plugin import (CompiledSections, Const, CvxpySolution, Location, NoBaseline, ProblemError, ProblemKind,
+                              TorchProblem, lazy_module)
 
 from .model import ModelSpec, TorchModel, init_params, layer_shapes, train
 from .projection import null_component

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solverhub.plugin import load_sklearn_set
-from solverhub.plugin import split_rows   # the training kind's seeded split
+from solverhub.plugin import load_sklearn_set, split_rows   # split_rows: the training kind's seeded split
 
 
 @dataclass(frozen=True, eq=False)

@@ -36,14 +36,11 @@ __all__ = ["LatentPrior", "latent_report"]
 
 import numpy as np
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Location, ProblemError
-from .metrics import factor_recovery, ks_to_prior, lps, mmd2
-from solverhub.plugin import max_elements
-from solverhub.plugin import Const
-from solverhub.plugin import CompiledSections, NoBaseline, ProblemKind, TorchProblem
+from solverhub.plugin import (CompiledSections, Const, Location, NoBaseline, ProblemError, ProblemKind, TorchProblem,
+                              lazy_module, max_elements)
 
 from .data import LatentData, digits_dataset, factor_dataset, split_rows
+from .metrics import factor_recovery, ks_to_prior, lps, mmd2
 from .model import AEConfig, LatentModel, init_params, variable_shapes
 from .schema import LatentPriorSections, parse_prior
 

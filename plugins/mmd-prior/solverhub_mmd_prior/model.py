@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solverhub.plugin import lazy_module
+
 from .metrics.mmd import mmd2_torch
 from .metrics.priors import GaussianPrior, MixturePrior, UniformPrior
 

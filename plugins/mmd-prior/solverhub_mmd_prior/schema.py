@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from solverhub.plugin import Location, ProblemError
+
 from .metrics.mmd import DEFAULT_SCALES
 from .metrics.priors import GaussianPrior, MixturePrior, UniformPrior
 

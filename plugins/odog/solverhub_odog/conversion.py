@@ -41,8 +41,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 
 torch = lazy_module("torch")
 

@@ -64,8 +64,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 
 from .matrix_learner import learner_step
 from .subproblem import project_ball, solve_ball_quadratic

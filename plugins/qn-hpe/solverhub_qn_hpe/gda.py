@@ -18,9 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Status
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, Status, lazy_module
 
 torch = lazy_module("torch")
 

@@ -45,9 +45,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Status
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, Status, lazy_module
 
 from ._monotone import monotone_verdict
 from .jacobian_learner import PROJECTIONS, project_jacobian, secant_update

@@ -39,10 +39,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub.plugin import lazy_module
-from solverhub.plugin import Location, ProblemError
-from solverhub.plugin import Const
-from solverhub.plugin import CompiledSections, CvxpySolution, NoBaseline, ProblemKind, TorchProblem
+from solverhub.plugin import (CompiledSections, Const, CvxpySolution, Location, NoBaseline, ProblemError, ProblemKind,
+                              TorchProblem, lazy_module)
 
 torch = lazy_module("torch")
 

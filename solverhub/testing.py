@@ -13,12 +13,20 @@ of an undeclared kind is refused with a reason; the tiny problems are solved
 round-trip through JSON exactly.
 
 ``count_host_syncs(monkeypatch)`` counts device-to-host copies (``float(t)``,
-``t.item()``, ``bool(t)``, ...) for the GPU rule: no per-iteration host syncs.
+``t.item()``, ``bool(t)``, ...) for the GPU rule: no per-iteration host syncs;
+``check_solver`` holds ``step`` to it (a solver declares documented syncs in
+``host_syncs_per_step``).
+
+The module is also a pytest plugin (entry point ``pytest11``: installing solverhub is
+enough), with the fixtures ``single_thread``, ``make_oracle``, ``drive`` and
+``count_host_syncs``; loading it imports neither torch nor the registry.
 """
 from __future__ import annotations
 
-__all__ = ["check_solver", "TINY_PROBLEMS", "tiny_problem", "count_host_syncs", "HOST_SYNCS"]
+__all__ = ["check_solver", "TINY_PROBLEMS", "tiny_problem", "count_host_syncs", "HOST_SYNCS", "ALL_HOST_SYNCS",
+           "HostSyncs", "make_oracle", "drive", "Driven"]
 
+import dataclasses
 import math
 from typing import Mapping
 
@@ -85,25 +93,159 @@ objective: "sum_squares(x) + x @ (B @ y) - 0.5 * sum_squares(y) + c @ x"
 
 
 HOST_SYNCS = ("__float__", "item", "__bool__")
+#: everything that copies a tensor's value to the host: what ``check_solver`` counts inside ``step``
+ALL_HOST_SYNCS = ("__float__", "item", "__bool__", "tolist", "cpu", "numpy")
 
 
-def count_host_syncs(monkeypatch, methods: tuple[str, ...] = HOST_SYNCS) -> dict:
+class HostSyncs(dict):
+    """Live counts from :func:`count_host_syncs`: ``["n"]`` all counted calls, ``[phase]`` those made
+    while a phase's method runs, and ``calls[phase]`` the count of each call of that method."""
+
+    def __init__(self, phases=()):
+        super().__init__(n=0, **{name: 0 for name in phases})
+        self.calls = {name: [] for name in phases}
+        self._active: list[str] = []
+
+
+def count_host_syncs(monkeypatch, methods: tuple[str, ...] = HOST_SYNCS, *,
+                     phases: Mapping[str, tuple[object, str]] | None = None) -> HostSyncs:
     """Count calls of the ``torch.Tensor`` ``methods`` that copy a value to the host.
 
-    Returns ``{"n": count}``, updated live; ``monkeypatch`` (pytest's fixture, or one of its
-    ``context()``s) restores the methods. Add ``"tolist"``, ``"cpu"``, ``"numpy"``, ``"__int__"``
-    ... to ``methods`` to count those too. On CPU a solver's step should leave ``n`` unchanged.
+    Returns a :class:`HostSyncs` (a dict) with ``"n"``, the count, updated live; ``monkeypatch``
+    (pytest's fixture, one of its ``context()``s, or anything with ``setattr(obj, name, value)``
+    that restores) restores the methods. Add ``"tolist"``, ``"cpu"``, ``"numpy"``, ``"__int__"``
+    ... to ``methods`` to count those too (``ALL_HOST_SYNCS``). On CPU a solver's step should
+    leave ``n`` unchanged.
+
+    ``phases`` maps a name to ``(owner, method name)`` (or a list of them), e.g. ``{"in_step": (MySolver, "step"),
+    "in_report": (MySolver, "report")}``: syncs made while that method runs (innermost phase)
+    are also counted under the name, and ``calls[name]`` lists the count of each of its calls.
     """
     import torch
-    syncs = {"n": 0}
+    syncs = HostSyncs(phases or {})
     for name in methods:
         original = getattr(torch.Tensor, name)
 
         def counting(self, *a, _orig=original, **k):
             syncs["n"] += 1
+            if syncs._active:
+                phase = syncs._active[-1]
+                syncs[phase] += 1
+                syncs.calls[phase][-1] += 1
             return _orig(self, *a, **k)
         monkeypatch.setattr(torch.Tensor, name, counting)
+    for phase, targets in (phases or {}).items():
+        for owner, attr in (targets if isinstance(targets, list) else [targets]):
+            _enter_phase(monkeypatch, syncs, phase, owner, attr)
     return syncs
+
+
+def _enter_phase(monkeypatch, syncs: HostSyncs, phase: str, owner, attr: str) -> None:
+    """Wrap ``owner.attr`` so that host syncs during its calls count under ``phase``."""
+    wrapped = getattr(owner, attr)
+
+    def in_phase(*a, **k):
+        syncs._active.append(phase)
+        syncs.calls[phase].append(0)
+        try:
+            return wrapped(*a, **k)
+        finally:
+            syncs._active.pop()
+    if isinstance(owner, type) and isinstance(vars(owner).get(attr), staticmethod):
+        in_phase = staticmethod(in_phase)
+    monkeypatch.setattr(owner, attr, in_phase)
+
+
+class _Patches:
+    """The ``setattr``/``undo`` part of pytest's monkeypatch, for the kit outside a fixture."""
+
+    def __init__(self):
+        self._undo = []
+
+    def setattr(self, owner, name, value):
+        had = name in vars(owner)
+        self._undo.append((owner, name, vars(owner)[name] if had else None, had))
+        setattr(owner, name, value)
+
+    def undo(self):
+        for owner, name, value, had in reversed(self._undo):
+            if had:
+                setattr(owner, name, value)
+            else:
+                delattr(owner, name)
+        self._undo.clear()
+
+
+def make_oracle(problem, device="cpu", *, dtype=None, seed: int | None = None, max_calls: int | None = None):
+    """The counting oracle ``solverhub.solve`` would build for ``problem`` (a Problem or YAML text)
+    on ``device`` (float64 unless ``dtype``), with the problem's oracle config (``seed`` overrides
+    its seed). ``oracle.x0`` is the problem's start point."""
+    import dataclasses
+
+    from .oracle import Oracle
+    from .problem.model import Problem, load_problem
+    if not isinstance(problem, Problem):
+        problem = load_problem(problem)
+    tp = problem.lower_torch(device, dtype)
+    config = problem.oracle_config if seed is None else dataclasses.replace(problem.oracle_config, seed=seed)
+    return Oracle.for_problem(tp, problem, config=config, max_calls=max_calls)
+
+
+@dataclasses.dataclass
+class Driven:
+    """What :func:`drive` returns: the ``states`` (the initial state, then one per step; with
+    ``every``, only the initial and the final one), ``kept`` (``[(k, state)]`` every ``every``
+    steps), the ``oracle`` and the ``problem`` (``None`` when an oracle was given)."""
+    states: list
+    oracle: object
+    problem: object = None
+    kept: list = dataclasses.field(default_factory=list)
+
+    @property
+    def final(self):
+        return self.states[-1]
+
+
+def drive(solver, problem_or_oracle, options=None, steps: int = 100, *, x0=None, every: int | None = None,
+          until=None, edit=None, device="cpu") -> Driven:
+    """``init`` + up to ``steps`` ``step`` calls of ``solver`` (a class or an instance), by hand,
+    without the run loop: to test a method's iterates against its paper's recursion.
+
+    ``problem_or_oracle``: a Problem or YAML text (the oracle is :func:`make_oracle`'s on
+    ``device``), or an oracle (then ``x0`` defaults to ``oracle.x0``; ``init`` gets no problem).
+    ``options``: the solver's Options, a dict of them, or ``None`` (the defaults). ``until(state,
+    oracle)`` true stops before the next step; ``edit(state)`` replaces the initial state.
+    """
+    solver = solver() if isinstance(solver, type) else solver
+    if options is None or isinstance(options, Mapping):
+        options = type(solver).Options(**(options or {}))
+    problem = None
+    if hasattr(problem_or_oracle, "grad"):
+        oracle = problem_or_oracle
+    else:
+        from .problem.model import Problem, load_problem
+        problem = problem_or_oracle if isinstance(problem_or_oracle, Problem) else load_problem(problem_or_oracle)
+        oracle = make_oracle(problem, device)
+    if x0 is None:
+        x0 = oracle.x0.clone()
+    elif not hasattr(x0, "dtype") or not hasattr(x0, "clone"):       # numpy or a list: float64, like the kit
+        import torch
+        x0 = torch.as_tensor(x0, dtype=torch.float64)
+    state = solver.init(problem, oracle, x0, options)
+    if edit is not None:
+        state = edit(state)
+    states, kept = [state], []
+    for k in range(1, steps + 1):
+        if until is not None and until(state, oracle):
+            break
+        state = solver.step(state, oracle, options)
+        if every is None:
+            states.append(state)
+        elif k % every == 0:
+            kept.append((k, state))
+    if every is not None:
+        states.append(state)
+    return Driven(states, oracle, problem, kept)
 
 
 def tiny_problem(kind: str, problems: Mapping[str, str] | None = None):
@@ -128,6 +270,29 @@ def _optimum(problem) -> float | None:
         return compute_baseline(problem).objective
     except NoBaseline:
         return None
+
+
+STEP_WARMUP = 3      # steps before the host-sync count starts (set-up work may sync once)
+
+
+def _check_step_host_syncs(cls, problem, steps: int = 12) -> None:
+    """``step`` makes no more host syncs than ``cls.host_syncs_per_step`` (default 0) once past
+    the first ``STEP_WARMUP`` steps: the GPU rule, counted on the oracle's device (CPU here)."""
+    if cls.solve_direct is not None:
+        return
+    from .api import solve
+    allowed = getattr(cls, "host_syncs_per_step", 0)
+    patches = _Patches()
+    try:
+        syncs = count_host_syncs(patches, ALL_HOST_SYNCS, phases={"step": (cls, "step")})
+        solve(problem, cls, options={"max_iterations": steps, "tolerance": 0.0}, seed=1)
+    finally:
+        patches.undo()
+    per_step = syncs.calls["step"][STEP_WARMUP:]
+    if per_step and max(per_step) > allowed:
+        _fail(cls, f"step makes {max(per_step)} host syncs (.item(), float(t), bool(t), .cpu(), .tolist(), "
+                   f".numpy()) on {problem.name} after {STEP_WARMUP} steps; declared host_syncs_per_step = "
+                   f"{allowed} (counts per step: {per_step})")
 
 
 def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_iterations: int = 3000,
@@ -202,6 +367,8 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
         if Result.from_json(result.to_json()) != result:
             _fail(cls, "Result does not round-trip through JSON")
 
+        _check_step_host_syncs(cls, problem)
+
     if checked == 0:
         _fail(cls, f"no tiny problem for any declared kind {cls.kinds}; pass problems={{kind: yaml}}")
 
@@ -216,3 +383,40 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
             _fail(cls, f"refuses kind {kind!r} without a RefusalCode")
         if not isinstance(verdict.text, str) or not verdict.text.strip():
             _fail(cls, f"refuses kind {kind!r} without a reason")
+
+
+# -- the pytest plugin: fixtures for plugin tests (registered by the ``pytest11`` entry point) --
+try:
+    import pytest
+except ImportError:                       # the kit's functions work without pytest
+    pytest = None
+
+if pytest is not None:
+    @pytest.fixture(scope="module", name="single_thread")
+    def _single_thread_fixture():
+        """torch on one intra-op thread for the module (tiny tensors: more threads only add
+        contention), the previous count restored after it. Opt in with
+        ``pytestmark = pytest.mark.usefixtures("single_thread")``."""
+        import torch
+        saved = torch.get_num_threads()
+        torch.set_num_threads(1)
+        yield
+        torch.set_num_threads(saved)
+
+    @pytest.fixture(name="make_oracle")
+    def _make_oracle_fixture():
+        """:func:`make_oracle`: ``make_oracle(problem_or_yaml, device="cpu", *, dtype, seed, max_calls)``."""
+        return make_oracle
+
+    @pytest.fixture(name="drive")
+    def _drive_fixture():
+        """:func:`drive`: ``drive(solver, problem_or_oracle, options, steps, *, x0, every, until, edit)``."""
+        return drive
+
+    @pytest.fixture(name="count_host_syncs")
+    def _count_host_syncs_fixture(monkeypatch):
+        """:func:`count_host_syncs` bound to the test's monkeypatch:
+        ``count_host_syncs(methods=HOST_SYNCS, *, phases=None) -> HostSyncs``."""
+        def count(methods: tuple[str, ...] = HOST_SYNCS, *, phases=None) -> HostSyncs:
+            return count_host_syncs(monkeypatch, methods, phases=phases)
+        return count

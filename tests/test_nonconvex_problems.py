@@ -53,13 +53,7 @@ DECLARED = {                      # deterministic files with a declared optimum:
 REL_TOL = 1e-8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 @functools.lru_cache(maxsize=None)

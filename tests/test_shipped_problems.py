@@ -75,13 +75,7 @@ def _param(rel: str) -> list:
     return pytest.param(rel, id=rel, marks=marks)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    import torch
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 @functools.lru_cache(maxsize=None)

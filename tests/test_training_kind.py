@@ -38,12 +38,7 @@ epochs: 5
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,8 @@ class Adam(Solver):
     priority = 5
     Options = AdamOptions
     description = "Adam (torch.optim.Adam); the default for stochastic oracles"
+    # torch.optim.Adam reads its step counter with .item(): a CPU tensor (not a device sync on GPU)
+    host_syncs_per_step = 1
 
     def priority_for(self, problem):
         return 30 if problem.oracle_config.stochastic else self.priority

@@ -43,6 +43,8 @@ class GradientDescent(Solver):
     priority = 0
     Options = GDOptions
     description = "gradient descent with Armijo backtracking (constant step when stochastic)"
+    # the Armijo test reads one bool per backtracking trial (the accepted trial: one per step on the kit's problems)
+    host_syncs_per_step = 1
 
     def init(self, problem, oracle, x0, options):
         if oracle.stochastic or not options.backtracking:

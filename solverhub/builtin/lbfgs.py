@@ -40,6 +40,8 @@ class LBFGS(Solver):
     priority = 10
     Options = LBFGSOptions
     description = "limited-memory BFGS (torch.optim.LBFGS, strong Wolfe)"
+    # torch.optim.LBFGS and its strong-Wolfe search read scalars with .item()/float() (7 per step measured)
+    host_syncs_per_step = 7
 
     @classmethod
     def prepare(cls):

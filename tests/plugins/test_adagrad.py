@@ -28,14 +28,9 @@ from solverhub_adagrad.adagrad import adagrad_direction  # noqa: E402
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread, as solverhub.solve uses for small problems (run_loop
-    called directly does not set it; two threads are several times slower under load)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+# tiny tensors: one intra-op thread, as solverhub.solve uses for small problems (run_loop called
+# directly does not set it); solverhub.testing's fixture
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # -- helpers ----------------------------------------------------------------

@@ -41,12 +41,7 @@ expert: linear
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 def planted_yaml(*, experts=2, expert="linear", symmetric=False, n=2000, d=5, snr=4.0, gate_norm=2.0, seed=0,

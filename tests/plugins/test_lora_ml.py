@@ -26,12 +26,7 @@ def planted(d=10, T=3, k=1, n=500, sigma=0.1, seed=0, extra=""):
             f"seed: {seed}}}\nnew_task: {{n: 100, seed: 1}}\n{extra}")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 @functools.lru_cache(maxsize=None)

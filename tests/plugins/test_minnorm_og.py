@@ -39,12 +39,7 @@ SINE = ROOT / "problems/structured/unlearning/sine_poisoning.yaml"
 TINY = Unlearning.tiny_problem   # the kind's own tiny instance (the conformance kit's default)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 @pytest.fixture(scope="module")
@@ -236,33 +231,10 @@ def test_sine_problem_shape(sine):
 
 
 # -- no host syncs in step ---------------------------------------------------------
-def test_step_has_no_host_syncs(sine, monkeypatch):
+def test_step_has_no_host_syncs(sine, count_host_syncs):
     sine.lower_torch()                                     # the set-up (training) is cached first
-    syncs = {"n": 0, "in_step": 0, "in_report": 0}
-    phase = {"name": None}
-    for name in ("__float__", "item", "__bool__"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            if phase["name"]:
-                syncs[phase["name"]] += 1
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
-
-    def wrap(owner, attr, label):
-        original = getattr(owner, attr)
-
-        def wrapped(*a, **k):
-            phase["name"] = label
-            try:
-                return original(*a, **k)
-            finally:
-                phase["name"] = None
-        monkeypatch.setattr(owner, attr, wrapped)
-    wrap(MinNormOG, "step", "in_step")
-    wrap(MinNormOG, "report", "in_report")
-    wrap(type(sine.kind), "report", "in_report")
+    syncs = count_host_syncs(phases={"in_step": (MinNormOG, "step"),
+                                     "in_report": [(MinNormOG, "report"), (type(sine.kind), "report")]})
     options = {"max_iterations": 200, "tolerance": 0.0, "trace_every": 50, "n_pert": 20, "projection_steps": None}
     r = solverhub.solve(sine, "minnorm-og", options=options)
     assert r.iterations == 200 and len(r.trace) == 5 and r.extras["projections"] == 200

@@ -42,12 +42,7 @@ solve: {{max_iterations: 1000000, trace_every: 1000}}
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 # -- T3: the training claim --------------------------------------------------------------------

@@ -21,8 +21,7 @@ torch = pytest.importorskip("torch")
 scipy_optimize = pytest.importorskip("scipy.optimize")
 
 import solverhub  # noqa: E402
-from solverhub.oracle import Oracle  # noqa: E402
-from solverhub.testing import TINY_PROBLEMS, check_solver  # noqa: E402
+from solverhub.testing import TINY_PROBLEMS, check_solver, drive, make_oracle  # noqa: E402
 from solverhub_oqn_o2nc import (OQNO2NC, OQNOptions, learner_step, project_ball,  # noqa: E402
                                 secant_loss, solve_ball_quadratic)
 
@@ -30,14 +29,7 @@ F64 = torch.float64
 BIG = 10**7   # max_iterations when the gradient-call budget is the limit
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread, as solverhub.solve uses for small problems (with two
-    threads on a loaded 2-core machine, a 20x20 eigh was measured 16x slower)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -57,28 +49,6 @@ def _yaml(name, data, objective, x0, extra=""):
     lines = "".join(f"  {k}: {json.dumps(np.asarray(v).tolist())}\n" for k, v in data.items())
     return (f"name: {name}\nkind: minimize\nvariables: {{x: {{shape: [{x0[0]}], x0: {x0[1]}}}}}\n"
             f"data:\n{lines}objective: \"{objective}\"\n{extra}")
-
-
-def make_oracle(problem, seed=None):
-    """The oracle solverhub.solve would build (same config, same seed)."""
-    tp = problem.lower_torch("cpu", F64)
-    config = problem.oracle_config if seed is None else replace(problem.oracle_config, seed=seed)
-    return Oracle(tp.objective, x0=tp.x0, n_rows=problem.sections.n_rows, config=config,
-                  unflatten=tp.unflatten), tp.x0.clone()
-
-
-def drive(options, problem, n_rounds, state_edit=None):
-    """init + n_rounds steps of the solver on a fresh oracle; returns the states."""
-    solver = OQNO2NC()
-    oracle, x0 = make_oracle(problem)
-    state = solver.init(problem, oracle, x0, options)
-    if state_edit is not None:
-        state = state_edit(state)
-    states = [state]
-    for _ in range(n_rounds):
-        state = solver.step(state, oracle, options)
-        states.append(state)
-    return states, oracle
 
 
 # the ODOG note's test-2 problem, exactly as problems/nonconvex/odog_quadratic_quartic.yaml
@@ -196,7 +166,7 @@ def test_bound_respected_inside_the_solver():
     bound (L_n = 2 · running max ‖y‖/‖s‖) and with a fixed small L = 0.05 (there it binds)."""
     problem = solverhub.load_problem(NOTE_YAML)
     for options in (OQNOptions(), OQNOptions(L=0.05)):
-        states, _ = drive(options, problem, 150)
+        states = drive(OQNO2NC, problem, options, 150).states
         binding = 0
         for st in states[2:]:
             op = float(torch.max(torch.abs(torch.linalg.eigvalsh(st.B))))
@@ -228,7 +198,7 @@ def test_hint_is_exact_for_a_quadratic_once_the_learner_has_seen_spanning_steps(
     def warm(state):
         return replace(state, B=B, eigenvalues=eigenvalues, eigenvectors=eigenvectors)
 
-    states, _ = drive(OQNOptions(L=2.0, D=1.0), solverhub.load_problem(QUAD_YAML), 300, state_edit=warm)
+    states = drive(OQNO2NC, QUAD_YAML, OQNOptions(L=2.0, D=1.0), 300, edit=warm).states
     relative, predicted = [], []
     for k in range(2, len(states)):
         st, prev = states[k], states[k - 1]          # after round k (g_k) and after round k − 1 (m_k)
@@ -270,8 +240,10 @@ def reference_o2nc_ogd(oracle, x0, n_rounds, eta, radius, K):
 def test_hints_off_reproduces_o2nc_ogd_bit_for_bit(anchor):
     problem = solverhub.load_problem(NOTE_YAML)
     options = OQNOptions(hints=False, anchor=anchor, D=0.1, eta=0.3, K=20)
-    states, oracle = drive(options, problem, 400)
-    ref_oracle, x0 = make_oracle(problem)
+    run = drive(OQNO2NC, problem, options, 400)
+    states, oracle = run.states, run.oracle
+    ref_oracle = make_oracle(problem)
+    x0 = ref_oracle.x0.clone()
     rounds, measures = reference_o2nc_ogd(ref_oracle, x0, 400, 0.3, 0.1, 20)
     for st, (x, delta), measure in zip(states[1:], rounds, measures):
         assert torch.equal(st.iterate, x) and torch.equal(st.delta, delta)
@@ -279,7 +251,7 @@ def test_hints_off_reproduces_o2nc_ogd_bit_for_bit(anchor):
             assert float(st.goldstein_grad_norm) == measure
     assert oracle.counts["grad"] == 400 == ref_oracle.counts["grad"]
     # and hints on does change the iterates (the comparison can fail)
-    on, _ = drive(replace(options, hints=True), problem, 50)
+    on = drive(OQNO2NC, problem, replace(options, hints=True), 50).states
     assert not torch.equal(on[-1].iterate, states[50].iterate)
 
 
@@ -331,7 +303,8 @@ def note_runs():
         opts = {"max_oracle_calls": 4000, "max_iterations": BIG, "tolerance": 0.0, "trace_every": 1000,
                 "D": D, "eta": 0.3, "K": 50}
         oqn = solverhub.solve(problem, OQNO2NC, options=opts)
-        oracle, x0 = make_oracle(problem)
+        oracle = make_oracle(problem)
+        x0 = oracle.x0.clone()
         rounds, measures = reference_o2nc_ogd(oracle, x0, 4000, 0.3, D, 50)
         ogd_last = float(torch.linalg.vector_norm(oracle.peek_grad(rounds[-1][0])))
         if have_odog:
@@ -340,7 +313,7 @@ def note_runs():
             odog = solverhub.solve(problem, "odog", options={**opts, **fixed})
             odog_measure, odog_last = odog.stationarity.value, odog.extras["last_iterate_grad_norm"]
         else:
-            odog_measure, odog_last = reference_odog(make_oracle(problem)[0], x0, 4000, 0.3, D, 50)
+            odog_measure, odog_last = reference_odog(make_oracle(problem), x0, 4000, 0.3, D, 50)
         runs[D] = dict(oqn=oqn, ogd=(measures[-1], ogd_last), odog=(odog_measure, odog_last))
     return runs
 
@@ -383,7 +356,8 @@ def test_reported_point_is_the_output_point_or_the_last_iterate(output):
     opts = {"max_iterations": 200, "tolerance": 0.0, "trace_every": 100, "K": 20, "output": output}
     res = solverhub.solve(problem, OQNO2NC, options={**opts, "hints": False})
     solution = np.asarray(res.solution["x"])
-    oracle, x0 = make_oracle(problem)
+    oracle = make_oracle(problem)
+    x0 = oracle.x0.clone()
     x, delta, ws = x0.clone(), torch.zeros_like(x0), []
     for _ in range(200):
         ws.append(x + 0.5 * delta)
@@ -466,30 +440,12 @@ def test_conformance_kit():
     check_solver(OQNO2NC)
 
 
-def test_no_host_syncs_per_round(monkeypatch):
+def test_no_host_syncs_per_round(count_host_syncs):
     """No float()/item()/bool()/tolist() inside step; whole run within 2·len(trace) + 10
     (trace samples: 2 each; report: a few batched transfers). On CUDA, torch.linalg.eigh
     synchronizes internally once per round (torch documents it) -- invisible to this count."""
     p = solverhub.load_problem(TINY_PROBLEMS["minimize"])
-    syncs = {"n": 0, "in_step": 0}
-    in_step = {"on": False}
-    for name in ("__float__", "item", "__bool__", "tolist"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            syncs["in_step"] += in_step["on"]
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
-    original_step = OQNO2NC.step
-
-    def counted_step(self, *a, **k):
-        in_step["on"] = True
-        try:
-            return original_step(self, *a, **k)
-        finally:
-            in_step["on"] = False
-    monkeypatch.setattr(OQNO2NC, "step", counted_step)
+    syncs = count_host_syncs(("__float__", "item", "__bool__", "tolist"), phases={"in_step": (OQNO2NC, "step")})
     result = solverhub.solve(p, OQNO2NC, options={"max_iterations": 200, "tolerance": 0.0, "trace_every": 50})
     assert result.iterations == 200 and len(result.trace) == 5
     assert syncs["in_step"] == 0, syncs
@@ -517,7 +473,8 @@ def test_stochastic_oracle_goes_through_the_same_path(yaml_text):
     problem = solverhub.load_problem(yaml_text)
     opts = {"max_iterations": 300, "tolerance": 0.0, "trace_every": 100, "K": 25}
     off = solverhub.solve(problem, OQNO2NC, options={**opts, "hints": False, "output": "last"}, seed=11)
-    oracle, x0 = make_oracle(problem, seed=11)
+    oracle = make_oracle(problem, seed=11)
+    x0 = oracle.x0.clone()
     rounds, measures = reference_o2nc_ogd(oracle, x0, 300, 0.3, 0.1, 25)
     assert off.oracle_calls["stochastic_grad"] == 300 and off.oracle_calls["grad"] == 0
     assert off.stationarity.value == measures[-1]

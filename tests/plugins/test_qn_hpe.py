@@ -20,9 +20,8 @@ torch = pytest.importorskip("torch")
 import solverhub  # noqa: E402
 from solverhub.baseline import compute_baseline  # noqa: E402
 from solverhub.errors import SolverRefused  # noqa: E402
-from solverhub.oracle import Oracle  # noqa: E402
 from solverhub.result import Status  # noqa: E402
-from solverhub.testing import TINY_PROBLEMS, check_solver  # noqa: E402
+from solverhub.testing import TINY_PROBLEMS, check_solver, drive  # noqa: E402
 from solverhub_qn_hpe import GDA, QNHPE, Extragradient, project_jacobian, secant_update  # noqa: E402
 
 MONOTONE = Path(__file__).resolve().parents[2] / "problems" / "monotone"
@@ -53,19 +52,12 @@ def load(name: str):
     return solverhub.load_problem(MONOTONE / f"{name}.yaml")
 
 
-def drive(problem, cls, options=None, max_steps=10_000, tolerance=None):
-    """init/step by hand on a float64 CPU oracle; returns (states, oracle)."""
-    tp = problem.lower_torch("cpu", F64)
-    oracle = Oracle.for_problem(tp, problem)
-    solver, opts = cls(), cls.Options(**(options or {}))
-    states = [solver.init(problem, oracle, tp.x0.clone(), opts)]
-    for _ in range(max_steps):
-        if tolerance is not None and float(torch.linalg.vector_norm(oracle.peek_operator(states[-1].x))) <= tolerance:
-            break
-        states.append(solver.step(states[-1], oracle, opts))
-        if states[-1].stop is not None:
-            break
-    return states, oracle
+def stopped_or_below(tolerance=None):
+    """``until`` for solverhub.testing's drive: the solver stopped, or ‖F(x)‖ <= tolerance."""
+    def until(state, oracle):
+        return state.stop is not None or (
+            tolerance is not None and float(torch.linalg.vector_norm(oracle.peek_operator(state.x))) <= tolerance)
+    return until
 
 
 def ratios(result) -> np.ndarray:
@@ -158,7 +150,7 @@ def test_why_no_superlinear_tail(affine50):
     η_k ≤ 2 every such loss exceeds 1/64 while the budget ‖A‖_F² ≈ 32.5 allows ~2000 of them: the run
     reaches 1e-10 after ~100 iterations with B still far from A (no Dennis–Moré, no superlinear phase)."""
     p, A, _ = affine50
-    states, _ = drive(p, QNHPE, {"projection": "none"}, tolerance=1e-10)
+    states = drive(QNHPE, p, {"projection": "none"}, 10_000, until=stopped_or_below(1e-10)).states
     errors = [np.linalg.norm(A - s.B.numpy(), "fro") ** 2 for s in states]
     for k in range(1, len(states)):
         new_losses = states[k].losses[len(states[k - 1].losses):]
@@ -263,7 +255,8 @@ def test_gda_spirals_out_on_a_bilinear_game_while_hpe_converges():
     """F(z) = (By, −Bᵀx) is skew: ⟨z, F(z)⟩ = 0, so every gda step obeys
     ‖z_{k+1}‖² = ‖z_k‖² + η²‖F(z_k)‖² exactly and the iterates leave the saddle (0, 0)."""
     p = solverhub.load_problem(BILINEAR)
-    states, oracle = drive(p, GDA, {"step": 0.1}, max_steps=30)
+    run = drive(GDA, p, {"step": 0.1}, 30, until=stopped_or_below())
+    states, oracle = run.states, run.oracle
     for s0, s1 in zip(states, states[1:]):
         F = oracle.peek_operator(s0.x)
         assert float(s1.x @ s1.x) == pytest.approx(float(s0.x @ s0.x) + 0.01 * float(F @ F), rel=1e-12)
@@ -363,7 +356,7 @@ def test_jacobian_projections():
 
 def test_svd_clip_bounds_B_and_symmetric_structure_keeps_symmetry():
     p = load("skew_affine50")
-    states, _ = drive(p, QNHPE, {"jacobian_bound": 0.8}, max_steps=40)
+    states = drive(QNHPE, p, {"jacobian_bound": 0.8}, 40, until=stopped_or_below()).states
     for s in states[1:]:
         assert float(torch.linalg.matrix_norm(s.B, 2)) <= 0.8 + 1e-10
     rng = np.random.default_rng(0)
@@ -372,7 +365,7 @@ def test_svd_clip_bounds_B_and_symmetric_structure_keeps_symmetry():
     text = ("name: sym\nkind: monotone\nvariables: {z: {shape: [12]}}\n"
             f"data: {{H: {np.round(H, 12).tolist()}, g: {np.ones(12).tolist()}}}\noperator: \"H @ z - g\"\n")
     sym = solverhub.load_problem(text)
-    states, _ = drive(sym, QNHPE, {"structure": "symmetric"}, tolerance=1e-10)
+    states = drive(QNHPE, sym, {"structure": "symmetric"}, 10_000, until=stopped_or_below(1e-10)).states
     assert float(torch.linalg.vector_norm(states[-1].F)) <= 1e-10
     assert any(len(s.losses) for s in states)
     for s in states:
@@ -408,29 +401,12 @@ def test_report_fields():
 
 
 @pytest.mark.parametrize("cls", [GDA, Extragradient, QNHPE])
-def test_host_syncs(cls, monkeypatch):
+def test_host_syncs(cls, count_host_syncs):
     """gda and extragradient: no per-iteration host sync (float, item, bool, int, tolist) -- only the
     trace samples and the blow-up check every 50 iterations. qn-hpe: exactly one per line-search trial."""
     qn = cls is QNHPE
     p = load("lcp_monotone" if qn else "skew_affine50")
-    syncs = {"total": 0, "in_step": 0, "stepping": False}
-    for name in ("__float__", "item", "__bool__", "__int__", "tolist"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["total"] += 1
-            syncs["in_step"] += syncs["stepping"]
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
-    original_step = cls.step
-
-    def step(self, *a, **k):
-        syncs["stepping"] = True
-        try:
-            return original_step(self, *a, **k)
-        finally:
-            syncs["stepping"] = False
-    monkeypatch.setattr(cls, "step", step)
+    syncs = count_host_syncs(("__float__", "item", "__bool__", "__int__", "tolist"), phases={"in_step": (cls, "step")})
     iterations = 40 if qn else 200
     options = {"max_iterations": iterations, "tolerance": 0.0, "trace_every": 20 if qn else 50}
     if cls is GDA:
@@ -441,4 +417,4 @@ def test_host_syncs(cls, monkeypatch):
         assert syncs["in_step"] == sum(r.extras["line_search_trials"])
     else:
         assert syncs["in_step"] == iterations // 50                      # the blow-up checks
-        assert syncs["total"] <= 2 * len(r.trace) + 10, syncs
+        assert syncs["n"] <= 2 * len(r.trace) + 10, syncs

@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 import solverhub  # noqa: E402
 from solverhub.baseline import NoBaseline, compute_baseline  # noqa: E402
 from solverhub.errors import OptionError, ProblemError, SolverRefused  # noqa: E402
-from solverhub.testing import check_solver  # noqa: E402
+from solverhub.testing import ALL_HOST_SYNCS, check_solver  # noqa: E402
 from solverhub_scaledgd_nystrom import (Lora, LoraFinetune, MatrixFactorization, Nora,  # noqa: E402
                                         ScaledGD, ScaledGDNystrom, apply_nora_, mlp_forward,
                                         nora_plus_precondition, pretrained_weights)
@@ -37,12 +37,7 @@ rank: 5
 symmetric: true
 """
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 def load(name):
@@ -440,32 +435,14 @@ def test_kinds_are_registered_and_solvers_refuse_other_kinds():
     (Nora, "lora-teacher", {"plus": True}),
     (Lora, "lora-teacher", {}),
 ])
-def test_no_host_syncs_in_step(cls, problem, options, monkeypatch):
+def test_no_host_syncs_in_step(cls, problem, options, count_host_syncs):
     """No host sync inside ``step`` (any of float/item/bool/tolist/cpu/numpy), and the whole
     solve within the core's bound: 2 per trace sample plus a constant (tests/test_device.py)."""
     p = load(problem)
-    syncs = {"all": 0, "in_step": 0}
-    inside = {"on": False}
-    for name in ("__float__", "item", "__bool__", "tolist", "cpu", "numpy"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, _name=name, **k):
-            if _name in ("__float__", "item", "__bool__"):
-                syncs["all"] += 1
-            syncs["in_step"] += inside["on"]
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
-    step = cls.step
-
-    def watched(self, *a, **k):
-        inside["on"] = True
-        try:
-            return step(self, *a, **k)
-        finally:
-            inside["on"] = False
-    monkeypatch.setattr(cls, "step", watched)
+    everywhere = count_host_syncs()                          # float/item/bool, the whole solve
+    syncs = count_host_syncs(ALL_HOST_SYNCS, phases={"in_step": (cls, "step")})
     run = {"max_iterations": 200, "tolerance": 0.0, "trace_every": 50}
     result = solverhub.solve(p, cls, options={**run, **options})
     assert result.iterations == 200 and len(result.trace) == 5
     assert syncs["in_step"] == 0
-    assert syncs["all"] <= 2 * len(result.trace) + 10, syncs["all"]
+    assert everywhere["n"] <= 2 * len(result.trace) + 10, everywhere["n"]

@@ -394,6 +394,19 @@ def report(store_path, out_dir, fmt, taus):
         click.echo(f"wrote {export_runs(results, target, fmt=fmt, flag='--out')}")
 
 
+# -- plugin authors ----------------------------------------------------------------
+@main.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "parent", default=".", show_default=True, metavar="DIR",
+              help="Folder to write solverhub-NAME/ into.")
+def new_plugin(name, parent):
+    """Write a new solver plugin solverhub-NAME/ (package and tests)."""
+    from .scaffold import scaffold
+    root, files = scaffold(name, parent)
+    click.echo(f"wrote {root}/: {', '.join(files)}")
+    click.echo(f"next: pip install -e {root} && python -m pytest {root}")
+
+
 def _print_result(r, show_trace: bool) -> None:
     from rich.table import Table
     console = _console()

@@ -21,7 +21,7 @@ import solverhub
 from solverhub.errors import SolverhubError
 from solverhub.oracle import Oracle
 from solverhub.problem.kinds.bilevel import bilevel_eps
-from solverhub.testing import check_solver, count_host_syncs
+from solverhub.testing import check_solver, count_host_syncs, drive
 from solverhub_dbgd import (DBGD, DBGDOptions, PenaltyGD, PenaltyGDOptions, barrier_direction, barrier_residual,
                             step_size)
 
@@ -38,12 +38,7 @@ solve: {trace_every: 100, lr: 0.01}
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)          # tiny tensors: intra-op threads only add contention
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
 def load(name):
@@ -77,18 +72,6 @@ def residual(state):
                             state.last_phi)
 
 
-def drive(oracle, x0, options, steps, every=None):
-    """init + ``steps`` DBGD steps; returns the final state and [(k, state)] every ``every`` steps."""
-    solver = DBGD()
-    state = solver.init(None, oracle, torch.as_tensor(x0, dtype=torch.float64), options)
-    kept = []
-    for k in range(1, steps + 1):
-        state = solver.step(state, oracle, options)
-        if every and k % every == 0:
-            kept.append((k, state))
-    return state, kept
-
-
 # -- the minimum-norm least-squares problem (the issue's file) ------------------------------
 
 def minnorm():
@@ -118,13 +101,13 @@ def test_note_1_minnorm_lsq_reaches_pinv_to_an_eta_floor():
     p, A, b, x_star, oracle = minnorm()
     x0 = p.x0
     assert rel_err(x0, x_star) > 10                          # x0 is far, and not in the row space
-    fine, _ = drive(oracle, x0, DBGDOptions(eta=1e-3), 20000)
-    coarse, _ = drive(oracle, x0, DBGDOptions(eta=1e-2), 3000)
+    fine = drive(DBGD, oracle, DBGDOptions(eta=1e-3), 20000, x0=x0).final
+    coarse = drive(DBGD, oracle, DBGDOptions(eta=1e-2), 3000, x0=x0).final
     err_fine, err_coarse = rel_err(fine.x, x_star), rel_err(coarse.x, x_star)
     assert err_fine <= 1e-2, err_fine                        # measured 3.07e-3 (note: ~3e-3)
     assert err_fine <= 0.2 * err_coarse, (err_fine, err_coarse)   # floor O(η): 3.0e-2 at η = 1e-2
     # a decaying step η_k = 1e-2 / (1 + k/1000) gets closer in the same 20000 iterations
-    decayed, _ = drive(oracle, x0, DBGDOptions(eta=1e-2, step_decay=1.0, decay_start=1000), 20000)
+    decayed = drive(DBGD, oracle, DBGDOptions(eta=1e-2, step_decay=1.0, decay_start=1000), 20000, x0=x0).final
     err_decay = rel_err(decayed.x, x_star)
     assert err_decay <= 0.6 * err_fine, (err_decay, err_fine)     # measured 1.46e-3
     assert decayed.eta_last == pytest.approx(1e-2 / (1 + 19999 / 1000))
@@ -140,7 +123,7 @@ def test_note_1_minnorm_lsq_reaches_pinv_to_an_eta_floor():
 
 def test_end_to_end_solve_follows_the_same_iterates():
     p, A, b, x_star, oracle = minnorm()
-    mine, _ = drive(oracle, p.x0, DBGDOptions(eta=1e-3), 300)
+    mine = drive(DBGD, oracle, DBGDOptions(eta=1e-3), 300, x0=p.x0).final
     r = solverhub.solve(p, "dbgd", options={"max_iterations": 300, "trace_every": 100})
     assert r.solver == "dbgd" and r.iterations == 300
     np.testing.assert_allclose(r.solution["x"], mine.x.numpy(), rtol=1e-11, atol=1e-13)   # eta from the file
@@ -180,7 +163,7 @@ def test_note_2_circle_reaches_minus_c_over_norm_c():
     assert p.baseline.objective == pytest.approx(-np.linalg.norm(c), rel=1e-15)
     ct = torch.as_tensor(c)
     oracle = ClosedForm(lambda x: ct, lambda x: 4 * (x @ x - 1) * x)
-    state, _ = drive(oracle, p.x0, DBGDOptions(eta=1e-3), 20000)
+    state = drive(DBGD, oracle, DBGDOptions(eta=1e-3), 20000, x0=p.x0).final
     assert np.linalg.norm(state.x.numpy() - target) <= 1e-8          # measured ~1e-15
     # end to end, with a larger step: converged in the kind's measure, at the declared optimum
     r = solverhub.solve(p, "dbgd", options={"eta": 1e-2, "tolerance": 1e-10, "trace_every": 50}, baseline=True)
@@ -356,7 +339,8 @@ def test_rate_of_eps_f_and_eps_g_on_the_nonconvex_sphere_problem(p_value):
     assert p.baseline.objective == pytest.approx(0.5 * w[0], rel=1e-12)
     assert np.linalg.eigvalsh(S)[0] < 0 < np.linalg.eigvalsh(S)[-1]      # f is nonconvex
     options = DBGDOptions(p=p_value, **RATE_RUNS[p_value][0])
-    state, kept = drive(oracle, p.x0, options, 20000, every=500)
+    run = drive(DBGD, oracle, options, 20000, x0=p.x0, every=500)
+    state, kept = run.final, run.kept
     ks, ef, eg = [], [], []
     for k, st in kept:
         e_f, e_g = bilevel_eps(oracle._gf(st.x), oracle._gg(st.x))

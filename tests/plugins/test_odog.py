@@ -11,8 +11,7 @@ import pytest
 import torch
 
 import solverhub
-from solverhub.oracle import Oracle
-from solverhub.testing import TINY_PROBLEMS, check_solver
+from solverhub.testing import TINY_PROBLEMS, check_solver, drive, make_oracle
 from solverhub_odog import O2NC, ODOG, O2NCOptions, ODOGOptions, ogd_update, optimistic_update, project_ball
 
 BIG = 10**7   # max_iterations when the gradient-call budget is the limit
@@ -22,12 +21,6 @@ def _yaml(name, x0, data, objective, extra=""):
     data_lines = "".join(f"  {k}: {json.dumps(np.asarray(v).tolist())}\n" for k, v in data.items())
     return (f"name: {name}\nkind: minimize\nvariables: {{x: {{shape: [{len(x0)}], "
             f"x0: {json.dumps(np.asarray(x0).tolist())}}}}}\ndata:\n{data_lines}objective: \"{objective}\"\n{extra}")
-
-
-def _oracle(problem):
-    tp = problem.lower_torch("cpu", torch.float64)
-    return Oracle(tp.objective, x0=tp.x0, n_rows=problem.sections.n_rows, config=problem.oracle_config,
-                  unflatten=tp.unflatten), tp.x0.clone()
 
 
 # -- test 1 problem: a quadratic, f and ∇f recomputed in numpy ---------------------------
@@ -54,19 +47,13 @@ def identity_errors(rounds):
     return np.array([abs(quad_f(x) - quad_f(xp) - np.dot(g, d)) for xp, x, g, d in rounds])
 
 
-def drive(solver, options, problem_yaml, n_rounds):
-    """init + n_rounds steps on a fresh oracle; returns the rounds (x_prev, x, g, Δ), states, oracle."""
-    problem = solverhub.load_problem(problem_yaml)
-    oracle, x0 = _oracle(problem)
-    state = solver.init(problem, oracle, x0, options)
-    rounds, states = [], [state]
-    for _ in range(n_rounds):
-        new = solver.step(state, oracle, options)
+def rounds_of(run):
+    """(rounds (x_prev, x, g, Δ), states, oracle) of a ``solverhub.testing.drive`` run."""
+    rounds = []
+    for state, new in zip(run.states, run.states[1:]):
         assert torch.equal(new.last_delta, state.delta)          # Δ_n is what the learner chose before
         rounds.append((state.iterate.numpy(), new.iterate.numpy(), new.last_g.numpy(), new.last_delta.numpy()))
-        states.append(new)
-        state = new
-    return rounds, states, oracle
+    return rounds, run.states, run.oracle
 
 
 def reference_odog(oracle, x0, n_rounds, eta, radius, *, shifted_query=False, shifted_hint=False):
@@ -89,7 +76,7 @@ def reference_odog(oracle, x0, n_rounds, eta, radius, *, shifted_query=False, sh
 def test_odog_quadratic_identity_and_2n_plus_1_calls(adaptive):
     n = 300
     options = ODOGOptions(D=0.1, eta=0.3, adaptive=adaptive)
-    rounds, states, oracle = drive(ODOG(), options, QUAD_YAML, n)
+    rounds, states, oracle = rounds_of(drive(ODOG, QUAD_YAML, options, n))
     errors = identity_errors(rounds)
     assert errors.max() <= 1e-12, errors.max()
     assert oracle.counts == {"value": 0, "grad": 2 * n + 1, "hvp": 0, "stochastic_grad": 0}
@@ -105,7 +92,7 @@ def test_odog_quadratic_identity_and_2n_plus_1_calls(adaptive):
 @pytest.mark.parametrize("point", ["midpoint", "random"])
 def test_o2nc_quadratic_identity_and_n_calls(point):
     n = 300
-    rounds, states, oracle = drive(O2NC(), O2NCOptions(D=0.1, eta=0.3, point=point), QUAD_YAML, n)
+    rounds, states, oracle = rounds_of(drive(O2NC, QUAD_YAML, O2NCOptions(D=0.1, eta=0.3, point=point), n))
     assert oracle.counts["grad"] == n and oracle.total_calls == n     # exactly one call per round
     errors = identity_errors(rounds)
     if point == "midpoint":
@@ -121,8 +108,9 @@ def test_o2nc_quadratic_identity_and_n_calls(point):
 def test_solver_matches_the_written_out_recursion():
     """The solver's iterates are the note's recursion (so the shifted variants below are shifts of it)."""
     n = 100
-    rounds, _, _ = drive(ODOG(), ODOGOptions(D=0.1, eta=0.3, adaptive=False), QUAD_YAML, n)
-    oracle, x0 = _oracle(solverhub.load_problem(QUAD_YAML))
+    rounds, _, _ = rounds_of(drive(ODOG, QUAD_YAML, ODOGOptions(D=0.1, eta=0.3, adaptive=False), n))
+    oracle = make_oracle(solverhub.load_problem(QUAD_YAML))
+    x0 = oracle.x0.clone()
     ref = reference_odog(oracle, x0, n, 0.3, 0.1)
     for a, b in zip(rounds, ref):
         for u, v in zip(a, b):
@@ -132,9 +120,11 @@ def test_solver_matches_the_written_out_recursion():
 # -- test 7: off-by-one guards -------------------------------------------------------------
 def test_off_by_one_query_breaks_the_identity():
     """g_n taken at round n+1's point (x_n + Δ_n/2 instead of x_{n−1} + Δ_n/2) breaks test 1."""
-    oracle, x0 = _oracle(solverhub.load_problem(QUAD_YAML))
+    oracle = make_oracle(solverhub.load_problem(QUAD_YAML))
+    x0 = oracle.x0.clone()
     correct = identity_errors(reference_odog(oracle, x0, 100, 0.3, 0.1))
-    oracle, x0 = _oracle(solverhub.load_problem(QUAD_YAML))
+    oracle = make_oracle(solverhub.load_problem(QUAD_YAML))
+    x0 = oracle.x0.clone()
     shifted = identity_errors(reference_odog(oracle, x0, 100, 0.3, 0.1, shifted_query=True))
     assert correct.max() <= 1e-12 and shifted.max() > 1e-4, (correct.max(), shifted.max())
 
@@ -201,7 +191,8 @@ def test_odog_beats_o2nc_at_equal_gradient_calls(note_problem, D):
 
 def test_off_by_one_hint_fails_test_2(note_problem):
     """The shifted-hint variant (= OGD with 2 calls per round) does not pass test 2's criterion."""
-    oracle, x0 = _oracle(note_problem)
+    oracle = make_oracle(note_problem)
+    x0 = oracle.x0.clone()
     rounds = reference_odog(oracle, x0, 1999, 0.3, 0.1, shifted_hint=True)
     shifted_g = note_grad_norm(rounds[-1][1])
     o2nc_g = note_grad_norm(_solve(note_problem, "o2nc", D=0.1, eta=0.3, output="last").solution["x"])
@@ -231,13 +222,14 @@ def test_noisy_oracle_goes_through_the_same_recursion():
     problem = solverhub.load_problem(NOISY_YAML)
     n = 60
     options = ODOGOptions(D=0.1, eta=0.3, adaptive=False)
-    rounds, _, oracle = drive(ODOG(), options, NOISY_YAML, n)
+    rounds, _, oracle = rounds_of(drive(ODOG, NOISY_YAML, options, n))
     assert oracle.counts == {"value": 0, "grad": 0, "hvp": 0, "stochastic_grad": 2 * n + 1}
-    ref_oracle, x0 = _oracle(problem)
+    ref_oracle = make_oracle(problem)
+    x0 = ref_oracle.x0.clone()
     for a, b in zip(rounds, reference_odog(ref_oracle, x0, n, 0.3, 0.1)):
         for u, v in zip(a, b):
             np.testing.assert_array_equal(u, v)
-    exact = drive(ODOG(), options, NOTE_YAML, n)[0]
+    exact = rounds_of(drive(ODOG, NOTE_YAML, options, n))[0]
     assert not np.array_equal(exact[-1][1], rounds[-1][1])     # the noise did reach the iterates
 
 
@@ -255,7 +247,7 @@ def test_odog_beats_o2nc_with_noisy_gradients():
 # -- the measure and the output point ------------------------------------------------------
 def test_goldstein_measure_is_min_over_episodes_of_averaged_gradients():
     K, n = 7, 30
-    rounds, states, _ = drive(ODOG(), ODOGOptions(D=0.1, K=K), QUAD_YAML, n)
+    rounds, states, _ = rounds_of(drive(ODOG, QUAD_YAML, ODOGOptions(D=0.1, K=K), n))
     gs = np.array([g for _, _, g, _ in rounds])
     ws = np.array([xp + 0.5 * d for xp, _, _, d in rounds])
     norms = [np.linalg.norm(gs[i * K:(i + 1) * K].mean(axis=0)) for i in range(n // K)]
@@ -311,28 +303,10 @@ def test_report_and_call_roles(note_problem):
 
 
 @pytest.mark.parametrize("solver", ["odog", "o2nc"])
-def test_no_host_syncs_per_round(solver, monkeypatch):
+def test_no_host_syncs_per_round(solver, count_host_syncs):
     problem = solverhub.load_problem(NOTE_YAML)
-    syncs = {"n": 0, "in_step": 0}
-    inside = {"flag": False}
-    for name in ("__float__", "item", "__bool__", "__int__", "__index__"):
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *a, _orig=original, **k):
-            syncs["n"] += 1
-            syncs["in_step"] += inside["flag"]
-            return _orig(self, *a, **k)
-        monkeypatch.setattr(torch.Tensor, name, counting)
     cls = {"odog": ODOG, "o2nc": O2NC}[solver]
-    step = cls.step
-
-    def counted_step(self, *a, **k):
-        inside["flag"] = True
-        try:
-            return step(self, *a, **k)
-        finally:
-            inside["flag"] = False
-    monkeypatch.setattr(cls, "step", counted_step)
+    syncs = count_host_syncs(("__float__", "item", "__bool__", "__int__", "__index__"), phases={"in_step": (cls, "step")})
     result = solverhub.solve(problem, solver, options={"max_iterations": 200, "tolerance": 0.0,
                                                        "trace_every": 50, "K": 20})
     assert result.iterations == 200 and len(result.trace) == 5

@@ -1,4 +1,6 @@
-"""Shared test helpers: write a problem file, run the CLI in-process."""
+"""Shared test helpers: write a problem file, run the CLI in-process. The kit's fixtures
+(single_thread, make_oracle, drive, count_host_syncs) come from solverhub.testing, a pytest
+plugin by its pytest11 entry point; registered here too when autoloading is off."""
 import textwrap
 
 import pytest
@@ -27,3 +29,9 @@ def _run_cli(*args, env=None):
 def run_cli():
     """``run_cli(*args)`` -> click Result with ``exit_code``, ``stdout``, ``stderr``."""
     return _run_cli
+
+
+def pytest_configure(config):
+    import solverhub.testing
+    if not config.pluginmanager.is_registered(solverhub.testing):   # PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
+        config.pluginmanager.register(solverhub.testing, "solverhub.testing")

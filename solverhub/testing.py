@@ -260,8 +260,16 @@ def tiny_problem(kind: str, problems: Mapping[str, str] | None = None):
     return None if text is None else load_problem(text)
 
 
+def _clip(text, limit: int = 100) -> str:
+    """A text from elsewhere (a refusal, a Result message, an exception) on one short line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _fail(cls, message: str):
-    raise AssertionError(f"solver {getattr(cls, 'name', cls)!r}: {message}")
+    """One line: the solver, then what was expected and what happened (numbers as ``:.3g``)."""
+    name = getattr(cls, "name", None) or getattr(cls, "__name__", None) or cls
+    raise AssertionError(_clip(f"check_solver: solver {name!r}: {message}", 400))
 
 
 def _optimum(problem) -> float | None:
@@ -312,15 +320,15 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
     progress = getattr(cls, "conformance_progress", None) if getattr(cls, "conformance_progress", None) \
         is not None else progress
     if not (isinstance(cls, type) and issubclass(cls, Solver)):
-        _fail(cls, "is not a solverhub.Solver subclass")
+        _fail(cls, f"expected a solverhub.Solver subclass, got {_clip(repr(cls), 60)}")
     if not cls.name or not cls.kinds:
-        _fail(cls, "must declare a name and at least one kind")
+        _fail(cls, f"expected a name and at least one kind, got name {cls.name!r}, kinds {cls.kinds!r}")
     if not (isinstance(cls.Options, type)):
-        _fail(cls, "Options must be a dataclass type")
+        _fail(cls, f"expected Options to be a dataclass type, got {_clip(repr(cls.Options), 60)}")
     try:
         cls.Options()
     except TypeError as err:
-        _fail(cls, f"every option needs a default ({err})")
+        _fail(cls, f"expected every option to have a default, Options() raised: {_clip(err)}")
 
     checked = 0
     for kind in cls.kinds:
@@ -330,47 +338,57 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
         checked += 1
         verdict = verdict_of(cls(), problem)
         if not verdict:
-            _fail(cls, f"declares kind {kind!r} but refuses its tiny problem: {verdict.text}")
+            _fail(cls, f"declares kind {kind!r} but refuses its tiny problem {problem.name}: {_clip(verdict.text)}")
         if not isinstance(verdict.text, str) or not verdict.text:
-            _fail(cls, "accepts() must give a reason string")
+            _fail(cls, f"accepts {problem.name} without a reason: expected a non-empty text, "
+                       f"got {_clip(repr(verdict.text), 40)}")
 
         result = solve(problem, cls, options={"max_iterations": max_iterations}, seed=1)
         if not math.isfinite(result.objective):
-            _fail(cls, f"non-finite objective on {problem.name}: {result.status} {result.message}")
+            _fail(cls, f"expected a finite objective on {problem.name}, got {result.objective:.3g} "
+                       f"(status {result.status}: {_clip(result.message, 80)})")
         f_star = _optimum(problem)
         f0 = float(problem.lower_torch("cpu").objective(problem.lower_torch("cpu").x0))
         if f_star is not None and math.isfinite(f0) and f0 > f_star:
             closed = (f0 - result.objective) / (f0 - f_star)
             if closed < progress:
-                _fail(cls, f"closed only {closed:.3f} of the gap f(x0) - f* on {problem.name} "
-                           f"(objective {result.objective:.6g}, optimum {f_star:.6g}, status {result.status})")
+                _fail(cls, f"expected to close {progress:.3g} of the gap f(x0) - f* on {problem.name}, "
+                           f"closed {closed:.3g} (objective {result.objective:.3g}, f* {f_star:.3g}, "
+                           f"f(x0) {f0:.3g}, status {result.status})")
         if result.status is Status.CONVERGED and result.stationarity.value > result.options["tolerance"] * 1.0001:
             if cls.solve_direct is None:
-                _fail(cls, f"reports converged with {result.stationarity.name} {result.stationarity.value:.3g} "
-                           f"above tolerance")
+                _fail(cls, f"reports converged on {problem.name} with {result.stationarity.name} "
+                           f"{result.stationarity.value:.3g}, expected at most the tolerance "
+                           f"{result.options['tolerance']:.3g}")
 
         # limits
         capped = solve(problem, cls, options={"max_iterations": 3}, seed=1)
         if capped.iterations > 3:
-            _fail(cls, f"ran {capped.iterations} iterations with max_iterations=3")
+            _fail(cls, f"expected at most 3 iterations with max_iterations=3 on {problem.name}, "
+                       f"ran {capped.iterations}")
         budget = solve(problem, cls, options={"max_oracle_calls": 5, "max_iterations": 10_000}, seed=1)
         if budget.total_oracle_calls > 5:
-            _fail(cls, f"made {budget.total_oracle_calls} oracle calls with max_oracle_calls=5")
+            _fail(cls, f"expected at most 5 oracle calls with max_oracle_calls=5 on {problem.name}, "
+                       f"made {budget.total_oracle_calls}")
         if cls.solve_direct is None and budget.status not in (Status.BUDGET_EXHAUSTED, Status.CONVERGED):
-            _fail(cls, f"status {budget.status} with an exhausted oracle budget (expected budget_exhausted)")
+            _fail(cls, f"expected status budget_exhausted with max_oracle_calls=5 on {problem.name}, "
+                       f"got {budget.status}")
 
         # determinism and JSON
         again = solve(problem, cls, options={"max_iterations": max_iterations}, seed=1)
         if again.objective != result.objective or again.iterations != result.iterations \
                 or [p.objective for p in again.trace] != [p.objective for p in result.trace]:
-            _fail(cls, f"not deterministic under a fixed seed on {problem.name}")
+            _fail(cls, f"expected the same run twice under seed 1 on {problem.name} (not deterministic), got "
+                       f"objective {result.objective:.3g} then {again.objective:.3g}, "
+                       f"iterations {result.iterations} then {again.iterations}")
         if Result.from_json(result.to_json()) != result:
-            _fail(cls, "Result does not round-trip through JSON")
+            _fail(cls, f"expected the Result on {problem.name} to round-trip through JSON exactly; it does not")
 
         _check_step_host_syncs(cls, problem)
 
     if checked == 0:
-        _fail(cls, f"no tiny problem for any declared kind {cls.kinds}; pass problems={{kind: yaml}}")
+        _fail(cls, f"expected a tiny problem for a declared kind ({', '.join(cls.kinds)}), found none; "
+                   f"pass problems={{kind: yaml}}")
 
     # refusal with a reason, for a kind the solver does not declare
     for kind, text in TINY_PROBLEMS.items():
@@ -378,11 +396,14 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
             continue
         verdict = verdict_of(cls(), tiny_problem(kind))
         if verdict:
-            _fail(cls, f"accepts kind {kind!r} that it does not declare")
+            _fail(cls, f"expected a refusal of kind {kind!r} (not in kinds), but accepts "
+                       f"{tiny_problem(kind).name}")
         if not isinstance(verdict.code, RefusalCode):
-            _fail(cls, f"refuses kind {kind!r} without a RefusalCode")
+            _fail(cls, f"refuses kind {kind!r} without a RefusalCode: expected solverhub.Refusal(code, text), "
+                       f"got code {_clip(repr(verdict.code), 40)}")
         if not isinstance(verdict.text, str) or not verdict.text.strip():
-            _fail(cls, f"refuses kind {kind!r} without a reason")
+            _fail(cls, f"refuses kind {kind!r} without a reason: expected a non-empty text, "
+                       f"got {_clip(repr(verdict.text), 40)}")
 
 
 # -- the pytest plugin: fixtures for plugin tests (registered by the ``pytest11`` entry point) --

@@ -162,7 +162,7 @@ def test_known_minimum():
 README = '''\
 # __DIST__
 
-A [solverhub](https://github.com/solverhub/solverhub) plugin: the solver `__NAME__`.
+A solverhub plugin: the solver `__NAME__`.
 Made by `solverhub new-plugin __NAME__`; it starts as fixed-step gradient descent.
 
 ```

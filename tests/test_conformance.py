@@ -8,19 +8,12 @@ from solverhub.solver import IterState, Solver
 from solverhub.testing import check_solver
 
 
-# host syncs per step measured by the kit, for plugin classes that do not declare
-# ``host_syncs_per_step`` yet (to move onto the classes in the plugins' sources)
-UNDECLARED_HOST_SYNCS = {"bfgs-wolfe": 7}
-
-
 @pytest.mark.parametrize("name", sorted(get_registry().solvers))
-def test_registered_solver_conforms(name, monkeypatch):
+def test_registered_solver_conforms(name):
     from solverhub.testing import tiny_problem
     cls = get_registry().solvers[name].cls
     if all(tiny_problem(kind) is None for kind in cls.kinds):
         pytest.skip(f"kind(s) {', '.join(cls.kinds)} ship no tiny_problem for the kit (see the plugin's own tests)")
-    if name in UNDECLARED_HOST_SYNCS and "host_syncs_per_step" not in vars(cls):
-        monkeypatch.setattr(cls, "host_syncs_per_step", UNDECLARED_HOST_SYNCS[name], raising=False)
     check_solver(cls)
 
 

@@ -165,6 +165,7 @@ class Solver:
     Options: ClassVar[type] = NoOptions
     stationarity_measure: ClassVar[str | None] = None   # None: the kind's default
     description: ClassVar[str] = ""
+    host_syncs_per_step: ClassVar[int] = 0   # documented device->host syncs per step (line-search tests); checked by the kit
 
     # -- acceptance and dispatch -------------------------------------------
     def accepts(self, problem) -> Verdict:

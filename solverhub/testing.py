@@ -289,7 +289,7 @@ def _check_step_host_syncs(cls, problem, steps: int = 12) -> None:
     if cls.solve_direct is not None:
         return
     from .api import solve
-    allowed = getattr(cls, "host_syncs_per_step", 0)
+    allowed = cls.host_syncs_per_step
     patches = _Patches()
     try:
         syncs = count_host_syncs(patches, ALL_HOST_SYNCS, phases={"step": (cls, "step")})

@@ -35,22 +35,3 @@ def pytest_configure(config):
     import solverhub.testing
     if not config.pluginmanager.is_registered(solverhub.testing):   # PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
         config.pluginmanager.register(solverhub.testing, "solverhub.testing")
-
-
-# host syncs per step the conformance kit measured in plugin classes that do not declare
-# ``host_syncs_per_step`` yet: to move onto the classes in the plugins' sources, then drop here
-UNDECLARED_HOST_SYNCS = {"bfgs-wolfe": 7}     # strong-Wolfe line search: one bool per test
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _undeclared_host_syncs():
-    from solverhub.registry import get_registry
-    patched = []
-    for name, count in UNDECLARED_HOST_SYNCS.items():
-        entry = get_registry().solvers.get(name)
-        if entry is not None and "host_syncs_per_step" not in vars(entry.cls):
-            entry.cls.host_syncs_per_step = count
-            patched.append(entry.cls)
-    yield
-    for cls in patched:
-        del cls.host_syncs_per_step

@@ -100,6 +100,7 @@ class BFGSWolfe(Solver):
     priority = 20
     Options = Options
     description = "BFGS with weak Wolfe line search; affine invariant, superlinear (smooth, small/medium dim)"
+    host_syncs_per_step = 7   # the weak Wolfe search reads one bool per trial (up to 7 per step on the kit's problems)
 
     def init(self, problem, oracle, x0, options: Options) -> BFGSState:
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)

@@ -220,6 +220,8 @@ def solve(problem_file, solver, options, sets, device, dtype, seed, max_iteratio
     time_limit), a crash is a failed result, its output is shown up to 64 KB."""
     from .api import solve as api_solve
     from .options import parse_assignments
+    from .outputs import check_distinct
+    check_distinct({"--json": json_out}, [problem_file])   # before the solve, not after it
     opts = parse_assignments(options, flag="--option")
     if max_iterations is not None:
         if max_iterations < 0:
@@ -401,7 +403,12 @@ def report(store_path, out_dir, fmt, taus):
               help="Folder to write solverhub-NAME/ into.")
 def new_plugin(name, parent):
     """Write a new solver plugin solverhub-NAME/ (package and tests)."""
+    from .registry import get_registry
     from .scaffold import scaffold
+    if name in get_registry().solvers:      # the new plugin would fail to load as a duplicate
+        raise OptionError(f"a solver named {name!r} is already registered "
+                          f"(by {get_registry().solvers[name].distribution})",
+                          allowed="a name no installed solver uses (see `solverhub list`)")
     root, files = scaffold(name, parent)
     click.echo(f"wrote {root}/: {', '.join(files)}")
     click.echo(f"next: pip install -e {root} && python -m pytest {root}")

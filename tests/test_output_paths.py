@@ -196,7 +196,11 @@ def test_solve_json_onto_a_folder_or_under_a_file(ridge, run_cli, monkeypatch):
     assert (ridge.parent / "notes.txt").read_text() == "keep" and not any((ridge.parent / "d").iterdir())
 
 
-def test_solve_json_never_overwrites_the_problem_file(ridge, run_cli):
+def test_solve_json_never_overwrites_the_problem_file(ridge, run_cli, monkeypatch):
+    import solverhub.api
+    def no_solve(*args, **kwargs):
+        raise AssertionError("solve ran although its --json names its own problem file")
+    monkeypatch.setattr(solverhub.api, "solve", no_solve)   # refused before any work
     res = run_cli("solve", "p.yaml", "--solver", "gd", "--max-iterations", "3", "--json", "./p.yaml")
     _one_error_line(res, "--json", "input")
     assert ridge.read_text() == RIDGE

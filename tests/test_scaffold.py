@@ -97,6 +97,13 @@ def test_bad_name_is_exit_2_one_line(name, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_registered_solver_name_is_exit_2_one_line(tmp_path):
+    res = _run(_solverhub() + ["new-plugin", "gd", "--dir", str(tmp_path)])
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert res.stderr.startswith("error: a solver named 'gd' is already registered")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_existing_target_is_exit_2_one_line(tmp_path):
     (tmp_path / "solverhub-taken").mkdir()
     (tmp_path / "solverhub-taken" / "keep.txt").write_text("mine")

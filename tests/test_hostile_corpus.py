@@ -34,3 +34,16 @@ def test_corpus_is_broad():
 @pytest.mark.parametrize("case_id", [c.id for c in CASES])
 def test_hostile_case(case_id, outcomes):
     verify(_BY_ID[case_id], outcomes[case_id])
+
+
+def test_peak_memory_is_the_commands_own_not_pytests(tmp_path):
+    """A peak RSS taken straight from a child of a big process starts at that process's peak
+    (Linux keeps the pre-exec high-water mark). With 800 MB touched here, ``--help`` must still
+    measure far below it."""
+    from kit import Case
+    ballast = bytearray(800 * 2**20)
+    ballast[:: 4096] = b"\x01" * len(range(0, len(ballast), 4096))
+    got = replay(Case("help-under-ballast", {}, ("--help",), exit=0), tmp_path / "help")
+    del ballast
+    assert got.returncode == 0, got.stderr
+    assert 5 < got.peak_rss_mb < 500, got.peak_rss_mb

@@ -3,8 +3,9 @@
 A :class:`Case` is a folder of files (written into a fresh temporary folder), a
 ``solverhub`` command line run there, and what must come back: the exit status,
 for usage errors exactly one ``error: file:line: ...`` line on stderr, no
-traceback anywhere, and bounded time and peak memory (measured with
-``os.wait4``'s resource usage of the child). Each ``cases_*.py`` module beside
+traceback anywhere, and bounded time and peak memory (the child's peak RSS from
+``os.wait4``, taken by the small launcher ``measure.py`` so that pytest's own
+peak is not inherited through exec). Each ``cases_*.py`` module beside
 this one holds a list ``CASES``; ``tests/test_hostile_corpus.py`` replays them all.
 """
 from __future__ import annotations
@@ -76,7 +77,9 @@ def replay(case: Case, folder: Path) -> Outcome:
     env = dict(os.environ, COLUMNS="200", **case.env)
     with open(folder / ".stdout", "w+b") as out, open(folder / ".stderr", "w+b") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "solverhub.cli", *args], cwd=folder, env=env,
+        measured = folder / ".measured"
+        command = [sys.executable, str(_LAUNCHER), str(measured), sys.executable, "-m", "solverhub.cli", *args]
+        proc = subprocess.Popen(command, cwd=folder, env=env,
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
         killer = threading.Timer(case.max_seconds * 2, lambda: _kill_group(proc.pid))
         killer.start()
@@ -85,12 +88,25 @@ def replay(case: Case, folder: Path) -> Outcome:
         finally:
             killer.cancel()
         seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.returncode, peak_kib = _measured(measured, status, usage)
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
-    return Outcome(proc.returncode, stdout, stderr, seconds, usage.ru_maxrss / 1024.0, folder)
+    return Outcome(proc.returncode, stdout, stderr, seconds, peak_kib / 1024.0, folder)
+
+
+_LAUNCHER = Path(__file__).with_name("measure.py")
+
+
+def _measured(measured: Path, status: int, usage) -> tuple[int, int]:
+    """The CLI's exit code and peak RSS (KiB) as the launcher wrote them; the launcher's own
+    when it was killed before writing (a hang killed by the guard)."""
+    try:
+        code, peak = measured.read_text().split()
+        return int(code), int(peak)
+    except (OSError, ValueError):
+        return os.waitstatus_to_exitcode(status), usage.ru_maxrss
 
 
 def _kill_group(pid: int) -> None:

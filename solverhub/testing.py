@@ -441,3 +441,28 @@ if pytest is not None:
         def count(methods: tuple[str, ...] = HOST_SYNCS, *, phases=None) -> HostSyncs:
             return count_host_syncs(monkeypatch, methods, phases=phases)
         return count
+
+    @pytest.fixture(name="write_problem")
+    def _write_problem_fixture(tmp_path):
+        """``write_problem(yaml_text, name="p.yaml")`` -> path of the (dedented) file in ``tmp_path``."""
+        import textwrap
+
+        def write(text: str, name: str = "p.yaml"):
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"))
+            return path
+        return write
+
+    @pytest.fixture(name="run_cli")
+    def _run_cli_fixture():
+        """``run_cli(*args, env=None)`` -> click result (``exit_code``, ``stdout``, ``stderr``) of
+        ``solverhub ARGS`` run in-process; exceptions other than SystemExit propagate."""
+        from click.testing import CliRunner
+
+        from .cli import main
+
+        def run(*args, env=None):
+            return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+        return run
+

@@ -201,7 +201,7 @@ def test_collection_covers_the_features():
 # judged by the kind's own metric in the plugin's tests, not by stationarity
 OTHER_KIND_EXEMPT = {
     "structured/unlearning/sine_poisoning.yaml":
-        "an MLP unlearning replica judged by sup-norm error (tests/plugins/test_minnorm_og.py); no method "
+        "an MLP unlearning replica judged by sup-norm error (plugins/minnorm-og/tests/test_minnorm_og.py); no method "
         "approaches the min-norm KKT point in the paper's 100 iterations",
 }
 
@@ -220,7 +220,7 @@ def test_dispatched_solver_trains_training_problems(rel):
 def test_dispatched_solver_matches_the_latent_prior(rel):
     """kind: latent_prior (plugin mmd-prior) trains for its epoch budget; the dispatched solver must
     halve the held-out reconstruction error of the initial autoencoder and bring the aggregate
-    posterior 5x closer to the prior in MMD^2 (tests/plugins/test_mmd_prior.py checks KS and LPS)."""
+    posterior 5x closer to the prior in MMD^2 (plugins/mmd-prior/tests/test_mmd_prior.py checks KS and LPS)."""
     start = solverhub.solve(problem(rel), None, options={"max_iterations": 0})
     r = solve(rel, None, with_baseline=False)
     assert r.status.value == "budget_exhausted", (r.solver, r.message)

@@ -1,6 +1,6 @@
 """Writes the data files of problems/structured/moe from the kind's planted generator
 (run from the repository root: python problems/structured/moe/make_data.py).
-tests/plugins/test_em_moe.py checks that the shipped files equal these draws."""
+plugins/em-moe/tests/test_em_moe.py checks that the shipped files equal these draws."""
 from pathlib import Path
 
 import numpy as np

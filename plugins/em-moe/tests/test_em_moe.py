@@ -26,7 +26,7 @@ from solverhub_em_moe.em import m_step  # noqa: E402
 from solverhub_em_moe.kind import build_model  # noqa: E402
 from solverhub_em_moe.reference import equivalent_truths, expand, nll_and_grad, parameter_error  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MOE = ROOT / "problems" / "structured" / "moe"
 F64 = torch.float64
 

@@ -189,7 +189,7 @@ def test_missing_scikit_learn_is_a_file_line_error(monkeypatch):
     def missing(name):
         raise SklearnMissing("scikit-learn is not installed (No module named 'sklearn')")
     monkeypatch.setattr(data, "load_sklearn_set", missing)
-    path = Path(__file__).resolve().parents[2] / "problems/training/latent_prior/digits-mixture.yaml"
+    path = Path(__file__).resolve().parents[3] / "problems/training/latent_prior/digits-mixture.yaml"
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "sklearn: digits" in text)
     out = CliRunner().invoke(main, ["validate", str(path)])
     assert out.exit_code == 2 and "Traceback" not in out.output, out.output

@@ -25,7 +25,7 @@ from solverhub_scaledgd_nystrom import (Lora, LoraFinetune, MatrixFactorization,
                                         nora_plus_precondition, pretrained_weights)
 from solverhub_scaledgd_nystrom import factorization_kind  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SET = ROOT / "problems" / "structured" / "factorization"
 
 ISSUE_YAML = """\

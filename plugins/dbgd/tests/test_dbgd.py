@@ -25,7 +25,7 @@ from solverhub.testing import check_solver, count_host_syncs, drive
 from solverhub_dbgd import (DBGD, DBGDOptions, PenaltyGD, PenaltyGDOptions, barrier_direction, barrier_residual,
                             step_size)
 
-BILEVEL = Path(__file__).resolve().parents[2] / "problems" / "bilevel"
+BILEVEL = Path(__file__).resolve().parents[3] / "problems" / "bilevel"
 
 TINY = """
 name: tiny-minnorm

@@ -32,7 +32,7 @@ from solverhub_minnorm_og import (GAForget, GDRetain, MinNormOG, MinNormOGOption
 from solverhub_minnorm_og.kind import Unlearning
 from solverhub_minnorm_og.model import ACTIVATIONS, ModelSpec, TorchModel, init_params
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LINEAR = ROOT / "problems/structured/unlearning/linear_minnorm.yaml"
 SINE = ROOT / "problems/structured/unlearning/sine_poisoning.yaml"
 

@@ -24,7 +24,7 @@ from solverhub.result import Status  # noqa: E402
 from solverhub.testing import TINY_PROBLEMS, check_solver, drive  # noqa: E402
 from solverhub_qn_hpe import GDA, QNHPE, Extragradient, project_jacobian, secant_update  # noqa: E402
 
-MONOTONE = Path(__file__).resolve().parents[2] / "problems" / "monotone"
+MONOTONE = Path(__file__).resolve().parents[3] / "problems" / "monotone"
 F64 = torch.float64
 
 TINY = {kind: TINY_PROBLEMS[kind] for kind in ("monotone", "minimax")}

@@ -9,10 +9,12 @@ Public API (imports are lazy: ``import solverhub`` does not import torch or cvxp
 from __future__ import annotations
 
 __all__ = ["load_problem", "solve", "compute_baseline", "Result", "Status", "Stationarity", "TracePoint",
-           "Solver", "Capabilities", "IterState", "Acceptance", "Refusal", "RefusalCode", "hookimpl", "get_registry", "SolverhubError", "__version__"]
+           "Solver", "Capabilities", "IterState", "Acceptance", "Refusal", "RefusalCode", "Reference", "ReferenceStatus",
+           "hookimpl", "get_registry", "SolverhubError", "__version__"]
 
 from .errors import SolverhubError
 from .hookspecs import hookimpl
+from .reference import Reference, ReferenceStatus
 from .result import Result, Stationarity, Status, TracePoint
 from .solver import Acceptance, Capabilities, IterState, Refusal, RefusalCode, Solver
 

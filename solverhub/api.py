@@ -20,6 +20,7 @@ from .oracle import Oracle
 from .problem.model import Problem, load_problem
 from .registry import get_registry
 from .result import Result, Stationarity, Status
+from .oracle import Known
 from .solver import run_loop, verdict_of
 
 torch = lazy_module("torch")
@@ -181,25 +182,24 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
     t0 = time.perf_counter()
     try:
         if cls.solve_direct is not None:
-            sol = cls.solve_direct(problem, solver_opts)
-            extras.update({k: v for k, v in sol.extras.items() if k != "duals"})
-            if sol.x is None:
+            ref = cls.solve_direct(problem, solver_opts)     # a Reference
+            extras.update(ref.extras)
+            if ref.x is None:
                 objective = stat = math.nan
                 x = None
             else:
-                x = torch.as_tensor(sol.x, dtype=tdtype, device=device)
-                state = type("DirectState", (), {"value": None, "grad": None, "duals": sol.extras.get("duals")})()
-                value, st = problem.kind.measure(measure_name, tp, oracle, x, state)
+                x = torch.as_tensor(ref.x, dtype=tdtype, device=device)
+                value, st = problem.kind.measure(measure_name, tp, oracle, x, Known(duals=ref.duals))
                 objective, stat = float(value), float(st)
-            status, message, iterations, trace = sol.status, sol.message, sol.iterations, ()
+            status, message, iterations, trace = ref.status.run_status, ref.message, ref.iterations, ()
         else:
             out = run_loop(instance, problem, oracle, tp.x0.clone(), solver_opts, run_opts,
-                           lambda x, st: problem.kind.measure(measure_name, tp, oracle, x, st))
+                           lambda x, known: problem.kind.measure(measure_name, tp, oracle, x, known))
             x = out.state.x if out.state is not None else None
             status, message, iterations = out.status, out.message, out.iterations
             objective, stat, trace = out.final_objective, out.final_stationarity, tuple(out.trace)
             if out.state is not None:
-                extras.update(_jsonable(instance.report(out.state)))
+                extras.update(_jsonable(instance.report(out.state, oracle, solver_opts)))
         if x is not None:
             extras.update(_jsonable(problem.kind.report(tp, oracle, x)))
     except SolverhubError:    # a user error raised inside a solver (bad option value): exit 2, not "failed"
@@ -222,7 +222,8 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
             base = compute_baseline(problem)
             base_obj = base.objective
             base_gap = (objective - base_obj) / max(1.0, abs(base_obj))
-            extras["baseline"] = {"status": base.status, "solver": base.solver, "message": base.message}
+            extras["baseline"] = {"status": base.status.value, "backend_status": base.backend_status,
+                                  "solver": base.solver, "message": base.message}
         except NoBaseline as err:
             extras["baseline"] = {"status": "none", "message": f"no convex baseline: {err}"}
     return Result(

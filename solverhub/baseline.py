@@ -4,46 +4,23 @@ that cvxpy reports ``optimal_inaccurate``, or whose certificate is above
 ``baseline.tolerance``, is polished by L-BFGS from cvxpy's point; the polished
 point is kept only if both its objective and its certificate are no worse.
 
-cvxpy is imported only here, and only when a baseline is asked for.
+cvxpy is imported only here, and only when a baseline is asked for. The answer is a
+:class:`~solverhub.reference.Reference` (certified, inaccurate, local or declared).
 """
 from __future__ import annotations
 
-__all__ = ["Baseline", "compute_baseline", "NoBaseline"]
-
-import time
-from dataclasses import dataclass, field
-from typing import Any
+__all__ = ["compute_baseline", "NoBaseline", "Reference", "ReferenceStatus"]
 
 import numpy as np
 
 from ._lazy import lazy_module
 from .errors import OptionError
-from .problem.kinds.base import NoBaseline
+from .problem.kinds.base import Known, NoBaseline
+from .reference import Reference, ReferenceStatus
 from .result import Stationarity
 
 cp = lazy_module("cvxpy")
 torch = lazy_module("torch")
-
-
-@dataclass(frozen=True)
-class Baseline:
-    problem: str
-    status: str                       # cvxpy's status, or "declared" for a known optimum
-    objective: float
-    solver: str
-    solve_time_s: float = 0.0
-    x: Any = None                     # flat numpy vector, or None for a declared optimum
-    duals: Any = None
-    certificate: Stationarity | None = None
-    polished: bool = False
-    message: str = ""
-
-    def to_dict(self) -> dict:
-        return {"problem": self.problem, "status": self.status, "objective": self.objective, "solver": self.solver,
-                "solve_time_s": self.solve_time_s, "polished": self.polished, "message": self.message,
-                "certificate": None if self.certificate is None else
-                {"name": self.certificate.name, "value": self.certificate.value},
-                "solution": None if self.x is None else self.x.tolist()}
 
 
 def _certify(problem, x, duals):
@@ -53,9 +30,8 @@ def _certify(problem, x, duals):
     tp = problem.lower_torch("cpu", torch.float64)
     oracle = Oracle.for_problem(tp, problem)
     xt = torch.as_tensor(x, dtype=torch.float64)
-    state = type("S", (), {"value": None, "grad": None, "duals": duals})()
     name = problem.kind.default_measure
-    value, stat = problem.kind.measure(name, tp, oracle, xt, state)
+    value, stat = problem.kind.measure(name, tp, oracle, xt, Known(duals=duals))
     return float(value), Stationarity(name, float(stat)), tp, oracle
 
 
@@ -74,37 +50,43 @@ def _polish(problem, x, tp, oracle, iterations: int = 100):
 
 
 def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
-                     use_declared: bool = True) -> Baseline:
-    """Solve ``problem`` with cvxpy (or return its declared optimum).
+                     use_declared: bool = True) -> Reference:
+    """The problem's :class:`Reference`: its declared optimum, or the kind's
+    ``reference_solve`` (cvxpy for expression kinds) certified with the torch oracle.
 
-    Raises :class:`NoBaseline` with the reason when the problem is not convex in
-    cvxpy's rules and declares no optimum.
+    A *certified* answer whose certificate exceeds ``baseline.tolerance`` (after polishing)
+    becomes *inaccurate*; a *local* one stays local. Raises :class:`NoBaseline` with the
+    reason when the problem has no reference.
     """
     spec = problem.baseline
     if use_declared and spec.objective is not None:
-        return Baseline(problem.name, "declared", float(spec.objective), "declared in the problem file",
-                        message="known optimal value from the problem file's baseline.objective")
+        return Reference(ReferenceStatus.DECLARED, "declared in the problem file", objective=float(spec.objective),
+                         problem=problem.name, message="known optimal value from the problem file's baseline.objective")
     solver = solver or spec.solver
     if solver is not None and solver.upper() not in cp.installed_solvers():
         raise OptionError(f"cvxpy solver {solver!r} is not installed", allowed=cp.installed_solvers())
-    sol = problem.kind.cvxpy_solve(problem, solver)
-    status, used, elapsed, x, duals = sol.status, sol.solver, sol.solve_time_s, sol.x, sol.duals
-    if status in ("infeasible", "unbounded", "infeasible_inaccurate", "unbounded_inaccurate"):
-        return Baseline(problem.name, status, float("nan"), used, elapsed, message=f"cvxpy reports {status}")
-    if x is None:
-        return Baseline(problem.name, status, float("nan"), used, elapsed, message=f"cvxpy returned no point ({status})")
-    objective, cert, tp, oracle = _certify(problem, x, duals)
+    ref = problem.kind.reference_solve(problem, solver).replace(problem=problem.name)
+    said = ref.backend_status or ref.status.value
+    if not ref.status.has_answer or ref.x is None:
+        return ref.replace(message=ref.message or f"{ref.solver} reports {said}")
+    x = ref.x
+    objective, cert, tp, oracle = _certify(problem, x, ref.duals)
     polished = False
-    message = f"{status} by {used}; certified {cert.name} = {cert.value:.3g}"
-    if sol.message:
-        message += f" ({sol.message})"
-    needs_polish = status == "optimal_inaccurate" or cert.value > spec.tolerance
+    message = f"{said} by {ref.solver}; certified {cert.name} = {cert.value:.3g}"
+    if ref.message:
+        message += f" ({ref.message})"
+    needs_polish = ref.status is ReferenceStatus.INACCURATE or cert.value > spec.tolerance
     if polish and needs_polish and problem.kind.polishable and not problem.has_constraints:
         x_new = _polish(problem, x, tp, oracle)
         obj_new, cert_new, _, _ = _certify(problem, x_new, None)
         if np.isfinite(obj_new) and obj_new <= objective + 1e-12 * max(1.0, abs(objective)) \
                 and cert_new.value <= cert.value:
             x, objective, cert, polished = x_new, obj_new, cert_new, True
-            message = f"{status} by {used}; polished by L-BFGS to {cert.name} = {cert.value:.3g}"
-    return Baseline(problem.name, status, objective, used, elapsed, x=x, duals=duals, certificate=cert,
-                    polished=polished, message=message)
+            message = f"{said} by {ref.solver}; polished by L-BFGS to {cert.name} = {cert.value:.3g}"
+    status = ref.status
+    if status is ReferenceStatus.CERTIFIED and not cert.value <= spec.tolerance:
+        status = ReferenceStatus.INACCURATE
+        message += f"; above baseline.tolerance {spec.tolerance:g}"
+    elif status is ReferenceStatus.INACCURATE and polished and cert.value <= spec.tolerance:
+        status = ReferenceStatus.CERTIFIED
+    return ref.replace(status=status, x=x, objective=objective, certificate=cert, polished=polished, message=message)

@@ -186,7 +186,8 @@ def baseline(problem_file, sets, cvxpy_solver, json_out):
         click.echo(f"no convex baseline: {err}")
         sys.exit(EXIT_NO_BASELINE)
     cert = f"{base.certificate.name} = {base.certificate.value:.3e}" if base.certificate else "-"
-    click.echo(f"{problem.name}: baseline status {base.status} ({base.solver}), objective {base.objective:.10g}, "
+    said = f"{base.status}" + (f", {base.backend_status}" if base.backend_status else "")
+    click.echo(f"{problem.name}: baseline {said} ({base.solver}), objective {base.objective:.10g}, "
                f"certified {cert}{' (polished)' if base.polished else ''}, {base.solve_time_s:.3f} s")
     if json_out:
         _write_json(json_out, json.dumps(base.to_dict(), indent=2))

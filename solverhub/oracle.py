@@ -15,10 +15,10 @@ uncounted: the run loop uses them for measurements only.
 """
 from __future__ import annotations
 
-__all__ = ["Oracle", "BudgetExhausted", "OracleConfig"]
+__all__ = ["Oracle", "BudgetExhausted", "OracleConfig", "Known"]
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 from ._lazy import lazy_module
 
@@ -244,3 +244,16 @@ class Oracle:
         """Dense exact Hessian (uncounted; for small problems and measurements)."""
         with torch.enable_grad():
             return torch.autograd.functional.hessian(lambda z: self._objective(z, None), x.detach())
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a solver already computed at the point being measured, so a measure need not
+    call the oracle again or read solver state: ``value`` and ``grad`` (exact f(x) and
+    ∇f(x), or None), ``duals`` (one multiplier tensor per constraint, or None) and
+    ``logged`` (the solver's ``log(state)``: solver-named measures as 0-d tensors)."""
+
+    value: Any = None
+    grad: Any = None
+    duals: Any = None
+    logged: Mapping[str, Any] = field(default_factory=dict)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 __all__ = [
     # solvers and the run loop's view of them
-    "Solver", "Capabilities", "IterState", "DirectSolution", "NoOptions", "Acceptance", "Refusal", "RefusalCode",
+    "Solver", "Capabilities", "IterState", "NoOptions", "Acceptance", "Refusal", "RefusalCode", "Known",
     "hookimpl",
+    # reference answers (a kind's reference_solve, a direct solver's solve_direct, the baseline)
+    "Reference", "ReferenceStatus",
     # results
     "Result", "Status", "Stationarity", "TracePoint",
     # errors with locations
@@ -24,8 +26,10 @@ __all__ = [
     # lazy heavy imports
     "lazy_module",
     # problem kinds (loaded on first use)
-    "ProblemKind", "CompiledSections", "CvxpySolution", "NoBaseline", "TorchProblem", "TorchEvaluator",
-    "ExpressionContext", "Catalog", "solver_measure", "Problem", "Const",
+    "ProblemKind", "ModelKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator",
+    "ExpressionContext", "Catalog", "Problem", "cvxpy_reference",
+    # typed structure: bounds, nonsmooth terms, constraint functions
+    "Bounds", "NonsmoothTerm", "Structure", "TorchStructure", "TorchNonsmooth",
     # size caps and data helpers (loaded on first use)
     "max_elements", "charge", "split_rows", "load_training_arrays", "TrainingArrays",
     "load_sklearn_set", "SklearnMissing",
@@ -35,21 +39,27 @@ from ._lazy import lazy_module
 from .errors import Location, OptionError, ProblemError, SolverhubError
 from .hookspecs import hookimpl
 from .result import Result, Stationarity, Status, TracePoint
-from .solver import Acceptance, Capabilities, DirectSolution, IterState, NoOptions, Refusal, RefusalCode, Solver
+from .oracle import Known
+from .reference import Reference, ReferenceStatus
+from .solver import Acceptance, Capabilities, IterState, NoOptions, Refusal, RefusalCode, Solver
 
 # name -> (private module, name there); imported on first access (PEP 562)
 _LAZY = {
     "ProblemKind": ("problem.kinds.base", "ProblemKind"),
     "CompiledSections": ("problem.kinds.base", "CompiledSections"),
-    "CvxpySolution": ("problem.kinds.base", "CvxpySolution"),
+    "ModelKind": ("problem.kinds.base", "ModelKind"),
+    "cvxpy_reference": ("problem.kinds.base", "cvxpy_reference"),
+    "Bounds": ("problem.structure", "Bounds"),
+    "NonsmoothTerm": ("problem.structure", "NonsmoothTerm"),
+    "Structure": ("problem.structure", "Structure"),
+    "TorchStructure": ("problem.structure", "TorchStructure"),
+    "TorchNonsmooth": ("problem.structure", "TorchNonsmooth"),
     "NoBaseline": ("problem.kinds.base", "NoBaseline"),
     "TorchProblem": ("problem.kinds.base", "TorchProblem"),
     "TorchEvaluator": ("problem.kinds.base", "TorchEvaluator"),
     "ExpressionContext": ("problem.kinds.base", "ExpressionContext"),
     "Catalog": ("problem.kinds.base", "Catalog"),
-    "solver_measure": ("problem.kinds.base", "_solver_measure"),
     "Problem": ("problem.model", "Problem"),
-    "Const": ("problem.expr", "Const"),
     "max_elements": ("problem.data", "max_elements"),
     "charge": ("problem.data", "charge"),
     "split_rows": ("datasets.training_data", "split_rows"),

@@ -3,11 +3,14 @@
 A solver is optax-shaped: ``init(problem, oracle, x0, options) -> state`` and
 ``step(state, oracle, options) -> state`` (one iteration, nothing else). Stopping
 rules, budgets, timing, trace sampling, device handling and the Result all live
-here, once. Non-iterative solvers (the cvxpy baseline) override ``solve_direct``.
+here, once. Non-iterative solvers (the cvxpy baseline) override ``solve_direct`` and
+return a :class:`~solverhub.reference.Reference`. The loop measures progress
+without reading solver state: it passes what the state already holds (``value``,
+``grad``, ``duals``) and the solver's ``log(state)`` to the kind's measure.
 """
 from __future__ import annotations
 
-__all__ = ["Solver", "Capabilities", "IterState", "DirectSolution", "NoOptions", "run_loop",
+__all__ = ["Solver", "Capabilities", "IterState", "NoOptions", "run_loop",
            "Acceptance", "Refusal", "RefusalCode", "Verdict", "as_verdict", "verdict_of"]
 
 import enum
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Union
 
 from ._lazy import lazy_module
-from .oracle import BudgetExhausted, Oracle
+from .oracle import BudgetExhausted, Known, Oracle
 from .options import RunOptions
 from .result import Status, TracePoint
 
@@ -141,17 +144,6 @@ class IterState:
     stop: tuple[Status, str] | None = None
 
 
-@dataclass(frozen=True)
-class DirectSolution:
-    """What a non-iterative solver returns from ``solve_direct``."""
-
-    x: Any
-    status: Status
-    message: str = ""
-    iterations: int = 0
-    extras: dict = field(default_factory=dict)
-
-
 class Solver:
     """Base class of every method. Subclasses set the class attributes and
     implement ``init``/``step`` (or ``solve_direct``)."""
@@ -206,10 +198,20 @@ class Solver:
     def step(self, state: IterState, oracle: Oracle, options) -> IterState:
         raise NotImplementedError
 
-    def report(self, state: IterState) -> dict:
-        """Method-specific numbers for ``Result.extras`` (called once at the end)."""
+    def log(self, state: IterState) -> dict:
+        """Solver-named measures at ``state`` as 0-d tensors on the oracle's device (e.g. O2NC's
+        ``goldstein_grad_norm``), sampled by the run loop with the trace; no host sync here.
+        Default: the state's attribute named ``stationarity_measure``, when the solver names one."""
+        name = self.stationarity_measure
+        value = getattr(state, name, None) if name else None
+        return {} if value is None else {name: value}
+
+    def report(self, state: IterState, oracle: Oracle, options) -> dict:
+        """Method-specific numbers for ``Result.extras`` (called once at the end, uncounted
+        oracle calls allowed through ``oracle.peek_*``)."""
         return {}
 
+    # ``solve_direct(problem, options) -> Reference`` for a non-iterative solver
     solve_direct: ClassVar[Callable | None] = None
 
 
@@ -229,15 +231,17 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
              measure: Callable) -> LoopOutcome:
     """Iterate ``solver.step`` until a stopping rule fires.
 
-    ``measure(x, state) -> (objective, stationarity)`` returns two 0-d tensors;
-    it is called (and synced to the host) only every ``trace_every`` iterations.
+    ``measure(x, known) -> (objective, stationarity)`` returns two 0-d tensors, given a
+    :class:`~solverhub.oracle.Known` built from the state (``value``, ``grad``,
+    ``duals``) and ``solver.log(state)``; it is called (and synced to the host) only every
+    ``trace_every`` iterations.
     """
     trace_every = run.trace_every or (1 if oracle.device.type == "cpu" else 10)
     t0 = time.perf_counter()
     trace: list[TracePoint] = []
 
     def sample(it: int, st: IterState) -> tuple[float, float]:
-        objective, stat = measure(st.x, st)
+        objective, stat = measure(st.x, known_at(solver, st))
         obj, sv = float(objective), float(stat)     # the only host sync
         trace.append(TracePoint(it, time.perf_counter() - t0, oracle.total_calls, obj, sv))
         return obj, sv
@@ -284,3 +288,10 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
             status, message = Status.DIVERGED, f"non-finite objective at iteration {iterations}"
     return LoopOutcome(state, status, message, iterations, trace, trace[-1].objective,
                        trace[-1].stationarity, time.perf_counter() - t0)
+
+
+def known_at(solver: Solver, state) -> Known:
+    """What ``state`` already holds for the kind's measure: exact value and gradient when the
+    solver keeps them, the constraint multipliers, and the solver's logged measures."""
+    return Known(value=getattr(state, "value", None), grad=getattr(state, "grad", None),
+                 duals=getattr(state, "duals", None), logged=solver.log(state))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from solverhub.baseline import compute_baseline
+from solverhub.baseline import ReferenceStatus, compute_baseline
 from solverhub.problem.model import load_problem
 
 LOGREG = """
@@ -40,7 +40,7 @@ objective: "0.5 * sum_squares(Q @ x) + c @ x"
 constraints: ["sum(x) == 1", "x >= 0", "norm2(x) <= 0.9"]
 """)
     base = compute_baseline(problem)
-    assert base.status == "optimal" and base.certificate.name == "kkt_residual"
+    assert base.status is ReferenceStatus.CERTIFIED and base.backend_status == "optimal" and base.certificate.name == "kkt_residual"
     assert base.certificate.value < 1e-6
     x = base.x
     assert abs(x.sum() - 1) < 1e-7 and x.min() > -1e-8 and np.linalg.norm(x) <= 0.9 + 1e-7
@@ -63,7 +63,7 @@ objective: "100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2"
 baseline: {objective: 0.0}
 """)
     base = compute_baseline(problem)
-    assert base.status == "declared" and base.objective == 0.0
+    assert base.status is ReferenceStatus.DECLARED and base.objective == 0.0
 
 
 def test_infeasible_problem_is_reported():

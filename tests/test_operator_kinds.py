@@ -147,7 +147,7 @@ def test_minimax_operator_is_grad_x_and_minus_grad_y():
 
 def test_issue_minimax_file_loads_as_written():
     p = load_problem(MINIMAX)
-    assert p.sections.extra["min"] == ("x",) and p.sections.extra["max"] == ("y",)
+    assert p.sections.minimize_over == ("x",) and p.sections.maximize_over == ("y",)
     assert compute_baseline(p).objective == pytest.approx(0.0, abs=1e-9)
 
 

@@ -252,7 +252,7 @@ def test_lbfgs_reaches_baseline(rel):
     assert np.isfinite(r.objective), r.message
     assert abs(r.baseline_gap) <= REL_TOL, (r.objective, r.baseline_objective, r.message)
     if problem(rel).baseline.objective is None:      # cvxpy's answer, certified by the torch oracle
-        assert r.extras["baseline"]["status"] in ("optimal", "optimal_inaccurate")
+        assert r.extras["baseline"]["backend_status"] in ("optimal", "optimal_inaccurate")
         assert baseline(rel).certificate.value < 1e-3
 
 

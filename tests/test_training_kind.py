@@ -77,15 +77,15 @@ def test_issue_yaml_loads_as_written_and_adam_trains_it(issue_problem):
 def test_the_shipped_digits_mlp_is_the_issue_file_plus_a_description(issue_problem):
     shipped = solverhub.load_problem(TRAINING / "digits-mlp.yaml")
     assert shipped.description
-    np.testing.assert_array_equal(shipped.sections.extra["training"].X_train,
-                                  issue_problem.sections.extra["training"].X_train)
-    np.testing.assert_array_equal(shipped.sections.extra["training"].x0, issue_problem.sections.extra["training"].x0)
+    np.testing.assert_array_equal(shipped.sections.model.X_train,
+                                  issue_problem.sections.model.X_train)
+    np.testing.assert_array_equal(shipped.sections.model.x0, issue_problem.sections.model.x0)
 
 
 # -- the objective is the model's loss, exactly ----------------------------------------
 def test_objective_equals_a_hand_written_forward_pass(issue_problem):
     Xtr, ytr, _, _ = _digits_split()
-    prep = issue_problem.sections.extra["training"]
+    prep = issue_problem.sections.model
     np.testing.assert_allclose(prep.X_train, Xtr, rtol=0, atol=1e-15)
     np.testing.assert_array_equal(prep.y_train, ytr)
     # the start is torch's default init of the same layers under the seed

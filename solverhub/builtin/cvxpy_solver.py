@@ -5,8 +5,8 @@ __all__ = ["CvxpySolver", "CvxpyOptions"]
 
 from dataclasses import dataclass
 
-from ..result import Status
-from ..solver import Acceptance, Capabilities, DirectSolution, Refusal, RefusalCode, Solver
+from ..reference import Reference, ReferenceStatus
+from ..solver import Acceptance, Capabilities, Refusal, RefusalCode, Solver
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,12 @@ class CvxpySolver(Solver):
         return Acceptance("the problem is DCP")
 
     @staticmethod
-    def solve_direct(problem, options) -> DirectSolution:
+    def solve_direct(problem, options) -> Reference:
         from ..baseline import compute_baseline
         from ..problem.kinds.base import NoBaseline
         try:
-            base = compute_baseline(problem, solver=options.solver or None, polish=False, use_declared=False)
+            ref = compute_baseline(problem, solver=options.solver or None, polish=False, use_declared=False)
         except NoBaseline as err:
-            return DirectSolution(x=None, status=Status.FAILED, message=str(err))
-        statuses = {"optimal": Status.CONVERGED, "optimal_inaccurate": Status.CONVERGED,
-                    "infeasible": Status.INFEASIBLE, "infeasible_inaccurate": Status.INFEASIBLE,
-                    "unbounded": Status.UNBOUNDED, "unbounded_inaccurate": Status.UNBOUNDED}
-        return DirectSolution(x=base.x, status=statuses.get(base.status, Status.FAILED), message=base.message,
-                              extras={"cvxpy_status": base.status, "cvxpy_solver": base.solver,
-                                      "duals": base.duals})
+            return Reference(ReferenceStatus.FAILED, "cvxpy", message=str(err))
+        return ref.replace(extras={"cvxpy_status": ref.backend_status, "cvxpy_solver": ref.solver,
+                                   "reference_status": ref.status.value})

@@ -75,5 +75,5 @@ class GradientDescent(Solver):
         return GDState(x=x_new, value=f_new, grad=g_new, lr=lr * options.grow,
                        backtracks=state.backtracks + backtracks)
 
-    def report(self, state):
+    def report(self, state, oracle, options):
         return {"backtracks": state.backtracks, "final_step_size": float(state.lr)}

@@ -21,6 +21,7 @@ from ..oracle import OracleConfig
 from .data import _check_size, build_array, charge, load_budget
 from .expr import Symbols
 from .kinds.base import CompiledSections, ExpressionContext, ProblemKind
+from .structure import Structure
 from .schema import COMMON_SECTIONS, BaselineSpec, ProblemFile, validate_model
 from .yamlsafe import MAX_YAML_BYTES, LineMap, load_yaml
 
@@ -51,6 +52,9 @@ class Problem:
     source: str | None = None
     description: str = ""
     lines: LineMap = field(default_factory=LineMap, repr=False)
+    # bounds per variable, prox-able nonsmooth terms, counts of constraint functions (typed;
+    # the torch side is TorchProblem.structure)
+    structure: Structure = field(default_factory=Structure)
 
     @property
     def dim(self) -> int:
@@ -272,7 +276,9 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
     return Problem(name=common.name, kind=kind, variables=tuple(variables), data=data,
                    parameters=dict(common.parameters), sections=compiled, x0=x0,
                    oracle_config=oracle_config, baseline=common.baseline, solve_defaults={**compiled.solve_defaults, **common.solve},
-                   content_hash=content_hash, source=file, description=common.description, lines=lines)
+                   content_hash=content_hash, source=file, description=common.description, lines=lines,
+                   structure=Structure(n_equalities=sum(c.op == "==" for c in compiled.constraints),
+                                       n_inequalities=sum(c.op != "==" for c in compiled.constraints)))
 
 
 def _noise_sigma(noise, dim: int, location: Location):

@@ -101,7 +101,7 @@ class AdaGrad(Solver):
         stats = state.stats.update(stats_gradient(oracle, state.x, g, options.grad_stats))
         return replace(state, x=x_new, v=v, stats=stats, value=None, grad=None)
 
-    def report(self, state: AdaGradState) -> dict:
+    def report(self, state: AdaGradState, oracle, options) -> dict:
         out = stats_report(state.stats, state.grad_stats, state.x, state.exact_grad)
         out.update(effective_steps(state))
         return out

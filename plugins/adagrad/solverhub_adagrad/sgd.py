@@ -76,7 +76,7 @@ class SGD(Solver):
         stats = state.stats.update(stats_gradient(oracle, state.x, g, options.grad_stats))
         return replace(state, x=state.x - options.lr * g, stats=stats, value=None, grad=None)
 
-    def report(self, state: SGDState) -> dict:
+    def report(self, state: SGDState, oracle, options) -> dict:
         out = stats_report(state.stats, state.grad_stats, state.x, state.exact_grad)
         out["lr"] = state.lr
         return out

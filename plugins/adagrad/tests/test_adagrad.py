@@ -49,7 +49,7 @@ def iterates(solver_cls, options, f, x0, T, *, config=OracleConfig()):
     out = run_loop(solver, None, oracle, x0, options, RunOptions(max_iterations=T, tolerance=0.0, trace_every=1),
                    measure)
     assert out.iterations == T, out.message
-    return torch.stack(xs), solver.report(out.state), oracle
+    return torch.stack(xs), solver.report(out.state, oracle, options), oracle
 
 
 def max_relative_gap(xs, ys):
@@ -221,7 +221,7 @@ def test_all_coordinates_frozen_report():
     state = solver.init(None, oracle, x0, options)
     for _ in range(5):
         state = solver.step(state, oracle, options)
-    rep = solver.report(state)
+    rep = solver.report(state, oracle, options)
     assert torch.equal(state.x, x0) and rep["frozen_coordinates"] == 3 and rep["effective_step"] is None
     assert rep["grad_l1_min"] == 0.0 and rep["l1_l2_ratio_mean"] == 1.0
 

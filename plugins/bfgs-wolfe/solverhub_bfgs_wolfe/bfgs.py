@@ -154,7 +154,7 @@ class BFGSWolfe(Solver):
                        approximate_wolfe_steps=state.approximate_wolfe_steps + search.approximate,
                        curvature_pairs_skipped=skipped)
 
-    def report(self, state: BFGSState) -> dict:
+    def report(self, state: BFGSState, oracle, options) -> dict:
         steps = state.step_sizes
         return {
             "step_sizes": list(steps),

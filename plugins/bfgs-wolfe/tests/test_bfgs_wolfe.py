@@ -73,7 +73,7 @@ class Run:
         self.outcome = run_loop(self.solver, None, self.oracle, x0, self.options,
                                 RunOptions(max_iterations=max_iterations, tolerance=tolerance,
                                            trace_every=1), measure)
-        self.report = self.solver.report(self.outcome.state) if self.outcome.state is not None else {}
+        self.report = self.solver.report(self.outcome.state, self.oracle, self.options) if self.outcome.state is not None else {}
 
     @property
     def steps(self):

@@ -192,7 +192,7 @@ class DBGD(Solver):
             grad_lower_norm=a, last_grad_f=grad_f, last_direction=v, last_grad_lower=grad_g, last_phi=phi,
             options=options)
 
-    def report(self, state: DBGDState) -> dict:
+    def report(self, state: DBGDState, oracle, options) -> dict:
         """Extras per method note 03 (d), read back once."""
         options = state.options
         nan = torch.full_like(state.lam_max, math.nan)

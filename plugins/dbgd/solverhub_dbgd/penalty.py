@@ -72,7 +72,7 @@ class PenaltyGD(Solver):
         return PenaltyState(x=x - options.lr * d, k=state.k + 1, direction_norm=torch.linalg.vector_norm(d),
                             options=options)
 
-    def report(self, state: PenaltyState) -> dict:
+    def report(self, state: PenaltyState, oracle, options) -> dict:
         norm = float(state.direction_norm)
         return {"lam": state.options.lam, "lr": state.options.lr,
                 "penalized_grad_norm": None if math.isnan(norm) else norm}

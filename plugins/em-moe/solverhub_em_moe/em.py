@@ -211,5 +211,5 @@ class EMMoE(Solver):
         return EMState(x=x_new, value=value, model=state.model, gram_cholesky=state.gram_cholesky,
                        em_steps=state.em_steps + 1, newton_steps_total=state.newton_steps_total + inner)
 
-    def report(self, state: EMState) -> dict:
+    def report(self, state: EMState, oracle, options) -> dict:
         return {"em_steps": state.em_steps, "newton_steps_total": state.newton_steps_total}

@@ -198,7 +198,7 @@ class GALA(Solver):
             L_hi=torch.where(moved, torch.maximum(state.L_hi, L), state.L_hi),
             unmoved_steps=state.unmoved_steps + (~moved).to(dx.dtype), eta_trace=trace)
 
-    def report(self, state: GALAState) -> dict:
+    def report(self, state: GALAState, oracle, options) -> dict:
         trace = state.eta_trace
         if not trace or trace[-1][0] != state.steps:
             trace = trace + [(state.steps, state.eta)]

@@ -155,7 +155,7 @@ def test_no_nan_when_x_does_not_move(options):
         state = solver.step(state, oracle, opts)
         assert float(state.L_last) == 0.0 and float(state.eta) == 0.3
     assert torch.equal(state.x, torch.zeros(3, dtype=torch.float64))
-    e = solver.report(state)
+    e = solver.report(state, oracle, opts)
     assert e["eta_final"] == 0.3 and e["unmoved_steps"] == 20 and e["curvature_min"] is None
     assert all(math.isfinite(v) for v in (e["sum_alignment"], e["sum_curvature_term"], e["reg_weight"]))
     assert oracle.counts["grad"] == 1 + 2 * 20
@@ -199,7 +199,7 @@ def test_t3_every_secant_curvature_is_in_the_spectrum(base, noise):
         L = float(state.L_last)
         assert L == pytest.approx(np.linalg.norm(H @ s) / np.linalg.norm(s), rel=1e-9)   # independent secant
         assert lam[0] * (1 - 1e-9) <= L <= lam[-1] * (1 + 1e-9), L
-    report = solver.report(state)
+    report = solver.report(state, oracle, options)
     assert lam[0] * (1 - 1e-9) <= report["curvature_min"] <= report["curvature_max"] <= lam[-1] * (1 + 1e-9)
     # the iterates really spread over the spectrum (not one eigenvector)
     assert report["curvature_max"] - report["curvature_min"] > 1.0

@@ -86,5 +86,5 @@ class LoraML(Solver):
                            outer_steps=state.outer_steps + 1,
                            inner_steps_total=state.inner_steps_total + options.inner_steps)
 
-    def report(self, state: LoraMLState) -> dict:
+    def report(self, state: LoraMLState, oracle, options) -> dict:
         return {"outer_steps": state.outer_steps, "inner_steps_total": state.inner_steps_total}

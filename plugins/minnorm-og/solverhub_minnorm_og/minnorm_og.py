@@ -98,6 +98,6 @@ class MinNormOG(UnlearningSolver):
                             model_gradients=state.model_gradients + X.shape[0])
         return loss_step(state, x, oracle.grad(x, of="retain"), options)
 
-    def report(self, state: MinNormOGState) -> dict:
+    def report(self, state: MinNormOGState, oracle, options) -> dict:
         return {"projections": state.projections, "model_gradients": state.model_gradients,
                 "last_reg_coef": state.last_coef, "loss_steps": state.steps}

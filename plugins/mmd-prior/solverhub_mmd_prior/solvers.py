@@ -73,7 +73,7 @@ class _AdamTrainer(Solver):
             stop = (Status.BUDGET_EXHAUSTED, f"finished the training budget: {state.epochs} epochs ({t} steps)")
         return TrainState(x=x, m=m, v=v, t=t, steps=state.steps, epochs=state.epochs, spec=state.spec, stop=stop)
 
-    def report(self, state: TrainState) -> dict:
+    def report(self, state: TrainState, oracle, options) -> dict:
         return {"training_steps": state.t, "training_budget_steps": state.steps,
                 "epochs_completed": state.t / max(1, state.steps) * state.epochs}
 
@@ -103,9 +103,9 @@ class MMDPrior(_AdamTrainer):
         lam = state.spec["lam"] if options.lam is None else options.lam
         return oracle.grad(state.x, of="recon") + lam * oracle.grad(state.x, of="mmd")
 
-    def report(self, state) -> dict:
+    def report(self, state, oracle, options) -> dict:
         lam = state.spec["lam"]
-        return {**super().report(state), "lambda_of_problem": lam}
+        return {**super().report(state, oracle, options), "lambda_of_problem": lam}
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class KLVAE(_AdamTrainer):
     def direction(self, state, oracle, options):
         return oracle.grad(state.x, of="vae_recon") + options.beta * oracle.grad(state.x, of="kl")
 
-    def report(self, state) -> dict:
+    def report(self, state, oracle, options) -> dict:
         """Also the latent metrics of the sampled aggregate posterior z = mu + sigma * eps (the
         kind's report uses the encoder means mu, the deterministic methods' codes)."""
         import numpy as np
@@ -150,7 +150,7 @@ class KLVAE(_AdamTrainer):
             mu, logvar = model.encode(x, X_all)
             mu, sd = mu.cpu().numpy().astype(np.float64), (0.5 * logvar).exp().cpu().numpy().astype(np.float64)
         z = mu + sd * np.random.default_rng(12345).standard_normal(mu.shape)
-        return {**super().report(state), "posterior_std_mean": float(sd.mean()),
+        return {**super().report(state, oracle, options), "posterior_std_mean": float(sd.mean()),
                 **latent_report(data, spec["prior"], spec["scales"], z, prefix="sampled_")}
 
 

@@ -207,7 +207,7 @@ class ConversionSolver(Solver):
             episode_etas=state.episode_etas + (eta_sum / count,), **common)
 
     # -- report ----------------------------------------------------------
-    def report(self, state: ConversionState) -> dict:
+    def report(self, state: ConversionState, oracle, options) -> dict:
         """Extras, read back in one transfer per group (this runs once, after the loop)."""
         last_value, grad_last = state.peek(state.iterate)
         out_value, out_grad = state.peek(state.output_point)

@@ -264,7 +264,7 @@ class OQNO2NC(Solver):
             episode_learner_loss=state.episode_learner_loss + (loss_sum / count,), **common)
 
     # -- report ----------------------------------------------------------------
-    def report(self, state: OQNState) -> dict:
+    def report(self, state: OQNState, oracle, options) -> dict:
         """Numbers for ``Result.extras``; brought to the host in a few batched transfers."""
         options = state.options
         last_value, grad_last = state.peek(state.iterate)

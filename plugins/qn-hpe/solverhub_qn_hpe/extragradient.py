@@ -121,6 +121,6 @@ class Extragradient(Solver):
                                           "initial value: the operator is probably not monotone"))
         return new
 
-    def report(self, state: ExtragradientState) -> dict:
+    def report(self, state: ExtragradientState, oracle, options) -> dict:
         return {"step_final": float(state.eta), "rejections": int(state.rejections),
                 "operator_calls_per_iteration": 2}

@@ -232,7 +232,7 @@ class QNHPE(Solver):
                        etas=state.etas + (eta,), trials=state.trials + (trials,),
                        hpe_ratios=state.hpe_ratios + (hpe_ratio,), losses=losses)
 
-    def report(self, state: QNHPEState) -> dict:
+    def report(self, state: QNHPEState, oracle, options) -> dict:
         trials = list(state.trials)
         losses = [float(v) for v in state.losses]
         ratios = [float(v) for v in state.hpe_ratios]

@@ -162,7 +162,7 @@ class _AdapterSolver(Solver):
         x = state.x - options.lr * m_hat / (torch.sqrt(v_hat) + options.eps)
         return AdapterState(x=x, m=m, v=v, t=t, layers=state.layers)
 
-    def report(self, state):
+    def report(self, state, oracle, options):
         return {"adapter_steps": state.t}
 
 

@@ -147,7 +147,7 @@ class _ScaledGDBase(Solver):
         return ScaledGDState(x=x, lr=state.lr, symmetric=state.symmetric, shapes=state.shapes,
                              init_time_s=state.init_time_s, sketch_products=state.sketch_products)
 
-    def report(self, state):
+    def report(self, state, oracle, options):
         return {"step_size": state.lr, "init_time_s": state.init_time_s, "sketch_products": state.sketch_products}
 
 

@@ -3,8 +3,8 @@ cvxpy lowerings, its baseline and its stationarity measures. Code outside a kind
 never branches on the kind's name."""
 from __future__ import annotations
 
-__all__ = ["ProblemKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator", "ExpressionContext",
-           "CvxpySolution", "Catalog"]
+__all__ = ["ProblemKind", "ModelKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator",
+           "ExpressionContext", "Known", "Catalog"]
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Protocol
@@ -15,7 +15,10 @@ from ..._lazy import lazy_module
 from ...errors import Location
 from ...lower.to_cvxpy import NoCvxpyForm, compile_cvxpy
 from ...lower.to_torch import compile_torch
+from ...oracle import Known
+from ...reference import Reference, ReferenceStatus
 from ..expr import Node, Symbols, parse_expression
+from ..structure import TorchStructure
 
 torch = lazy_module("torch")
 cp = lazy_module("cvxpy")
@@ -52,11 +55,25 @@ class ExpressionContext:
 
 @dataclass(frozen=True)
 class CompiledSections:
-    objective: Node
+    """What a kind's ``compile`` returns: typed, never an untyped bag.
+
+    Expression kinds fill ``objective`` (IR) and, as they need, ``constraints``,
+    ``functions`` (other named scalar functions: bilevel's ``lower``), ``operator``
+    (monotone's components), ``minimize_over``/``maximize_over`` (minimax players) and
+    ``sets`` (simple feasible sets per variable). Model kinds leave ``objective`` None and
+    put their typed, frozen model spec in ``model``.
+    """
+
+    objective: Node | None = None
     constraints: tuple[Node, ...] = ()
     rows: tuple[str, ...] = ()
     n_rows: int | None = None
-    extra: dict = field(default_factory=dict)
+    functions: Mapping[str, Node] = field(default_factory=dict)
+    operator: tuple[Node, ...] = ()
+    minimize_over: tuple[str, ...] = ()
+    maximize_over: tuple[str, ...] = ()
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    model: Any = None
     # kinds that own the minibatch (training): an int configures the oracle as
     # ``oracle: {stochastic: {batch_size}}`` would, "full" means exact gradients; None: the file's oracle section
     batch_size: int | str | None = None
@@ -78,6 +95,8 @@ class TorchProblem:
     functions: dict = field(default_factory=dict)   # other named scalar functions (bilevel: "lower")
     operator: Callable | None = None                # F(z_flat) -> flat tensor (monotone, minimax)
     project: Callable | None = None                 # Euclidean projection onto the feasible set (simple sets)
+    structure: TorchStructure = field(default_factory=TorchStructure)   # bounds, nonsmooth terms, h(x)=0, g(x)<=0
+    model: Any = None                               # a model kind's torch model (``ModelKind.torch_model``)
 
 
 class TorchEvaluator:
@@ -115,31 +134,31 @@ class TorchEvaluator:
         return lambda x: self.tensor(f(self.env(x)))
 
 
-@dataclass(frozen=True)
-class CvxpySolution:
-    """What a kind's cvxpy solve returns to the baseline."""
-
-    status: str
-    x: Any                  # flat numpy vector or None
-    duals: Any              # list of numpy arrays (one per constraint) or None
-    solver: str
-    solve_time_s: float
-    message: str = ""
-    extras: dict = field(default_factory=dict)
-
-
 class ObjectiveSections(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     objective: str | float
 
 
-def _solver_measure(name: str, state, kind_measures):
-    """A measure the solver keeps in its state (e.g. O2NC's Goldstein-style averaged gradient)."""
-    value = getattr(state, name, None)
+def _solver_measure(name: str, known: Known, kind_measures):
+    """A measure the solver logs (``Solver.log``: e.g. O2NC's Goldstein-style averaged gradient)."""
+    value = known.logged.get(name)
     if value is None:
         raise KeyError(f"stationarity measure {name!r} is neither one of the kind's ({', '.join(kind_measures)}) "
-                       f"nor an attribute of the solver's state")
+                       f"nor logged by the solver (Solver.log)")
     return value
+
+
+def _constraint_functions(constraints) -> TorchStructure:
+    """``h(x) = 0`` and ``g(x) <= 0`` as two flat functions from the expression constraints'
+    violation forms (``(op, fn)``: ``==`` into h, ``<=`` into g)."""
+    eqs = [fn for op, fn in constraints if op == "=="]
+    ineqs = [fn for op, fn in constraints if op != "=="]
+
+    def stack(fns):
+        if not fns:
+            return None
+        return lambda x: torch.cat([fn(x).reshape(-1) for fn in fns])
+    return TorchStructure(equalities=stack(eqs), inequalities=stack(ineqs))
 
 
 class ProblemKind:
@@ -192,7 +211,8 @@ class ProblemKind:
         ev = TorchEvaluator(problem, device, dtype)
         constraints = tuple((node.op, ev.array(node)) for node in problem.sections.constraints)
         x0 = torch.as_tensor(problem.x0, dtype=dtype, device=device).clone()
-        return TorchProblem(ev.scalar(problem.sections.objective), constraints, ev.unflatten, x0)
+        return TorchProblem(ev.scalar(problem.sections.objective), constraints, ev.unflatten, x0,
+                            structure=_constraint_functions(constraints))
 
     # -- IR -> cvxpy (the baseline) ------------------------------------------
     def lower_cvxpy(self, problem):
@@ -216,18 +236,12 @@ class ProblemKind:
             raise NoBaseline(f"the problem is not DCP ({bad} is not convex by cvxpy's rules)")
         return prob, variables, constraints
 
-    def cvxpy_solve(self, problem, solver: str | None = None) -> CvxpySolution:
-        """Solve the problem's cvxpy form (raises NoBaseline when there is none)."""
-        import time
-
-        import numpy as np
+    def reference_solve(self, problem, solver: str | None = None) -> Reference:
+        """The kind's reference answer (raises NoBaseline when there is none): here cvxpy on
+        ``lower_cvxpy``'s form. The baseline certifies the point with the torch oracle."""
         prob, variables, constraints = self.lower_cvxpy(problem)
-        t0 = time.perf_counter()
-        try:
-            prob.solve(solver=solver.upper() if solver else None)
-        except cp.error.SolverError as err:
-            raise NoBaseline(f"cvxpy failed: {err}") from None
-        used = prob.solver_stats.solver_name if prob.solver_stats else (solver or "cvxpy")
+        import numpy as np
+        elapsed, used = solve_cvxpy(prob, solver)
         x = np.zeros(problem.dim)
         for v in problem.variables:
             value = variables[v.name].value
@@ -237,17 +251,17 @@ class ProblemKind:
             x[v.offset:v.offset + v.size] = np.asarray(value, dtype=np.float64).reshape(-1)
         duals = [np.asarray(c.dual_value, dtype=np.float64) if c.dual_value is not None else np.zeros(1)
                  for c in constraints] if constraints else None
-        return CvxpySolution(prob.status, x, duals, used, time.perf_counter() - t0)
+        return cvxpy_reference(prob.status, x, used, elapsed, duals=duals)
 
     def report(self, tp, oracle, x) -> dict:
         """Kind-specific numbers at the final point for ``Result.extras`` (uncounted)."""
         return {}
 
     # -- measures --------------------------------------------------------
-    def measure(self, name: str, tp: TorchProblem, oracle, x, state):
-        """Return (objective, stationarity) as 0-d tensors at ``x`` (exact, uncounted)."""
-        value = getattr(state, "value", None)
-        grad = getattr(state, "grad", None)
+    def measure(self, name: str, tp: TorchProblem, oracle, x, known: Known):
+        """Return (objective, stationarity) as 0-d tensors at ``x`` (exact, uncounted), using
+        what the solver already computed (:class:`Known`) when the oracle is exact."""
+        value, grad = known.value, known.grad
         if value is None or grad is None or oracle.stochastic:
             value, grad = oracle.peek_value_and_grad(x)
         if name == "grad_norm":
@@ -256,6 +270,83 @@ class ProblemKind:
             return value, torch.linalg.vector_norm(grad, 1)
         if name == "grad_norm_inf":
             return value, torch.linalg.vector_norm(grad, float("inf"))
-        return value, _solver_measure(name, state, self.measures)
+        return value, _solver_measure(name, known, self.measures)
 
     measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf")
+
+
+def solve_cvxpy(prob, solver: str | None) -> tuple[float, str]:
+    """``prob.solve`` with the named cvxpy solver; (seconds, solver used). A cvxpy failure
+    becomes NoBaseline."""
+    import time
+    t0 = time.perf_counter()
+    try:
+        prob.solve(solver=solver.upper() if solver else None)
+    except cp.error.SolverError as err:
+        raise NoBaseline(f"cvxpy failed: {err}") from None
+    used = prob.solver_stats.solver_name if prob.solver_stats else (solver or "cvxpy")
+    return time.perf_counter() - t0, used
+
+
+_CVXPY_STATUS = {"optimal": ReferenceStatus.CERTIFIED, "optimal_inaccurate": ReferenceStatus.INACCURATE,
+                 "infeasible": ReferenceStatus.INFEASIBLE, "infeasible_inaccurate": ReferenceStatus.INFEASIBLE,
+                 "unbounded": ReferenceStatus.UNBOUNDED, "unbounded_inaccurate": ReferenceStatus.UNBOUNDED}
+
+
+def cvxpy_reference(cvxpy_status: str, x, solver: str, seconds: float, message: str = "", **more) -> Reference:
+    """A :class:`Reference` from cvxpy's status word (``optimal`` is *certified* pending the
+    baseline's certificate, ``optimal_inaccurate`` *inaccurate*, anything unknown *failed*)."""
+    status = _CVXPY_STATUS.get(cvxpy_status, ReferenceStatus.FAILED)
+    if x is None and status.has_answer:
+        status, message = ReferenceStatus.FAILED, message or f"cvxpy returned no point ({cvxpy_status})"
+    return Reference(status, solver, x=x, solve_time_s=seconds, message=message, backend_status=cvxpy_status, **more)
+
+
+class ModelKind(ProblemKind):
+    """Base of kinds whose objective is a model written in torch, not an expression
+    (mixtures of experts, factorizations, training a network): no IR, no cvxpy form.
+
+    A model kind implements
+      * ``build_model(sections, ctx) -> spec``: validate the kind's sections and data shapes,
+        return a typed, frozen spec (numpy data, configuration) kept as ``problem.sections.model``;
+      * ``torch_model(problem, device, dtype) -> model``: an object with
+        ``objective(x_flat, rows=None) -> 0-d tensor`` (and whatever its measures and report
+        need), kept as ``TorchProblem.model``;
+    and may override ``start(problem)`` (the default starting point), ``reference_solve``
+    (a classical method or closed form returning a :class:`Reference`, LOCAL for a local
+    optimum), ``measure`` and ``report``.
+    """
+
+    generic_minimization: ClassVar[bool] = True
+    no_cvxpy_reason: ClassVar[str] = "the objective is a model, not a convex expression"
+
+    def build_model(self, sections, ctx: ExpressionContext):
+        raise NotImplementedError
+
+    def torch_model(self, problem, device, dtype):
+        raise NotImplementedError
+
+    def start(self, problem):
+        """The default starting point (flat numpy): the file's ``x0``."""
+        return problem.x0
+
+    def compile(self, sections, ctx: ExpressionContext) -> CompiledSections:
+        built = self.build_model(sections, ctx)
+        return built if isinstance(built, CompiledSections) else CompiledSections(model=built)
+
+    def lower_torch(self, problem, device, dtype) -> TorchProblem:
+        model = self.torch_model(problem, device, dtype)
+        layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
+
+        def unflatten(x):
+            return {name: x[off:off + size].reshape(shape) for name, shape, off, size in layout}
+        x0 = torch.as_tensor(self.start(problem), dtype=dtype, device=device).clone()
+        return TorchProblem(objective=model.objective, constraints=(), unflatten=unflatten, x0=x0, model=model)
+
+    def lower_cvxpy(self, problem):
+        raise NoBaseline(f"{self.no_cvxpy_reason}; the kind's reference is its reference_solve "
+                         "(solverhub baseline FILE)" if type(self).reference_solve is not ModelKind.reference_solve
+                         else self.no_cvxpy_reason)
+
+    def reference_solve(self, problem, solver: str | None = None) -> Reference:
+        raise NoBaseline(self.no_cvxpy_reason)

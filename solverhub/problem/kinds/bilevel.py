@@ -15,7 +15,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ..._lazy import lazy_module
-from .base import CompiledSections, CvxpySolution, ExpressionContext, NoBaseline, ProblemKind, TorchEvaluator, TorchProblem
+from ...reference import Reference, ReferenceStatus
+from .base import (CompiledSections, ExpressionContext, NoBaseline, ProblemKind, TorchEvaluator, TorchProblem,
+                   _solver_measure, cvxpy_reference)
 
 torch = lazy_module("torch")
 cp = lazy_module("cvxpy")
@@ -52,15 +54,15 @@ class Bilevel(ProblemKind):
         self._check_scalar(upper, ctx, ("upper", "objective"))
         lower = ctx.parse(sections.lower.objective, ("lower", "objective"))
         self._check_scalar(lower, ctx, ("lower", "objective"))
-        return CompiledSections(objective=upper, extra={"lower": lower})
+        return CompiledSections(objective=upper, functions={"lower": lower})
 
     def lower_torch(self, problem, device, dtype) -> TorchProblem:
         ev = TorchEvaluator(problem, device, dtype)
         x0 = torch.as_tensor(problem.x0, dtype=dtype, device=device).clone()
         return TorchProblem(ev.scalar(problem.sections.objective), (), ev.unflatten, x0,
-                            functions={"lower": ev.scalar(problem.sections.extra["lower"])})
+                            functions={"lower": ev.scalar(problem.sections.functions["lower"])})
 
-    def measure(self, name, tp, oracle, x, state):
+    def measure(self, name, tp, oracle, x, known):
         value, grad_f = oracle.peek_value_and_grad(x)
         eps_f, eps_g = bilevel_eps(grad_f, oracle.peek_grad(x, of="lower"))
         if name == "eps_f":
@@ -69,8 +71,7 @@ class Bilevel(ProblemKind):
             return value, eps_g
         if name == "bilevel_eps":
             return value, torch.maximum(eps_f, eps_g)
-        from .base import _solver_measure
-        return value, _solver_measure(name, state, self.measures)
+        return value, _solver_measure(name, known, self.measures)
 
     def report(self, tp, oracle, x) -> dict:
         eps_f, eps_g = bilevel_eps(oracle.peek_grad(x), oracle.peek_grad(x, of="lower"))
@@ -83,7 +84,7 @@ class Bilevel(ProblemKind):
         env.update(variables)
         try:
             f = compile_cvxpy(problem.sections.objective, env, problem.parameters)
-            g = compile_cvxpy(problem.sections.extra["lower"], env, problem.parameters)
+            g = compile_cvxpy(problem.sections.functions["lower"], env, problem.parameters)
         except NoCvxpyForm as err:
             raise NoBaseline(str(err)) from None
         except Exception as err:  # noqa: BLE001 - cvxpy's own errors
@@ -97,7 +98,7 @@ class Bilevel(ProblemKind):
         variables, f, g = self._stage_expressions(problem)
         return cp.Problem(cp.Minimize(g)), variables, []
 
-    def cvxpy_solve(self, problem, solver=None) -> CvxpySolution:
+    def reference_solve(self, problem, solver=None) -> Reference:
         variables, f, g = self._stage_expressions(problem)
         kwargs = {"solver": solver.upper()} if solver else {}
         t0 = time.perf_counter()
@@ -105,8 +106,8 @@ class Bilevel(ProblemKind):
             stage1 = cp.Problem(cp.Minimize(g))
             stage1.solve(**kwargs)
             if stage1.value is None or stage1.status not in ("optimal", "optimal_inaccurate"):
-                return CvxpySolution(stage1.status, None, None, "cvxpy", time.perf_counter() - t0,
-                                     "stage 1 (lower level) did not solve")
+                return Reference(ReferenceStatus.FAILED, "cvxpy", solve_time_s=time.perf_counter() - t0,
+                                 message="stage 1 (lower level) did not solve", backend_status=stage1.status)
             g_star = float(stage1.value)
             tol = 1e-9 * max(1.0, abs(g_star))   # g* is attained by stage 1, so any tol >= 0 is feasible
             stage2 = cp.Problem(cp.Minimize(f), [g <= g_star + tol])
@@ -117,8 +118,9 @@ class Bilevel(ProblemKind):
         x = np.zeros(problem.dim)
         for v in problem.variables:
             if variables[v.name].value is None:
-                return CvxpySolution(stage2.status, None, None, used, time.perf_counter() - t0, "stage 2 gave no point")
+                return Reference(ReferenceStatus.FAILED, used, solve_time_s=time.perf_counter() - t0,
+                                 message="stage 2 gave no point", backend_status=stage2.status)
             x[v.offset:v.offset + v.size] = np.asarray(variables[v.name].value, dtype=np.float64).reshape(-1)
-        return CvxpySolution(stage2.status, x, None, used, time.perf_counter() - t0,
-                             f"two-stage: g* = {g_star:.10g}, then min f s.t. g <= g* + {tol:.1e}",
-                             extras={"g_star": g_star, "tolerance": tol})
+        return cvxpy_reference(stage2.status, x, used, time.perf_counter() - t0,
+                               f"two-stage: g* = {g_star:.10g}, then min f s.t. g <= g* + {tol:.1e}",
+                               extras={"g_star": g_star, "tolerance": tol})

@@ -20,7 +20,7 @@ class Constrained(ProblemKind):
 
     Stationarity is the KKT residual max(||∇f + Σλ∇g||, primal violation,
     |complementarity|), computed with the multipliers a solver reports in
-    ``state.duals`` (one tensor per constraint, cvxpy's sign convention).
+    ``Known.duals`` (one tensor per constraint, cvxpy's sign convention).
     """
 
     name = "constrained"
@@ -36,10 +36,9 @@ class Constrained(ProblemKind):
                             for i, text in enumerate(sections.constraints))
         return CompiledSections(objective=objective, constraints=constraints)
 
-    def measure(self, name, tp, oracle, x, state):
-        duals = getattr(state, "duals", None)
+    def measure(self, name, tp, oracle, x, known):
         value, grad = oracle.peek_value_and_grad(x)
-        return value, kkt_residual(tp, x, grad, duals)
+        return value, kkt_residual(tp, x, grad, known.duals)
 
 
 def kkt_residual(tp, x, grad, duals):

@@ -61,12 +61,12 @@ class Minimax(OperatorKind):
                                        allowed="smooth atoms (no " + ", ".join(sorted(n for n, a in ATOMS.items()
                                                                                     if not a.smooth)) + ")")
         sets = self._sets(sections.set, ctx, variables)
-        return CompiledSections(objective=objective, extra={"min": tuple(mins), "max": tuple(maxs), "sets": sets})
+        return CompiledSections(objective=objective, minimize_over=tuple(mins), maximize_over=tuple(maxs), sets=sets)
 
     def lower_torch(self, problem, device, dtype) -> TorchProblem:
         ev = TorchEvaluator(problem, device, dtype)
         f = ev.scalar(problem.sections.objective)
-        maxs = set(problem.sections.extra["max"])
+        maxs = set(problem.sections.maximize_over)
         sign = torch.cat([torch.full((v.size,), -1.0 if v.name in maxs else 1.0, dtype=dtype, device=device)
                           for v in problem.variables])
 
@@ -76,7 +76,7 @@ class Minimax(OperatorKind):
                 zg = z if outer else z.detach().requires_grad_(True)
                 (g,) = torch.autograd.grad(f(zg), zg, create_graph=outer, allow_unused=True)
             return sign * (g if g is not None else torch.zeros_like(z))
-        project = build_projection(problem.variables, problem.sections.extra["sets"], device, dtype)
+        project = build_projection(problem.variables, problem.sections.sets, device, dtype)
         x0 = torch.as_tensor(problem.x0, dtype=dtype, device=device).clone()
         return TorchProblem(f, (), ev.unflatten, x0, operator=operator, project=project)
 

@@ -48,15 +48,15 @@ class Monotone(OperatorKind):
                                    location=Location(ctx.file, ctx.line_of(path)), allowed=f"shape {want}")
             parts.append(node)
         sets = self._sets(sections.set, ctx, variables)
-        return CompiledSections(objective=parts[0], extra={"operator": tuple(parts), "sets": sets})
+        return CompiledSections(operator=tuple(parts), sets=sets)
 
     def lower_torch(self, problem, device, dtype) -> TorchProblem:
         ev = TorchEvaluator(problem, device, dtype)
-        parts = [ev.array(node) for node in problem.sections.extra["operator"]]
+        parts = [ev.array(node) for node in problem.sections.operator]
 
         def operator(z):
             return torch.cat([p(z).reshape(-1) for p in parts])
-        project = build_projection(problem.variables, problem.sections.extra["sets"], device, dtype)
+        project = build_projection(problem.variables, problem.sections.sets, device, dtype)
 
         def residual(z, rows=None):
             return natural_residual(z, operator(z), project)

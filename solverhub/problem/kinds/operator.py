@@ -11,7 +11,8 @@ import numpy as np
 
 from ..._lazy import lazy_module
 from ...errors import Location, ProblemError
-from .base import CvxpySolution, NoBaseline, ProblemKind
+from ...reference import Reference
+from .base import NoBaseline, ProblemKind, cvxpy_reference, solve_cvxpy
 from .sets import SetSpec, natural_residual
 
 torch = lazy_module("torch")
@@ -54,7 +55,7 @@ class OperatorKind(ProblemKind):
             sets[name] = spec
         return sets
 
-    def measure(self, name, tp, oracle, x, state):
+    def measure(self, name, tp, oracle, x, known):
         F = oracle.peek_operator(x)
         residual = natural_residual(x, F, tp.project)
         return self.objective_value(tp, x, F, residual), residual
@@ -79,16 +80,15 @@ class OperatorKind(ProblemKind):
         form = affine_form(problem)
         if form is None:
             raise NoBaseline("the operator is not affine (cvxpy baselines cover linear systems and monotone LCPs)")
-        sets = problem.sections.extra.get("sets", {})
+        sets = problem.sections.sets
         for name, spec in sets.items():
             if spec.ball is not None or spec.upper is not None or spec.lower not in (0, 0.0):
                 raise NoBaseline(f"set of {name!r}: only the nonnegative orthant (lower: 0) has a cvxpy baseline (LCP)")
         return form
 
-    def cvxpy_solve(self, problem, solver=None) -> CvxpySolution:
-        import time
+    def reference_solve(self, problem, solver=None) -> Reference:
         J, q = self.lower_cvxpy(problem)
-        sets = problem.sections.extra.get("sets", {})
+        sets = problem.sections.sets
         z = cp.Variable(problem.dim)
         F = J @ z + q
         if not sets:
@@ -107,11 +107,6 @@ class OperatorKind(ProblemKind):
             cons = [z[idx] >= 0, F[idx] >= 0] + ([F[free] == 0] if len(free) else [])
             prob = cp.Problem(cp.Minimize(cp.quad_form(z, cp.psd_wrap(sym)) + q @ z), cons)
             how = "monotone LCP as the QP min z'(Jz+q) s.t. z >= 0, Jz+q >= 0"
-        t0 = time.perf_counter()
-        try:
-            prob.solve(solver=solver.upper() if solver else None)
-        except cp.error.SolverError as err:
-            raise NoBaseline(f"cvxpy failed: {err}") from None
-        used = prob.solver_stats.solver_name if prob.solver_stats else "cvxpy"
+        seconds, used = solve_cvxpy(prob, solver)
         x = None if z.value is None else np.asarray(z.value, dtype=np.float64)
-        return CvxpySolution(prob.status, x, None, used, time.perf_counter() - t0, how)
+        return cvxpy_reference(prob.status, x, used, seconds, how)

@@ -41,8 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..._lazy import lazy_module
 from ...errors import Location, ProblemError
-from ..expr import Const
-from .base import CompiledSections, NoBaseline, ProblemKind, TorchProblem
+from .base import CompiledSections, ModelKind
 
 torch = lazy_module("torch")
 
@@ -185,7 +184,7 @@ class TrainingModel:
             return _loss(self.prep.loss, out, y), _correct(self.prep.loss, out, y)
 
 
-class Training(ProblemKind):
+class Training(ModelKind):
     name = "training"
     description = "train a model (registered by name) on a dataset with a loss, a batch size and a budget"
     Sections = TrainingSections
@@ -313,20 +312,19 @@ gradient_calls: 40
         assert declared == {"theta": (prep.x0.size,)}, declared   # prepare() forbids variables:
         defaults = {"max_oracle_calls": prep.budget, "max_iterations": UNLIMITED_ITERATIONS,
                     "trace_every": prep.steps_per_epoch}
-        return CompiledSections(objective=Const(shape=(), value=0.0), n_rows=prep.n_train,
+        return CompiledSections(model=prep, n_rows=prep.n_train,
                                 batch_size=prep.batch_size or "full", solve_defaults=defaults,
-                                files=tuple(str(p) for p in self._files), extra={"training": prep})
+                                files=tuple(str(p) for p in self._files))
 
     # -- torch -------------------------------------------------------------
-    def lower_torch(self, problem, device, dtype) -> TorchProblem:
-        model = TrainingModel(problem.sections.extra["training"], device, dtype)
-        tp = TorchProblem(objective=model.objective, constraints=(), unflatten=lambda x: {"theta": x},
-                          x0=torch.as_tensor(problem.sections.extra["training"].x0, dtype=dtype, device=device))
-        tp.training = model
-        return tp
+    def torch_model(self, problem, device, dtype) -> "TrainingModel":
+        return TrainingModel(problem.sections.model, device, dtype)
+
+    def start(self, problem):
+        return problem.sections.model.x0
 
     def report(self, tp, oracle, x) -> dict:
-        model: TrainingModel = tp.training
+        model: TrainingModel = tp.model
         prep = model.prep
         out = {"model": prep.model_name, "loss": prep.loss, "n_train": prep.n_train, "n_test": prep.n_test,
                "n_parameters": int(x.numel()), "batch_size": prep.batch_size or "full"}
@@ -345,13 +343,8 @@ gradient_calls: 40
             / prep.n_train
         return out
 
-    # -- baseline ------------------------------------------------------------
-    def lower_cvxpy(self, problem):
-        raise NoBaseline("training problems have no cvxpy baseline (the model is a torch module, not an expression; "
-                         "compare solvers by test loss and accuracy in Result.extras)")
-
-    def cvxpy_solve(self, problem, solver=None):
-        self.lower_cvxpy(problem)
+    no_cvxpy_reason = ("training problems have no cvxpy baseline (the model is a torch module, not an expression; "
+                       "compare solvers by test loss and accuracy in Result.extras)")
 
 
 def _signature(factory) -> str:

@@ -1,0 +1,93 @@
+"""Typed structure of a problem beyond its smooth objective: variable bounds,
+prox-able nonsmooth terms and constraint functions.
+
+The :class:`Problem` carries a :class:`Structure` (numpy, device-free) and its torch
+lowering a :class:`TorchStructure` (tensors on the oracle's device, constraint
+functions in the form ``h(x) = 0`` / ``g(x) <= 0`` that autograd differentiates).
+Solvers read these fields; nothing re-derives them from the expression IR.
+Expression constraints (``constraints:`` in YAML) fill the constraint functions
+today; bounds and nonsmooth terms are declared by kinds and filled by the YAML
+parser of the structure issue.
+"""
+from __future__ import annotations
+
+__all__ = ["Bounds", "NonsmoothTerm", "Structure", "TorchStructure", "TorchNonsmooth"]
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Elementwise bounds of one variable (flattened, float64); ``None``: unbounded on that side."""
+
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.lower is not None and self.upper is not None and np.any(self.lower > self.upper):
+            raise ValueError("bounds: lower > upper somewhere")
+
+
+@dataclass(frozen=True)
+class NonsmoothTerm:
+    """``weight * h(variable)`` with a known proximal operator: ``name`` is the atom
+    (``l1``, ``l2``, ``linf``, ``nonneg``, ...), ``variable`` the variable it applies to."""
+
+    name: str
+    variable: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What a problem declares besides the smooth objective (device-free)."""
+
+    bounds: Mapping[str, Bounds] = field(default_factory=dict)
+    nonsmooth: tuple[NonsmoothTerm, ...] = ()
+    n_equalities: int = 0          # number of expression constraints of each sense (the functions
+    n_inequalities: int = 0        # themselves are lowered with the problem: TorchStructure)
+
+    @property
+    def has_bounds(self) -> bool:
+        return any(b.lower is not None or b.upper is not None for b in self.bounds.values())
+
+    @property
+    def has_constraint_functions(self) -> bool:
+        return bool(self.n_equalities or self.n_inequalities)
+
+
+@dataclass(frozen=True)
+class TorchNonsmooth:
+    """A lowered nonsmooth term: ``value(x_flat)`` and ``prox(x_flat, step)`` on the flat vector."""
+
+    term: NonsmoothTerm
+    value: Callable
+    prox: Callable
+
+
+@dataclass(frozen=True)
+class TorchStructure:
+    """The torch side of :class:`Structure`: flat bound tensors (``-inf``/``inf`` where a side is
+    open, ``None`` when nothing is bounded), nonsmooth terms with their prox, and constraint
+    functions ``equalities(x) -> h(x)`` (want 0) and ``inequalities(x) -> g(x)`` (want <= 0), each a
+    flat tensor, or ``None`` when the problem has none."""
+
+    lower: Any = None
+    upper: Any = None
+    nonsmooth: tuple[TorchNonsmooth, ...] = ()
+    equalities: Callable | None = None
+    inequalities: Callable | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.lower is not None or self.upper is not None
+
+    def project_bounds(self, x):
+        """Euclidean projection of the flat ``x`` onto the bounds (``x`` when unbounded)."""
+        if not self.bounded:
+            return x
+        import torch
+        return torch.clamp(x, min=self.lower, max=self.upper)

@@ -26,7 +26,7 @@ __all__ = [
     # lazy heavy imports
     "lazy_module",
     # problem kinds (loaded on first use)
-    "ProblemKind", "ModelKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator",
+    "ProblemKind", "ExpressionKind", "ModelKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator",
     "ExpressionContext", "Catalog", "Problem", "cvxpy_reference",
     # typed structure: bounds, nonsmooth terms, constraint functions
     "Bounds", "NonsmoothTerm", "Structure", "TorchStructure", "TorchNonsmooth",
@@ -48,6 +48,7 @@ _LAZY = {
     "ProblemKind": ("problem.kinds.base", "ProblemKind"),
     "CompiledSections": ("problem.kinds.base", "CompiledSections"),
     "ModelKind": ("problem.kinds.base", "ModelKind"),
+    "ExpressionKind": ("problem.kinds.base", "ExpressionKind"),
     "cvxpy_reference": ("problem.kinds.base", "cvxpy_reference"),
     "Bounds": ("problem.structure", "Bounds"),
     "NonsmoothTerm": ("problem.structure", "NonsmoothTerm"),

@@ -1,4 +1,4 @@
 """Problem kinds: one module per kind, each a :class:`ProblemKind`."""
-from .base import CompiledSections, ModelKind, NoBaseline, ProblemKind
+from .base import CompiledSections, ExpressionKind, ModelKind, NoBaseline, ProblemKind
 
-__all__ = ["ProblemKind", "ModelKind", "CompiledSections", "NoBaseline"]
+__all__ = ["ProblemKind", "ExpressionKind", "ModelKind", "CompiledSections", "NoBaseline"]

@@ -3,7 +3,7 @@ cvxpy lowerings, its baseline and its stationarity measures. Code outside a kind
 never branches on the kind's name."""
 from __future__ import annotations
 
-__all__ = ["ProblemKind", "ModelKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator",
+__all__ = ["ProblemKind", "ExpressionKind", "ModelKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator",
            "ExpressionContext", "Known", "Catalog"]
 
 from dataclasses import dataclass, field
@@ -162,11 +162,13 @@ def _constraint_functions(constraints) -> TorchStructure:
 
 
 class ProblemKind:
-    """Base of every problem kind.
+    """Base of every problem kind: its YAML sections, its lowering to torch, its reference
+    answer and its measures. Two families derive from it: :class:`ExpressionKind` (the
+    objective is an expression IR, lowered to torch and to cvxpy) and :class:`ModelKind`
+    (the objective is a torch model; no IR).
 
     ``measure`` knows ``grad_norm`` (l2), ``grad_norm_l1`` and ``grad_norm_inf``; a solver may
-    name any other measure in ``stationarity_measure`` and keep its value (a 0-d tensor) in an
-    attribute of that name on its state.
+    name any other measure in ``stationarity_measure`` and return it from ``Solver.log``.
     """
 
     name: ClassVar[str] = ""
@@ -192,6 +194,50 @@ class ProblemKind:
         from ...errors import ProblemError
         raise ProblemError("variables: required section missing", location=location,
                            allowed="variables: {x: {shape: [n]}}")
+
+    def compile(self, sections: BaseModel, ctx: ExpressionContext) -> CompiledSections:
+        """YAML sections -> :class:`CompiledSections`."""
+        raise NotImplementedError
+
+    def lower_torch(self, problem, device, dtype) -> TorchProblem:
+        raise NotImplementedError
+
+    def lower_cvxpy(self, problem):
+        """``(cp.Problem, {name: cp.Variable}, [constraints])`` of the convex form, or raise NoBaseline."""
+        raise NoBaseline(f"kind {self.name!r} has no cvxpy form")
+
+    def reference_solve(self, problem, solver: str | None = None) -> Reference:
+        """The kind's reference answer (raises NoBaseline when there is none)."""
+        raise NoBaseline(f"kind {self.name!r} has no reference solve")
+
+    def report(self, tp, oracle, x) -> dict:
+        """Kind-specific numbers at the final point for ``Result.extras`` (uncounted)."""
+        return {}
+
+    # -- measures --------------------------------------------------------
+    def measure(self, name: str, tp: TorchProblem, oracle, x, known: Known):
+        """Return (objective, stationarity) as 0-d tensors at ``x`` (exact, uncounted), using
+        what the solver already computed (:class:`Known`) when the oracle is exact."""
+        value, grad = known.value, known.grad
+        if value is None or grad is None or oracle.stochastic:
+            value, grad = oracle.peek_value_and_grad(x)
+        if name == "grad_norm":
+            return value, torch.linalg.vector_norm(grad)
+        if name == "grad_norm_l1":
+            return value, torch.linalg.vector_norm(grad, 1)
+        if name == "grad_norm_inf":
+            return value, torch.linalg.vector_norm(grad, float("inf"))
+        return value, _solver_measure(name, known, self.measures)
+
+    measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf")
+
+
+
+
+class ExpressionKind(ProblemKind):
+    """A kind whose objective (and constraints, operator, ...) is an expression IR: lowered
+    to torch by :class:`TorchEvaluator` and to cvxpy for the baseline. The core's
+    ``minimize``, ``constrained``, ``finite_sum``, ``bilevel``, ``monotone`` and ``minimax``."""
 
     def compile(self, sections: BaseModel, ctx: ExpressionContext) -> CompiledSections:
         objective = ctx.parse(sections.objective, ("objective",))
@@ -253,26 +299,6 @@ class ProblemKind:
                  for c in constraints] if constraints else None
         return cvxpy_reference(prob.status, x, used, elapsed, duals=duals)
 
-    def report(self, tp, oracle, x) -> dict:
-        """Kind-specific numbers at the final point for ``Result.extras`` (uncounted)."""
-        return {}
-
-    # -- measures --------------------------------------------------------
-    def measure(self, name: str, tp: TorchProblem, oracle, x, known: Known):
-        """Return (objective, stationarity) as 0-d tensors at ``x`` (exact, uncounted), using
-        what the solver already computed (:class:`Known`) when the oracle is exact."""
-        value, grad = known.value, known.grad
-        if value is None or grad is None or oracle.stochastic:
-            value, grad = oracle.peek_value_and_grad(x)
-        if name == "grad_norm":
-            return value, torch.linalg.vector_norm(grad)
-        if name == "grad_norm_l1":
-            return value, torch.linalg.vector_norm(grad, 1)
-        if name == "grad_norm_inf":
-            return value, torch.linalg.vector_norm(grad, float("inf"))
-        return value, _solver_measure(name, known, self.measures)
-
-    measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf")
 
 
 def solve_cvxpy(prob, solver: str | None) -> tuple[float, str]:

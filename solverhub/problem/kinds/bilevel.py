@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..._lazy import lazy_module
 from ...reference import Reference, ReferenceStatus
-from .base import (CompiledSections, ExpressionContext, NoBaseline, ProblemKind, TorchEvaluator, TorchProblem,
+from .base import (CompiledSections, ExpressionContext, NoBaseline, ExpressionKind, TorchEvaluator, TorchProblem,
                    _solver_measure, cvxpy_reference)
 
 torch = lazy_module("torch")
@@ -41,7 +41,7 @@ def bilevel_eps(grad_f, grad_g):
     return torch.linalg.vector_norm(grad_f + lam * grad_g), torch.sqrt(gg)
 
 
-class Bilevel(ProblemKind):
+class Bilevel(ExpressionKind):
     name = "bilevel"
     description = "simple bilevel: minimize an upper objective over the minimizers of a lower one"
     Sections = BilevelSections

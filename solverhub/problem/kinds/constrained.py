@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..._lazy import lazy_module
-from .base import CompiledSections, ExpressionContext, ProblemKind
+from .base import CompiledSections, ExpressionContext, ExpressionKind
 
 torch = lazy_module("torch")
 
@@ -15,7 +15,7 @@ class ConstrainedSections(BaseModel):
     constraints: list[str] = Field(min_length=1)
 
 
-class Constrained(ProblemKind):
+class Constrained(ExpressionKind):
     """minimize f(x) s.t. each ``constraints:`` line (``<=``, ``>=`` or ``==``).
 
     Stationarity is the KKT residual max(||∇f + Σλ∇g||, primal violation,

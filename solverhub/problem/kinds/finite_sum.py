@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ...errors import Location, ProblemError
 from ..expr import Call, Data, walk
-from .base import CompiledSections, ExpressionContext, ProblemKind
+from .base import CompiledSections, ExpressionContext, ExpressionKind
 
 
 class FiniteSumSections(BaseModel):
@@ -21,7 +21,7 @@ class FiniteSumSections(BaseModel):
     rows: list[str] | None = None
 
 
-class FiniteSum(ProblemKind):
+class FiniteSum(ExpressionKind):
     name = "finite_sum"
     description = "mean of per-sample losses over the rows of data (+ a regularizer); minibatch oracles"
     Sections = FiniteSumSections

@@ -1,10 +1,10 @@
 """``kind: minimize`` -- an unconstrained smooth (or nonsmooth) objective."""
 from __future__ import annotations
 
-from .base import ProblemKind
+from .base import ExpressionKind
 
 
-class Minimize(ProblemKind):
+class Minimize(ExpressionKind):
     """minimize f(x) over all variables; ``objective:`` is a scalar expression."""
 
     name = "minimize"

@@ -12,7 +12,7 @@ import numpy as np
 from ..._lazy import lazy_module
 from ...errors import Location, ProblemError
 from ...reference import Reference
-from .base import NoBaseline, ProblemKind, cvxpy_reference, solve_cvxpy
+from .base import NoBaseline, ExpressionKind, cvxpy_reference, solve_cvxpy
 from .sets import SetSpec, natural_residual
 
 torch = lazy_module("torch")
@@ -33,7 +33,7 @@ def affine_form(problem, tol: float = 1e-9):
     return J0.numpy(), q.numpy()
 
 
-class OperatorKind(ProblemKind):
+class OperatorKind(ExpressionKind):
     """Base of kinds solved through an operator F(z) (``oracle.operator``)."""
 
     measures = ("operator_residual",)

@@ -139,7 +139,7 @@ def ensure_baselines(plan: Plan, store: ResultStore, on_baseline: Callable | Non
             continue
         try:
             base = compute_baseline(problem)
-            store.put_baseline(problem_hash, problem.name, base.status, base.objective, base.message)
+            store.put_baseline(problem_hash, problem.name, base.status.value, base.objective, base.message)
         except NoBaseline as err:
             store.put_baseline(problem_hash, problem.name, "none", None, f"no convex baseline: {err}")
         except Exception as err:  # noqa: BLE001 - a baseline failure must not stop the compare

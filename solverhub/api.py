@@ -15,7 +15,7 @@ import numpy as np
 
 from ._lazy import lazy_module
 from .errors import OptionError, SolverhubError, SolverRefused
-from .options import RunOptions, build_options, option_names
+from .options import RunOptions, build_options, option_names, options_dict
 from .oracle import Oracle
 from .problem.model import Problem, load_problem
 from .registry import get_registry
@@ -80,6 +80,8 @@ def _cpu_threads(problem) -> int | None:
 def _jsonable(value):
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if hasattr(value, "model_dump") and not isinstance(value, type):     # a pydantic Options model
+        return {k: _jsonable(v) for k, v in value.model_dump().items()}
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -174,7 +176,7 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
     saved_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
-    options_json = {**_jsonable(dataclasses.asdict(run_opts)), **_jsonable(dataclasses.asdict(solver_opts))}
+    options_json = {**_jsonable(options_dict(run_opts)), **_jsonable(options_dict(solver_opts))}
     if on_begin is not None:
         on_begin({"time_limit_s": run_opts.time_limit_s, "solver": cls.name, "solver_version": version,
                   "stationarity": measure_name, "device": str(device), "dtype": dtype, "seed": seed,

@@ -1,128 +1,200 @@
-"""Typed options: the common run options, and coercion of ``key=value`` strings
-into a solver's ``Options`` dataclass with clear errors."""
+"""Typed options as pydantic models: :class:`SolverOptions` (a method's options, each declared
+with :func:`option`: type, bounds, default, a one-line meaning and the paper's symbol), the
+common :class:`RunOptions`, coercion of ``key=value`` strings through them with one-line
+:class:`OptionError` reports, the canonical form that run keys hash, and the markdown option
+tables of the method pages (:func:`options_table`)."""
 from __future__ import annotations
 
-__all__ = ["RunOptions", "build_options", "parse_assignments", "option_names", "coerce_value", "canonical_value",
+__all__ = ["SolverOptions", "RunOptions", "option", "OPTIONS_CONFIG", "build_options", "coerce_option",
+           "parse_assignments", "option_names", "options_dict", "options_table", "canonical_value",
            "canonical_json", "canonical_text", "canonical_label", "canonical_options", "normalize_names"]
 
 import dataclasses
-import math
+import functools
+import types
 import typing
-from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import OptionError
 
+OPTIONS_CONFIG = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, validate_default=True)
 
-@dataclass(frozen=True)
-class RunOptions:
+
+class SolverOptions(BaseModel):
+    """Base of a solver's ``Options``: frozen, no unknown names, finite numbers, defaults
+    validated. Declare each field with :func:`option`; a rule across fields is a
+    ``@model_validator(mode="after")`` that raises ``ValueError``."""
+
+    model_config = OPTIONS_CONFIG
+
+
+def option(default: Any, description: str, *, symbol: str | None = None, gt: float | None = None,
+           ge: float | None = None, lt: float | None = None, le: float | None = None, **kwargs: Any) -> Any:
+    """A pydantic ``Field``: ``default``, a one-line ``description`` (shown in the method page's
+    table and ``solverhub info``), the paper's ``symbol`` (e.g. ``"η"``), and bounds."""
+    if not description or not description.strip():
+        raise ValueError("option(...) needs a one-line description")
+    extra = {"symbol": symbol} if symbol else None
+    return Field(default, description=description.strip(), gt=gt, ge=ge, lt=lt, le=le,
+                 json_schema_extra=extra, **kwargs)
+
+
+class RunOptions(BaseModel):
     """Options every solver takes; the shared run loop enforces them."""
 
-    max_iterations: int = 1000
-    max_oracle_calls: int | None = None
-    time_limit_s: float | None = None
-    tolerance: float = 1e-6
-    trace_every: int = 0  # 0 = auto: every iteration on CPU, every 10 on CUDA
+    model_config = OPTIONS_CONFIG
 
-    def __post_init__(self):
-        if self.max_iterations < 0:
-            raise ValueError(f"max_iterations must be >= 0, got {self.max_iterations}")
-        if self.max_oracle_calls is not None and self.max_oracle_calls < 0:
-            raise ValueError(f"max_oracle_calls must be >= 0, got {self.max_oracle_calls}")
-        if self.time_limit_s is not None and not self.time_limit_s > 0:
-            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
-        if not self.tolerance >= 0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
-        if self.trace_every < 0:
-            raise ValueError(f"trace_every must be >= 0 (0: auto), got {self.trace_every}")
+    max_iterations: int = option(1000, "iteration cap", ge=0)
+    max_oracle_calls: int | None = option(None, "oracle-call budget (null: none)", ge=0)
+    time_limit_s: float | None = option(None, "wall-clock limit in seconds (null: none)", gt=0)
+    tolerance: float = option(1e-6, "stop when the stationarity measure is <= tolerance", ge=0)
+    trace_every: int = option(0, "trace every N iterations (0: auto, every one on CPU, every 10 on CUDA)", ge=0)
+
+
+# -- fields of a pydantic Options model or of a legacy frozen dataclass ---------------------------
+def _is_model(cls) -> bool:
+    return isinstance(cls, type) and issubclass(cls, BaseModel)
 
 
 def option_names(options_cls) -> list[str]:
+    """The option names of ``options_cls`` (a pydantic model or a dataclass), in order."""
+    if _is_model(options_cls):
+        return list(options_cls.model_fields)
     return [f.name for f in dataclasses.fields(options_cls)]
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+def options_dict(options) -> dict[str, Any]:
+    """An Options object as ``{name: value}`` (``model_dump()``, or ``dataclasses.asdict``)."""
+    if isinstance(options, BaseModel):
+        return options.model_dump()
+    return dataclasses.asdict(options)
 
 
-def coerce_value(name: str, tp, value: Any) -> Any:
-    """Coerce ``value`` (often a string from the CLI) to the annotated type ``tp``."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        if value is None or (isinstance(value, str) and value.lower() in {"none", "null"}):
-            if type(None) in args:
-                return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return coerce_value(name, arg, value)
-            except OptionError as err:
-                errors.append(err)
-        raise errors[0] if errors else OptionError(f"option {name!r} cannot be {value!r}")
-    if origin is Literal:
-        for choice in args:
-            if value == choice or str(value) == str(choice):
-                return choice
-        raise OptionError(f"option {name!r} got {value!r}", allowed=[str(a) for a in args])
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        raise OptionError(f"option {name!r} expects a boolean, got {value!r}", allowed="true, false")
-    if tp is int:
-        if isinstance(value, bool):
-            raise OptionError(f"option {name!r} expects an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
+@functools.lru_cache(maxsize=None)
+def _fields(options_cls) -> dict[str, tuple[Any, TypeAdapter]]:
+    """name -> (annotation, adapter validating one value with the field's type and bounds)."""
+    out = {}
+    if _is_model(options_cls):
+        for name, info in options_cls.model_fields.items():
+            tp = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            out[name] = (info.annotation, TypeAdapter(tp, config=OPTIONS_CONFIG))
+    else:
+        hints = typing.get_type_hints(options_cls)
+        for f in dataclasses.fields(options_cls):
+            out[f.name] = (hints[f.name], TypeAdapter(hints[f.name], config=OPTIONS_CONFIG))
+    return out
+
+
+def _members(tp) -> tuple:
+    """The types a value of ``tp`` may have (``int | None`` -> ``(int, NoneType)``)."""
+    if typing.get_origin(tp) is Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return tuple(m for arg in typing.get_args(tp) for m in _members(arg))
+    return (tp,)
+
+
+def _prepare(tp, value: Any) -> Any:
+    """Adjust a CLI or YAML value where pydantic's lax mode differs from solverhub's rules:
+    ``none``/``null`` for an optional; ``5e1`` is the integer 50; booleans are not numbers;
+    ``3`` names the choice ``Literal[3]``; numbers are accepted as text for ``str``."""
+    members = _members(tp)
+    if isinstance(value, str) and value.strip().lower() in {"none", "null"} and type(None) in members:
+        return None
+    for m in members:
+        if typing.get_origin(m) is Literal:
+            for choice in typing.get_args(m):
+                if value == choice or str(value) == str(choice):
+                    return choice
+    if isinstance(value, bool) and bool not in members and (int in members or float in members):
+        return str(value)                      # rejected below as "expects an integer / a number"
+    if int in members and float not in members and isinstance(value, str):
         try:
-            return int(str(value))
+            int(value)
         except ValueError:
             try:
-                f = float(str(value))
+                number = float(value)
             except ValueError:
-                f = None
-            if f is not None and f.is_integer():
-                return int(f)
-            raise OptionError(f"option {name!r} expects an integer, got {value!r}") from None
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
-        else:
-            try:
-                number = float(str(value))
-            except ValueError:
-                raise OptionError(f"option {name!r} expects a number, got {value!r}") from None
-        if not math.isfinite(number):
-            raise OptionError(f"option {name!r} must be a finite number, got {value!r}")
-        return number
-    if tp is str:
+                return value
+            return number if number == number and abs(number) != float("inf") else value
+    if str in members and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return value
 
 
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+_CHOICE_TYPES = {"literal_error", "enum"}
+
+
+def _choices(tp) -> list[str] | None:
+    choices = [str(c) for m in _members(tp) if typing.get_origin(m) is Literal for c in typing.get_args(m)]
+    if type(None) in _members(tp) and choices:
+        choices.append("null")
+    return choices or None
+
+
+def _one_line(name: str, tp, value: Any, err: ValidationError) -> OptionError:
+    """One pydantic error on option ``name`` as one line: the option, the bad value, the rule."""
+    first = err.errors(include_url=False)[0]
+    kind, ctx = first["type"], first.get("ctx") or {}
+    head = f"option {name!r}"
+    if kind in _BOUNDS:
+        bound = next(iter(ctx.values()))
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        return OptionError(f"{head} must be {_BOUNDS[kind]} {bound}, got {value!r}")
+    if kind == "finite_number":
+        return OptionError(f"{head} must be a finite number, got {value!r}")
+    if kind in _CHOICE_TYPES or _choices(tp):
+        return OptionError(f"{head} got {value!r}", allowed=_choices(tp))
+    if kind.startswith("bool"):
+        return OptionError(f"{head} expects a boolean, got {value!r}", allowed="true, false")
+    if kind.startswith("int"):
+        return OptionError(f"{head} expects an integer, got {value!r}")
+    if kind.startswith("float"):
+        return OptionError(f"{head} expects a number, got {value!r}")
+    msg = first["msg"].removeprefix("Value error, ")
+    return OptionError(f"{head} got {value!r}: {msg}")
+
+
+def coerce_option(options_cls, name: str, value: Any) -> Any:
+    """``value`` (often CLI text) as the typed value of option ``name`` of ``options_cls``,
+    checked against the field's type and bounds; a one-line :class:`OptionError` if it is not."""
+    tp, adapter = _fields(options_cls)[name]
+    try:
+        return adapter.validate_python(_prepare(tp, value))
+    except ValidationError as err:
+        raise _one_line(name, tp, value, err) from None
+
+
+def _construct(options_cls, kwargs: Mapping[str, Any], what: str):
+    """``options_cls(**kwargs)``; a failing rule across fields is one ``invalid ...`` line."""
+    try:
+        return options_cls(**kwargs)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        raise OptionError(f"invalid {what}s: {where + ': ' if where else ''}{msg}") from None
+    except (TypeError, ValueError) as err:               # a legacy dataclass's __post_init__
+        raise OptionError(f"invalid {what}s: {err}") from None
+
+
 def build_options(options_cls, values: Mapping[str, Any], *, what: str = "option"):
-    """Instantiate ``options_cls`` (a dataclass) from ``values``, coercing types.
+    """Instantiate ``options_cls`` (a :class:`SolverOptions`/pydantic model, or a legacy frozen
+    dataclass) from ``values``, coercing each through its field's type and bounds.
 
     Unknown names raise :class:`OptionError` listing the valid ones.
     """
-    fields = {f.name: f for f in dataclasses.fields(options_cls)}
-    hints = typing.get_type_hints(options_cls)
+    names = option_names(options_cls)
     kwargs = {}
     for key, value in values.items():
         key_norm = key.replace("-", "_")
-        if key_norm not in fields:
-            raise OptionError(f"unknown {what} {key!r}", allowed=sorted(fields) or ["(none)"])
-        kwargs[key_norm] = coerce_value(key_norm, hints[key_norm], value)
-    try:
-        return options_cls(**kwargs)
-    except (TypeError, ValueError) as err:
-        raise OptionError(f"invalid {what}s: {err}") from None
+        if key_norm not in names:
+            raise OptionError(f"unknown {what} {key!r}", allowed=sorted(names) or ["(none)"])
+        kwargs[key_norm] = coerce_option(options_cls, key_norm, value)
+    return _construct(options_cls, kwargs, what)
 
 
 def parse_assignments(items, *, flag: str) -> dict[str, str]:
@@ -192,15 +264,13 @@ def normalize_names(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def canonical_options(solver_cls, values: Mapping[str, Any]) -> dict[str, Any]:
     """The typed, canonical form of the options ``values`` given to ``solver_cls``: names
-    normalised (``-`` -> ``_``), each value coerced through the type of its field in
-    :class:`RunOptions` or ``solver_cls.Options`` and put in :func:`canonical_value` form.
-    Only the given options appear (defaults are not filled in). The whole set is checked by
-    building both dataclasses, so an unknown name or a bad value is an :class:`OptionError`
-    here, before any run starts: ``lr=0.01``, ``lr=1e-2`` and ``lr=.01`` give one result."""
+    normalised (``-`` -> ``_``), each value coerced through its field in :class:`RunOptions` or
+    ``solver_cls.Options`` and put in :func:`canonical_value` form. Only the given options
+    appear (defaults are not filled in). The whole set is checked by building both Options,
+    so an unknown name or a bad value is an :class:`OptionError` here, before any run starts:
+    ``lr=0.01``, ``lr=1e-2`` and ``lr=.01`` give one result."""
     run_fields = option_names(RunOptions)
     solver_fields = option_names(solver_cls.Options)
-    run_hints = typing.get_type_hints(RunOptions)
-    solver_hints = typing.get_type_hints(solver_cls.Options)
     solver_name = getattr(solver_cls, "name", solver_cls.__name__)
     typed_run: dict[str, Any] = {}
     typed_solver: dict[str, Any] = {}
@@ -208,21 +278,59 @@ def canonical_options(solver_cls, values: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         name = str(key).strip().replace("-", "_")
         if name in run_fields:            # as api.split_options: a run option name goes to the run loop
-            typed, hints = typed_run, run_hints
+            typed, cls = typed_run, RunOptions
         elif name in solver_fields:
-            typed, hints = typed_solver, solver_hints
+            typed, cls = typed_solver, solver_cls.Options
         else:
             raise OptionError(f"unknown option {key!r} for solver {solver_name!r}",
                               allowed=", ".join(sorted(set(run_fields) | set(solver_fields))))
-        coerced = coerce_value(name, hints[name], value)
+        coerced = coerce_option(cls, name, value)
         if name in typed and canonical_value(typed[name]) != canonical_value(coerced):
             raise OptionError(f"option {name!r} given twice with different values "
                               f"({spelled[name]}, {key}={value})", allowed="one value per option")
         typed[name], spelled[name] = coerced, f"{key}={value}"
-    for cls, kwargs, what in ((RunOptions, typed_run, "option"), (solver_cls.Options, typed_solver,
-                                                                  f"{solver_name} option")):
-        try:
-            cls(**kwargs)
-        except (TypeError, ValueError) as err:
-            raise OptionError(f"invalid {what}s: {err}") from None
+    _construct(RunOptions, typed_run, "option")
+    _construct(solver_cls.Options, typed_solver, f"{solver_name} option")
     return {k: canonical_value(v) for k, v in sorted({**typed_run, **typed_solver}.items())}
+
+
+# -- the method pages' option tables --------------------------------------------------------------
+def _type_text(tp, bounds: str) -> str:
+    """``float > 0``, ``int >= 0, or null``, ```adam` or `sgd```."""
+    parts = []
+    for m in _members(tp):
+        if typing.get_origin(m) is Literal:
+            parts.extend(f"`{c}`" for c in typing.get_args(m))
+        elif m is not type(None):
+            parts.append(getattr(m, "__name__", str(m)))
+    text = " or ".join(parts) + (f" {bounds}" if bounds else "")
+    return text + (", or null" if type(None) in _members(tp) else "")
+
+
+def _bounds_text(metadata) -> str:
+    signs = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+    out = []
+    for item in metadata:
+        for attr, sign in signs.items():
+            bound = getattr(item, attr, None)
+            if bound is not None:
+                out.append(f"{sign} {canonical_text(bound)}")
+    return ", ".join(out)
+
+
+def options_table(options_cls) -> str:
+    """The markdown table of ``options_cls`` (a pydantic Options model): option | type |
+    default | symbol | meaning, with bounds after the type (``float > 0``)."""
+    rows = ["| option | type | default | symbol | meaning |", "|---|---|---|---|---|"]
+    if not _is_model(options_cls):
+        raise TypeError(f"{options_cls.__name__} is not a pydantic Options model")
+    for name, info in options_cls.model_fields.items():
+        kind = _type_text(info.annotation, _bounds_text(info.metadata))
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        symbol = extra.get("symbol") or ""
+        cells = [f"`{name}`", kind, f"`{canonical_text(info.default)}`",
+                 f"{symbol}" if symbol else "", info.description or ""]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if len(rows) == 2:
+        return "No options of its own."
+    return "\n".join(rows)

@@ -17,6 +17,8 @@ __all__ = [
     # solvers and the run loop's view of them
     "Solver", "Capabilities", "IterState", "NoOptions", "Acceptance", "Refusal", "RefusalCode", "Known",
     "hookimpl",
+    # declarative solver options (pydantic): class Options(SolverOptions): lr: float = option(0.1, "...", gt=0)
+    "SolverOptions", "option",
     # reference answers (a kind's reference_solve, a direct solver's solve_direct, the baseline)
     "Reference", "ReferenceStatus",
     # results
@@ -33,6 +35,9 @@ __all__ = [
     # size caps and data helpers (loaded on first use)
     "max_elements", "charge", "split_rows", "load_training_arrays", "TrainingArrays",
     "load_sklearn_set", "SklearnMissing",
+    # shared method parts (loaded on first use): Adam's moments, O2NC episodes, line search, projections
+    "AdamMoments", "adam_init", "adam_direction", "adam_step", "Episodes", "episodes_start", "episode_round",
+    "ogd_ball_step", "conversion_report", "LineFunction", "LineSearchResult", "weak_wolfe_search", "project_ball",
 ]
 
 from ._lazy import lazy_module
@@ -40,6 +45,7 @@ from .errors import Location, OptionError, ProblemError, SolverhubError
 from .hookspecs import hookimpl
 from .result import Result, Stationarity, Status, TracePoint
 from .oracle import Known
+from .options import SolverOptions, option
 from .reference import Reference, ReferenceStatus
 from .solver import Acceptance, Capabilities, IterState, NoOptions, Refusal, RefusalCode, Solver
 
@@ -68,6 +74,11 @@ _LAZY = {
     "TrainingArrays": ("datasets.training_data", "TrainingArrays"),
     "load_sklearn_set": ("datasets.sklearn_sets", "load_sklearn_set"),
     "SklearnMissing": ("datasets.sklearn_sets", "SklearnMissing"),
+    **{name: ("parts.adam", name) for name in ("AdamMoments", "adam_init", "adam_direction", "adam_step")},
+    **{name: ("parts.o2nc", name) for name in ("Episodes", "episodes_start", "episode_round", "ogd_ball_step",
+                                               "conversion_report")},
+    **{name: ("parts.line_search", name) for name in ("LineFunction", "LineSearchResult", "weak_wolfe_search")},
+    "project_ball": ("parts.projections", "project_ball"),
 }
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, ClassVar, Union
 
 from ._lazy import lazy_module
 from .oracle import BudgetExhausted, Known, Oracle
-from .options import RunOptions
+from .options import RunOptions, SolverOptions
 from .result import Status, TracePoint
 
 torch = lazy_module("torch")
@@ -123,8 +123,7 @@ def verdict_of(solver: "Solver", problem) -> Verdict:
     return as_verdict(solver.accepts(problem))
 
 
-@dataclass(frozen=True)
-class NoOptions:
+class NoOptions(SolverOptions):
     """A solver without options of its own."""
 
 

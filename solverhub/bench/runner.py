@@ -80,10 +80,8 @@ def _resolved_options(cls, problem, options: dict, time_limit_s: float | None) -
     """Every option the run will use, as ``solve`` reports them in ``Result.options``: class
     defaults, the problem file's ``solve:`` defaults, then the given options (this also checks
     the problem's defaults before any run)."""
-    import dataclasses
-
     from ..api import _jsonable, split_options
-    from ..options import RunOptions, option_names
+    from ..options import RunOptions, option_names, options_dict
     known = set(option_names(RunOptions)) | set(option_names(cls.Options))
     given = dict(options)
     if time_limit_s is not None:                # as run_task: the compare's limit caps a given one
@@ -92,7 +90,7 @@ def _resolved_options(cls, problem, options: dict, time_limit_s: float | None) -
     merged = {**{k: v for k, v in problem.solve_defaults.items() if k != "solver" and k.replace("-", "_") in known},
               **given}
     run_opts, solver_opts = split_options(cls, merged)
-    out = {**_jsonable(dataclasses.asdict(run_opts)), **_jsonable(dataclasses.asdict(solver_opts))}
+    out = {**_jsonable(options_dict(run_opts)), **_jsonable(options_dict(solver_opts))}
     return out
 
 

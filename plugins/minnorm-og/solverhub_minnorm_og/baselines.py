@@ -31,8 +31,8 @@ class Retrain(UnlearningSolver):
     Options = StepOptions
     description = "unlearning baseline: retrain on the retain set from the initialization"
 
-    def start_point(self, tensors, x0):
-        return tensors.theta_init
+    def start_point(self, model, x0):
+        return model.theta_init
 
     def step(self, state, oracle, options):
         return loss_step(state, state.x, oracle.grad(state.x, of="retain"), options)

@@ -84,16 +84,16 @@ class MinNormOG(UnlearningSolver):
     description = "MinNorm-OG unlearning: min-norm perturbations orthogonal to retain model gradients"
 
     def step(self, state: MinNormOGState, oracle, options: MinNormOGOptions) -> MinNormOGState:
-        ts, x, t = state.tensors, state.x, state.steps
+        model, x, t = state.model, state.x, state.steps
         limit = options.projection_steps
         if (limit is None or t < limit) and t % options.proj_every == 0:
-            X = ts.X_retain
+            X = model.X_retain
             n_retain = X.shape[0]
             if options.n_pert is not None and options.n_pert < n_retain:
                 rows = torch.randperm(n_retain, generator=oracle.generator, device=oracle.device)[:options.n_pert]
                 X = X.index_select(0, rows)
             coef = options.reg_coef * options.reg_coef_decay ** state.projections
-            x, _ = orthogonal_step(x, ts.model.jacobian(x, X), coef, options.rank_rtol)
+            x, _ = orthogonal_step(x, model.net.jacobian(x, X), coef, options.rank_rtol)
             state = replace(state, projections=state.projections + 1, last_coef=coef,
                             model_gradients=state.model_gradients + X.shape[0])
         return loss_step(state, x, oracle.grad(x, of="retain"), options)

@@ -40,7 +40,7 @@ class UnlearnState(IterState):
     m: Any = None             # Adam's first moment (tensor)
     v: Any = None             # Adam's second moment (tensor)
     steps: int = 0            # loss steps taken (Python int: no sync)
-    tensors: Any = None       # kind.UnlearningTensors (read-only)
+    model: Any = None         # kind.UnlearningModel: the set-up on the run's device (read-only)
 
 
 def loss_step(state: UnlearnState, x, g, options: StepOptions) -> UnlearnState:
@@ -62,11 +62,11 @@ class UnlearningSolver(Solver):
     capabilities = Capabilities(stochastic_ok=False)
     State = UnlearnState
 
-    def start_point(self, tensors, x0):
+    def start_point(self, model, x0):
         """Where the method starts: the trained model (the run's x0) unless overridden."""
         return x0
 
     def init(self, problem, oracle, x0, options):
-        tensors = problem.kind.tensors(problem, oracle.device, oracle.dtype)
-        x = self.start_point(tensors, x0).detach().clone().to(device=oracle.device, dtype=oracle.dtype)
-        return self.State(x=x, m=torch.zeros_like(x), v=torch.zeros_like(x), tensors=tensors)
+        model = problem.kind.torch_model(problem, oracle.device, oracle.dtype)
+        x = self.start_point(model, x0).detach().clone().to(device=oracle.device, dtype=oracle.dtype)
+        return self.State(x=x, m=torch.zeros_like(x), v=torch.zeros_like(x), model=model)

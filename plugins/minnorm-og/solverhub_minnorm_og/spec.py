@@ -1,0 +1,134 @@
+"""The compiled ``unlearning`` sections: :class:`UnlearningSpec`, a typed, frozen spec kept as
+``problem.sections.model``, built from the YAML sections and the data shapes with ``file:line``
+errors. The data themselves are read at set-up (:mod:`.setup`)."""
+from __future__ import annotations
+
+__all__ = ["UnlearningSpec", "build_spec", "implied_variables"]
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from solverhub.plugin import Location, ProblemError
+
+from .model import ModelSpec, layer_shapes
+from .schema import ForgetSection, SyntheticData, TrainSection, UnlearningSections, sine_poisoning
+
+
+@dataclass(frozen=True, eq=False)
+class UnlearningSpec:
+    """What an unlearning problem is, before any training."""
+
+    net: ModelSpec                    # the network, without standardization constants (set from the data)
+    standardize: bool
+    init_seed: int
+    init_scale: float
+    train: TrainSection               # method resolved (min_norm / gauss_newton / adam)
+    grid: int                         # evaluation grid points (1-d inputs)
+    inputs: str                       # data entries of the rows (unused with synthetic)
+    targets: str
+    forget: ForgetSection | None
+    synthetic: SyntheticData | None   # the sine-poisoning rows (target sin x), when generated
+
+
+def _input_dim(shape: tuple) -> int:
+    return 1 if len(shape) == 1 else int(np.prod(shape[1:]))
+
+
+def _net_spec(sections: UnlearningSections, d_in: int, location) -> ModelSpec:
+    m = sections.model
+    if m.type == "mlp" and (not m.widths or any(w < 1 for w in m.widths)):
+        raise ProblemError("model.widths: an mlp needs a non-empty list of positive hidden widths",
+                           location=location, allowed="widths: [64] or [24, 24]")
+    if m.type == "linear" and m.widths:
+        raise ProblemError("model.widths: a linear model has no hidden layers", location=location)
+    bias = m.bias if m.bias is not None else m.type == "mlp"
+    return ModelSpec(m.type, d_in, tuple(m.widths), m.activation, bias)
+
+
+def implied_variables(sections: UnlearningSections, data_shapes: dict, location) -> dict:
+    """The model's weights ``{name: shape}`` (the kind's variables)."""
+    if sections.synthetic is not None:
+        d_in = 1
+    elif sections.inputs in data_shapes:
+        d_in = _input_dim(data_shapes[sections.inputs])
+    else:
+        raise ProblemError(f"unlearning: no data entry {sections.inputs!r} for the model inputs",
+                           location=location, allowed="data: {X: ..., y: ...} or synthetic: {sine_poisoning: {...}}")
+    return dict(layer_shapes(_net_spec(sections, d_in, location)))
+
+
+def build_spec(sections: UnlearningSections, ctx) -> UnlearningSpec:
+    """Validate the sections against the data shapes and the declared variables."""
+    def at(*path):
+        return Location(ctx.file, ctx.line_of(path))
+
+    synthetic = None
+    data = ctx.symbols.data
+    if sections.synthetic is not None:
+        s = sections.synthetic.sine_poisoning
+        if not s.low < s.high:
+            raise ProblemError("synthetic.sine_poisoning: need low < high", location=at("synthetic", "sine_poisoning"))
+        if sections.forget is not None:
+            raise ProblemError("forget: the synthetic data define their own forget set (the poisoned points)",
+                               location=at("forget"), allowed="remove forget: or use data: with forget:")
+        if sections.inputs in data or sections.targets in data:
+            raise ProblemError(f"data: {sections.inputs!r}/{sections.targets!r} given together with synthetic:",
+                               location=at("synthetic"), allowed="one of data: or synthetic:")
+        synthetic, d_in = sine_poisoning(s), 1
+    else:
+        for key, name in (("inputs", sections.inputs), ("targets", sections.targets)):
+            if name not in data:
+                raise ProblemError(f"{key}: no data entry {name!r} (the model's {key})", location=at(key),
+                                   allowed=", ".join(data) or "(no data: declare data: or synthetic:)")
+        x_shape, y_shape = tuple(data[sections.inputs]), tuple(data[sections.targets])
+        n = x_shape[0] if x_shape else 0
+        if len(x_shape) not in (1, 2) or n < 2:
+            raise ProblemError(f"data.{sections.inputs}: inputs are an (n, d) or (n,) array with n >= 2, "
+                               f"got shape {x_shape}", location=at("data", sections.inputs))
+        if y_shape not in ((n,), (n, 1)):
+            raise ProblemError(f"data.{sections.targets}: targets need shape ({n},), one per input row, "
+                               f"got {y_shape}", location=at("data", sections.targets))
+        _check_forget(sections.forget, n, data, at)
+        d_in = _input_dim(x_shape)
+    net = _net_spec(sections, d_in, at("model"))
+    declared = {k: tuple(v) for k, v in ctx.symbols.variables.items()}
+    expected = layer_shapes(net)
+    if declared != expected:
+        raise ProblemError(f"variables: the {net.type} model's weights are {expected}, the file declares "
+                           f"{declared}", location=at("variables"), allowed="omit variables: (implied by model:)")
+    method = sections.train.method or ("min_norm" if net.type == "linear" else "gauss_newton")
+    if method == "min_norm" and net.type != "linear":
+        raise ProblemError("train.method: min_norm is the closed form of a linear model",
+                           location=at("train", "method"), allowed="gauss_newton, adam")
+    m = sections.model
+    scale = m.init.scale if m.init.scale is not None else (0.0 if net.type == "linear" else 1.0)
+    return UnlearningSpec(net=net, standardize=m.standardize, init_seed=m.init.seed, init_scale=scale,
+                          train=sections.train.model_copy(update={"method": method}), grid=sections.evaluate.grid,
+                          inputs=sections.inputs, targets=sections.targets, forget=sections.forget,
+                          synthetic=synthetic)
+
+
+def _check_forget(forget: ForgetSection | None, n: int, data: dict, at) -> None:
+    if forget is None:
+        raise ProblemError("forget: required section missing (which rows to unlearn)", location=at("kind"),
+                           allowed="forget: {rows: [...]} | {first: k} | {last: k} | {mask: name}")
+    given = [k for k in ("rows", "first", "last", "mask") if getattr(forget, k) is not None]
+    if len(given) != 1:
+        raise ProblemError(f"forget: give exactly one of rows, first, last, mask (got {', '.join(given) or 'none'})",
+                           location=at("forget"), allowed="rows, first, last, mask")
+    if forget.rows is not None:
+        bad = [r for r in forget.rows if not 0 <= r < n]
+        if bad or not forget.rows or len(set(forget.rows)) != len(forget.rows):
+            raise ProblemError(f"forget.rows: need distinct row indices in 0 .. {n - 1}"
+                               + (f", got {bad}" if bad else ""), location=at("forget", "rows"))
+        count = len(forget.rows)
+    elif forget.mask is not None:
+        if forget.mask not in data or tuple(data[forget.mask]) != (n,):
+            raise ProblemError(f"forget.mask: needs a data entry of shape ({n},) with 0/1 per row",
+                               location=at("forget", "mask"), allowed=", ".join(data))
+        return
+    else:
+        count = forget.first or forget.last
+    if count >= n:
+        raise ProblemError(f"forget: {count} of {n} rows leaves no retain set", location=at("forget"))

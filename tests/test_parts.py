@@ -163,7 +163,7 @@ def test_weak_wolfe_search_satisfies_the_wolfe_conditions(make_oracle, count_hos
     assert value <= phi0 + c1 * eta * dphi0                                    # sufficient decrease
     assert float(_grad(xe) @ d) >= c2 * dphi0                                  # curvature
     assert torch.allclose(phi.point, xe, atol=1e-14) and float(phi.value) == pytest.approx(value, rel=1e-12)
-    assert (scale != 1.0) == (result.trials > 1)
+    assert scale != 1e-4 or result.trials > 1                                   # doubling from a short step
 
 
 def test_weak_wolfe_search_reports_unbounded_and_non_descent():

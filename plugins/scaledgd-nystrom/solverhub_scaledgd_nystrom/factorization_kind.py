@@ -6,136 +6,102 @@
 (the scaling of arXiv 2410.18965 and of the method note). The file gives the
 matrix as data ``M`` (a generator such as ``low_rank_psd``, or ``{file: M.npy}``),
 the factor ``rank`` r and ``symmetric``; the factors are implied (``X``, and ``Y``
-when asymmetric). r larger than rank(M) is the over-parameterized case.
+when asymmetric). r larger than rank(M) is the over-parameterized case. The loss
+never forms the residual at once (:mod:`.frobenius`).
 
-Start (``x0``) when the file gives none: the small random init
-``init_scale · N(0, 1)`` drawn with numpy from ``init_seed`` (the zero start is a
-saddle point), so ``gd`` and ``scaledgd --option init=x0`` start there.
+Start when the file gives no ``x0``: the small random init ``init_scale · N(0, 1)``
+drawn with numpy from ``init_seed`` (the zero start is a saddle point).
 
 Measures: ``rel_error`` (default), the relative error in excess of the best rank-r
 approximation M_r, e = sqrt(|‖XXᵀ − M‖² − ‖M_r − M‖²|) / ‖M‖ (XYᵀ when asymmetric),
 which is exactly ‖XXᵀ − M‖_F / ‖M‖_F when rank(M) ≤ r and is zero only at a global
-minimizer otherwise; ``grad_norm`` and the other gradient norms (near a rank-deficient
-solution ‖∇f‖ ~ e^{3/2}: a gradient tolerance stops far too early, so they are not the
-default). ``report`` gives the final ``factorization_error`` ‖XXᵀ − M‖/‖M‖, the measure
-at every trace sample (``rel_error_trace``) and the empirical order log e_{t+1} / log e_t
-between consecutive samples (per iteration with ``trace_every=1``, the CPU default).
+minimizer otherwise; the gradient norms (near a rank-deficient solution ‖∇f‖ ~ e^{3/2}:
+a gradient tolerance stops far too early, so they are not the default). ``report`` gives
+``factorization_error`` ‖XXᵀ − M‖/‖M‖, the measure at every trace sample
+(``rel_error_trace``) and the empirical orders log e_{t+1} / log e_t between samples.
 
-Baseline (closed form, Eckart–Young): the truncated eigendecomposition
-X* = V_r diag(max(λ_r, 0))^{1/2} (symmetric), or the truncated SVD
-X* = U_r Σ_r^{1/2}, Y* = V_r Σ_r^{1/2} (asymmetric), is a global minimizer.
-
-The objective never forms the n×n residual at once: its value is summed over
-row blocks of M and its gradient is the closed form ∇_X = X(XᵀX) − MX
-(∇_Y = Y(XᵀX) − MᵀX), so n = 10⁴ fits in the memory of M itself.
+Reference (closed form, Eckart–Young theorem, certified): the truncated eigendecomposition
+X* = V_r diag(max(λ_r, 0))^{1/2} (symmetric), or the truncated SVD X* = U_r Σ_r^{1/2},
+Y* = V_r Σ_r^{1/2} (asymmetric), is a global minimizer.
 """
 from __future__ import annotations
 
-__all__ = ["MatrixFactorization", "FactorizationSections", "FactorizationTorchProblem", "empirical_orders",
-           "factorization_loss"]
+__all__ = ["MatrixFactorization", "FactorizationSections", "FactorizationSpec", "FactorizationModel",
+           "empirical_orders"]
 
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from solverhub.plugin import (CompiledSections, Const, CvxpySolution, Location, NoBaseline, ProblemError, ProblemKind,
-                              TorchProblem, lazy_module)
+from solverhub.plugin import Location, ModelKind, ProblemError, Reference, ReferenceStatus, lazy_module
+
+from .common import Layout, Strict, check_variables, file_start_or, need_data, per_problem
+from .frobenius import factorization_loss
 
 torch = lazy_module("torch")
 
-BLOCK_ELEMENTS = 1 << 18      # rows of M per block of the residual: ~256K entries (2 MB, cache-sized) at a time
 DENSE_BASELINE_MAX = 3000     # dense eigh/svd up to this size, Lanczos (scipy eigsh/svds) above
 
 
-class FactorizationSections(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class FactorizationSections(Strict):
     rank: int = Field(ge=1)                 # r, columns of each factor
     symmetric: bool = True                  # X Xᵀ ≈ M (M symmetric) or X Yᵀ ≈ M
     init_scale: float = Field(1e-3, gt=0)   # default start: init_scale · N(0, 1)
     init_seed: int = 0
 
 
-def _residual_sq(X, Y, M):
-    """‖X Yᵀ − M‖_F² summed over row blocks of M (no n×n temporary).
-
-    One fused ``addmm`` and one ``dot`` per cache-sized block: 2-2.5x faster at n = 10⁴ than
-    ``sum((X Yᵀ − M)²)`` over 32 MB blocks, which made this pass (inside every gradient,
-    through autograd's forward) 80 % of an iteration."""
-    rows = max(1, BLOCK_ELEMENTS // max(1, M.shape[1]))
-    total = X.new_zeros(())
-    for i in range(0, M.shape[0], rows):
-        E = torch.addmm(M[i:i + rows], X[i:i + rows], Y.T, beta=-1.0).reshape(-1)    # X Yᵀ − M, this block
-        total = total + torch.dot(E, E)
-    return total
+def factor_shapes(shape, rank: int, symmetric: bool) -> dict[str, tuple[int, int]]:
+    """The implied unknowns: X (m × r), and Y (n × r) when asymmetric."""
+    m, n = shape
+    return {"X": (m, rank)} if symmetric else {"X": (m, rank), "Y": (n, rank)}
 
 
-def _symmetric_loss():
-    class SymmetricLoss(torch.autograd.Function):
-        """1/4 ‖XXᵀ − M‖² with the gradient X(XᵀX) − MX (M symmetric); twice differentiable."""
+@dataclass(frozen=True)
+class FactorizationSpec:
+    """A checked matrix_factorization problem: M's shape, r, the form and the default start."""
 
-        @staticmethod
-        def forward(ctx, X, M):
-            ctx.save_for_backward(X, M)
-            return 0.25 * _residual_sq(X, X, M)
+    shape: tuple[int, int]
+    rank: int
+    symmetric: bool
+    init_scale: float
+    init_seed: int
 
-        @staticmethod
-        def backward(ctx, g):
-            X, M = ctx.saved_tensors
-            return g * (X @ (X.T @ X) - M @ X), None
-    return SymmetricLoss
+    @property
+    def factors(self) -> dict[str, tuple[int, int]]:
+        return factor_shapes(self.shape, self.rank, self.symmetric)
 
-
-def _asymmetric_loss():
-    class AsymmetricLoss(torch.autograd.Function):
-        """1/2 ‖XYᵀ − M‖² with gradients X(YᵀY) − MY and Y(XᵀX) − MᵀX; twice differentiable."""
-
-        @staticmethod
-        def forward(ctx, X, Y, M):
-            ctx.save_for_backward(X, Y, M)
-            return 0.5 * _residual_sq(X, Y, M)
-
-        @staticmethod
-        def backward(ctx, g):
-            X, Y, M = ctx.saved_tensors
-            return g * (X @ (Y.T @ Y) - M @ Y), g * (Y @ (X.T @ X) - M.T @ X), None
-    return AsymmetricLoss
+    @property
+    def residual_scale(self) -> float:
+        """c with ‖XYᵀ − M‖² = c·f: 4 (f = 1/4‖·‖²) or 2 (f = 1/2‖·‖²)."""
+        return 4.0 if self.symmetric else 2.0
 
 
-_LOSSES: dict = {}
-_OPTIMA: dict[str, float] = {}      # content hash -> f* (closed form)
+class FactorizationModel:
+    """f on one device, plus what the measure and the report need."""
 
+    def __init__(self, spec: FactorizationSpec, layout: Layout, M, f_star: float = math.nan):
+        self.spec, self.layout, self.f_star = spec, layout, f_star
+        self.M = 0.5 * (M + M.T) if spec.symmetric else M
+        self.m_norm = torch.linalg.norm(self.M)                 # ‖M‖_F, 0-d tensor
+        self.loss = factorization_loss(spec.symmetric)
+        self.history: list = []                                 # rel_error at every trace sample (0-d tensors)
 
-def factorization_loss(symmetric: bool):
-    """The autograd Function of the symmetric or asymmetric loss (built once, torch imported lazily)."""
-    if symmetric not in _LOSSES:
-        _LOSSES[symmetric] = _symmetric_loss() if symmetric else _asymmetric_loss()
-    return _LOSSES[symmetric]
-
-
-@dataclass
-class FactorizationTorchProblem(TorchProblem):
-    """The torch lowering plus what the measures and the report need."""
-
-    M: Any = None                   # the matrix on the device (symmetrized when symmetric)
-    m_norm: Any = None              # ‖M‖_F, 0-d tensor
-    symmetric: bool = True
-    optimum: Any = None             # () -> f* of the best rank-r approximation (closed form, cached)
-    history: list = field(default_factory=list)    # rel_error at every trace sample (0-d tensors)
+    def objective(self, x, rows=None):
+        views = self.layout.views(x)
+        factors = (views["X"],) if self.spec.symmetric else (views["X"], views["Y"])
+        return self.loss.apply(*factors, self.M)
 
     def factorization_error(self, value):
-        """‖XXᵀ − M‖/‖M‖ from f = 1/4‖·‖² (symmetric) or 1/2‖·‖² (asymmetric)."""
-        c = 4.0 if self.symmetric else 2.0
-        return torch.sqrt(torch.clamp(c * value, min=0.0)) / self.m_norm
+        """‖XXᵀ − M‖/‖M‖ from f."""
+        return torch.sqrt(torch.clamp(self.spec.residual_scale * value, min=0.0)) / self.m_norm
 
     def rel_error(self, value):
         """The error in excess of the best rank-r approximation's (the measure ``rel_error``);
         |f − f*|: at the rounding level f can fall just below f*, and the measure stays > 0."""
-        c = 4.0 if self.symmetric else 2.0
-        return torch.sqrt(torch.abs(c * (value - self.optimum()))) / self.m_norm
+        return torch.sqrt(torch.abs(self.spec.residual_scale * (value - self.f_star))) / self.m_norm
 
 
 def empirical_orders(errors, floor: float) -> list[tuple[int, float]]:
@@ -156,14 +122,18 @@ def empirical_orders(errors, floor: float) -> list[tuple[int, float]]:
     return out
 
 
-class MatrixFactorization(ProblemKind):
+_OPTIMA: dict[str, float] = {}      # content hash -> f* (closed form)
+
+
+class MatrixFactorization(ModelKind):
     name = "matrix_factorization"
     description = "low-rank factorization X Xᵀ ≈ M or X Yᵀ ≈ M (Frobenius loss), closed-form baseline"
     Sections = FactorizationSections
     default_measure = "rel_error"
     measures = ("rel_error", "grad_norm", "grad_norm_l1", "grad_norm_inf")
     polishable = False
-    generic_minimization = True     # f is a plain smooth function of the factors: gd, adam, lbfgs, ... run on it
+    no_cvxpy_reason = ("matrix_factorization is nonconvex in the factors; its baseline is the closed form "
+                       "(truncated eigendecomposition / SVD, Eckart–Young), not cvxpy")
     tiny_problem = """
 name: tiny-matrix-factorization
 kind: matrix_factorization
@@ -177,11 +147,8 @@ symmetric: true
     @staticmethod
     def _shape_of_m(sections, data_shapes: dict, where) -> tuple[int, int]:
         """Shape of M, checked. ``where(key)`` gives the Location of a top-level key (``data`` for M)."""
-        if "M" not in data_shapes:
-            raise ProblemError("matrix_factorization needs the matrix to factor as data M", location=where("data"),
-                               allowed="data: {M: {generate: low_rank_psd, shape: [n, n], rank: k}} "
-                                       "or {M: {file: M.npy}}")
-        shape = tuple(data_shapes["M"])
+        shape = need_data(data_shapes, "M", "matrix_factorization needs the matrix to factor as data M", where("data"),
+                          allowed="data: {M: {generate: low_rank_psd, shape: [n, n], rank: k}} or {M: {file: M.npy}}")
         if len(shape) != 2 or min(shape) < 1:
             raise ProblemError(f"data M must be a matrix, got shape {shape}", location=where("data"),
                                allowed="a 2-d array")
@@ -193,41 +160,30 @@ symmetric: true
                                location=where("rank"), allowed=f"1 <= rank <= {min(shape)}")
         return shape
 
-    def _factor_shapes(self, sections, data_shapes, where) -> dict:
-        m, n = self._shape_of_m(sections, data_shapes, where)
-        if sections.symmetric:
-            return {"X": (m, sections.rank)}
-        return {"X": (m, sections.rank), "Y": (n, sections.rank)}
-
     def implicit_variables(self, sections, data_shapes: dict, location) -> dict:
-        # only the kind's line is known here; compile() repeats the checks with the key's line, so
-        # check here only what the shapes need (M present, a matrix) and let compile() report the rest
-        if "M" in data_shapes and len(data_shapes["M"]) == 2:
-            m, n = data_shapes["M"]
-            return {"X": (m, sections.rank)} if sections.symmetric else {"X": (m, sections.rank),
-                                                                           "Y": (n, sections.rank)}
-        return self._factor_shapes(sections, data_shapes, lambda key: location)
+        # only the kind's line is known here: check what the shapes need (M present, a matrix) and
+        # let build_model() report the rest at its key's line
+        shape = data_shapes.get("M")
+        if shape is None or len(shape) != 2:
+            shape = self._shape_of_m(sections, data_shapes, lambda key: location)
+        return factor_shapes(shape, sections.rank, sections.symmetric)
 
-    def compile(self, sections, ctx) -> CompiledSections:
+    def build_model(self, sections, ctx) -> FactorizationSpec:
         def where(key):          # the key's line; data M's when the key is absent (symmetric: true by default)
             return Location(ctx.file, ctx.line_of((key,) if key in sections.model_fields_set else ("data", "M")))
-        want = self._factor_shapes(sections, ctx.symbols.data, where)
-        have = {k: tuple(v) for k, v in ctx.symbols.variables.items()}
-        if have != want:
-            raise ProblemError(f"variables {have} do not match the factors of M: {want}",
-                               location=Location(ctx.file, ctx.line_of(("variables",))),
-                               allowed="leave variables: out (the kind implies them), or declare exactly "
-                                       + ", ".join(f"{k}: {{shape: {list(v)}}}" for k, v in want.items()))
-        return CompiledSections(objective=Const(shape=(), value=0.0),
-                                extra={"rank": sections.rank, "symmetric": sections.symmetric,
-                                       "init_scale": sections.init_scale, "init_seed": sections.init_seed})
+        spec = FactorizationSpec(self._shape_of_m(sections, ctx.symbols.data, where), sections.rank,
+                                 sections.symmetric, sections.init_scale, sections.init_seed)
+        check_variables(ctx, spec.factors, "the factors of M",
+                        allowed="leave variables: out (the kind implies them), or declare exactly "
+                                + ", ".join(f"{k}: {{shape: {list(v)}}}" for k, v in spec.factors.items()))
+        return spec
 
     # -- torch -------------------------------------------------------------
     @staticmethod
     def matrix(problem) -> np.ndarray:
         """M as float64 numpy, checked symmetric (to rounding) when the problem says so."""
         M = np.asarray(problem.data["M"], dtype=np.float64)
-        if problem.sections.extra["symmetric"] and M.size:
+        if problem.sections.model.symmetric and M.size:
             view = torch.as_tensor(M)          # shares M's memory; torch's transposed difference is
             scale = float(view.abs().amax())   # multithreaded: 0.6 s at n = 10⁴ against numpy's 4 s
             asym = float((view - view.T).abs().amax())
@@ -237,110 +193,79 @@ symmetric: true
                                    allowed="a symmetric M, or symmetric: false (X Yᵀ ≈ M)")
         return M
 
-    def lower_torch(self, problem, device, dtype) -> FactorizationTorchProblem:
-        extra = problem.sections.extra
-        symmetric = extra["symmetric"]
+    def torch_model(self, problem, device, dtype) -> FactorizationModel:
         M = torch.as_tensor(self.matrix(problem), dtype=dtype, device=device)
-        if symmetric:
-            M = 0.5 * (M + M.T)
-        layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
+        f_star = self.optimal_value(problem)     # here, outside the solve's timed region (cached)
+        return FactorizationModel(problem.sections.model, Layout.of(problem), M, f_star)
 
-        def unflatten(x):
-            return {name: x[off:off + size].reshape(shape) for name, shape, off, size in layout}
-        loss = factorization_loss(symmetric)
-
-        if symmetric:
-            def objective(x, rows=None):
-                return loss.apply(unflatten(x)["X"], M)
-        else:
-            def objective(x, rows=None):
-                parts = unflatten(x)
-                return loss.apply(parts["X"], parts["Y"], M)
-
-        f_star = self.optimal_value(problem)  # here, outside the solve's timed region (cached)
-        if np.any(problem.x0 != 0):          # the file gave a start
-            x0 = np.asarray(problem.x0, dtype=np.float64)
-        else:
-            x0 = extra["init_scale"] * np.random.default_rng(extra["init_seed"]).standard_normal(problem.dim)
-        return FactorizationTorchProblem(objective, (), unflatten, torch.as_tensor(x0, dtype=dtype, device=device),
-                                         M=M, m_norm=torch.linalg.norm(M), symmetric=symmetric,
-                                         optimum=lambda: f_star)
+    def start(self, problem) -> np.ndarray:
+        spec = problem.sections.model
+        return file_start_or(problem, lambda: spec.init_scale
+                             * np.random.default_rng(spec.init_seed).standard_normal(problem.dim))
 
     def optimal_value(self, problem) -> float:
         """f* = f(X*) at the Eckart–Young factors (computed once per problem and process)."""
-        key = problem.content_hash
-        if key not in _OPTIMA:
-            sol = self.cvxpy_solve(problem)
-            M = torch.as_tensor(self.matrix(problem), dtype=torch.float64)
-            x = torch.as_tensor(sol.x, dtype=torch.float64)
-            rows, cols, r = M.shape[0], M.shape[1], problem.sections.extra["rank"]
-            if problem.sections.extra["symmetric"]:
-                value = factorization_loss(True).apply(x.reshape(rows, r), 0.5 * (M + M.T))
-            else:
-                X, Y = x[:rows * r].reshape(rows, r), x[rows * r:].reshape(cols, r)
-                value = factorization_loss(False).apply(X, Y, M)
-            _OPTIMA[key] = float(value)
-        return _OPTIMA[key]
+        return per_problem(_OPTIMA, problem, lambda: self.reference_solve(problem).objective)
 
     # -- measures and report -------------------------------------------------
-    def measure(self, name, tp, oracle, x, state):
+    def measure(self, name, tp, oracle, x, known):
+        model: FactorizationModel = tp.model
         if name == "rel_error":
-            value = getattr(state, "value", None)
+            value = known.value
             if value is None or oracle.stochastic:
                 value = oracle.peek_value(x)
-            stat = tp.rel_error(value)
+            stat = model.rel_error(value)
         else:
-            value, stat = super().measure(name, tp, oracle, x, state)
-        history = getattr(tp, "history", None)
-        if history is not None:
-            history.append(stat if name == "rel_error" else tp.rel_error(value))
+            value, stat = super().measure(name, tp, oracle, x, known)
+        model.history.append(stat if name == "rel_error" else model.rel_error(value))
         return value, stat
 
     def report(self, tp, oracle, x) -> dict:
+        model: FactorizationModel = tp.model
         value = oracle.peek_value(x)
-        errors = torch.stack(tp.history).tolist() if tp.history else []     # one host sync
-        floor = 1e4 * float(torch.finfo(x.dtype).eps)
-        orders = empirical_orders(errors, floor)
-        return {"factorization_error": float(tp.factorization_error(value)),
-                "rel_error": float(tp.rel_error(value)),
+        errors = torch.stack(model.history).tolist() if model.history else []     # one host sync
+        orders = empirical_orders(errors, floor=1e4 * float(torch.finfo(x.dtype).eps))
+        return {"factorization_error": float(model.factorization_error(value)),
+                "rel_error": float(model.rel_error(value)),
                 "rel_error_trace": errors,
                 "empirical_order": orders[-1][1] if orders else None,
                 "empirical_orders": [q for _, q in orders]}
 
-    # -- baseline: closed form -----------------------------------------------
-    def lower_cvxpy(self, problem):
-        raise NoBaseline("matrix_factorization is nonconvex in the factors; its baseline is the closed form "
-                         "(truncated eigendecomposition / SVD, Eckart–Young), not cvxpy")
-
-    def cvxpy_solve(self, problem, solver=None) -> CvxpySolution:
-        M = self.matrix(problem)
-        r = problem.sections.extra["rank"]
+    # -- reference: the closed form --------------------------------------------
+    def reference_solve(self, problem, solver=None) -> Reference:
+        """X* (and Y*) of the Eckart–Young theorem: certified global, f* evaluated in float64."""
+        spec: FactorizationSpec = problem.sections.model
+        model = FactorizationModel(spec, Layout.of(problem), torch.as_tensor(self.matrix(problem)))
         t0 = time.perf_counter()
-        if problem.sections.extra["symmetric"]:
-            x, how = self._psd_factor(0.5 * (M + M.T), r), "truncated eigendecomposition"
+        if spec.symmetric:
+            x, how = _psd_factor(model.M.numpy(), spec.rank), "truncated eigendecomposition"
         else:
-            x, how = self._svd_factors(M, r), "truncated SVD"
-        return CvxpySolution("optimal", x, None, f"closed form: {how} (Eckart–Young)", time.perf_counter() - t0,
-                             message=f"best rank-{r} approximation of M")
+            x, how = _svd_factors(model.M.numpy(), spec.rank), "truncated SVD"
+        seconds = time.perf_counter() - t0
+        return Reference(ReferenceStatus.CERTIFIED, f"closed form: {how} (Eckart–Young)", x=x,
+                         objective=float(model.objective(torch.as_tensor(x))), solve_time_s=seconds,
+                         message=f"Eckart–Young theorem: the best rank-{spec.rank} approximation of M")
 
-    @staticmethod
-    def _psd_factor(M, r) -> np.ndarray:
-        n = M.shape[0]
-        if n <= DENSE_BASELINE_MAX or r >= n - 1:
-            lam, V = np.linalg.eigh(M)
-            lam, V = lam[::-1][:r], V[:, ::-1][:, :r]
-        else:
-            from scipy.sparse.linalg import eigsh
-            lam, V = eigsh(M, k=r, which="LA")
-        return (V * np.sqrt(np.clip(lam, 0.0, None))).reshape(-1)
 
-    @staticmethod
-    def _svd_factors(M, r) -> np.ndarray:
-        if max(M.shape) <= DENSE_BASELINE_MAX or r >= min(M.shape) - 1:
-            U, s, Vt = np.linalg.svd(M, full_matrices=False)
-            U, s, Vt = U[:, :r], s[:r], Vt[:r]
-        else:
-            from scipy.sparse.linalg import svds
-            U, s, Vt = svds(M, k=r)
-        root = np.sqrt(s)
-        return np.concatenate([(U * root).reshape(-1), (Vt.T * root).reshape(-1)])
+def _psd_factor(M, r) -> np.ndarray:
+    """V_r diag(max(λ_r, 0))^{1/2} of the r largest eigenvalues (negative ones dropped)."""
+    n = M.shape[0]
+    if n <= DENSE_BASELINE_MAX or r >= n - 1:
+        lam, V = np.linalg.eigh(M)
+        lam, V = lam[::-1][:r], V[:, ::-1][:, :r]
+    else:
+        from scipy.sparse.linalg import eigsh
+        lam, V = eigsh(M, k=r, which="LA")
+    return (V * np.sqrt(np.clip(lam, 0.0, None))).reshape(-1)
+
+
+def _svd_factors(M, r) -> np.ndarray:
+    """[U_r Σ_r^{1/2}, V_r Σ_r^{1/2}] flattened."""
+    if max(M.shape) <= DENSE_BASELINE_MAX or r >= min(M.shape) - 1:
+        U, s, Vt = np.linalg.svd(M, full_matrices=False)
+        U, s, Vt = U[:, :r], s[:r], Vt[:r]
+    else:
+        from scipy.sparse.linalg import svds
+        U, s, Vt = svds(M, k=r)
+    root = np.sqrt(s)
+    return np.concatenate([(U * root).reshape(-1), (Vt.T * root).reshape(-1)])

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 from solverhub import Capabilities, IterState, Solver
 from solverhub.plugin import lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
@@ -81,41 +82,24 @@ def nora_plus_precondition(A, B, gA, gB, eps: float, precondition_A: bool = True
 
 
 # -- options and state -----------------------------------------------------------
-def _check_common(o):
-    if not o.lr > 0:
-        raise ValueError(f"need lr > 0, got {o.lr}")
-    if not (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1 and o.eps > 0):
-        raise ValueError("need 0 <= beta1, beta2 < 1 and eps > 0")
+class _AdapterStep(SolverOptions):
+    """The adapter step shared by ``lora`` and ``nora``."""
+
+    lr: float = option(1e-2, "adapter step (reconstructed toy-scale default)", symbol="η", gt=0)
+    optimizer: Literal["adam", "sgd"] = option("adam", "step rule")
+    beta1: float = option(0.9, "Adam first-moment decay", symbol="β₁", ge=0, lt=1)
+    beta2: float = option(0.999, "Adam second-moment decay", symbol="β₂", ge=0, lt=1)
+    eps: float = option(1e-8, "Adam denominator guard", symbol="ε", gt=0)
 
 
-@dataclass(frozen=True)
-class LoraOptions:
-    lr: float = 1e-2                                # reconstructed toy-scale default
-    optimizer: Literal["adam", "sgd"] = "adam"
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    init: Literal["random", "x0"] = "random"        # random: peft's init from the run's seed; x0: the file's start
-
-    def __post_init__(self):
-        _check_common(self)
+class LoraOptions(_AdapterStep):
+    init: Literal["random", "x0"] = option("random", "random: peft's init from the run's seed; x0: the file's start")
 
 
-@dataclass(frozen=True)
-class NoraOptions:
-    lr: float = 1e-2
-    optimizer: Literal["adam", "sgd"] = "adam"
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    sigma: float = 0.1              # nora_sigma (official code default; LLaMA-7B script 0.02)
-    plus: bool = False              # NoRA+: ScaledGD-type preconditioned adapter gradients
-    precond_eps: float = 1e-6       # ε of NoRA+ (code)
-
-    def __post_init__(self):
-        _check_common(self)
-        if not self.sigma > 0 or not self.precond_eps > 0:
-            raise ValueError(f"need sigma > 0 and precond_eps > 0, got {self.sigma}, {self.precond_eps}")
+class NoraOptions(_AdapterStep):
+    sigma: float = option(0.1, "nora_sigma (official code default; LLaMA-7B script 0.02)", symbol="σ", gt=0)
+    plus: bool = option(False, "NoRA+: ScaledGD-type preconditioned adapter gradients")
+    precond_eps: float = option(1e-6, "ε of NoRA+ (code)", symbol="ε", gt=0)
 
 
 @dataclass(kw_only=True)
@@ -129,7 +113,7 @@ class AdapterState(IterState):
 def _layer_slices(problem):
     by_name = {v.name: v for v in problem.variables}
     out = []
-    for l in problem.sections.extra["layers"]:
+    for l in problem.sections.model.layers:
         a, b = by_name[f"A{l}"], by_name[f"B{l}"]
         out.append((slice(a.offset, a.offset + a.size), a.shape, slice(b.offset, b.offset + b.size), b.shape))
     return tuple(out)
@@ -178,9 +162,9 @@ class Nora(_AdapterSolver):
     def _start(self, problem, oracle, x0, options):
         from .lora_kind import pretrained_weights
         weights = pretrained_weights(problem)
-        scaling = problem.sections.extra["scaling"]
+        scaling = problem.sections.model.scaling
         x = torch.zeros_like(x0)
-        for l, (sa, shape_a, _sb, _shape_b) in zip(problem.sections.extra["layers"], _layer_slices(problem)):
+        for l, (sa, shape_a, _sb, _shape_b) in zip(problem.sections.model.layers, _layer_slices(problem)):
             W0 = torch.as_tensor(weights[l][0], dtype=oracle.dtype, device=oracle.device)
             x[sa] = nystrom_adapter(W0, shape_a[0], options.sigma, scaling, oracle.generator).reshape(-1)
         return x

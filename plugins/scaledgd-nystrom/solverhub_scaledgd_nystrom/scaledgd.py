@@ -46,46 +46,33 @@ from typing import Any, Literal
 
 from solverhub import Capabilities, IterState, Solver
 from solverhub.plugin import lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
 
-def _check(lr, damping, rcond):
-    if lr is not None and not lr > 0:
-        raise ValueError(f"need lr > 0 (or unset for the default), got {lr}")
-    if not damping >= 0:
-        raise ValueError(f"need damping >= 0, got {damping}")
-    if rcond is not None and not 0 <= rcond < 1:
-        raise ValueError(f"need 0 <= rcond < 1 (or unset), got {rcond}")
+class NystromOptions(SolverOptions):
+    lr: float | None = option(None, "step; null: 1/2 symmetric (reconstructed), 1 asymmetric (paper)",
+                              symbol="η", gt=0)
+    sketch_std: float = option(1.0, "Ω ~ N(0, sketch_std²) (paper: standard Gaussian)", gt=0)
+    damping: float = option(0.0, "0: pseudo-inverse of the Gram; > 0: (G + damping I)^{-1}", symbol="λ", ge=0)
+    rcond: float | None = option(1e-12, "pseudo-inverse cutoff relative to the largest eigenvalue; "
+                                        "null: torch's (~r·eps)", ge=0, lt=1)
+    update: Literal["simultaneous", "alternating"] = option(
+        "simultaneous", "asymmetric: Y's step uses the old or the new X")
 
 
-@dataclass(frozen=True)
-class NystromOptions:
-    lr: float | None = None         # None: 1/2 symmetric (reconstructed), 1 asymmetric (paper)
-    sketch_std: float = 1.0         # Ω ~ N(0, sketch_std²) (paper: standard Gaussian)
-    damping: float = 0.0            # 0: pseudo-inverse of the Gram; > 0: (G + damping I)^{-1}
-    rcond: float | None = 1e-12     # pseudo-inverse cutoff relative to the largest eigenvalue; None: torch's (~r·eps)
-    update: Literal["simultaneous", "alternating"] = "simultaneous"   # asymmetric: Y's step uses the old or new X
-
-    def __post_init__(self):
-        _check(self.lr, self.damping, self.rcond)
-        if not self.sketch_std > 0:
-            raise ValueError(f"need sketch_std > 0, got {self.sketch_std}")
-
-
-@dataclass(frozen=True)
-class ScaledGDOptions:
-    lr: float = 0.5                 # η (ScaledGD's usual constant step)
-    init: Literal["random", "x0"] = "random"   # random: init_scale·N(0,1) from the run's seed; x0: the problem's start
-    init_scale: float = 1e-3        # small random init (method note: 1e-3·N(0, 1))
-    damping: float = 1e-6           # ScaledGD(λ) (Xu et al., ICML 2023): (G + λI)^{-1}; 0: pseudo-inverse
-    rcond: float | None = None
-    update: Literal["simultaneous", "alternating"] = "alternating"   # simultaneous stalls from small inits (docs)
-
-    def __post_init__(self):
-        _check(self.lr, self.damping, self.rcond)
-        if not self.init_scale > 0:
-            raise ValueError(f"need init_scale > 0, got {self.init_scale}")
+class ScaledGDOptions(SolverOptions):
+    lr: float = option(0.5, "ScaledGD's usual constant step", symbol="η", gt=0)
+    init: Literal["random", "x0"] = option(
+        "random", "random: init_scale·N(0,1) from the run's seed; x0: the problem's start")
+    init_scale: float = option(1e-3, "small random init (method note: 1e-3·N(0, 1))", gt=0)
+    damping: float = option(1e-6, "ScaledGD(λ) (Xu et al., ICML 2023): (G + λI)^{-1}; 0: pseudo-inverse",
+                            symbol="λ", ge=0)
+    rcond: float | None = option(None, "pseudo-inverse cutoff relative to the largest eigenvalue; "
+                                       "null: torch's (~r·eps)", ge=0, lt=1)
+    update: Literal["simultaneous", "alternating"] = option(
+        "alternating", "Y's step uses the old or the new X (simultaneous stalls from small inits)")
 
 
 @dataclass(kw_only=True)
@@ -123,8 +110,7 @@ class _ScaledGDBase(Solver):
 
     def init(self, problem, oracle, x0, options):
         import time
-        extra = problem.sections.extra
-        symmetric = extra["symmetric"]
+        symmetric = problem.sections.model.symmetric
         shapes = tuple(v.shape for v in problem.variables)
         t0 = time.perf_counter()
         x, lr, sketches = self._start(problem, oracle, x0, options, symmetric, shapes)

@@ -17,13 +17,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import solverhub  # noqa: E402
-from solverhub.baseline import NoBaseline, compute_baseline  # noqa: E402
+from solverhub.baseline import NoBaseline, ReferenceStatus, compute_baseline  # noqa: E402
 from solverhub.errors import OptionError, ProblemError, SolverRefused  # noqa: E402
 from solverhub.testing import ALL_HOST_SYNCS, check_solver  # noqa: E402
 from solverhub_scaledgd_nystrom import (Lora, LoraFinetune, MatrixFactorization, Nora,  # noqa: E402
                                         ScaledGD, ScaledGDNystrom, apply_nora_, mlp_forward,
                                         nora_plus_precondition, pretrained_weights)
-from solverhub_scaledgd_nystrom import factorization_kind  # noqa: E402
+from solverhub_scaledgd_nystrom import frobenius  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 SET = ROOT / "problems" / "structured" / "factorization"
@@ -69,7 +69,7 @@ def test_issue_yaml_loads_as_written_and_matches_the_shipped_file():
     assert np.abs(lam[5:]).max() < 1e-12
     shipped = load("mf-psd")
     np.testing.assert_array_equal(shipped.data["M"], p.data["M"])
-    assert shipped.sections.extra == p.sections.extra
+    assert shipped.sections.model == p.sections.model
 
 
 def test_file_based_matrix_and_errors():
@@ -159,7 +159,7 @@ def test_objective_gradient_and_hvp_match_numpy(symmetric, monkeypatch):
     E = X @ Y.T - M
     f = 0.25 * np.sum(E ** 2) if symmetric else 0.5 * np.sum(E ** 2)
     g = (E @ X).reshape(-1) if symmetric else np.concatenate([(E @ Y).reshape(-1), (E.T @ X).reshape(-1)])
-    monkeypatch.setattr(factorization_kind, "BLOCK_ELEMENTS", 2 * n)   # several row blocks
+    monkeypatch.setattr(frobenius, "BLOCK_ELEMENTS", 2 * n)   # several row blocks
     tp = p.lower_torch()
     xt = torch.tensor(x)
     from solverhub.oracle import Oracle
@@ -182,6 +182,10 @@ def test_closed_form_baseline_is_eckart_young():
     base = compute_baseline(p)
     assert base.objective == pytest.approx(0.5 * np.sum(s[3:] ** 2), rel=1e-10)
     assert base.certificate.value < 1e-10 and "closed form" in base.solver
+    assert base.status is ReferenceStatus.CERTIFIED and "Eckart–Young theorem" in base.message
+    ref = p.kind.reference_solve(p)              # x and f* known before the baseline certifies them
+    assert ref.status is ReferenceStatus.CERTIFIED and ref.x.shape == (p.dim,)
+    assert ref.objective == pytest.approx(0.5 * np.sum(s[3:] ** 2), rel=1e-10)
     S = M @ M.T - 3.0 * np.eye(12)                    # symmetric, indefinite: 3 eigenvalues are -3
     lam = np.sort(np.linalg.eigvalsh(S))[::-1]
     assert lam[10] < 0                                # rank 11 keeps two negative ones: X Xᵀ must drop them
@@ -323,8 +327,8 @@ def test_nora_init_keeps_the_output_and_lies_in_the_row_space_of_w0():
     X = torch.tensor(p.data["X"])
     x = torch.cat([parts[v.name].reshape(-1) for v in p.variables])
     base = mlp_forward([(torch.tensor(W), torch.tensor(b)) for W, b in weights], X, "tanh")
-    assert torch.equal(tp.evaluate(x, X), base)                    # B = 0: output unchanged, exactly
-    scaling = p.sections.extra["scaling"]
+    assert torch.equal(tp.model.forward(x, X), base)                    # B = 0: output unchanged, exactly
+    scaling = p.sections.model.scaling
     for l, (W0, _) in enumerate(weights):
         A, B = parts[f"A{l}"].numpy(), parts[f"B{l}"].numpy()
         assert not B.any()
@@ -376,7 +380,7 @@ def test_lora_objective_and_report_match_numpy():
     rng = np.random.default_rng(0)
     x = 0.05 * rng.normal(size=p.dim)
     parts = p.unflatten_numpy(x)
-    s = p.sections.extra["scaling"]
+    s = p.sections.model.scaling
     h = npz["X"].astype(np.float64)
     for l, (W, b) in enumerate(weights):
         h = h @ (W + s * parts[f"B{l}"] @ parts[f"A{l}"]).T + b
@@ -391,6 +395,22 @@ def test_lora_objective_and_report_match_numpy():
         h0 = np.tanh(h0 @ W.T + b) if l < 2 else h0 @ W.T + b
     assert r.extras["pretrained_loss"] == pytest.approx(np.mean((h0 - npz["y"]) ** 2), rel=1e-12)
     assert r.objective < 0.5 * r.extras["pretrained_loss"]        # fine-tuning helps
+
+
+def test_lora_reference_is_a_local_lbfgs_solve_not_a_certified_one(monkeypatch):
+    from solverhub_scaledgd_nystrom import lora_kind
+    monkeypatch.setattr(lora_kind, "REFERENCE_ITERATIONS", 30)
+    p = solverhub.load_problem(LoraFinetune.tiny_problem)
+    tp = p.lower_torch()
+    base = compute_baseline(p)
+    assert base.status is ReferenceStatus.LOCAL and "L-BFGS" in base.solver and base.iterations == 30
+    x0 = tp.x0.clone().requires_grad_(True)                                    # the standard LoRA init
+    f0 = tp.objective(x0)
+    g0 = torch.autograd.grad(f0, x0)[0]
+    assert base.objective < 0.5 * float(f0.detach())
+    assert base.certificate.name == "grad_norm" and base.certificate.value < 0.5 * float(g0.norm())
+    with pytest.raises(NoBaseline, match="reference local solve"):
+        p.kind.lower_cvxpy(p)
 
 
 def test_lora_pretraining_in_setup_is_deterministic_and_learns_the_source_task():

@@ -196,8 +196,7 @@ class EMMoE(Solver):
     description = "EM for mixtures of experts (mirror descent with unit step on the NLL; arXiv 2411.06056)"
 
     def init(self, problem, oracle, x0, options: Options) -> EMState:
-        from .kind import build_model
-        model = build_model(problem, oracle.device, oracle.dtype)
+        model = problem.kind.torch_model(problem, oracle.device, oracle.dtype)
         chol = None
         if model.cfg.expert == "linear" and model.cfg.symmetric:
             chol = torch.linalg.cholesky(model.X.T @ model.X)

@@ -17,34 +17,39 @@ Planted parameters are known for ``planted:`` problems, or given as data
 ``beta_true`` / ``gate_true``; then ``Result.extras`` reports the parameter error up
 to sign / permutation of the experts.
 
-Baseline (classical, named in the Result): L-BFGS-B (scipy) on a numpy NLL written
-independently of the torch one, started at the planted parameters when known (the
-MLE next to the truth), else at the default start. The NLL is nonconvex: this is a
-reference local optimum, not a certified global one.
+Reference (``reference_solve``, named in the Result's baseline): L-BFGS-B (scipy) on a
+numpy NLL written independently of the torch one, started at the planted parameters
+when known (the MLE next to the truth), else at the default start. The NLL is
+nonconvex: the answer is a ``ReferenceStatus.LOCAL`` optimum, not a certified global one.
 """
 from __future__ import annotations
 
-__all__ = ["MixtureOfExperts", "MoESections", "PlantedSpec", "InitSpec", "build_model", "moe_arrays"]
+__all__ = ["MixtureOfExperts", "MoESections", "PlantedSpec", "InitSpec", "MoESpec", "moe_arrays"]
 
 import time
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub.plugin import (CompiledSections, Const, CvxpySolution, Location, NoBaseline, ProblemError, ProblemKind,
-                              TorchProblem, lazy_module, max_elements)
+from solverhub.plugin import (Location, ModelKind, ProblemError, Reference, ReferenceStatus, lazy_module,
+                              max_elements)
 
 from .model import MoEConfig, MoEModel, variable_shapes
-from .planted import generate_planted
+from .planted import PlantedModel, generate_planted
 
 torch = lazy_module("torch")
 
 DATA_NAMES = ("X", "y", "beta_true", "gate_true")
+REFERENCE_SOLVER = "classical: L-BFGS-B (scipy) on the NLL"
 
 
-class PlantedSpec(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlantedSpec(_Strict):
     n: int = Field(1000, gt=0)
     d: int = Field(5, gt=0)
     snr: float = Field(4.0, ge=0)          # ‖beta*_k‖ / noise_std (logistic: ‖beta*_k‖)
@@ -52,20 +57,37 @@ class PlantedSpec(BaseModel):
     seed: int = Field(0, ge=0)
 
 
-class InitSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class InitSpec(_Strict):
     scale: float = Field(0.5, ge=0)
     seed: int = Field(0, ge=0)
 
 
-class MoESections(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class MoESections(_Strict):
     experts: int = Field(ge=2, le=16)
     expert: Literal["linear", "logistic"] = "linear"
     symmetric: bool = False
     noise_std: float | None = Field(None, gt=0)
     planted: PlantedSpec | None = None
     init: InitSpec = InitSpec()
+
+
+@dataclass(frozen=True, eq=False)
+class MoESpec:
+    """A compiled mixture_of_experts problem (``problem.sections.model``): the model's
+    configuration, the default start's draw and what ``planted:`` generated (data, the
+    expert of every row, the parameters), None when the file gives data X, y."""
+
+    config: MoEConfig
+    init: InitSpec
+    planted: PlantedModel | None = None
+
+    @property
+    def truth(self) -> np.ndarray | None:
+        """The planted parameters in the flat layout (beta then gate), or None."""
+        m, symmetric = self.planted, self.config.symmetric
+        if m is None:
+            return None
+        return np.r_[m.beta[0], m.gate[0]] if symmetric else np.r_[m.beta.ravel(), m.gate.ravel()]
 
 
 def _config(sections: MoESections, d: int) -> MoEConfig:
@@ -76,10 +98,9 @@ def _config(sections: MoESections, d: int) -> MoEConfig:
 def moe_arrays(problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(X, y, planted flat parameters or None) of a mixture_of_experts problem, in numpy;
     logistic labels are mapped to {0, 1}."""
-    extra = problem.sections.extra
-    cfg: MoEConfig = extra["config"]
-    if extra["planted"] is not None:
-        X, y, truth = extra["planted"]["X"], extra["planted"]["y"], extra["planted"]["truth"]
+    spec: MoESpec = problem.sections.model
+    if spec.planted is not None:
+        X, y, truth = spec.planted.X, spec.planted.y, spec.truth
     else:
         X = np.asarray(problem.data["X"], dtype=np.float64)
         y = np.asarray(problem.data["y"], dtype=np.float64).reshape(-1)
@@ -89,45 +110,23 @@ def moe_arrays(problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
                                     np.asarray(problem.data["gate_true"], dtype=np.float64).ravel()])
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
         raise ProblemError("data X and y must be finite", location=problem.location("data"))
-    if cfg.expert == "logistic":
+    if spec.config.expert == "logistic":
         labels = set(np.unique(y).tolist())
-        if labels <= {0.0, 1.0}:
-            pass
-        elif labels <= {-1.0, 1.0}:
+        if labels <= {-1.0, 1.0} and -1.0 in labels:
             y = (y > 0).astype(np.float64)
-        else:
+        elif not labels <= {0.0, 1.0}:
             raise ProblemError(f"data y: logistic experts need labels in {{0, 1}} or {{-1, 1}}, got "
                                f"{sorted(labels)[:5]}", location=problem.location("data", "y"),
                                allowed="0/1 or -1/1 labels")
     return X, y, truth
 
 
-def build_model(problem, device, dtype) -> MoEModel:
-    """The torch model of a mixture_of_experts problem on ``device``."""
-    X, y, truth = moe_arrays(problem)
-    return MoEModel(cfg=problem.sections.extra["config"], X=torch.as_tensor(X, dtype=dtype, device=device),
-                    y=torch.as_tensor(y, dtype=dtype, device=device), truth=truth)
-
-
-def default_start(problem) -> np.ndarray:
-    """The file's x0 if it gives one (not all zeros), else beta ~ scale * N(0, I), gate = 0:
-    zeros are a symmetric stationary point of the NLL when every expert starts equal."""
-    if np.any(problem.x0 != 0):
-        return np.array(problem.x0, dtype=np.float64)
-    init = problem.sections.extra["init"]
-    cfg: MoEConfig = problem.sections.extra["config"]
-    nb = cfg.d if cfg.symmetric else cfg.experts * cfg.d
-    x0 = np.zeros(problem.dim)
-    x0[:nb] = init.scale * np.random.default_rng(init.seed).standard_normal(nb)
-    return x0
-
-
-class MixtureOfExperts(ProblemKind):
+class MixtureOfExperts(ModelKind):
     name = "mixture_of_experts"
     description = "gated mixture of linear or logistic experts; objective: the negative log-likelihood"
     Sections = MoESections
     polishable = True
-    generic_minimization = True     # the NLL is a plain smooth function: gd, adam, lbfgs, bfgs-wolfe may run on it
+    no_cvxpy_reason = "the mixture-of-experts NLL is nonconvex"
     # the conformance kit's instance (solverhub.testing.tiny_problem): 200 x 3 planted data, 2 linear
     # experts, 9 unknowns; EM reaches the L-BFGS-B reference in ~11 iterations (< 0.1 s)
     tiny_problem = """
@@ -139,22 +138,21 @@ expert: linear
 planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
 """
 
-    # -- YAML -> problem ---------------------------------------------------
+    # -- YAML -> spec --------------------------------------------------------
     def implicit_variables(self, sections, data_shapes, location) -> dict:
-        d = self._dimension(sections, data_shapes, location)
+        if sections.planted is not None:
+            d = sections.planted.d
+        else:
+            X = data_shapes.get("X")
+            if X is None or len(X) != 2:
+                raise ProblemError("mixture_of_experts needs data X (an n x d matrix) and y (n), or a planted: "
+                                   "section" + ("" if X is None else f"; X has shape {tuple(X)}"), location=location,
+                                   allowed="data: {X: {file: X.npy}, y: {file: y.npy}}, or planted: "
+                                           "{n, d, snr, gate_norm, seed}")
+            d = X[1]
         return dict(variable_shapes(_config(sections, d)))
 
-    def _dimension(self, sections, data_shapes, location) -> int:
-        if sections.planted is not None:
-            return sections.planted.d
-        X = data_shapes.get("X")
-        if X is None or len(X) != 2:
-            raise ProblemError("mixture_of_experts needs data X (an n x d matrix) and y (n), or a planted: section"
-                               + ("" if X is None else f"; X has shape {tuple(X)}"), location=location,
-                               allowed="data: {X: {file: X.npy}, y: {file: y.npy}}, or planted: {n, d, snr, gate_norm, seed}")
-        return int(X[1])
-
-    def compile(self, sections: MoESections, ctx) -> CompiledSections:
+    def build_model(self, sections: MoESections, ctx) -> MoESpec:
         shapes = dict(ctx.symbols.data)
         loc = lambda *path: Location(ctx.file, ctx.line_of(path))  # noqa: E731
         unknown = [k for k in shapes if k not in DATA_NAMES]
@@ -168,7 +166,7 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
             raise ProblemError("noise_std: only linear experts have a noise level", location=loc("noise_std"))
         planted = None
         if sections.planted is not None:
-            given = [k for k in shapes if k in ("X", "y", "beta_true", "gate_true")]
+            given = [k for k in shapes if k in DATA_NAMES]
             if given:
                 raise ProblemError(f"planted: generates X, y and the true parameters, but data gives {given[0]!r}",
                                    location=loc("planted"), allowed="either data X/y or planted:, not both")
@@ -177,11 +175,8 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
                 raise ProblemError(f"planted: n x d = {p.n * p.d} elements exceeds the cap of {max_elements()}",
                                    location=loc("planted"), allowed=f"n * d <= {max_elements()}")
             cfg = _config(sections, p.d)
-            model = generate_planted(n=p.n, d=p.d, experts=cfg.experts, expert=cfg.expert, snr=p.snr,
-                                     gate_norm=p.gate_norm, noise_std=cfg.noise_std, seed=p.seed)
-            truth = (np.concatenate([model.beta[0], model.gate[0]]) if cfg.symmetric
-                     else np.concatenate([model.beta.ravel(), model.gate.ravel()]))
-            planted = {"X": model.X, "y": model.y, "z": model.z, "truth": truth}
+            planted = generate_planted(n=p.n, d=p.d, experts=cfg.experts, expert=cfg.expert, snr=p.snr,
+                                       gate_norm=p.gate_norm, noise_std=cfg.noise_std, seed=p.seed)
         else:
             X, y = shapes.get("X"), shapes.get("y")
             if X is None or y is None or len(X) != 2:
@@ -190,11 +185,11 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
             if tuple(y) not in ((X[0],), (X[0], 1)):
                 raise ProblemError(f"data y: shape {tuple(y)} does not match X's {X[0]} rows",
                                    location=loc("data", "y"), allowed=f"shape [{X[0]}]")
-            cfg = _config(sections, X[1])
             if ("beta_true" in shapes) != ("gate_true" in shapes):
                 which = "gate_true" if "beta_true" in shapes else "beta_true"
                 raise ProblemError(f"data: beta_true and gate_true go together ({which} is missing)",
                                    location=loc("data"))
+            cfg = _config(sections, X[1])
         want = variable_shapes(cfg)
         for name, shape in (("beta_true", want["beta"]), ("gate_true", want["gate"])):
             if name in shapes and tuple(shapes[name]) != tuple(shape):
@@ -204,24 +199,29 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
         if declared != {k: tuple(v) for k, v in want.items()}:
             raise ProblemError(f"variables: {declared} do not match the model's {dict(want)}",
                                location=loc("variables"), allowed="omit variables: (the kind implies them)")
-        return CompiledSections(objective=Const(shape=(), value=0.0),
-                                extra={"config": cfg, "planted": planted, "init": sections.init})
+        return MoESpec(config=cfg, init=sections.init, planted=planted)
 
     # -- torch -------------------------------------------------------------
-    def lower_torch(self, problem, device, dtype) -> TorchProblem:
-        model = build_model(problem, device, dtype)
-        layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
+    def torch_model(self, problem, device, dtype) -> MoEModel:
+        X, y, truth = moe_arrays(problem)
+        return MoEModel(cfg=problem.sections.model.config, X=torch.as_tensor(X, dtype=dtype, device=device),
+                        y=torch.as_tensor(y, dtype=dtype, device=device), truth=truth)
 
-        def unflatten(x):
-            return {name: x[off:off + size].reshape(shape) for name, shape, off, size in layout}
-        x0 = torch.as_tensor(default_start(problem), dtype=dtype, device=device)
-        tp = TorchProblem(objective=model.nll, constraints=(), unflatten=unflatten, x0=x0)
-        tp.moe = model          # for report(): data, config, planted parameters
-        return tp
+    def start(self, problem) -> np.ndarray:
+        """The file's x0 if it gives one (not all zeros), else beta ~ scale * N(0, I), gate = 0:
+        zeros are a symmetric stationary point of the NLL when every expert starts equal."""
+        if np.any(problem.x0 != 0):
+            return np.array(problem.x0, dtype=np.float64)
+        spec: MoESpec = problem.sections.model
+        cfg = spec.config
+        nb = cfg.d if cfg.symmetric else cfg.experts * cfg.d
+        x0 = np.zeros(problem.dim)
+        x0[:nb] = spec.init.scale * np.random.default_rng(spec.init.seed).standard_normal(nb)
+        return x0
 
     def report(self, tp, oracle, x) -> dict:
         from .reference import parameter_error
-        model: MoEModel = tp.moe
+        model: MoEModel = tp.model
         with torch.no_grad():
             nll = float(model.nll(x))
             pred = model.predict(x)
@@ -238,27 +238,22 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
             out.update(err, param_error_to="planted", truth_nll=float(model.nll(truth_t)))
         return out
 
-    # -- baseline ------------------------------------------------------------
-    def lower_cvxpy(self, problem):
-        raise NoBaseline("the mixture-of-experts NLL is nonconvex (no cvxpy form); the kind's baseline is "
-                         "L-BFGS-B on the NLL (solverhub baseline FILE)")
-
-    def cvxpy_solve(self, problem, solver=None) -> CvxpySolution:
-        """Classical reference: scipy L-BFGS-B on the numpy NLL, started at the planted parameters
-        when they are known (the MLE next to the truth), else at the kind's default start."""
+    # -- reference -------------------------------------------------------------
+    def reference_solve(self, problem, solver=None) -> Reference:
+        """Scipy L-BFGS-B on the numpy NLL, started at the planted parameters when they are
+        known (the MLE next to the truth), else at the kind's default start: a LOCAL optimum."""
         from scipy.optimize import minimize
 
         from .reference import nll_and_grad
         X, y, truth = moe_arrays(problem)
-        cfg = problem.sections.extra["config"]
-        label, start = ("planted parameters", truth) if truth is not None else ("default start", default_start(problem))
+        label, x0 = ("planted parameters", truth) if truth is not None else ("default start", self.start(problem))
         t0 = time.perf_counter()
-        res = minimize(nll_and_grad, np.asarray(start, dtype=np.float64), args=(X, y, cfg), jac=True,
-                       method="L-BFGS-B", options={"maxiter": 5000, "ftol": 0.0, "gtol": 1e-10})
+        res = minimize(nll_and_grad, np.asarray(x0, dtype=np.float64), args=(X, y, problem.sections.model.config),
+                       jac=True, method="L-BFGS-B", options={"maxiter": 5000, "ftol": 0.0, "gtol": 1e-10})
+        seconds, said = time.perf_counter() - t0, str(res.message)
         if not np.isfinite(res.fun):
-            return CvxpySolution("failed", None, None, "classical: L-BFGS-B (scipy) on the NLL",
-                                 time.perf_counter() - t0, "L-BFGS-B returned no finite NLL")
-        return CvxpySolution("optimal", res.x, None, "classical: L-BFGS-B (scipy) on the NLL",
-                             time.perf_counter() - t0,
-                             f"local optimum from the {label} (nonconvex: a reference, not a global certificate)",
-                             extras={"start": label, "iterations": int(res.nit)})
+            return Reference(ReferenceStatus.FAILED, REFERENCE_SOLVER, solve_time_s=seconds, backend_status=said,
+                             iterations=int(res.nit), message="L-BFGS-B returned no finite NLL")
+        return Reference(ReferenceStatus.LOCAL, REFERENCE_SOLVER, x=res.x, solve_time_s=seconds, backend_status=said,
+                         iterations=int(res.nit), extras={"start": label},
+                         message=f"local optimum from the {label} (nonconvex: a reference, not a global certificate)")

@@ -99,6 +99,8 @@ class MoEModel:
     def nll(self, x, rows=None):
         return -torch.logsumexp(self.log_joint(x, rows), dim=1).mean()
 
+    objective = nll         # the kind's objective (ModelKind.torch_model's contract)
+
     def posterior(self, x):
         """E-step: responsibilities r_ik = P(z_i = k | x_i, y_i; theta), (n, K)."""
         return torch.softmax(self.log_joint(x), dim=1)

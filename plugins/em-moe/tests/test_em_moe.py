@@ -20,10 +20,10 @@ torch = pytest.importorskip("torch")
 
 import solverhub  # noqa: E402
 from solverhub.errors import ProblemError  # noqa: E402
+from solverhub.plugin import ReferenceStatus  # noqa: E402
 from solverhub.testing import check_solver, count_host_syncs  # noqa: E402
 from solverhub_em_moe import EMMoE, generate_planted  # noqa: E402
 from solverhub_em_moe.em import m_step  # noqa: E402
-from solverhub_em_moe.kind import build_model  # noqa: E402
 from solverhub_em_moe.reference import equivalent_truths, expand, nll_and_grad, parameter_error  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -122,7 +122,7 @@ def test_planted_generator_follows_its_definition():
     # the kind records the planted parameters in its own layout
     p = load(symmetric=True, n=50, seed=7)
     m = generate_planted(n=50, d=5, experts=2, expert="linear", snr=4.0, gate_norm=2.0, seed=7)
-    np.testing.assert_array_equal(p.sections.extra["planted"]["truth"], np.r_[m.beta[0], m.gate[0]])
+    np.testing.assert_array_equal(p.sections.model.truth, np.r_[m.beta[0], m.gate[0]])
 
 
 CONFIGS = [dict(symmetric=True), dict(), dict(experts=3), dict(expert="logistic", symmetric=True),
@@ -133,8 +133,8 @@ CONFIGS = [dict(symmetric=True), dict(), dict(experts=3), dict(expert="logistic"
 def test_torch_nll_and_gradient_match_numpy(cfg):
     p = load(n=300, **cfg)
     tp = p.lower_torch("cpu", F64)
-    X, y = p.sections.extra["planted"]["X"], p.sections.extra["planted"]["y"]
-    c = p.sections.extra["config"]
+    X, y = p.sections.model.planted.X, p.sections.model.planted.y
+    c = p.sections.model.config
     rng = np.random.default_rng(0)
     for _ in range(3):
         theta = rng.standard_normal(p.dim)
@@ -231,7 +231,7 @@ def test_T2_negative_control_a_wrong_m_step_increases_the_nll():
     E-step/M-step pairing, y instead of (2r-1) ⊙ y) increases the NLL from the EM limit."""
     p = load(n=1500, symmetric=True)
     r_em = solverhub.solve(p, "em-moe", options={"tolerance": 1e-9})
-    model = build_model(p, "cpu", F64)
+    model = p.kind.torch_model(p, "cpu", F64)
     x = torch.tensor(r_em.solution["beta"] + r_em.solution["gate"], dtype=F64)
     X, y = model.X, model.y
     wrong_beta = torch.linalg.solve(X.T @ X, X.T @ y)
@@ -278,9 +278,11 @@ def test_T3_em_is_slower_at_low_snr():
     rates = {}
     for snr in (4.0, 1.0, 0.5):
         p = load(symmetric=True, n=2000, snr=snr, seed=1)
-        x_star = p.kind.cvxpy_solve(p).x
-        model = build_model(p, "cpu", F64)
-        cfg = p.sections.extra["config"]
+        ref = p.kind.reference_solve(p)
+        assert ref.status is ReferenceStatus.LOCAL and "L-BFGS-B" in ref.solver
+        x_star = ref.x
+        model = p.kind.torch_model(p, "cpu", F64)
+        cfg = p.sections.model.config
         x = torch.as_tensor(p.lower_torch().x0)
         errs = []
         for _ in range(10):
@@ -319,9 +321,9 @@ def test_em_step_is_mirror_descent_with_unit_step(expert):
     with A the complete-data log-partition (the paper's mirror map). For linear experts the
     beta part is explicit: beta_{t+1} = beta_t − (XᵀX/n)⁻¹ ∇_beta L(θ_t) (a preconditioned GD step)."""
     p = load(symmetric=True, expert=expert, n=800, seed=2)
-    model = build_model(p, "cpu", F64)
-    X, y = p.sections.extra["planted"]["X"], p.sections.extra["planted"]["y"]
-    cfg = p.sections.extra["config"]
+    model = p.kind.torch_model(p, "cpu", F64)
+    X, y = p.sections.model.planted.X, p.sections.model.planted.y
+    cfg = p.sections.model.config
     rng = np.random.default_rng(0)
     for _ in range(3):
         theta = 0.7 * rng.standard_normal(p.dim)
@@ -343,9 +345,9 @@ def test_em_surrogate_is_linearisation_plus_bregman(expert):
     """Q_t(θ) − Q_t(θ_t) = <∇L(θ_t), θ − θ_t> + D_A(θ, θ_t) exactly (the complete data form an
     exponential family), and L(θ) − L(θ_t) ≤ that (L is 1-smooth relative to A: EM is monotone)."""
     p = load(symmetric=True, expert=expert, n=600, seed=3)
-    model = build_model(p, "cpu", F64)
-    X, y = p.sections.extra["planted"]["X"], p.sections.extra["planted"]["y"]
-    cfg = p.sections.extra["config"]
+    model = p.kind.torch_model(p, "cpu", F64)
+    X, y = p.sections.model.planted.X, p.sections.model.planted.y
+    cfg = p.sections.model.config
     rng = np.random.default_rng(1)
     theta_t = 0.7 * rng.standard_normal(p.dim)
     r = model.posterior(torch.tensor(theta_t))
@@ -364,7 +366,7 @@ def test_fisher_identity_and_stationary_fixed_point_general_model():
     """General K (no symmetric exponential family): ∇Q_t(θ_t) = ∇L(θ_t) still holds, so an EM
     fixed point is a stationary point of the NLL."""
     p = load(experts=3, n=800, d=4, seed=4)
-    model = build_model(p, "cpu", F64)
+    model = p.kind.torch_model(p, "cpu", F64)
     theta = torch.tensor(0.5 * np.random.default_rng(2).standard_normal(p.dim), requires_grad=True)
     r = model.posterior(theta.detach())
     (gQ,) = torch.autograd.grad(model.expected_complete_nll(theta, r), theta)
@@ -380,7 +382,7 @@ def test_m_step_maximises_the_surrogate(cfg):
     """The M-step (closed form or the default 10 Newton steps) is the exact minimiser of
     Q(· | r): ∇_θ Q(θ_{t+1} | r_t) = 0 to rounding, from a random θ_t (the first EM step's case)."""
     p = load(n=1000, seed=6, **cfg)
-    model = build_model(p, "cpu", F64)
+    model = p.kind.torch_model(p, "cpu", F64)
     rng = np.random.default_rng(3)
     for _ in range(2):
         theta = torch.tensor(0.7 * rng.standard_normal(p.dim))
@@ -454,7 +456,7 @@ def test_report_and_classical_baseline_on_the_logistic_set():
     assert r.extras["beta_error"] ** 2 + r.extras["gate_error"] ** 2 == pytest.approx(r.extras["param_error"] ** 2)
     assert 0.6 < r.extras["fit_accuracy"] < 1.0
     # the kind's classical baseline (L-BFGS-B on the numpy NLL from the planted parameters) agrees
-    assert "L-BFGS-B" in r.extras["baseline"]["solver"]
+    assert "L-BFGS-B" in r.extras["baseline"]["solver"] and r.extras["baseline"]["status"] == "local"
     assert abs(r.baseline_gap) < 1e-9
     with pytest.raises(solverhub.errors.SolverRefused):
         solverhub.solve(p, "cvxpy")

@@ -51,7 +51,7 @@ class RetrainStandard(Solver):
     description = "standard retraining: GD on the shared matrix with the task adapters held at zero"
 
     def init(self, problem, oracle, x0, options: Options) -> SRState:
-        nA = problem.sections.extra["spec"].d ** 2
+        nA = problem.sections.model.planted.d ** 2
         x = torch.cat([x0[:nA], torch.zeros_like(x0[nA:])])
         return SRState(x=x, n_shared=nA)
 

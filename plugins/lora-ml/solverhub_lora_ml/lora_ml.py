@@ -70,8 +70,8 @@ class LoraML(Solver):
     description = "meta-learning with LoRA in retraining: inner GD on task adapters, outer GD on the shared A"
 
     def init(self, problem, oracle, x0, options: Options) -> LoraMLState:
-        d = problem.sections.extra["spec"].d
-        return LoraMLState(x=x0, n_shared=d * d, tasks=problem.sections.extra["spec"].tasks)
+        planted = problem.sections.model.planted
+        return LoraMLState(x=x0, n_shared=planted.d ** 2, tasks=planted.tasks)
 
     def step(self, state: LoraMLState, oracle, options: Options) -> LoraMLState:
         nA, x = state.n_shared, state.x

@@ -25,6 +25,7 @@ import torch
 
 import solverhub
 from solverhub.errors import ProblemError
+from solverhub.reference import ReferenceStatus
 from solverhub.result import Status
 from solverhub.testing import check_solver
 from solverhub_minnorm_og import (GAForget, GDRetain, MinNormOG, MinNormOGOptions, NegGradPlus, Retrain,
@@ -148,6 +149,7 @@ def test_subsampled_jacobian(linear):
 def test_reference_measure_and_report_in_numpy(linear):
     p, X, y, retain, theta_star, theta_r = linear
     base = solverhub.compute_baseline(p)
+    assert base.status is ReferenceStatus.CERTIFIED            # the closed form is θ_r* itself
     np.testing.assert_allclose(base.x, theta_r, atol=1e-12)
     assert base.objective == pytest.approx(0.5 * theta_r @ theta_r, rel=1e-12)
     assert base.certificate.name == "minnorm_kkt" and base.certificate.value < 1e-12
@@ -228,6 +230,15 @@ def test_sine_problem_shape(sine):
     s = sine.kind.setup(sine)
     assert s.X.shape == (55, 1) and s.forget.sum() == 5 and np.all(s.y[s.forget] == 1.5)
     np.testing.assert_allclose(s.y[~s.forget], np.sin(s.X[~s.forget, 0]), atol=0)
+
+
+def test_mlp_reference_is_a_local_retrained_interpolator(sine):
+    """Retraining an MLP on the retain rows interpolates them but is not θ_r*: a local reference."""
+    base = solverhub.compute_baseline(sine)
+    assert base.status is ReferenceStatus.LOCAL and base.backend_status == "retrained"
+    assert base.solver.startswith("retrain from scratch: gauss_newton")
+    assert base.objective == pytest.approx(0.5 * base.x @ base.x, rel=1e-12)
+    assert base.certificate.name == "minnorm_kkt" and base.certificate.value > 1.0    # its own KKT residual
 
 
 # -- no host syncs in step ---------------------------------------------------------

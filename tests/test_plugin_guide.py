@@ -1,10 +1,12 @@
 """The plugin author guide (docs/plugin-guide.md) and its example plugin
 (docs/examples/heavyball/) do what the guide says.
 
-Fast: the guide's code blocks are the example's files verbatim; the plugin
-imports without torch; it passes the conformance kit; a broken plugin (an
-installed distribution whose module raises ImportError) is reported by
-``solverhub plugins`` while ``solverhub list`` keeps working.
+Fast: the guide's code blocks are the example's files verbatim; its table of
+``solverhub.plugin`` is that module's ``__all__``, and its Python blocks import
+nothing private of the core; the plugin imports without torch; it passes the
+conformance kit; a broken plugin (an installed distribution whose module raises
+ImportError) is reported by ``solverhub plugins`` while ``solverhub list`` keeps
+working.
 
 Also (about 6 s, in the default run): the example is built into a wheel, installed with
 ``pip install --no-deps --target`` into a temporary folder (never into the
@@ -63,6 +65,44 @@ def test_guide_blocks_are_the_example_files():
     assert set(blocks) == _example_files(), "the guide must include every example file, and only those"
     for path, text in blocks.items():
         assert text == (REPO / path).read_text(encoding="utf-8"), f"{path} differs from its block in plugin-guide.md"
+
+
+def test_api_table_is_the_public_api():
+    import solverhub.plugin
+    text = GUIDE.read_text(encoding="utf-8")
+    m = re.search(r"<!-- api:begin -->\n(.*?)<!-- api:end -->", text, re.S)
+    assert m, "plugin-guide.md has no <!-- api:begin --> ... <!-- api:end --> table"
+    rows = [line for line in m.group(1).splitlines() if line.startswith("| ") and not line.startswith("| for ")]
+    names = [re.sub(r"\([^)]*\)", "", row.split("|")[2]) for row in rows]     # (explanations) aside
+    listed = [name for cell in names for name in re.findall(r"`(\w+)`", cell)]
+    assert len(listed) == len(set(listed)), "a name is listed twice"
+    public = set(solverhub.plugin.__all__)
+    assert set(listed) == public, (f"not exported by solverhub.plugin: {sorted(set(listed) - public)}; "
+                                   f"exported but not in the guide's table: {sorted(public - set(listed))}")
+    for name in listed:
+        getattr(solverhub.plugin, name)        # each one resolves (the lazy ones too)
+
+
+ALLOWED_IMPORTS = {"solverhub", "solverhub.plugin", "solverhub.testing"}
+REMOVED = ("DirectSolution", "CvxpySolution", "solver_measure", "Const(", "sections.extra", "report(state)")
+
+
+def test_guide_uses_only_the_public_api():
+    import solverhub.plugin
+    for doc in (GUIDE, REPO / "docs" / "problem-kinds.md"):
+        text = doc.read_text(encoding="utf-8")
+        for block in re.findall(r"^```python\n(.*?)^```$", text, re.S | re.M):
+            for module, names in re.findall(r"^\s*from\s+(solverhub[\w.]*)\s+import\s+([^\n#]+)", block, re.M):
+                assert module in ALLOWED_IMPORTS or module.startswith("solverhub_"), \
+                    f"{doc.name}: a code block imports {module}"
+                if module == "solverhub.plugin":
+                    for name in re.findall(r"\w+", names.replace(" as ", " ")):
+                        assert name in solverhub.plugin.__all__, f"{doc.name}: solverhub.plugin has no {name}"
+            for module in re.findall(r"^\s*import\s+(solverhub[\w.]*)", block, re.M):
+                assert module in ALLOWED_IMPORTS or module.startswith("solverhub_"), \
+                    f"{doc.name}: a code block imports {module}"
+        for gone in REMOVED:
+            assert gone not in text, f"{doc.name} still mentions {gone!r} (removed from the API)"
 
 
 def test_example_imports_without_torch():

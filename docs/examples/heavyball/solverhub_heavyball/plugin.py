@@ -14,19 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from solverhub.plugin import Capabilities, IterState, Solver, hookimpl, lazy_module
+from solverhub.plugin import Capabilities, IterState, Solver, SolverOptions, hookimpl, lazy_module, option
 
 torch = lazy_module("torch")   # imported on first use, so `solverhub list` stays fast
 
 
-@dataclass(frozen=True)
-class Options:
-    lr: float = 0.01        # step size (paper: alpha)
-    momentum: float = 0.9   # momentum (paper: beta), 0 <= momentum < 1
-
-    def __post_init__(self):
-        if not self.lr > 0 or not 0 <= self.momentum < 1:
-            raise ValueError(f"need lr > 0 and 0 <= momentum < 1, got lr={self.lr}, momentum={self.momentum}")
+class Options(SolverOptions):
+    lr: float = option(0.01, "step size", symbol="α", gt=0)
+    momentum: float = option(0.9, "momentum", symbol="β", ge=0, lt=1)
 
 
 @dataclass(kw_only=True)

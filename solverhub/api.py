@@ -165,7 +165,7 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
                                 max_calls=run_opts.max_oracle_calls)
     torch.manual_seed(seed)
     instance = cls()
-    measure_name = cls.stationarity_measure or problem.kind.default_measure
+    measure_name = cls.stationarity_measure or problem.default_measure   # projected_grad_norm when bounded
     cls.prepare()
     extras: dict[str, Any] = {}
     if dispatch_reason:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._lazy import lazy_module
 from .errors import OptionError
-from .problem.kinds.base import Known, NoBaseline
+from .problem.kinds.base import Known, NoBaseline, reference_takes_bounds
 from .reference import Reference, ReferenceStatus
 from .result import Stationarity
 
@@ -30,7 +30,7 @@ def _certify(problem, x, duals):
     tp = problem.lower_torch("cpu", torch.float64)
     oracle = Oracle.for_problem(tp, problem)
     xt = torch.as_tensor(x, dtype=torch.float64)
-    name = problem.kind.default_measure
+    name = problem.default_measure
     value, stat = problem.kind.measure(name, tp, oracle, xt, Known(duals=duals))
     return float(value), Stationarity(name, float(stat)), tp, oracle
 
@@ -65,6 +65,8 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
     solver = solver or spec.solver
     if solver is not None and solver.upper() not in cp.installed_solvers():
         raise OptionError(f"cvxpy solver {solver!r} is not installed", allowed=cp.installed_solvers())
+    if problem.has_bounds and not reference_takes_bounds(problem.kind):
+        raise NoBaseline(f"kind {problem.kind.name!r}'s reference does not take variable bounds")
     ref = problem.kind.reference_solve(problem, solver).replace(problem=problem.name)
     said = ref.backend_status or ref.status.value
     if not ref.status.has_answer or ref.x is None:
@@ -76,7 +78,8 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
     if ref.message:
         message += f" ({ref.message})"
     needs_polish = ref.status is ReferenceStatus.INACCURATE or cert.value > spec.tolerance
-    if polish and needs_polish and problem.kind.polishable and not problem.has_constraints:
+    if polish and needs_polish and problem.kind.polishable and not problem.has_constraints\
+            and not problem.has_bounds:     # unconstrained L-BFGS would leave the box
         x_new = _polish(problem, x, tp, oracle)
         obj_new, cert_new, _, _ = _certify(problem, x_new, None)
         if np.isfinite(obj_new) and obj_new <= objective + 1e-12 * max(1.0, abs(objective)) \

@@ -34,6 +34,7 @@ class Capabilities:
     needs_hvp: bool = False        # calls oracle.hvp
     stochastic_ok: bool = False    # meaningful with minibatch / noisy gradients
     constraints: bool = False      # handles explicit constraints
+    bounds: bool = False           # keeps the iterates within the variables' lower/upper bounds
     devices: tuple[str, ...] = ("cpu", "cuda")
     max_dim: int | None = None     # refuses problems with more unknowns (e.g. dense d x d state)
 
@@ -44,6 +45,7 @@ class RefusalCode(str, enum.Enum):
 
     WRONG_KIND = "wrong_kind"            # the problem's kind is not among the solver's ``kinds``
     NO_CONSTRAINTS = "no_constraints"    # the problem has explicit constraints; the solver does not handle them
+    NO_BOUNDS = "no_bounds"              # the problem's variables have bounds; the solver cannot keep to them
     NEEDS_EXACT = "needs_exact"          # the problem's oracle is stochastic; the solver needs exact gradients
     TOO_LARGE = "too_large"              # more unknowns than ``capabilities.max_dim``
     STRUCTURE = "structure"              # a structure the method relies on is missing (no convex form,
@@ -168,6 +170,9 @@ class Solver:
         caps = self.capabilities
         if problem.has_constraints and not caps.constraints:
             return Refusal(RefusalCode.NO_CONSTRAINTS, "does not handle explicit constraints")
+        if getattr(problem, "has_bounds", False) and not caps.bounds:
+            return Refusal(RefusalCode.NO_BOUNDS, "does not handle variable bounds (lower/upper); "
+                                                  "lbfgsb and cvxpy do")
         if problem.oracle_config.stochastic and not caps.stochastic_ok:
             return Refusal(RefusalCode.NEEDS_EXACT, "needs exact gradients (the problem's oracle is stochastic)")
         if caps.max_dim is not None and problem.dim > caps.max_dim:

@@ -18,7 +18,7 @@ class CvxpySolver(Solver):
     name = "cvxpy"
     paper = "Diamond & Boyd (2016), JMLR 17(83); doi:10.48550/arXiv.1603.00943"
     kinds = ("minimize", "constrained", "finite_sum", "bilevel", "monotone", "minimax")
-    capabilities = Capabilities(constraints=True, stochastic_ok=True, devices=("cpu", "cuda"))
+    capabilities = Capabilities(constraints=True, bounds=True, stochastic_ok=True, devices=("cpu", "cuda"))
     priority = 5
     Options = CvxpyOptions
     description = "the convex baseline: the problem's DCP form solved by cvxpy (CPU)"
@@ -27,7 +27,9 @@ class CvxpySolver(Solver):
         return 50 if problem.has_constraints else self.priority
 
     def accepts_problem(self, problem):
-        from ..problem.kinds.base import NoBaseline
+        from ..problem.kinds.base import NoBaseline, reference_takes_bounds
+        if problem.has_bounds and not reference_takes_bounds(problem.kind):
+            return Refusal(RefusalCode.NO_BOUNDS, f"kind {problem.kind.name!r}'s convex form does not take variable bounds")
         try:
             problem.kind.lower_cvxpy(problem)
         except NoBaseline as err:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = ["Problem", "Variable", "load_problem"]
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -20,6 +21,7 @@ from ..errors import Location, OptionError, ProblemError
 from ..oracle import OracleConfig
 from .data import _check_size, build_array, charge, load_budget
 from .expr import Symbols
+from .bounds import parse_bounds
 from .kinds.base import CompiledSections, ExpressionContext, ProblemKind
 from .structure import Structure
 from .schema import COMMON_SECTIONS, BaselineSpec, ProblemFile, validate_model
@@ -64,13 +66,33 @@ class Problem:
     def has_constraints(self) -> bool:
         return bool(self.sections.constraints)
 
+    @property
+    def has_bounds(self) -> bool:
+        """Some variable has a finite ``lower`` or ``upper`` bound."""
+        return self.structure.has_bounds
+
+    @property
+    def default_measure(self) -> str:
+        """The kind's default stationarity measure; ``projected_grad_norm`` instead of
+        ``grad_norm`` when variables are bounded (zero exactly at the box's stationary points)."""
+        name = self.kind.default_measure
+        return "projected_grad_norm" if name == "grad_norm" and self.has_bounds else name
+
     def location(self, *path) -> Location:
         return Location(self.source, self.lines.line_of(path))
 
     def lower_torch(self, device="cpu", dtype=None):
         from .._lazy import lazy_module
         torch = lazy_module("torch")
-        return self.kind.lower_torch(self, torch.device(device), dtype or torch.float64)
+        dtype = dtype or torch.float64
+        tp = self.kind.lower_torch(self, torch.device(device), dtype)
+        box = self.structure.box(self.variables)
+        if box is None:
+            return tp
+        # bounds, for every kind, here once: flat tensors on the device; the start projected into the box
+        lower, upper = (torch.as_tensor(b, dtype=dtype, device=tp.x0.device) for b in box)
+        structure = dataclasses.replace(tp.structure, lower=lower, upper=upper)
+        return dataclasses.replace(tp, structure=structure, x0=structure.project_bounds(tp.x0))
 
     def unflatten_numpy(self, x) -> dict[str, np.ndarray]:
         x = np.asarray(x)
@@ -247,6 +269,14 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
                                location=loc) from None
         x0[var.offset:var.offset + var.size] = arr.reshape(-1)
 
+    bounds = parse_bounds(common.variables, {v.name: v.shape for v in variables}, data, file, lines.line_of)
+    for var in variables:        # the start, projected into the box
+        b = bounds.get(var.name)
+        if b is not None:
+            x0[var.offset:var.offset + var.size] = np.clip(x0[var.offset:var.offset + var.size],
+                                                           b.lower if b.lower is not None else -np.inf,
+                                                           b.upper if b.upper is not None else np.inf)
+
     symbols = Symbols(variables={v.name: v.shape for v in variables},
                       data={k: v.shape for k, v in data.items()}, parameters=dict(common.parameters))
     ctx = ExpressionContext(symbols=symbols, file=file, line_of=lines.line_of)
@@ -277,7 +307,7 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
                    parameters=dict(common.parameters), sections=compiled, x0=x0,
                    oracle_config=oracle_config, baseline=common.baseline, solve_defaults={**compiled.solve_defaults, **common.solve},
                    content_hash=content_hash, source=file, description=common.description, lines=lines,
-                   structure=Structure(n_equalities=sum(c.op == "==" for c in compiled.constraints),
+                   structure=Structure(bounds=bounds, n_equalities=sum(c.op == "==" for c in compiled.constraints),
                                        n_inequalities=sum(c.op != "==" for c in compiled.constraints)))
 
 

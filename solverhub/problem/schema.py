@@ -20,8 +20,14 @@ class _Strict(BaseModel):
 
 
 class VariableSpec(_Strict):
+    """A variable: its ``shape``, optional ``x0`` and elementwise bounds ``lower``/``upper``
+    (a number, a list of the variable's shape, or a data name; ``-inf``/``inf`` for an open
+    side). The bound values are checked against the shape and the data by ``load_problem``."""
+
     shape: list[int] = Field(default_factory=list)
     x0: Any = None
+    lower: Any = None
+    upper: Any = None
 
     @field_validator("shape", mode="before")
     @classmethod

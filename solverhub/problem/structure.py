@@ -6,8 +6,8 @@ lowering a :class:`TorchStructure` (tensors on the oracle's device, constraint
 functions in the form ``h(x) = 0`` / ``g(x) <= 0`` that autograd differentiates).
 Solvers read these fields; nothing re-derives them from the expression IR.
 Expression constraints (``constraints:`` in YAML) fill the constraint functions
-today; bounds and nonsmooth terms are declared by kinds and filled by the YAML
-parser of the structure issue.
+today; bounds come from the variables' ``lower``/``upper`` (``solverhub.problem.bounds``)
+and nonsmooth terms are declared by kinds.
 """
 from __future__ import annotations
 
@@ -58,6 +58,21 @@ class Structure:
     def has_constraint_functions(self) -> bool:
         return bool(self.n_equalities or self.n_inequalities)
 
+    def box(self, variables) -> tuple[np.ndarray, np.ndarray] | None:
+        """Flat ``(lower, upper)`` over all unknowns (``variables``: the problem's, with
+        ``name``/``offset``/``size``), ``-inf``/``inf`` where open; None when nothing is bounded."""
+        if not self.has_bounds:
+            return None
+        dim = sum(v.size for v in variables)
+        lower, upper = np.full(dim, -np.inf), np.full(dim, np.inf)
+        for v in variables:
+            b = self.bounds.get(v.name)
+            if b is not None and b.lower is not None:
+                lower[v.offset:v.offset + v.size] = b.lower
+            if b is not None and b.upper is not None:
+                upper[v.offset:v.offset + v.size] = b.upper
+        return lower, upper
+
 
 @dataclass(frozen=True)
 class TorchNonsmooth:
@@ -91,3 +106,10 @@ class TorchStructure:
             return x
         import torch
         return torch.clamp(x, min=self.lower, max=self.upper)
+
+    def projected_gradient(self, x, grad):
+        """``x - P(x - grad)``: the projected-gradient step whose norm is zero exactly at the
+        stationary points of f on the box (``grad`` itself when unbounded)."""
+        if not self.bounded:
+            return grad
+        return x - self.project_bounds(x - grad)

@@ -28,20 +28,23 @@ for the aggregate posterior -- the encoder means mu(x) over all rows -- its MMD^
 marginals (max, mean), LPS (mean, max; ``.metrics.lps``) and, on the factor set,
 factor recovery (max |corr| of each factor with a latent; mean and min over factors).
 
-No baseline: the problem is nonconvex and its point is the latent geometry, not a minimum.
+The spec (``problem.sections.model``) is a frozen :class:`~.model.LatentSpec`; the torch
+model (``TorchProblem.model``) is a :class:`~.model.LatentModel`. No reference answer: the
+problem is nonconvex and its point is the latent geometry, not a minimum.
 """
 from __future__ import annotations
 
 __all__ = ["LatentPrior", "latent_report"]
 
+from dataclasses import replace
+
 import numpy as np
 
-from solverhub.plugin import (CompiledSections, Const, Location, NoBaseline, ProblemError, ProblemKind, TorchProblem,
-                              lazy_module, max_elements)
+from solverhub.plugin import Location, ModelKind, ProblemError, lazy_module, max_elements
 
 from .data import LatentData, digits_dataset, factor_dataset, split_rows
 from .metrics import factor_recovery, ks_to_prior, lps, mmd2
-from .model import AEConfig, LatentModel, init_params, variable_shapes
+from .model import AEConfig, LatentModel, LatentSpec, init_params, variable_shapes
 from .schema import LatentPriorSections, parse_prior
 
 torch = lazy_module("torch")
@@ -79,11 +82,14 @@ def latent_report(data: LatentData, prior, scales, z_all: np.ndarray, *, prefix:
     return out
 
 
-class LatentPrior(ProblemKind):
+class LatentPrior(ModelKind):
     name = "latent_prior"
     description = "autoencoder whose aggregate posterior should match a chosen prior; objective: reconstruction error"
     Sections = LatentPriorSections
     polishable = False
+    generic_minimization = False    # trained by its own methods (their loss terms and budget), not as a plain f(x)
+    no_cvxpy_reason = ("latent_prior trains a nonconvex autoencoder whose point is the latent geometry "
+                       "(MMD, KS, LPS in the report); there is no convex form or reference optimum")
     tiny_problem = """
 name: tiny-latent-prior
 kind: latent_prior
@@ -96,11 +102,11 @@ batch_size: 32
 epochs: 3
 """
 
-    # -- YAML -> problem ---------------------------------------------------
+    # -- YAML -> spec --------------------------------------------------------
     def implicit_variables(self, sections, data_shapes, location) -> dict:
         return dict(variable_shapes(_config(sections)))
 
-    def compile(self, sections: LatentPriorSections, ctx) -> CompiledSections:
+    def build_model(self, sections: LatentPriorSections, ctx) -> LatentSpec:
         loc = lambda *path: Location(ctx.file, ctx.line_of(path))  # noqa: E731
         if ctx.symbols.data:
             name = next(iter(ctx.symbols.data))
@@ -149,33 +155,26 @@ epochs: 3
             raise ProblemError(f"batch_size: {sections.batch_size} exceeds the {train.size} training rows",
                                location=loc("batch_size"), allowed=f"2 <= batch_size <= {train.size}")
         data = LatentData(X[train], X[test], None if S is None else S[train], None if S is None else S[test], name)
-        steps_per_epoch = -(-train.size // sections.batch_size)
-        return CompiledSections(objective=Const(shape=(), value=0.0), extra={"latent": {
-            "config": _config(sections), "prior": prior, "data": data, "lam": sections.lam,
-            "scales": tuple(sections.kernel.bandwidths), "batch_size": sections.batch_size,
-            "epochs": sections.epochs, "steps": sections.epochs * steps_per_epoch,
-            "init_seed": sections.init.seed}})
+        return LatentSpec(config=_config(sections), prior=prior, data=data, lam=sections.lam,
+                          scales=tuple(sections.kernel.bandwidths), batch_size=sections.batch_size,
+                          epochs=sections.epochs, init_seed=sections.init.seed)
 
     # -- torch -------------------------------------------------------------
-    def lower_torch(self, problem, device, dtype) -> TorchProblem:
-        spec = problem.sections.extra["latent"]
-        model = LatentModel(spec["config"], spec["prior"], spec["data"].X_train, lam=spec["lam"],
-                            scales=spec["scales"], batch_size=spec["batch_size"], device=device, dtype=dtype)
-        layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
+    def torch_model(self, problem, device, dtype) -> LatentModel:
+        return LatentModel(problem.sections.model, device, dtype)
 
-        def unflatten(x):
-            return {name: x[off:off + size].reshape(shape) for name, shape, off, size in layout}
-        start = problem.x0 if np.any(problem.x0 != 0) else init_params(spec["config"], spec["init_seed"])
-        x0 = torch.as_tensor(start, dtype=dtype, device=device)
-        tp = TorchProblem(objective=model.objective, constraints=(), unflatten=unflatten, x0=x0,
-                          functions=model.functions())
-        model.data = spec["data"]
-        tp.latent = model
-        return tp
+    def lower_torch(self, problem, device, dtype):
+        tp = super().lower_torch(problem, device, dtype)
+        return replace(tp, functions=tp.model.functions())     # the loss terms the oracle counts by name
+
+    def start(self, problem) -> np.ndarray:
+        """The file's x0 if it gives one (not all zeros), else torch.nn.Linear's init drawn with numpy."""
+        spec: LatentSpec = problem.sections.model
+        return problem.x0 if np.any(problem.x0 != 0) else init_params(spec.config, spec.init_seed)
 
     def report(self, tp, oracle, x) -> dict:
-        model: LatentModel = tp.latent
-        spec_data: LatentData = model.data
+        model: LatentModel = tp.model
+        spec_data: LatentData = model.spec.data
         with torch.no_grad():
             X_test = torch.as_tensor(spec_data.X_test, dtype=x.dtype, device=x.device)
             X_all = torch.cat([model.X, X_test])
@@ -186,11 +185,3 @@ epochs: 3
                "dataset": spec_data.name}
         out.update(latent_report(spec_data, model.prior, model.scales, z))
         return out
-
-    # -- baseline ------------------------------------------------------------
-    def lower_cvxpy(self, problem):
-        raise NoBaseline("latent_prior trains a nonconvex autoencoder whose point is the latent geometry "
-                         "(MMD, KS, LPS in the report); there is no convex form or reference optimum")
-
-    def cvxpy_solve(self, problem, solver=None):
-        self.lower_cvxpy(problem)

@@ -21,7 +21,7 @@ the mixture itself (one-sample Monte Carlo, log q(z|x) - log p(z)) when it is a 
 """
 from __future__ import annotations
 
-__all__ = ["AEConfig", "variable_shapes", "init_params", "LatentModel"]
+__all__ = ["AEConfig", "LatentSpec", "variable_shapes", "init_params", "LatentModel"]
 
 import math
 from collections import OrderedDict
@@ -31,6 +31,7 @@ import numpy as np
 
 from solverhub.plugin import lazy_module
 
+from .data import LatentData
 from .metrics.mmd import mmd2_torch
 from .metrics.priors import GaussianPrior, MixturePrior, UniformPrior
 
@@ -44,6 +45,26 @@ class AEConfig:
     encoder: tuple[int, ...]
     decoder: tuple[int, ...]
     activation: str
+
+
+@dataclass(frozen=True, eq=False)
+class LatentSpec:
+    """A compiled latent_prior problem (``problem.sections.model``; numpy, no device): the
+    autoencoder, the prior, the data split, the loss weights and the training budget."""
+
+    config: AEConfig
+    prior: object            # a .metrics.priors prior (GaussianPrior, UniformPrior, MixturePrior)
+    data: LatentData
+    lam: float               # weight of MMD^2 in mmd-prior's loss
+    scales: tuple[float, ...]   # RBF bandwidths, times sqrt(latent_dim)
+    batch_size: int
+    epochs: int
+    init_seed: int
+
+    @property
+    def steps(self) -> int:
+        """The training budget in steps: epochs x ceil(n_train / batch_size)."""
+        return self.epochs * -(-self.data.X_train.shape[0] // self.batch_size)
 
 
 def _layers(cfg: AEConfig):
@@ -86,10 +107,11 @@ def _activation(name):
 class LatentModel:
     """Torch tensors of one latent_prior problem on a device, and its loss terms."""
 
-    def __init__(self, cfg: AEConfig, prior, X_train, *, lam: float, scales, batch_size: int, device, dtype):
-        self.cfg, self.prior, self.lam, self.scales = cfg, prior, float(lam), tuple(scales)
-        self.batch_size, self.device, self.dtype = int(batch_size), device, dtype
-        self.X = torch.as_tensor(X_train, dtype=dtype, device=device)
+    def __init__(self, spec: LatentSpec, device, dtype):
+        self.spec, cfg, prior = spec, spec.config, spec.prior
+        self.cfg, self.prior, self.lam, self.scales = cfg, prior, float(spec.lam), tuple(spec.scales)
+        self.batch_size, self.device, self.dtype = int(spec.batch_size), device, dtype
+        self.X = torch.as_tensor(spec.data.X_train, dtype=dtype, device=device)
         self.n_train = self.X.shape[0]
         self._slices, off = [], 0
         for prefix, fan_in, fan_out in _layers(cfg):

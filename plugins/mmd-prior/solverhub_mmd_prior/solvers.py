@@ -39,7 +39,7 @@ class TrainState(IterState):
     t: int = 0               # steps taken
     steps: int = 0           # the training budget in steps
     epochs: int = 0
-    spec: Any = None         # the problem's compiled latent_prior spec (for report)
+    spec: Any = None         # the problem's LatentSpec (problem.sections.model; lam, data for report)
 
 
 def _positive_lr(lr: float) -> None:
@@ -54,9 +54,9 @@ class _AdamTrainer(Solver):
     capabilities = Capabilities(stochastic_ok=True)
 
     def init(self, problem, oracle, x0, options) -> TrainState:
-        spec = problem.sections.extra["latent"]
-        return TrainState(x=x0, m=torch.zeros_like(x0), v=torch.zeros_like(x0), t=0, steps=int(spec["steps"]),
-                          epochs=int(spec["epochs"]), spec=spec)
+        spec = problem.sections.model
+        return TrainState(x=x0, m=torch.zeros_like(x0), v=torch.zeros_like(x0), t=0, steps=spec.steps,
+                          epochs=spec.epochs, spec=spec)
 
     def direction(self, state: TrainState, oracle, options):
         raise NotImplementedError
@@ -100,11 +100,11 @@ class MMDPrior(_AdamTrainer):
     description = "autoencoder + lambda*MMD^2 to a chosen latent prior (programmable prior), Adam"
 
     def direction(self, state, oracle, options):
-        lam = state.spec["lam"] if options.lam is None else options.lam
+        lam = state.spec.lam if options.lam is None else options.lam
         return oracle.grad(state.x, of="recon") + lam * oracle.grad(state.x, of="mmd")
 
     def report(self, state, oracle, options) -> dict:
-        lam = state.spec["lam"]
+        lam = state.spec.lam
         return {**super().report(state, oracle, options), "lambda_of_problem": lam}
 
 
@@ -142,16 +142,15 @@ class KLVAE(_AdamTrainer):
         from .model import LatentModel
         spec = state.spec
         x = state.x.detach()
-        model = LatentModel(spec["config"], spec["prior"], spec["data"].X_train, lam=spec["lam"],
-                            scales=spec["scales"], batch_size=spec["batch_size"], device=x.device, dtype=x.dtype)
-        data = spec["data"]
+        model = LatentModel(spec, x.device, x.dtype)
+        data = spec.data
         with torch.no_grad():
             X_all = torch.as_tensor(np.concatenate([data.X_train, data.X_test]), dtype=x.dtype, device=x.device)
             mu, logvar = model.encode(x, X_all)
             mu, sd = mu.cpu().numpy().astype(np.float64), (0.5 * logvar).exp().cpu().numpy().astype(np.float64)
         z = mu + sd * np.random.default_rng(12345).standard_normal(mu.shape)
         return {**super().report(state, oracle, options), "posterior_std_mean": float(sd.mean()),
-                **latent_report(data, spec["prior"], spec["scales"], z, prefix="sampled_")}
+                **latent_report(data, spec.prior, spec.scales, z, prefix="sampled_")}
 
 
 @dataclass(frozen=True)

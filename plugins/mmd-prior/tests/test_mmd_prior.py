@@ -76,7 +76,7 @@ def test_factor_generator_is_the_notes():
 def test_loss_terms(prior):
     p = solverhub.load_problem(yaml(prior=prior, n=200, batch=50))
     tp = p.lower_torch("cpu")
-    model = tp.latent
+    model = tp.model
     x = tp.x0
     rows = torch.arange(50)
     X = model.X[:50]
@@ -92,7 +92,7 @@ def test_loss_terms(prior):
     draw = model.sample_prior(50)
     assert got == pytest.approx(mmd2(mu.detach().numpy(), draw.numpy()), rel=1e-10)
     # kl: closed form against a Gaussian, Monte Carlo (unbiased) against a mixture
-    prior_obj = p.sections.extra["latent"]["prior"]
+    prior_obj = p.sections.model.prior
     mean, var = prior_obj.moments()
     s2, m = logvar.exp().detach().numpy(), mu.detach().numpy()
     closed = np.mean(0.5 * np.sum((s2 + (m - mean) ** 2) / var - 1 - np.log(s2) + np.log(var), axis=1))
@@ -123,10 +123,10 @@ def test_prior_samples_follow_the_prior():
     from solverhub_mmd_prior.metrics import ks_to_prior
     for prior in ("uniform", "{gaussian: {mean: 1.0, std: 0.5}}", "{mixture: {components: 4, radius: 2.0}}"):
         p = solverhub.load_problem(yaml(prior=prior, n=200, batch=50))
-        model = p.lower_torch("cpu").latent
+        model = p.lower_torch("cpu").model
         torch.manual_seed(0)
         z = model.sample_prior(20000).numpy()
-        assert ks_to_prior(z, p.sections.extra["latent"]["prior"]).max() < 0.015, prior
+        assert ks_to_prior(z, p.sections.model.prior).max() < 0.015, prior
 
 
 def test_oracle_counts_one_gradient_per_term_per_step():
@@ -242,7 +242,7 @@ batch_size: 64
 epochs: 2
 """
     p = solverhub.load_problem(text)
-    data = p.sections.extra["latent"]["data"]
+    data = p.sections.model.data
     assert data.X_train.shape == (225, 64) and data.X_test.shape == (75, 64) and data.factors_train is None
     X = np.concatenate([data.X_train, data.X_test])
     assert X.min() == 0.0 and X.max() == 1.0                     # pixels / 16

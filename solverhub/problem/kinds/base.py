@@ -9,6 +9,7 @@ __all__ = ["ProblemKind", "ExpressionKind", "ModelKind", "CompiledSections", "No
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Protocol
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ..._lazy import lazy_module
@@ -167,8 +168,10 @@ class ProblemKind:
     objective is an expression IR, lowered to torch and to cvxpy) and :class:`ModelKind`
     (the objective is a torch model; no IR).
 
-    ``measure`` knows ``grad_norm`` (l2), ``grad_norm_l1`` and ``grad_norm_inf``; a solver may
-    name any other measure in ``stationarity_measure`` and return it from ``Solver.log``.
+    ``measure`` knows ``grad_norm`` (l2), ``grad_norm_l1``, ``grad_norm_inf`` and
+    ``projected_grad_norm`` (||x - P(x - ∇f(x))|| on the variables' bounds; the default of a
+    bounded problem, ``Problem.default_measure``); a solver may name any other measure in
+    ``stationarity_measure`` and return it from ``Solver.log``.
     """
 
     name: ClassVar[str] = ""
@@ -227,9 +230,11 @@ class ProblemKind:
             return value, torch.linalg.vector_norm(grad, 1)
         if name == "grad_norm_inf":
             return value, torch.linalg.vector_norm(grad, float("inf"))
+        if name == "projected_grad_norm":     # ||x - P(x - grad f(x))||: 0 exactly at the box's stationary points
+            return value, torch.linalg.vector_norm(tp.structure.projected_gradient(x, grad))
         return value, _solver_measure(name, known, self.measures)
 
-    measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf")
+    measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf", "projected_grad_norm")
 
 
 
@@ -276,7 +281,7 @@ class ExpressionKind(ProblemKind):
             raise NoBaseline(f"cvxpy cannot represent the problem: {err}") from None
         if not isinstance(objective, cp.Expression):
             objective = cp.Constant(objective)
-        prob = cp.Problem(cp.Minimize(objective), constraints)
+        prob = cp.Problem(cp.Minimize(objective), constraints + bound_constraints(problem, variables))
         if not prob.is_dcp():
             bad = "objective" if not cp.Minimize(objective).is_dcp() else "a constraint"
             raise NoBaseline(f"the problem is not DCP ({bad} is not convex by cvxpy's rules)")
@@ -299,6 +304,37 @@ class ExpressionKind(ProblemKind):
                  for c in constraints] if constraints else None
         return cvxpy_reference(prob.status, x, used, elapsed, duals=duals)
 
+
+
+def bound_constraints(problem, variables) -> list:
+    """The variables' finite bounds as cvxpy constraints (``lower <= x``, ``x <= upper``), kept out
+    of the expression constraints' list so that its duals stay one per ``constraints:`` line."""
+    out = []
+    for name, b in problem.structure.bounds.items():
+        var = variables[name]
+        for side, arr in (("lower", b.lower), ("upper", b.upper)):
+            if arr is None:
+                continue
+            arr = arr.reshape(var.shape)
+            finite = np.isfinite(arr)
+            if not finite.any():
+                continue
+            if finite.all():
+                out.append(var >= arr if side == "lower" else var <= arr)
+            else:           # only the finite entries (cvxpy rejects inf constants)
+                idx = np.flatnonzero(finite.reshape(-1))
+                flat = cp.reshape(var, (var.size,), order="C")[idx]
+                vals = arr.reshape(-1)[idx]
+                out.append(flat >= vals if side == "lower" else flat <= vals)
+    return out
+
+
+def reference_takes_bounds(kind) -> bool:
+    """True when the kind's reference is :class:`ExpressionKind`'s cvxpy form, which adds the
+    variables' bounds as constraints; another kind's reference ignores them (no baseline then)."""
+    cls = type(kind)
+    return (isinstance(kind, ExpressionKind) and cls.lower_cvxpy is ExpressionKind.lower_cvxpy
+            and cls.reference_solve is ExpressionKind.reference_solve)
 
 
 def solve_cvxpy(prob, solver: str | None) -> tuple[float, str]:

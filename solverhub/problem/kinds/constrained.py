@@ -61,6 +61,7 @@ def kkt_residual(tp, x, grad, duals):
                 parts.append(torch.max(torch.abs(lam * gd)).reshape(()))
                 parts.append(torch.max(torch.relu(-lam)).reshape(()))
         (glagr,) = torch.autograd.grad(lagr, xg, allow_unused=True)
-    dual_res = grad + (glagr if glagr is not None else 0)
+    # with variable bounds, the projected gradient of the Lagrangian (bound multipliers implicit)
+    dual_res = tp.structure.projected_gradient(x, grad + (glagr if glagr is not None else 0))
     parts.append(torch.linalg.vector_norm(dual_res))
     return torch.max(torch.stack(parts))

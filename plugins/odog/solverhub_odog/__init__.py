@@ -8,10 +8,9 @@ Importing this package does not import torch.
 """
 from __future__ import annotations
 
-__all__ = ["O2NC", "O2NCOptions", "ODOG", "ODOGOptions", "ConversionState",
-           "project_ball", "optimistic_update", "ogd_update"]
+__all__ = ["O2NC", "O2NCOptions", "ODOG", "ODOGOptions", "ConversionState", "optimistic_update"]
 __version__ = "0.1.0"
 
-from .conversion import ConversionState, optimistic_update, ogd_update, project_ball
+from .conversion import ConversionState
 from .o2nc import O2NC, O2NCOptions
-from .odog import ODOG, ODOGOptions
+from .odog import ODOG, ODOGOptions, optimistic_update

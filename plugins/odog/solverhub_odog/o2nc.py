@@ -25,31 +25,19 @@ from __future__ import annotations
 
 __all__ = ["O2NC", "O2NCOptions"]
 
-from dataclasses import dataclass
 from typing import Literal
 
-from solverhub.plugin import lazy_module
+from solverhub.plugin import lazy_module, ogd_ball_step, option
 
-from .conversion import ConversionSolver, ConversionState, ogd_update, validate_common
+from .conversion import ConversionOptions, ConversionSolver, ConversionState
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class O2NCOptions:
+class O2NCOptions(ConversionOptions):
     """Options of ``o2nc`` (all reconstructed defaults, method note 02-odog)."""
 
-    D: float = 0.1            # radius of the learner's ball ‖Δ‖ ≤ D (note: 0.1 × scale of x; scale 1 assumed)
-    eta: float = 0.3          # fixed OGD step (used when adaptive is false)
-    K: int = 50               # episode length (rounds) of the averaged-gradient measure
-    adaptive: bool = False    # η_n = γ D / sqrt(α + Σ_episode ‖g_i‖²) instead of eta
-    gamma: float = 1.0        # adaptive step scale
-    alpha: float = 1e-12      # adaptive step floor inside the square root
-    point: Literal["midpoint", "random"] = "midpoint"   # s_n = 1/2, or s_n ~ U[0, 1]
-    output: Literal["average", "last"] = "average"      # Result.solution: the output point, or x_N
-
-    def __post_init__(self):
-        validate_common(self)
+    point: Literal["midpoint", "random"] = option("midpoint", "query point: s_n = 1/2, or s_n ~ U[0, 1]")
 
 
 class O2NC(ConversionSolver):
@@ -74,11 +62,11 @@ class O2NC(ConversionSolver):
             s = torch.rand((), generator=oracle.generator, device=oracle.device, dtype=oracle.dtype)
             w = x + s * delta
         g = oracle.grad(w)
-        sum_sq = state.episode_sum_sq + g @ g
-        eta = self._eta(state, options, sum_sq)
-        delta_next, active = ogd_update(delta, g, eta, options.D)
+        sq = g @ g
+        eta = self._eta(state, options, state.episodes.tracked[1] + sq)
+        delta_next, active = ogd_ball_step(delta, g, eta, options.D)
         return self._close_round(state, options, x_new=x + delta, delta_next=delta_next, active=active,
-                                 w=w, g=g, eta=eta, sum_sq=sum_sq)
+                                 w=w, g=g, eta=eta, sq=sq)
 
     def _calls_by_role(self, rounds: int) -> dict:
         return {"g_n at w_n": rounds}

@@ -29,30 +29,30 @@ from __future__ import annotations
 
 __all__ = ["ODOG", "ODOGOptions"]
 
-from dataclasses import dataclass
-from typing import Literal
+from solverhub.plugin import lazy_module, option, project_ball
 
-from solverhub.plugin import lazy_module
-
-from .conversion import ConversionSolver, ConversionState, optimistic_update, validate_common
+from .conversion import ConversionOptions, ConversionSolver, ConversionState
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class ODOGOptions:
-    """Options of ``odog`` (reconstructed defaults, method note 02-odog)."""
+class ODOGOptions(ConversionOptions):
+    """Options of ``odog`` (reconstructed defaults, method note 02-odog: γ = 1, α = 1e-12)."""
 
-    D: float = 0.1            # radius of the learner's ball ‖Δ‖ ≤ D (note: 0.1 × scale of x; scale 1 assumed)
-    eta: float = 0.3          # fixed step (used when adaptive is false)
-    K: int = 50               # episode length (rounds): adaptive-step restarts and the averaged-gradient measure
-    adaptive: bool = True     # η_n = γ D / sqrt(α + Σ_episode ‖g_i − h_i‖²) instead of eta (note gives γ, α)
-    gamma: float = 1.0        # adaptive step scale (note: γ = 1)
-    alpha: float = 1e-12      # adaptive step floor inside the square root (note: α = 1e-12)
-    output: Literal["average", "last"] = "average"   # Result.solution: the output point (note), or x_N
+    adaptive: bool = option(True, "η_n = γ D / sqrt(α + Σ_episode ‖g_i − h_i‖²) instead of eta")
 
-    def __post_init__(self):
-        validate_common(self)
+
+def optimistic_update(delta, g, hint, hint_next, eta, radius: float):
+    """The optimistic learner with one projection (reconstructed form, method note 02-odog):
+
+        Δ_{n+1} = Proj(Δ_n − η h_{n+1} − η (g_n − h_n))
+
+    ``hint`` must be h_n, the hint that was *for* round n (the one used to play Δ_n),
+    and ``hint_next`` h_{n+1}. Passing h_{n+1} as ``hint`` (the off-by-one) cancels the
+    optimism: Δ_n − η h_{n+1} − η (g_n − h_{n+1}) = Δ_n − η g_n, plain OGD.
+    Unprojected it is OGD on the shifted sequence Δ̂ = Δ + η h: Δ̂_{n+1} = Δ̂_n − η g_n.
+    """
+    return project_ball(delta - eta * hint_next - eta * (g - hint), radius)
 
 
 class ODOG(ConversionSolver):
@@ -68,8 +68,7 @@ class ODOG(ConversionSolver):
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
         hint = oracle.grad(x)                                   # h_1 = ∇f(x_0): the "+1" call
         zero = torch.zeros((), device=oracle.device, dtype=oracle.dtype)
-        return self._start(oracle, x, options, torch.linalg.vector_norm(hint),
-                           hint=hint, hint_error_sum_sq=zero)
+        return self._start(oracle, x, options, torch.linalg.vector_norm(hint), hint=hint, hint_error_sum_sq=zero)
 
     def step(self, state: ConversionState, oracle, options: ODOGOptions) -> ConversionState:
         x, delta, hint = state.iterate, state.delta, state.hint   # x_{n-1}, Δ_n, h_n
@@ -78,11 +77,10 @@ class ODOG(ConversionSolver):
         g = oracle.grad(w)                                      # g_n
         hint_next = oracle.grad(x_new + 0.5 * delta)            # h_{n+1}, at the extrapolated point
         err_sq = torch.sum((g - hint) ** 2)                     # ‖g_n − h_n‖²
-        sum_sq = state.episode_sum_sq + err_sq
-        eta = self._eta(state, options, sum_sq)
+        eta = self._eta(state, options, state.episodes.tracked[1] + err_sq)
         delta_next, active = optimistic_update(delta, g, hint, hint_next, eta, options.D)
         return self._close_round(state, options, x_new=x_new, delta_next=delta_next, active=active,
-                                 w=w, g=g, eta=eta, sum_sq=sum_sq, hint=hint_next,
+                                 w=w, g=g, eta=eta, sq=err_sq, hint=hint_next,
                                  hint_error_sum_sq=state.hint_error_sum_sq + err_sq)
 
     def _calls_by_role(self, rounds: int) -> dict:

@@ -12,7 +12,8 @@ import torch
 
 import solverhub
 from solverhub.testing import TINY_PROBLEMS, check_solver, drive, make_oracle
-from solverhub_odog import O2NC, ODOG, O2NCOptions, ODOGOptions, ogd_update, optimistic_update, project_ball
+from solverhub.plugin import ogd_ball_step as ogd_update, project_ball
+from solverhub_odog import O2NC, ODOG, O2NCOptions, ODOGOptions, optimistic_update
 
 BIG = 10**7   # max_iterations when the gradient-call budget is the limit
 
@@ -256,12 +257,12 @@ def test_goldstein_measure_is_min_over_episodes_of_averaged_gradients():
         expected = (np.linalg.norm(gs[:m].mean(axis=0)) if done == 0 else min(norms[:done]))
         assert float(st.goldstein_grad_norm) == pytest.approx(expected, rel=1e-12), m
     best = int(np.argmin(norms))
-    np.testing.assert_allclose(states[-1].output_point.numpy(), ws[best * K:(best + 1) * K].mean(axis=0),
+    np.testing.assert_allclose(states[-1].episodes.output_point.numpy(), ws[best * K:(best + 1) * K].mean(axis=0),
                                rtol=1e-12, atol=1e-14)
-    assert int(states[-1].best_episode) == best
+    assert int(states[-1].episodes.best_index) == best
     episode = ws[best * K:(best + 1) * K]
     spread = np.sqrt(np.mean(np.sum((episode - episode.mean(axis=0)) ** 2, axis=1)))
-    assert float(states[-1].output_point_spread) == pytest.approx(spread, rel=1e-9)
+    assert float(states[-1].episodes.output_spread) == pytest.approx(spread, rel=1e-9)
     assert float(states[0].goldstein_grad_norm) == pytest.approx(np.linalg.norm(quad_grad(QUAD_X0)))
 
 
@@ -325,7 +326,7 @@ def test_invalid_options_rejected(bad):
 
 def test_bad_option_from_the_api_is_an_option_error():
     from solverhub.errors import OptionError
-    with pytest.raises(OptionError, match="D must be"):
+    with pytest.raises(OptionError, match="'D' must be"):
         solverhub.solve(QUAD_YAML, "odog", options={"D": -1})
     with pytest.raises(OptionError, match="point"):
         solverhub.solve(QUAD_YAML, "o2nc", options={"point": "middle"})

@@ -103,10 +103,17 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--for", "for_problem", metavar="P.yaml", help="Show which solvers accept this problem, and why not.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a problem parameter.")
-def list_cmd(as_json, for_problem, sets):
+@click.option("--options", "options_of", metavar="SOLVER",
+              help="Print SOLVER's options (type, bounds, default, symbol, meaning); 'run': the run options.")
+def list_cmd(as_json, for_problem, sets, options_of):
     """List registered solvers (distribution, paper, kinds)."""
     from .registry import get_registry
     reg = get_registry()
+    if options_of:
+        from .options import RunOptions, options_rows, options_table
+        cls = RunOptions if options_of == "run" else reg.solver(options_of).Options
+        click.echo(json.dumps(options_rows(cls), indent=2) if as_json else options_table(cls))
+        return
     verdicts = {}
     if for_problem:
         problem = _problem(for_problem, sets)

@@ -5,8 +5,8 @@ common :class:`RunOptions`, coercion of ``key=value`` strings through them with 
 tables of the method pages (:func:`options_table`)."""
 from __future__ import annotations
 
-__all__ = ["SolverOptions", "RunOptions", "option", "OPTIONS_CONFIG", "build_options", "coerce_option",
-           "parse_assignments", "option_names", "options_dict", "options_table", "canonical_value",
+__all__ = ["SolverOptions", "RunOptions", "option", "model_validator", "OPTIONS_CONFIG", "build_options", "coerce_option",
+           "parse_assignments", "option_names", "options_dict", "options_rows", "options_table", "canonical_value",
            "canonical_json", "canonical_text", "canonical_label", "canonical_options", "normalize_names"]
 
 import dataclasses
@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from .errors import OptionError
 
@@ -46,11 +46,14 @@ class RunOptions(BaseModel):
 
     model_config = OPTIONS_CONFIG
 
-    max_iterations: int = option(1000, "iteration cap", ge=0)
-    max_oracle_calls: int | None = option(None, "oracle-call budget (null: none)", ge=0)
-    time_limit_s: float | None = option(None, "wall-clock limit in seconds (null: none)", gt=0)
-    tolerance: float = option(1e-6, "stop when the stationarity measure is <= tolerance", ge=0)
-    trace_every: int = option(0, "trace every N iterations (0: auto, every one on CPU, every 10 on CUDA)", ge=0)
+    max_iterations: int = option(1000, "stop with `max_iterations` after this many iterations", ge=0)
+    max_oracle_calls: int | None = option(
+        None, "total oracle calls (value + grad + hvp + stochastic_grad); stop with `budget_exhausted` before a "
+              "call would exceed it; null: no cap", ge=0)
+    time_limit_s: float | None = option(None, "stop with `time_limit` after this many seconds; null: none", gt=0)
+    tolerance: float = option(1e-6, "stop with `converged` when the stationarity measure is <= tolerance", ge=0)
+    trace_every: int = option(0, "sample the trace every k iterations; 0: every iteration on CPU, every 10 on CUDA",
+                              ge=0)
 
 
 # -- fields of a pydantic Options model or of a legacy frozen dataclass ---------------------------
@@ -295,6 +298,21 @@ def canonical_options(solver_cls, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- the method pages' option tables --------------------------------------------------------------
+def _doc_text(value: Any) -> str:
+    """A default or bound as the docs write it: ``1e8``, ``1e-6``, ``0.5``, ``true``, ``null``, ``""``."""
+    value = canonical_value(value)
+    if isinstance(value, float):
+        text = repr(value) if abs(value) < 1e5 or not value.is_integer() else f"{value:.15e}"
+        if "e" in text:
+            mantissa, exponent = text.split("e")
+            mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+            text = f"{mantissa}e{int(exponent)}"
+        return text
+    if value == "":
+        return '""'
+    return canonical_text(value)
+
+
 def _type_text(tp, bounds: str) -> str:
     """``float > 0``, ``int >= 0, or null``, ```adam` or `sgd```."""
     parts = []
@@ -314,23 +332,37 @@ def _bounds_text(metadata) -> str:
         for attr, sign in signs.items():
             bound = getattr(item, attr, None)
             if bound is not None:
-                out.append(f"{sign} {canonical_text(bound)}")
+                out.append(f"{sign} {_doc_text(bound)}")
     return ", ".join(out)
 
 
+def options_rows(options_cls) -> list[dict[str, Any]]:
+    """One dict per option (name, type, default, symbol, description): the table's rows. A
+    legacy dataclass gives its types and defaults, with empty symbols and descriptions."""
+    rows = []
+    if _is_model(options_cls):
+        for name, info in options_cls.model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            rows.append({"name": name, "type": _type_text(info.annotation, _bounds_text(info.metadata)),
+                         "default": canonical_value(info.default), "symbol": extra.get("symbol") or "",
+                         "description": info.description or ""})
+    else:
+        hints = typing.get_type_hints(options_cls)
+        for f in dataclasses.fields(options_cls):
+            default = f.default if f.default is not dataclasses.MISSING else None
+            rows.append({"name": f.name, "type": _type_text(hints[f.name], ""), "default": canonical_value(default),
+                         "symbol": "", "description": ""})
+    return rows
+
+
 def options_table(options_cls) -> str:
-    """The markdown table of ``options_cls`` (a pydantic Options model): option | type |
-    default | symbol | meaning, with bounds after the type (``float > 0``)."""
-    rows = ["| option | type | default | symbol | meaning |", "|---|---|---|---|---|"]
-    if not _is_model(options_cls):
-        raise TypeError(f"{options_cls.__name__} is not a pydantic Options model")
-    for name, info in options_cls.model_fields.items():
-        kind = _type_text(info.annotation, _bounds_text(info.metadata))
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        symbol = extra.get("symbol") or ""
-        cells = [f"`{name}`", kind, f"`{canonical_text(info.default)}`",
-                 f"{symbol}" if symbol else "", info.description or ""]
-        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    if len(rows) == 2:
+    """The markdown table of ``options_cls``: option | type | default | symbol | meaning, with
+    the bounds after the type (``float > 0``); "No options of its own." when it has none."""
+    rows = options_rows(options_cls)
+    if not rows:
         return "No options of its own."
-    return "\n".join(rows)
+    lines = ["| option | type | default | symbol | meaning |", "|---|---|---|---|---|"]
+    for r in rows:
+        cells = [f"`{r['name']}`", r["type"], f"`{_doc_text(r['default'])}`", r["symbol"], r["description"]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)

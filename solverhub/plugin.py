@@ -18,7 +18,7 @@ __all__ = [
     "Solver", "Capabilities", "IterState", "NoOptions", "Acceptance", "Refusal", "RefusalCode", "Known",
     "hookimpl",
     # declarative solver options (pydantic): class Options(SolverOptions): lr: float = option(0.1, "...", gt=0)
-    "SolverOptions", "option",
+    "SolverOptions", "option", "model_validator",
     # reference answers (a kind's reference_solve, a direct solver's solve_direct, the baseline)
     "Reference", "ReferenceStatus",
     # results
@@ -45,7 +45,7 @@ from .errors import Location, OptionError, ProblemError, SolverhubError
 from .hookspecs import hookimpl
 from .result import Result, Stationarity, Status, TracePoint
 from .oracle import Known
-from .options import SolverOptions, option
+from .options import SolverOptions, model_validator, option
 from .reference import Reference, ReferenceStatus
 from .solver import Acceptance, Capabilities, IterState, NoOptions, Refusal, RefusalCode, Solver
 

@@ -73,20 +73,15 @@ the trace and the Result. Write no loop, timer or JSON here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from solverhub.plugin import Capabilities, IterState, Solver
+from solverhub.plugin import Capabilities, IterState, Solver, SolverOptions, option
 
 
-@dataclass(frozen=True)
-class Options:
-    """The method's options: every field typed and with a default (the paper's, where it gives one)."""
+class Options(SolverOptions):
+    """The method's options: each typed, bounded, with a default (the paper's, where it gives one),
+    a one-line meaning and the paper's symbol; a rule across options is a
+    ``@pydantic.model_validator(mode="after")`` raising ``ValueError``."""
 
-    lr: float = 0.1    # fixed step size; converges on an L-smooth convex f when lr < 2 / L
-
-    def __post_init__(self):
-        if not self.lr > 0:
-            raise ValueError(f"need lr > 0, got lr={self.lr}")
+    lr: float = option(0.1, "fixed step size; converges on an L-smooth convex f when lr < 2 / L", symbol="η", gt=0)
 
 
 class __CLASS__(Solver):

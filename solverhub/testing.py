@@ -324,11 +324,16 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
     if not cls.name or not cls.kinds:
         _fail(cls, f"expected a name and at least one kind, got name {cls.name!r}, kinds {cls.kinds!r}")
     if not (isinstance(cls.Options, type)):
-        _fail(cls, f"expected Options to be a dataclass type, got {_clip(repr(cls.Options), 60)}")
+        _fail(cls, f"expected Options to be a SolverOptions (or dataclass) type, got {_clip(repr(cls.Options), 60)}")
     try:
         cls.Options()
-    except TypeError as err:
-        _fail(cls, f"expected every option to have a default, Options() raised: {_clip(err)}")
+    except (TypeError, ValueError) as err:          # pydantic's ValidationError is a ValueError
+        _fail(cls, f"expected every option to have a valid default, Options() raised: {_clip(err)}")
+    fields = getattr(cls.Options, "model_fields", {})
+    undescribed = [name for name, info in fields.items() if not info.description]
+    if undescribed:
+        _fail(cls, f"expected every option to have a description (option(default, description)), "
+                   f"missing: {', '.join(undescribed)}")
 
     checked = 0
     for kind in cls.kinds:

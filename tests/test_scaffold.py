@@ -63,9 +63,9 @@ def test_scaffold_files(scaffolded):
     assert 'name = "solverhub-tiny-gd"' in pyproject
     solver = (src / "solverhub_tiny_gd" / "solver.py").read_text()
     imports = [line for line in solver.splitlines() if line.startswith(("import ", "from "))]
-    assert imports == ["from __future__ import annotations", "from dataclasses import dataclass",
-                       "from solverhub.plugin import Capabilities, IterState, Solver"]
-    assert "Reference:" in solver and "@dataclass(frozen=True)" in solver
+    assert imports == ["from __future__ import annotations",
+                       "from solverhub.plugin import Capabilities, IterState, Solver, SolverOptions, option"]
+    assert "Reference:" in solver and "class Options(SolverOptions):" in solver
     assert (site / "solverhub_tiny_gd" / "plugin.py").is_file()
 
 

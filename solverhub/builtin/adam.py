@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._lazy import lazy_module
+from ..options import SolverOptions, option
 from ..solver import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class AdamOptions:
-    lr: float = 1e-2
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    weight_decay: float = 0.0
+class AdamOptions(SolverOptions):
+    lr: float = option(1e-2, "step size", symbol="α", ge=0)
+    beta1: float = option(0.9, "first-moment decay", symbol="β₁", ge=0, lt=1)
+    beta2: float = option(0.999, "second-moment decay", symbol="β₂", ge=0, lt=1)
+    eps: float = option(1e-8, "denominator guard", symbol="ε", ge=0)
+    weight_decay: float = option(0.0, "L2 penalty added to the gradient", symbol="λ", ge=0)
 
 
 @dataclass(kw_only=True)

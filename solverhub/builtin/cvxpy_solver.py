@@ -3,15 +3,13 @@ from __future__ import annotations
 
 __all__ = ["CvxpySolver", "CvxpyOptions"]
 
-from dataclasses import dataclass
-
+from ..options import SolverOptions, option
 from ..reference import Reference, ReferenceStatus
 from ..solver import Acceptance, Capabilities, Refusal, RefusalCode, Solver
 
 
-@dataclass(frozen=True)
-class CvxpyOptions:
-    solver: str = ""      # a cvxpy solver name (CLARABEL, SCS, OSQP, ...); empty: cvxpy's choice
+class CvxpyOptions(SolverOptions):
+    solver: str = option("", "a cvxpy solver name (CLARABEL, SCS, OSQP, ...); empty: cvxpy's choice")
 
 
 class CvxpySolver(Solver):

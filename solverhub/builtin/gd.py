@@ -10,23 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._lazy import lazy_module
+from ..options import SolverOptions, option
 from ..solver import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class GDOptions:
-    lr: float = 1.0              # initial (or constant) step size
-    backtracking: bool = True    # Armijo backtracking; ignored with stochastic oracles
-    shrink: float = 0.5          # step multiplier on a failed Armijo test
-    grow: float = 1.0            # step multiplier tried after an accepted step (1: never grow)
-    c1: float = 1e-4             # Armijo sufficient-decrease constant
-    max_backtracks: int = 60
-
-    def __post_init__(self):
-        if self.lr <= 0 or not 0 < self.shrink < 1 or self.grow < 1 or not 0 < self.c1 < 1:
-            raise ValueError("need lr > 0, 0 < shrink < 1, grow >= 1, 0 < c1 < 1")
+class GDOptions(SolverOptions):
+    lr: float = option(1.0, "initial (or constant) step size", symbol="α₀", gt=0)
+    backtracking: bool = option(True, "Armijo backtracking; ignored with stochastic oracles")
+    shrink: float = option(0.5, "step multiplier on a failed Armijo test", symbol="ρ", gt=0, lt=1)
+    grow: float = option(1.0, "step multiplier tried after an accepted step (1: never grow)", ge=1)
+    c1: float = option(1e-4, "Armijo sufficient-decrease constant", symbol="c₁", gt=0, lt=1)
+    max_backtracks: int = option(60, "backtracking trials per step", ge=0)
 
 
 @dataclass(kw_only=True)

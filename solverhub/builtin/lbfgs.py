@@ -13,17 +13,18 @@ from typing import Any, Literal
 
 from .._lazy import lazy_module
 from ..result import Status
+from ..options import SolverOptions, option
 from ..solver import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class LBFGSOptions:
-    lr: float = 1.0
-    history_size: int = 10
-    max_evaluations: int = 25   # per iteration (torch max_eval; its default of 1 would starve the line search)
-    line_search: Literal["strong_wolfe", "none"] = "strong_wolfe"
+class LBFGSOptions(SolverOptions):
+    lr: float = option(1.0, "initial step size", symbol="α", gt=0)
+    history_size: int = option(10, "curvature pairs kept", symbol="m", ge=1)
+    max_evaluations: int = option(25, "f evaluations per iteration (torch max_eval; 1 would starve the line search)",
+                                  ge=1)
+    line_search: Literal["strong_wolfe", "none"] = option("strong_wolfe", "line search (none: fixed step lr)")
 
 
 @dataclass(kw_only=True)

@@ -36,25 +36,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 from .stats import GradNormStats, stats_gradient, stats_report
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class AdaGradOptions:
+class AdaGradOptions(SolverOptions):
     """Options of ``adagrad``."""
 
-    eta: float = 0.1     # η (reconstructed default: the note's 0.1 when ‖x0 − x*‖∞ is not known)
-    eps: float = 1e-10   # added to sqrt(v): 1e-10 "safe mode", 0 "theory mode" (scale invariant)
-    grad_stats: Literal["exact", "oracle", "off"] = "exact"   # gradient behind the min/mean-over-t extras
-
-    def __post_init__(self):
-        if not (self.eta > 0 and math.isfinite(self.eta)):
-            raise ValueError(f"eta must be a finite number > 0, got {self.eta}")
-        if not (self.eps >= 0 and math.isfinite(self.eps)):
-            raise ValueError(f"eps must be a finite number >= 0 (0: theory mode), got {self.eps}")
+    eta: float = option(0.1, "step scale (reconstructed default: the note's 0.1 when ‖x0 − x*‖∞ is not known)",
+                        symbol="η", gt=0)
+    eps: float = option(1e-10, "added to sqrt(v): 1e-10 safe mode, 0 theory mode (scale invariant)",
+                        symbol="ε", ge=0)
+    grad_stats: Literal["exact", "oracle", "off"] = option("exact", "gradient behind the min/mean-over-t extras")
 
 
 @dataclass(kw_only=True)

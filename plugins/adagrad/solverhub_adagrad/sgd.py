@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Mapping, Sequence
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 from .stats import GradNormStats, stats_gradient, stats_report
 
@@ -34,16 +35,12 @@ torch = lazy_module("torch")
 DEFAULT_LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 
 
-@dataclass(frozen=True)
-class SGDOptions:
+class SGDOptions(SolverOptions):
     """Options of ``sgd``."""
 
-    lr: float = 0.01    # constant step; tune it (see tune_step), there is no universal default
-    grad_stats: Literal["exact", "oracle", "off"] = "exact"   # gradient behind the min/mean-over-t extras
-
-    def __post_init__(self):
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+    lr: float = option(0.01, "constant step; tune it (see tune_step), there is no universal default",
+                       symbol="η", gt=0)
+    grad_stats: Literal["exact", "oracle", "off"] = option("exact", "gradient behind the min/mean-over-t extras")
 
 
 @dataclass(kw_only=True)

@@ -52,45 +52,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
 TINY_GRAD = 1e-300      # max|∂g/∂x_i| at or below this: λ = 0 (method note 03's guard; in float32 it is 0)
 
 
-@dataclass(frozen=True)
-class DBGDOptions:
+class DBGDOptions(SolverOptions):
     """Options of ``dbgd`` (defaults reconstructed, method note 03; none is the paper's)."""
 
-    eta: float = 0.01            # step size η (stable while η·β·L_g < 2 for q = 2)
-    beta: float = 1.0            # barrier scale β in φ = β‖∇g‖^q (note: β = 1)
-    p: float = 1.0               # the paper's balancing constant p >= 0
-    q: float | None = None       # barrier exponent; None: q = 1 + p (reconstructed map)
-    step_decay: float = 0.0      # a in η_k = η / (1 + k/k0)^a; 0 = constant step, <= 1
-    decay_start: float = 100.0   # k0 in the decaying step
-    alpha: float | None = None   # Gong et al.'s φ = min{α(g − ĝ), β‖∇g‖^q}; None: off
-    g_hat: float = 0.0           # ĝ, a lower bound on min g (only with alpha)
-
-    def __post_init__(self):
-        problems = []
-        if not (self.eta > 0 and math.isfinite(self.eta)):
-            problems.append(f"eta must be a positive finite step, got {self.eta}")
-        if not (self.beta > 0 and math.isfinite(self.beta)):
-            problems.append(f"beta must be > 0, got {self.beta}")
-        if not (self.p >= 0 and math.isfinite(self.p)):
-            problems.append(f"p must be >= 0, got {self.p}")
-        if self.q is not None and not (self.q > 0 and math.isfinite(self.q)):
-            problems.append(f"q must be > 0 (or none: q = 1 + p), got {self.q}")
-        if not 0 <= self.step_decay <= 1:
-            problems.append(f"step_decay must be in [0, 1] (0: constant step), got {self.step_decay}")
-        if not self.decay_start > 0:
-            problems.append(f"decay_start must be > 0, got {self.decay_start}")
-        if self.alpha is not None and not (self.alpha > 0 and math.isfinite(self.alpha)):
-            problems.append(f"alpha must be > 0 (or none), got {self.alpha}")
-        if not math.isfinite(self.g_hat):
-            problems.append(f"g_hat must be finite, got {self.g_hat}")
-        if problems:
-            raise ValueError("; ".join(problems))
+    eta: float = option(0.01, "step size (stable while η·β·L_g < 2 for q = 2)", symbol="η", gt=0)
+    beta: float = option(1.0, "barrier scale in φ = β‖∇g‖^q (note: β = 1)", symbol="β", gt=0)
+    p: float = option(1.0, "the paper's balancing constant", symbol="p", ge=0)
+    q: float | None = option(None, "barrier exponent; null: q = 1 + p (reconstructed map)", symbol="q", gt=0)
+    step_decay: float = option(0.0, "a in η_k = η / (1 + k/k0)^a; 0: constant step", symbol="a", ge=0, le=1)
+    decay_start: float = option(100.0, "k0 in the decaying step", symbol="k₀", gt=0)
+    alpha: float | None = option(None, "Gong et al.'s φ = min{α(g − ĝ), β‖∇g‖^q}; null: off", symbol="α", gt=0)
+    g_hat: float = option(0.0, "a lower bound on min g (only with alpha)", symbol="ĝ")
 
     @property
     def exponent(self) -> float:

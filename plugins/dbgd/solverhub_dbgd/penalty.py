@@ -22,25 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class PenaltyGDOptions:
+class PenaltyGDOptions(SolverOptions):
     """Options of ``penalty-gd`` (a baseline: defaults are a starting point, tune lam and lr)."""
 
-    lam: float = 10.0     # fixed penalty weight on the lower objective
-    lr: float = 1e-3      # constant step (stable while lr·(L_f + lam·L_g) < 2)
-
-    def __post_init__(self):
-        problems = []
-        if not (self.lam >= 0 and math.isfinite(self.lam)):
-            problems.append(f"lam must be a finite penalty >= 0, got {self.lam}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            problems.append(f"lr must be a positive finite step, got {self.lr}")
-        if problems:
-            raise ValueError("; ".join(problems))
+    lam: float = option(10.0, "fixed penalty weight on the lower objective", symbol="λ", ge=0)
+    lr: float = option(1e-3, "constant step (stable while lr·(L_f + lam·L_g) < 2)", symbol="η", gt=0)
 
 
 @dataclass(kw_only=True)

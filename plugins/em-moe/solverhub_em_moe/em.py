@@ -46,24 +46,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
 JITTER = 1e-12
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(SolverOptions):
     """Options of ``em-moe``."""
 
-    newton_steps: int = 10        # Newton steps per M-step of the gate and of logistic experts (note: ~10)
-    newton_halvings: int = 12     # parallel backtracking candidates 1, 1/2, ..., 2^-h, 0 (reconstructed)
-
-    def __post_init__(self):
-        if self.newton_steps < 1:
-            raise ValueError(f"newton_steps must be >= 1, got {self.newton_steps}")
-        if not 0 <= self.newton_halvings <= 60:
-            raise ValueError(f"newton_halvings must be in [0, 60], got {self.newton_halvings}")
+    newton_steps: int = option(10, "Newton steps per M-step of the gate and of logistic experts (note: ~10)", ge=1)
+    newton_halvings: int = option(12, "parallel backtracking candidates 1, 1/2, ..., 2^-h, 0 (reconstructed)",
+                                  symbol="h", ge=0, le=60)
 
 
 @dataclass(kw_only=True)

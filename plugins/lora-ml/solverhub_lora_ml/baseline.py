@@ -19,19 +19,15 @@ __all__ = ["RetrainStandard", "Options", "SRState"]
 from dataclasses import dataclass
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(SolverOptions):
     """Options of ``retrain-standard``."""
 
-    lr: float = 0.03     # GD step on A (the step LoRA-ML uses on A)
-
-    def __post_init__(self):
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+    lr: float = option(0.03, "GD step on A (the step LoRA-ML uses on A)", gt=0)
 
 
 @dataclass(kw_only=True)

@@ -31,23 +31,17 @@ __all__ = ["LoraML", "Options", "LoraMLState"]
 from dataclasses import dataclass
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(SolverOptions):
     """Options of ``lora-ml`` (defaults: the official linear code)."""
 
-    inner_steps: int = 10       # GD steps on every task's adapter per outer step
-    lr_inner: float = 0.003     # step on each task's loss (1/2N)||Y_t - W_t X_t||²
-    lr_outer: float = 0.03      # step on the shared A (gradient normalised by N*T)
-
-    def __post_init__(self):
-        if self.inner_steps < 0:
-            raise ValueError(f"inner_steps must be >= 0, got {self.inner_steps}")
-        if not (self.lr_inner > 0 and self.lr_outer > 0):
-            raise ValueError(f"lr_inner and lr_outer must be > 0, got {self.lr_inner}, {self.lr_outer}")
+    inner_steps: int = option(10, "GD steps on every task's adapter per outer step", ge=0)
+    lr_inner: float = option(0.003, "step on each task's loss (1/2N)||Y_t - W_t X_t||²", gt=0)
+    lr_outer: float = option(0.03, "step on the shared A (gradient normalised by N*T)", gt=0)
 
 
 @dataclass(kw_only=True)

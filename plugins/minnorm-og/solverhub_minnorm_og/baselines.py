@@ -17,7 +17,7 @@ import math
 
 __all__ = ["Retrain", "GDRetain", "GAForget", "NegGradPlus", "NegGradPlusOptions"]
 
-from dataclasses import dataclass
+from solverhub.plugin import option
 
 from .steps import StepOptions, UnlearningSolver, loss_step
 
@@ -64,14 +64,8 @@ class GAForget(UnlearningSolver):
         return loss_step(state, state.x, -oracle.grad(state.x, of="forget"), options)
 
 
-@dataclass(frozen=True)
 class NegGradPlusOptions(StepOptions):
-    ga_coef: float = 1e-3      # weight of the forget ascent (code: ga_coef; grid 1e-3 .. 1)
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not self.ga_coef >= 0:
-            raise ValueError(f"ga_coef must be >= 0, got {self.ga_coef}")
+    ga_coef: float = option(1e-3, "weight of the forget ascent (code: ga_coef; grid 1e-3 .. 1)", ge=0)
 
 
 class NegGradPlus(UnlearningSolver):

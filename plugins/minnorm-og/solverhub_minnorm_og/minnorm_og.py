@@ -34,6 +34,7 @@ __all__ = ["MinNormOG", "MinNormOGOptions", "MinNormOGState"]
 from dataclasses import dataclass, replace
 
 from solverhub.plugin import lazy_module
+from solverhub.plugin import SolverOptions, option
 
 from .projection import DEFAULT_RTOL, orthogonal_step
 from .steps import StepOptions, UnlearningSolver, UnlearnState, loss_step
@@ -41,29 +42,13 @@ from .steps import StepOptions, UnlearningSolver, UnlearnState, loss_step
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
 class MinNormOGOptions(StepOptions):
-    reg_coef: float = 0.1            # c_0 = 1/(1 + λ_0), in (0, 1] (code: reg_coef)
-    reg_coef_decay: float = 0.9      # c_{k+1} = decay · c_k per projection (code: reg_coef_decay)
-    proj_every: int = 1              # project every k-th iteration (code: proj_pd)
-    projection_steps: int | None = 75   # project only in iterations t < this (None: always)
-    n_pert: int | None = None        # retain points per Jacobian (code: grad_sample_size); None: all
-    rank_rtol: float = DEFAULT_RTOL  # singular values below rank_rtol·σ_max count as zero
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0 < self.reg_coef <= 1:
-            raise ValueError(f"reg_coef = 1/(1 + λ) must be in (0, 1], got {self.reg_coef}")
-        if not 0 < self.reg_coef_decay <= 1:
-            raise ValueError(f"reg_coef_decay must be in (0, 1], got {self.reg_coef_decay}")
-        if self.proj_every < 1:
-            raise ValueError(f"proj_every must be >= 1, got {self.proj_every}")
-        if self.projection_steps is not None and self.projection_steps < 0:
-            raise ValueError(f"projection_steps must be >= 0 or None, got {self.projection_steps}")
-        if self.n_pert is not None and self.n_pert < 1:
-            raise ValueError(f"n_pert must be >= 1 or None (all retain points), got {self.n_pert}")
-        if not 0 <= self.rank_rtol < 1:
-            raise ValueError(f"rank_rtol must be in [0, 1), got {self.rank_rtol}")
+    reg_coef: float = option(0.1, "c_0 = 1/(1 + λ_0) (code: reg_coef)", symbol="c₀", gt=0, le=1)
+    reg_coef_decay: float = option(0.9, "c_{k+1} = decay · c_k per projection (code: reg_coef_decay)", gt=0, le=1)
+    proj_every: int = option(1, "project every k-th iteration (code: proj_pd)", ge=1)
+    projection_steps: int | None = option(75, "project only in iterations t < this (null: always)", ge=0)
+    n_pert: int | None = option(None, "retain points per Jacobian (code: grad_sample_size); null: all", ge=1)
+    rank_rtol: float = option(DEFAULT_RTOL, "singular values below rank_rtol·σ_max count as zero", ge=0, lt=1)
 
 
 @dataclass(kw_only=True)

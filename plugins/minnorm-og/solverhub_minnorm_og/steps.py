@@ -14,25 +14,19 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class StepOptions:
+class StepOptions(SolverOptions):
     """The loss step of every solver of this plugin."""
 
-    lr: float = 1e-3                              # paper's grid: 1e-3, 5e-4, 1e-4
-    optimizer: Literal["adam", "gd"] = "adam"     # paper: AdamW (weight decay not modelled)
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-
-    def __post_init__(self):
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
-            raise ValueError(f"need 0 <= beta1, beta2 < 1 and eps > 0, got {self.beta1}, {self.beta2}, {self.eps}")
+    lr: float = option(1e-3, "loss step (paper's grid: 1e-3, 5e-4, 1e-4)", symbol="η", gt=0)
+    optimizer: Literal["adam", "gd"] = option("adam", "step rule (paper: AdamW; weight decay not modelled)")
+    beta1: float = option(0.9, "Adam first-moment decay", symbol="β₁", ge=0, lt=1)
+    beta2: float = option(0.999, "Adam second-moment decay", symbol="β₂", ge=0, lt=1)
+    eps: float = option(1e-8, "Adam denominator guard", symbol="ε", gt=0)
 
 
 @dataclass(kw_only=True)

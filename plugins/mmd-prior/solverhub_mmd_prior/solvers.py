@@ -26,6 +26,7 @@ from typing import Any
 
 from solverhub import Capabilities, IterState, Solver, Status
 from solverhub.plugin import lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
@@ -40,11 +41,6 @@ class TrainState(IterState):
     steps: int = 0           # the training budget in steps
     epochs: int = 0
     spec: Any = None         # the problem's LatentSpec (problem.sections.model; lam, data for report)
-
-
-def _positive_lr(lr: float) -> None:
-    if not lr > 0:
-        raise ValueError(f"need lr > 0, got lr={lr}")
 
 
 class _AdamTrainer(Solver):
@@ -78,15 +74,9 @@ class _AdamTrainer(Solver):
                 "epochs_completed": state.t / max(1, state.steps) * state.epochs}
 
 
-@dataclass(frozen=True)
-class MMDOptions:
-    lr: float = 1e-3             # Adam step (the note: Adam 1e-3)
-    lam: float | None = None     # weight of MMD^2; None: the problem's lambda
-
-    def __post_init__(self):
-        _positive_lr(self.lr)
-        if self.lam is not None and not self.lam >= 0:
-            raise ValueError(f"need lam >= 0, got lam={self.lam}")
+class MMDOptions(SolverOptions):
+    lr: float = option(1e-3, "Adam step (the note: Adam 1e-3)", symbol="η", gt=0)
+    lam: float | None = option(None, "weight of MMD²; null: the problem's lambda", symbol="λ", ge=0)
 
 
 class MMDPrior(_AdamTrainer):
@@ -108,15 +98,9 @@ class MMDPrior(_AdamTrainer):
         return {**super().report(state, oracle, options), "lambda_of_problem": lam}
 
 
-@dataclass(frozen=True)
-class VAEOptions:
-    lr: float = 1e-3
-    beta: float = 1.0            # weight of the KL term (1: the ELBO; a beta sweep: 0.5, 1, 4)
-
-    def __post_init__(self):
-        _positive_lr(self.lr)
-        if not self.beta >= 0:
-            raise ValueError(f"need beta >= 0, got beta={self.beta}")
+class VAEOptions(SolverOptions):
+    lr: float = option(1e-3, "Adam step", symbol="η", gt=0)
+    beta: float = option(1.0, "weight of the KL term (1: the ELBO; a beta sweep: 0.5, 1, 4)", symbol="β", ge=0)
 
 
 class KLVAE(_AdamTrainer):
@@ -153,12 +137,8 @@ class KLVAE(_AdamTrainer):
                 **latent_report(data, spec.prior, spec.scales, z, prefix="sampled_")}
 
 
-@dataclass(frozen=True)
-class AEOptions:
-    lr: float = 1e-3
-
-    def __post_init__(self):
-        _positive_lr(self.lr)
+class AEOptions(SolverOptions):
+    lr: float = option(1e-3, "Adam step", symbol="η", gt=0)
 
 
 class Autoencoder(_AdamTrainer):

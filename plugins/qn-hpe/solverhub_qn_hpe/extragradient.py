@@ -24,42 +24,27 @@ from __future__ import annotations
 
 __all__ = ["ExtragradientOptions", "ExtragradientState", "Extragradient"]
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
 from solverhub.plugin import Capabilities, IterState, Solver, Status, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 from ._monotone import monotone_verdict
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class ExtragradientOptions:
+class ExtragradientOptions(SolverOptions):
     """Options of ``extragradient`` (defaults reconstructed, see the module docstring)."""
 
-    step: float = 1.0               # η_0, or the constant step when adaptive=false
-    adaptive: bool = True           # Khobotov's test on the local Lipschitz estimate
-    theta: float = 0.9              # accept if η‖F(z̃) − F(z)‖ ≤ θ‖z̃ − z‖, 0 < θ < 1
-    beta: float = 0.5               # step reduction after a rejection
-    growth: float = 1.0             # step increase after an acceptance (1: never increases)
-    divergence_factor: float = 1e8  # stop `diverged` when ‖F(z)‖ > factor · ‖F(z_0)‖
-    check_every: int = 50           # iterations between blow-up checks (one host sync each)
-
-    def __post_init__(self):
-        if not (self.step > 0 and math.isfinite(self.step)):
-            raise ValueError(f"step must be a positive number, got {self.step}")
-        if not 0 < self.theta < 1:
-            raise ValueError(f"need 0 < theta < 1, got theta={self.theta}")
-        if not 0 < self.beta < 1:
-            raise ValueError(f"need 0 < beta < 1, got beta={self.beta}")
-        if not self.growth >= 1:
-            raise ValueError(f"growth must be >= 1, got {self.growth}")
-        if not self.divergence_factor > 1:
-            raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor}")
-        if self.check_every < 1:
-            raise ValueError(f"check_every must be >= 1, got {self.check_every}")
+    step: float = option(1.0, "initial step, or the constant step when adaptive=false", symbol="η₀", gt=0)
+    adaptive: bool = option(True, "Khobotov's test on the local Lipschitz estimate")
+    theta: float = option(0.9, "accept if η‖F(z̃) − F(z)‖ ≤ θ‖z̃ − z‖", symbol="θ", gt=0, lt=1)
+    beta: float = option(0.5, "step reduction after a rejection", symbol="β", gt=0, lt=1)
+    growth: float = option(1.0, "step increase after an acceptance (1: never increases)", ge=1)
+    divergence_factor: float = option(1e8, "stop `diverged` when ‖F(z)‖ > factor · ‖F(z_0)‖", gt=1)
+    check_every: int = option(50, "iterations between blow-up checks (one host sync each)", ge=1)
 
 
 @dataclass(kw_only=True)

@@ -14,30 +14,21 @@ from __future__ import annotations
 
 __all__ = ["GDAOptions", "GDAState", "GDA"]
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
 from solverhub.plugin import Capabilities, IterState, Solver, Status, lazy_module
+from solverhub.plugin import SolverOptions, option
 
 torch = lazy_module("torch")
 
 
-@dataclass(frozen=True)
-class GDAOptions:
+class GDAOptions(SolverOptions):
     """Options of ``gda``."""
 
-    step: float = 0.1               # constant step η
-    divergence_factor: float = 1e8  # stop `diverged` when ‖F(z)‖ > factor · ‖F(z_0)‖
-    check_every: int = 50           # iterations between blow-up checks (one host sync each)
-
-    def __post_init__(self):
-        if not (self.step > 0 and math.isfinite(self.step)):
-            raise ValueError(f"step must be a positive number, got {self.step}")
-        if not self.divergence_factor > 1:
-            raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor}")
-        if self.check_every < 1:
-            raise ValueError(f"check_every must be >= 1, got {self.check_every}")
+    step: float = option(0.1, "constant step", symbol="η", gt=0)
+    divergence_factor: float = option(1e8, "stop `diverged` when ‖F(z)‖ > factor · ‖F(z_0)‖", gt=1)
+    check_every: int = option(50, "iterations between blow-up checks (one host sync each)", ge=1)
 
 
 @dataclass(kw_only=True)

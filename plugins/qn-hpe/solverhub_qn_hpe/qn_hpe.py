@@ -41,11 +41,11 @@ from __future__ import annotations
 
 __all__ = ["QNHPEOptions", "QNHPEState", "QNHPE"]
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from solverhub.plugin import Capabilities, IterState, Solver, Status, lazy_module
+from solverhub.plugin import SolverOptions, model_validator, option
 
 from ._monotone import monotone_verdict
 from .jacobian_learner import PROJECTIONS, project_jacobian, secant_update
@@ -56,42 +56,29 @@ MAX_DIM = 500          # dense d x d B_k and one LU per trial
 SIGMA_CAP = 1e12       # σ_k doubles after every accepted first trial; keep (I + ηB) representable
 
 
-@dataclass(frozen=True)
-class QNHPEOptions:
+class QNHPEOptions(SolverOptions):
     """Options of ``qn-hpe`` (all defaults reconstructed, see the module docstring)."""
 
-    sigma0: float = 1.0            # first trial step σ_0
-    alpha1: float = 0.25           # subproblem inexactness (solved exactly: only α1 + α2 matters)
-    alpha2: float = 0.25           # HPE tolerance; the test uses α1 + α2 < 1
-    beta: float = 0.5              # backtracking factor; σ_{k+1} = η_k / β
-    rho: float = 0.5               # online gradient step; 1/2 = exact secant (Broyden) update
-    projection: Literal["svd_clip", "monotone", "svd_clip+monotone", "none"] = "svd_clip"
-    jacobian_bound: float = 0.0    # L for svd_clip; 0: twice the largest secant ratio seen
-    structure: Literal["general", "symmetric"] = "general"     # symmetric: for F = ∇f
-    update_on: Literal["backtrack", "every_trial"] = "backtrack"   # every_trial: [R] variant
-    initial_jacobian: float = 0.0  # B_0 = initial_jacobian · I
-    learn_jacobian: bool = True    # false: B_k = B_0 throughout (with B_0 = 0: extragradient with the HPE search)
-    max_line_search: int = 60      # trials per iteration before the run fails
-    divergence_factor: float = 1e8  # stop `diverged` when ‖F(z_k)‖ > factor · ‖F(z_0)‖
+    sigma0: float = option(1.0, "first trial step", symbol="σ₀", gt=0)
+    alpha1: float = option(0.25, "subproblem inexactness (solved exactly: only α1 + α2 matters)", symbol="α₁", ge=0)
+    alpha2: float = option(0.25, "HPE tolerance; the test needs α1 + α2 < 1", symbol="α₂", gt=0)
+    beta: float = option(0.5, "backtracking factor; σ_{k+1} = η_k / β", symbol="β", gt=0, lt=1)
+    rho: float = option(0.5, "online gradient step; 1/2 = exact secant (Broyden) update", symbol="ρ", gt=0, lt=1)
+    projection: Literal["svd_clip", "monotone", "svd_clip+monotone", "none"] = option(
+        "svd_clip", "projection of the learned Jacobian B_k")
+    jacobian_bound: float = option(0.0, "L for svd_clip; 0: twice the largest secant ratio seen", symbol="L", ge=0)
+    structure: Literal["general", "symmetric"] = option("general", "Jacobian structure (symmetric: for F = ∇f)")
+    update_on: Literal["backtrack", "every_trial"] = option("backtrack", "when B_k learns (every_trial: [R] variant)")
+    initial_jacobian: float = option(0.0, "B_0 = initial_jacobian · I", symbol="B₀")
+    learn_jacobian: bool = option(True, "false: B_k = B_0 throughout (B_0 = 0: extragradient with the HPE search)")
+    max_line_search: int = option(60, "trials per iteration before the run fails", ge=1)
+    divergence_factor: float = option(1e8, "stop `diverged` when ‖F(z_k)‖ > factor · ‖F(z_0)‖", gt=1)
 
-    def __post_init__(self):
-        if not (self.alpha1 >= 0 and self.alpha2 > 0 and self.alpha1 + self.alpha2 < 1):
-            raise ValueError(f"need alpha1 >= 0, alpha2 > 0 and alpha1 + alpha2 < 1, "
-                             f"got alpha1={self.alpha1}, alpha2={self.alpha2}")
-        if not 0 < self.beta < 1:
-            raise ValueError(f"need 0 < beta < 1, got beta={self.beta}")
-        if not 0 < self.rho < 1:
-            raise ValueError(f"need 0 < rho < 1 (1/2 is the exact secant step), got rho={self.rho}")
-        if not (self.sigma0 > 0 and math.isfinite(self.sigma0)):
-            raise ValueError(f"sigma0 must be a positive number, got {self.sigma0}")
-        if not self.jacobian_bound >= 0:
-            raise ValueError(f"jacobian_bound must be >= 0 (0: estimated), got {self.jacobian_bound}")
-        if self.projection not in PROJECTIONS:
-            raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}")
-        if self.max_line_search < 1:
-            raise ValueError(f"max_line_search must be >= 1, got {self.max_line_search}")
-        if not self.divergence_factor > 1:
-            raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor}")
+    @model_validator(mode="after")
+    def _hpe_tolerance(self):
+        if not self.alpha1 + self.alpha2 < 1:
+            raise ValueError(f"need alpha1 + alpha2 < 1, got alpha1={self.alpha1}, alpha2={self.alpha2}")
+        return self
 
 
 @dataclass(kw_only=True)

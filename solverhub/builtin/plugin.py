@@ -11,7 +11,8 @@ def solverhub_solvers():
     from .cvxpy_solver import CvxpySolver
     from .gd import GradientDescent
     from .lbfgs import LBFGS
-    return [GradientDescent, Adam, LBFGS, CvxpySolver]
+    from .lbfgsb import LBFGSB
+    return [GradientDescent, Adam, LBFGS, LBFGSB, CvxpySolver]
 
 
 @hookimpl

@@ -47,8 +47,9 @@ Reconstructed [R] (not in any source we had; the tests check the properties):
   batch: ⟨g'_{t+1}, g'_t⟩ on one batch is biased upwards by the batch variance
   and would not shrink η when noise dominates. Full batch: identical.
 
-No host syncs in ``step``: every guard is a ``torch.where``; the Adam bias
-corrections are Python floats of a Python step counter.
+No host syncs in ``step``: every guard is a ``torch.where``; Adam's direction is the
+core's sync-free ``adam_direction`` (its bias corrections are Python floats of a
+Python step counter).
 """
 from __future__ import annotations
 
@@ -58,39 +59,40 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from pydantic import field_validator, model_validator
+
+from solverhub.plugin import (Capabilities, IterState, Solver, SolverOptions, adam_direction, adam_init, lazy_module,
+                              option)
 
 torch = lazy_module("torch")
 
 BASES = ("sgd", "adam")
 
 
-@dataclass(frozen=True)
-class GALAOptions:
+class GALAOptions(SolverOptions):
     """Options of ``gala`` (defaults other than Adam's are reconstructed, see the module docstring)."""
 
-    lr: float = 1e-3                     # η0: the first step size and the regulariser's centre
-    base: Literal["sgd", "adam"] = "sgd"  # base optimiser whose direction d_t GALA scales
-    eta_min: float = 1e-8                # floor on η (0 with reg=0: the note's pure ratio of sums)
-    eta_max: float = 1e6                 # cap on η
-    reg: float = 1e-3                    # λ0 / (first positive b_t): weight of the ½λ0(η − η0)² regulariser
-    beta1: float = 0.9                   # Adam (base=adam only)
-    beta2: float = 0.999
-    eps: float = 1e-8
+    lr: float = option(1e-3, "the first step size and the regulariser's centre", symbol="η0", gt=0)
+    base: Literal["sgd", "adam"] = option("sgd", "base optimiser whose direction d_t GALA scales")
+    eta_min: float = option(1e-8, "floor on η (0 with reg=0: the note's pure ratio of sums)", symbol="η_min", ge=0)
+    eta_max: float = option(1e6, "cap on η (may be inf)", symbol="η_max", allow_inf_nan=True)
+    reg: float = option(1e-3, "λ0 / (first positive b_t): weight of the ½λ0(η − η0)² regulariser", ge=0)
+    beta1: float = option(0.9, "Adam's first-moment decay (base=adam only)", symbol="β1", ge=0, lt=1)
+    beta2: float = option(0.999, "Adam's second-moment decay (base=adam only)", symbol="β2", ge=0, lt=1)
+    eps: float = option(1e-8, "Adam's denominator offset (base=adam only)", symbol="ε", ge=0)
 
-    def __post_init__(self):
-        if self.base not in BASES:
-            raise ValueError(f"base must be one of {', '.join(BASES)}, got {self.base!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr (the initial learning rate eta0) must be a finite number > 0, got {self.lr}")
-        if not (0 <= self.eta_min < self.eta_max) or not math.isfinite(self.eta_min) or math.isnan(self.eta_max):
+    @field_validator("base", mode="before")
+    @classmethod
+    def _known_base(cls, value):
+        if value not in BASES:
+            raise ValueError(f"base must be one of {', '.join(BASES)}, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _eta_range(self):
+        if not self.eta_min < self.eta_max or math.isnan(self.eta_max):
             raise ValueError(f"need 0 <= eta_min < eta_max, got eta_min={self.eta_min}, eta_max={self.eta_max}")
-        if not (self.reg >= 0 and math.isfinite(self.reg)):
-            raise ValueError(f"reg must be a finite number >= 0 (0: no regulariser), got {self.reg}")
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            raise ValueError(f"need 0 <= beta1, beta2 < 1, got beta1={self.beta1}, beta2={self.beta2}")
-        if not (self.eps >= 0 and math.isfinite(self.eps)):
-            raise ValueError(f"eps must be a finite number >= 0, got {self.eps}")
+        return self
 
 
 @dataclass(kw_only=True)
@@ -102,10 +104,8 @@ class GALAState(IterState):
     sum_a: Any                 # Σ a_s
     sum_b: Any                 # Σ b_s
     lam: Any                   # λ0 (0 until the first positive b_s)
-    m: Any = None              # Adam first moment
-    v: Any = None              # Adam second moment
+    adam: Any = None           # Adam's moments (base=adam): solverhub.plugin.AdamMoments
     steps: int = 0             # Python int: no sync
-    eta0: float = 1e-3
     # the last round, for tests and measurements
     a_last: Any = None
     b_last: Any = None
@@ -116,7 +116,7 @@ class GALAState(IterState):
     L_lo: Any = None           # min / max of L_t over rounds where x moved
     L_hi: Any = None
     unmoved_steps: Any = None  # rounds with x_{t+1} == x_t
-    eta_trace: list = None     # [(iteration, η)] at iterations 0, 1, 2, 4, 8, ... (tensors until report)
+    eta_trace: tuple = ()      # ((iteration, η), ...) at iterations 0, 1, 2, 4, 8, ... (tensors until report)
 
 
 def ftrl_step_size(sum_a, sum_b, lam, eta0: float, eta_prev, eta_min: float, eta_max: float):
@@ -149,29 +149,17 @@ class GALA(Solver):
         g = oracle.grad(x)
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
         eta = torch.full((), options.lr, dtype=x.dtype, device=x.device)
-        adam = options.base == "adam"
         return GALAState(
             x=x, grad=None if oracle.stochastic else g, g=g, eta=eta, sum_a=zero, sum_b=zero, lam=zero,
-            m=torch.zeros_like(x) if adam else None, v=torch.zeros_like(x) if adam else None,
-            eta0=options.lr, eta_lo=eta, eta_hi=eta, L_lo=torch.full_like(zero, math.inf),
-            L_hi=torch.full_like(zero, -math.inf), unmoved_steps=zero, eta_trace=[(0, eta)])
-
-    def _direction(self, state: GALAState, options: GALAOptions):
-        g = state.g
-        if options.base == "sgd":
-            return g, None, None
-        t = state.steps + 1
-        m = options.beta1 * state.m + (1 - options.beta1) * g
-        v = options.beta2 * state.v + (1 - options.beta2) * g * g
-        m_hat = m / (1 - options.beta1 ** t)
-        v_hat = v / (1 - options.beta2 ** t)
-        denom = torch.sqrt(v_hat) + options.eps
-        nonzero = denom > 0                                     # eps = 0 and g = 0 so far: 0/0 -> 0
-        return torch.where(nonzero, m_hat / torch.where(nonzero, denom, torch.ones_like(denom)),
-                           torch.zeros_like(m_hat)), m, v
+            adam=adam_init(x) if options.base == "adam" else None, eta_lo=eta, eta_hi=eta,
+            L_lo=torch.full_like(zero, math.inf), L_hi=torch.full_like(zero, -math.inf), unmoved_steps=zero,
+            eta_trace=((0, eta),))
 
     def step(self, state: GALAState, oracle, options: GALAOptions) -> GALAState:
-        d, m, v = self._direction(state, options)
+        if options.base == "adam":                              # d_t = m̂_t / (sqrt(v̂_t) + ε)
+            d, adam = adam_direction(state.adam, state.g, options.beta1, options.beta2, options.eps)
+        else:
+            d, adam = state.g, None
         eta = state.eta
         x_new = state.x - eta * d
         g_new, g_old = oracle.grad_pair(x_new, state.x)         # same minibatch at x_{t+1} and x_t
@@ -184,14 +172,14 @@ class GALA(Solver):
         b = torch.where(stepped, L * torch.dot(d, d), torch.zeros_like(dx))
         lam = torch.where(state.lam > 0, state.lam, options.reg * b)   # λ0 = reg · (first positive b)
         sum_a, sum_b = state.sum_a + a, state.sum_b + b
-        eta_new = ftrl_step_size(sum_a, sum_b, lam, state.eta0, eta, options.eta_min, options.eta_max)
+        eta_new = ftrl_step_size(sum_a, sum_b, lam, options.lr, eta, options.eta_min, options.eta_max)
         steps = state.steps + 1
         trace = state.eta_trace
         if steps & (steps - 1) == 0:                            # iterations 1, 2, 4, 8, ...: a log-spaced trace
-            trace = trace + [(steps, eta_new)]
+            trace = trace + ((steps, eta_new),)
         return replace(
             state, x=x_new, g=g_new, grad=None if oracle.stochastic else g_new, value=None,
-            eta=eta_new, sum_a=sum_a, sum_b=sum_b, lam=lam, m=m, v=v, steps=steps,
+            eta=eta_new, sum_a=sum_a, sum_b=sum_b, lam=lam, adam=adam, steps=steps,
             a_last=a, b_last=b, L_last=L,
             eta_lo=torch.minimum(state.eta_lo, eta_new), eta_hi=torch.maximum(state.eta_hi, eta_new),
             L_lo=torch.where(moved, torch.minimum(state.L_lo, L), state.L_lo),
@@ -201,7 +189,7 @@ class GALA(Solver):
     def report(self, state: GALAState, oracle, options) -> dict:
         trace = state.eta_trace
         if not trace or trace[-1][0] != state.steps:
-            trace = trace + [(state.steps, state.eta)]
+            trace = trace + ((state.steps, state.eta),)
         head = torch.stack([state.eta, state.eta_lo, state.eta_hi, state.L_lo, state.L_hi, state.sum_a,
                             state.sum_b, state.lam, state.unmoved_steps] + [e for _, e in trace])
         values = head.tolist()                                  # one transfer to the host

@@ -1,4 +1,5 @@
-"""Adam through ``torch.optim.Adam`` (Kingma & Ba, arXiv:1412.6980)."""
+"""Adam (Kingma & Ba, arXiv:1412.6980) through the shared sync-free ``adam_step``
+(solverhub/parts/adam.py), which reproduces ``torch.optim.Adam``'s iterates."""
 from __future__ import annotations
 
 __all__ = ["Adam", "AdamOptions"]
@@ -6,11 +7,9 @@ __all__ = ["Adam", "AdamOptions"]
 from dataclasses import dataclass
 from typing import Any
 
-from .._lazy import lazy_module
 from ..options import SolverOptions, option
+from ..parts.adam import adam_init, adam_step
 from ..solver import Capabilities, IterState, Solver
-
-torch = lazy_module("torch")
 
 
 class AdamOptions(SolverOptions):
@@ -23,8 +22,7 @@ class AdamOptions(SolverOptions):
 
 @dataclass(kw_only=True)
 class AdamState(IterState):
-    param: Any = None
-    optimizer: Any = None
+    moments: Any = None     # solverhub.parts.adam.AdamMoments (m_t, v_t, t)
 
 
 class Adam(Solver):
@@ -34,26 +32,16 @@ class Adam(Solver):
     capabilities = Capabilities(stochastic_ok=True)
     priority = 5
     Options = AdamOptions
-    description = "Adam (torch.optim.Adam); the default for stochastic oracles"
-    # torch.optim.Adam reads its step counter with .item(): a CPU tensor (not a device sync on GPU)
-    host_syncs_per_step = 1
+    description = "Adam (iterates as torch.optim.Adam's); the default for stochastic oracles"
 
     def priority_for(self, problem):
         return 30 if problem.oracle_config.stochastic else self.priority
 
-    @classmethod
-    def prepare(cls):
-        # the first torch.optim optimizer built in a process costs seconds (torch._dynamo import)
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-
     def init(self, problem, oracle, x0, options):
-        param = x0.detach().clone().requires_grad_(True)
-        opt = torch.optim.Adam([param], lr=options.lr, betas=(options.beta1, options.beta2), eps=options.eps,
-                               weight_decay=options.weight_decay)
-        return AdamState(x=param.detach().clone(), param=param, optimizer=opt)
+        x = x0.detach().clone()
+        return AdamState(x=x, moments=adam_init(x))
 
     def step(self, state, oracle, options):
-        param = state.param
-        param.grad = oracle.grad(param.detach())
-        state.optimizer.step()
-        return AdamState(x=param.detach().clone(), param=param, optimizer=state.optimizer)
+        x, moments = adam_step(state.x, state.moments, oracle.grad(state.x), options.lr, options.beta1,
+                               options.beta2, options.eps, options.weight_decay)
+        return AdamState(x=x, moments=moments)

@@ -235,7 +235,8 @@ loss: mse
 
     def build_model(self, sections, ctx) -> CompiledSections:
         spec = self._spec(sections, ctx.symbols.data, Location(ctx.file, ctx.line_of(("lora",))))
-        check_variables(ctx, spec.adapters, "the adapters", allowed="leave variables: out (the kind implies A0, B0, ...)")
+        check_variables(ctx, spec.adapters, "the adapters",
+                        allowed="leave variables: out (the kind implies A0, B0, ...)")
         return CompiledSections(model=spec, rows=("X", "y"), n_rows=int(ctx.symbols.data["X"][0]))
 
     # -- torch -------------------------------------------------------------

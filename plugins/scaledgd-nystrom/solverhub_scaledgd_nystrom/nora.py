@@ -40,6 +40,8 @@ from solverhub import Capabilities, IterState, Solver
 from solverhub.plugin import lazy_module
 from solverhub.plugin import SolverOptions, option
 
+from .common import Layout
+
 torch = lazy_module("torch")
 
 
@@ -111,12 +113,8 @@ class AdapterState(IterState):
 
 
 def _layer_slices(problem):
-    by_name = {v.name: v for v in problem.variables}
-    out = []
-    for l in problem.sections.model.layers:
-        a, b = by_name[f"A{l}"], by_name[f"B{l}"]
-        out.append((slice(a.offset, a.offset + a.size), a.shape, slice(b.offset, b.offset + b.size), b.shape))
-    return tuple(out)
+    layout = Layout.of(problem)
+    return tuple((*layout.slice(f"A{l}"), *layout.slice(f"B{l}")) for l in problem.sections.model.layers)
 
 
 class _AdapterSolver(Solver):

@@ -111,10 +111,10 @@ def test_bad_file_through_the_cli_is_one_line_with_the_key_line_and_exit_2(tmp_p
 
 
 @pytest.mark.parametrize("solver,options,match", [
-    ("scaledgd-nystrom", {"lr": -1.0}, "lr > 0"),
+    ("scaledgd-nystrom", {"lr": -1.0}, "'lr' must be > 0"),
     ("scaledgd-nystrom", {"update": "gauss"}, "simultaneous, alternating"),
-    ("scaledgd", {"init_scale": 0.0}, "init_scale > 0"),
-    ("nora", {"sigma": -0.1}, "sigma > 0"),
+    ("scaledgd", {"init_scale": 0.0}, "'init_scale' must be > 0"),
+    ("nora", {"sigma": -0.1}, "'sigma' must be > 0"),
     ("lora", {"optimizer": "lbfgs"}, "adam, sgd"),
 ])
 def test_bad_options_are_option_errors_naming_the_valid_values(solver, options, match):

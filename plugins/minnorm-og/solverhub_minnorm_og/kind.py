@@ -34,7 +34,7 @@ from solverhub.plugin import ModelKind, Reference, ReferenceStatus, lazy_module
 from .model import TorchModel
 from .projection import null_component
 from .schema import UnlearningSections
-from .setup import Setup, setup
+from .setup import Setup, cached_setup
 from .spec import UnlearningSpec, build_spec, implied_variables
 
 torch = lazy_module("torch")
@@ -101,7 +101,7 @@ solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
 
     def setup(self, problem) -> Setup:
         """Data, θ0, θ*, θ_ref (trained once per problem, cached)."""
-        return setup(problem)
+        return cached_setup(problem)
 
     # -- torch ----------------------------------------------------------------------
     def torch_model(self, problem, device, dtype) -> UnlearningModel:

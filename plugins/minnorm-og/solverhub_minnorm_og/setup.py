@@ -3,7 +3,7 @@ set, θ0, the trained model θ* (all rows) and the reference θ_ref (retrain fro
 retain rows), computed once per problem on CPU in float64 and cached by content hash."""
 from __future__ import annotations
 
-__all__ = ["Setup", "setup"]
+__all__ = ["Setup", "cached_setup"]
 
 import time
 from collections import OrderedDict
@@ -40,7 +40,7 @@ _SETUPS: OrderedDict[str, Setup] = OrderedDict()
 _MAX_SETUPS = 16
 
 
-def setup(problem) -> Setup:
+def cached_setup(problem) -> Setup:
     """The problem's :class:`Setup` (trained at the first call of a process, then cached)."""
     key = problem.content_hash
     if key in _SETUPS:

@@ -61,55 +61,35 @@ __all__ = ["OQNOptions", "OQNState", "OQNO2NC"]
 
 import math
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
-from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
+from pydantic import model_validator
+
+from solverhub.plugin import (Capabilities, IterState, Solver, SolverOptions, conversion_report, episode_round,
+                              episodes_start, lazy_module, ogd_ball_step, option)
 
 from .matrix_learner import learner_step
-from .subproblem import project_ball, solve_ball_quadratic
+from .subproblem import solve_ball_quadratic
 
 torch = lazy_module("torch")
 
-OUTPUT_POINT_MAX_DIM = 1000     # report the output point's coordinates only below this size
 HESSIAN_REPORT_MAX_DIM = 500    # report ‖B − ∇²f(x)‖ only where a dense Hessian is cheap
 
 
-@dataclass(frozen=True)
-class OQNOptions:
+class OQNOptions(SolverOptions):
     """Options of ``oqn-o2nc`` (all defaults reconstructed: method notes 02 and 07)."""
 
-    D: float = 0.1                 # radius of the learner's ball ‖Δ‖ ≤ D (as o2nc/odog)
-    eta: float = 0.3               # OGD step η of the Δ-learner (as o2nc/odog)
-    K: int = 50                    # episode length (rounds) of the averaged-gradient measure
-    rho: float = 0.5               # matrix learner step (1/smoothness of its loss: Broyden step)
-    L: float | None = None         # bound ‖B‖_op ≤ L; None: L_safety × running secant estimate
-    L_safety: float = 2.0          # factor on the running estimate max ‖y‖/‖s‖ (used when L is None)
-    hints: bool = True             # False: B ≡ 0, the method is non-optimistic O2NC-OGD
-    anchor: Literal["played", "ogd"] = "played"   # prox center of the optimistic step (see module doc)
-    output: Literal["average", "last"] = "average"   # state.x / Result.solution: the output point, or x_n
-
-    def __post_init__(self):
-        problems = []
-        if not (self.D > 0 and math.isfinite(self.D)):
-            problems.append(f"D must be a positive finite radius, got {self.D}")
-        if not (self.eta > 0 and math.isfinite(self.eta)):
-            problems.append(f"eta must be > 0 and finite, got {self.eta}")
-        if self.K < 1:
-            problems.append(f"K (episode length) must be >= 1, got {self.K}")
-        if not 0 < self.rho <= 1:
-            problems.append(f"rho must be in (0, 1] (1/2 is the Broyden step; above 1 the learner "
-                            f"overshoots its 2-smooth loss), got {self.rho}")
-        if self.L is not None and not (self.L > 0 and math.isfinite(self.L)):
-            problems.append(f"L must be a positive finite bound or None (estimate), got {self.L}")
-        if not (self.L_safety >= 1 and math.isfinite(self.L_safety)):
-            problems.append(f"L_safety must be >= 1, got {self.L_safety}")
-        if self.anchor not in ("played", "ogd"):
-            problems.append(f"anchor must be 'played' or 'ogd', got {self.anchor!r}")
-        if self.output not in ("average", "last"):
-            problems.append(f"output must be 'average' or 'last', got {self.output!r}")
-        if problems:
-            raise ValueError("; ".join(problems))
+    D: float = option(0.1, "radius of the learner's ball ‖Δ‖ ≤ D (as o2nc/odog)", symbol="D", gt=0)
+    eta: float = option(0.3, "OGD step of the Δ-learner (as o2nc/odog)", symbol="η", gt=0)
+    K: int = option(50, "episode length (rounds) of the averaged-gradient measure", symbol="K", ge=1)
+    rho: float = option(0.5, "matrix learner step in (0, 1] (1/2: the Broyden step; above 1 it overshoots "
+                        "its 2-smooth loss)", symbol="ρ", gt=0, le=1)
+    L: float | None = option(None, "bound ‖B‖_op ≤ L; null: L_safety × running secant estimate", symbol="L", gt=0)
+    L_safety: float = option(2.0, "factor on the running estimate max ‖y‖/‖s‖ (used when L is null)", ge=1)
+    hints: bool = option(True, "false: B ≡ 0, the method is non-optimistic O2NC-OGD")
+    anchor: Literal["played", "ogd"] = option("played", "prox center of the optimistic step (see the module doc)")
+    output: Literal["average", "last"] = option("average", "Result.solution: the output point, or x_n")
 
 
 @dataclass(kw_only=True)
@@ -117,45 +97,32 @@ class OQNState(IterState):
     """iterate = x_{n-1} before round n; Δ_n the learner's next move; B and its eigenbasis; episodes.
 
     ``x`` (what the run loop measures) is the output point or the iterate, as
-    ``options.output`` says.
-
-    Tensors live on the oracle's device; ``rounds`` and the episode counters are
-    Python ints that do not depend on tensor values (no sync).
+    ``options.output`` says. The episodes (core O2NC part) track one scalar per round,
+    the matrix learner's loss. Tensors live on the oracle's device.
     """
 
     iterate: Any                        # x_{n-1} before round n (x_N at the end)
     delta: Any                          # Δ_n, played next round
+    episodes: Any                       # solverhub.plugin.Episodes (measure, output point)
     center: Any = None                  # Δ̂_n (anchor="ogd" only)
     B: Any = None                       # B_{n-1}: Hessian approximation (d×d, symmetric, ‖B‖_op ≤ L)
     eigenvalues: Any = None             # of B (ascending)
     eigenvectors: Any = None            # of B
     L_estimate: Any = None              # running max ‖y‖/‖s‖ (0-d)
     L_bound: Any = None                 # the bound used in the last projection (0-d)
-    rounds: int = 0                     # completed rounds n
     last_w: Any = None                  # w_n of the last round
     last_g: Any = None                  # g_n of the last round
     hint: Any = None                    # m_{n+1}: the hint for the next round's gradient
     last_hint_error: Any = None         # ‖g_n − m_n‖ of the last round (0-d)
     hint_error_sum_sq: Any = None       # Σ_n ‖g_n − m_n‖² (regret driver of the optimistic learner)
-    learner_loss: Any = None            # loss_n(B_{n-1}) of the last round (0-d)
     learner_loss_sum: Any = None        # Σ_n loss_n(B_{n-1}) (the matrix learner's cumulative loss)
     active_projections: Any = None      # rounds whose ball constraint was active (int64, 0-d)
     subproblem_time_s: float = 0.0      # host time in the subproblem (launch time on CUDA)
-    # episodes and the Goldstein-style measure
-    episode_g_sum: Any = None
-    episode_w_sum: Any = None
-    episode_loss_sum: Any = None
-    episode_rounds: int = 0
-    episodes_done: int = 0
-    goldstein_grad_norm: Any = None     # the solver's stationarity measure (0-d tensor)
-    best_episode_norm: Any = None
-    best_episode: Any = None
-    output_point: Any = None            # mean of w over the best episode (x0 before)
-    episode_norms: tuple = ()           # ‖mean g‖ per completed episode (0-d tensors)
-    episode_learner_loss: tuple = ()    # mean learner loss per completed episode (0-d tensors)
-    peek: Callable | None = field(default=None, repr=False)      # exact (f, ∇f), uncounted: report only
-    hessian: Callable | None = field(default=None, repr=False)   # exact Hessian, uncounted: report only
-    options: Any = field(default=None, repr=False)
+
+    @property
+    def goldstein_grad_norm(self):
+        """The solver's stationarity measure (0-d tensor), returned by ``Solver.log``."""
+        return self.episodes.measure
 
 
 class OQNO2NC(Solver):
@@ -177,19 +144,14 @@ class OQNO2NC(Solver):
         zero = torch.zeros((), device=oracle.device, dtype=oracle.dtype)
         initial_norm = torch.linalg.vector_norm(oracle.peek_grad(x))     # measurement only, uncounted
         return OQNState(
-            x=x, iterate=x, delta=torch.zeros_like(x),
+            x=x, iterate=x, delta=torch.zeros_like(x), episodes=episodes_start(x, initial_norm, tracked=1),
             center=torch.zeros_like(x) if options.anchor == "ogd" else None,
             B=torch.zeros((d, d), device=oracle.device, dtype=oracle.dtype),
             eigenvalues=torch.zeros_like(x),
             eigenvectors=torch.eye(d, device=oracle.device, dtype=oracle.dtype),
             L_estimate=zero, L_bound=zero if options.L is None else torch.full_like(zero, options.L),
-            hint_error_sum_sq=zero, learner_loss=zero, learner_loss_sum=zero,
-            active_projections=torch.zeros((), device=oracle.device, dtype=torch.int64),
-            episode_g_sum=torch.zeros_like(x), episode_w_sum=torch.zeros_like(x), episode_loss_sum=zero,
-            goldstein_grad_norm=initial_norm, best_episode_norm=torch.full_like(zero, math.inf),
-            best_episode=torch.full((), -1, device=oracle.device, dtype=torch.int64),
-            output_point=x.clone(), peek=oracle.peek_value_and_grad, hessian=oracle.hessian,
-            options=options)
+            hint_error_sum_sq=zero, learner_loss_sum=zero,
+            active_projections=torch.zeros((), device=oracle.device, dtype=torch.int64))
 
     def step(self, state: OQNState, oracle, options: OQNOptions) -> OQNState:
         x, delta = state.iterate, state.delta
@@ -197,12 +159,13 @@ class OQNO2NC(Solver):
         g = oracle.grad(w)
         x_new = x + delta
         upd: dict[str, Any] = {}
+        loss = torch.zeros_like(state.learner_loss_sum)
         if state.hint is not None:
             err = torch.linalg.vector_norm(g - state.hint)
             upd.update(last_hint_error=err, hint_error_sum_sq=state.hint_error_sum_sq + err * err)
 
         if not options.hints:                                # B ≡ 0: non-optimistic O2NC-OGD
-            delta_next, active = project_ball(delta - options.eta * g, options.D)
+            delta_next, active = ogd_ball_step(delta, g, options.eta, options.D)
             hint = None
         else:
             B, eigenvalues, eigenvectors = state.B, state.eigenvalues, state.eigenvectors
@@ -216,11 +179,10 @@ class OQNO2NC(Solver):
                 bound = options.L_safety * L_estimate if options.L is None else state.L_bound
                 B, eigenvalues, eigenvectors, loss = learner_step(B, s, y, options.rho, bound)
                 upd.update(B=B, eigenvalues=eigenvalues, eigenvectors=eigenvectors, L_estimate=L_estimate,
-                           L_bound=bound, learner_loss=loss, learner_loss_sum=state.learner_loss_sum + loss,
-                           episode_loss_sum=state.episode_loss_sum + loss)
+                           L_bound=bound, learner_loss_sum=state.learner_loss_sum + loss)
             if options.anchor == "ogd":
                 center = state.center
-                upd["center"] = project_ball(center - options.eta * g, options.D)[0]
+                upd["center"] = ogd_ball_step(center, g, options.eta, options.D)[0]
             else:
                 center = delta
             B_delta = B @ delta
@@ -230,88 +192,35 @@ class OQNO2NC(Solver):
                                                       eigenvectors, b, options.D)
             upd["subproblem_time_s"] = state.subproblem_time_s + (time.perf_counter() - t0)
             hint = g + 0.5 * (B_delta + B @ delta_next)       # m_{n+1} = g_n + B_n (w_{n+1} − w_n)
-        return self._close_round(state, options, x_new=x_new, delta_next=delta_next, active=active,
-                                 w=w, g=g, hint=hint, **upd)
-
-    @staticmethod
-    def _close_round(state: OQNState, options, *, x_new, delta_next, active, w, g, hint, **upd) -> OQNState:
-        """Book-keep one finished round: episode sums, the measure, the best episode."""
-        g_sum, w_sum = state.episode_g_sum + g, state.episode_w_sum + w
-        count = state.episode_rounds + 1
-        running = torch.linalg.vector_norm(g_sum) / count
-        last = options.output == "last"
-        common = dict(iterate=x_new, delta=delta_next, rounds=state.rounds + 1, last_w=w, last_g=g, hint=hint,
-                      active_projections=state.active_projections + active, **upd)
-        if count < options.K:
-            first = state.episodes_done == 0
-            measure = running if first else state.goldstein_grad_norm
-            output_point = w_sum / count if first else state.output_point
-            return replace(state, x=x_new if last else output_point, output_point=output_point,
-                           episode_g_sum=g_sum, episode_w_sum=w_sum, episode_rounds=count,
-                           goldstein_grad_norm=measure, **common)
-        loss_sum = upd.get("episode_loss_sum", state.episode_loss_sum)
-        better = running < state.best_episode_norm                 # always true for the first episode
-        best = torch.minimum(running, state.best_episode_norm)
-        output_point = torch.where(better, w_sum / count, state.output_point)
-        common.pop("episode_loss_sum", None)
-        return replace(
-            state, episode_g_sum=torch.zeros_like(g_sum), episode_w_sum=torch.zeros_like(w_sum),
-            episode_loss_sum=torch.zeros_like(loss_sum), episode_rounds=0,
-            episodes_done=state.episodes_done + 1, goldstein_grad_norm=best, best_episode_norm=best,
-            best_episode=torch.where(better, state.episodes_done, state.best_episode),
-            output_point=output_point, x=x_new if last else output_point,
-            episode_norms=state.episode_norms + (running,),
-            episode_learner_loss=state.episode_learner_loss + (loss_sum / count,), **common)
+        episodes = episode_round(state.episodes, w, g, options.K, loss.reshape(1))
+        return replace(state, x=x_new if options.output == "last" else episodes.output_point, iterate=x_new,
+                       delta=delta_next, episodes=episodes, last_w=w, last_g=g, hint=hint,
+                       active_projections=state.active_projections + active, **upd)
 
     # -- report ----------------------------------------------------------------
-    def report(self, state: OQNState, oracle, options) -> dict:
+    def report(self, state: OQNState, oracle, options: OQNOptions) -> dict:
         """Numbers for ``Result.extras``; brought to the host in a few batched transfers."""
-        options = state.options
-        last_value, grad_last = state.peek(state.iterate)
-        out_value, out_grad = state.peek(state.output_point)
+        out = conversion_report(state.episodes, oracle, state.iterate, ("episode_learner_loss",))
         dim = state.x.numel()
         nan = torch.full((), math.nan, dtype=state.x.dtype, device=state.x.device)
         hessian_error = nan
-        if options.hints and dim <= HESSIAN_REPORT_MAX_DIM and state.hessian is not None:
-            hess = state.hessian(state.iterate).reshape(dim, dim)
+        if options.hints and dim <= HESSIAN_REPORT_MAX_DIM:
+            hess = oracle.hessian(state.iterate).reshape(dim, dim)
             hessian_error = (torch.linalg.matrix_norm(state.B - hess)
                              / torch.clamp(torch.linalg.matrix_norm(hess), min=1e-300))
         b_op = torch.max(torch.abs(state.eigenvalues)) if options.hints else nan
-        names = ("last_iterate_grad_norm", "last_iterate_objective", "output_point_grad_norm",
-                 "output_point_objective",
-                 "learner_loss_sum", "hint_error_sum_sq", "hessian_rel_error", "B_op_norm", "L_bound",
-                 "L_estimate", "active_projections", "best_episode")
-        values = torch.stack([torch.linalg.vector_norm(grad_last), last_value.reshape(()),
-                              torch.linalg.vector_norm(out_grad),
-                              out_value.reshape(()), state.learner_loss_sum, state.hint_error_sum_sq,
-                              hessian_error, b_op, state.L_bound, state.L_estimate,
-                              state.active_projections.to(state.x.dtype),
-                              state.best_episode.to(state.x.dtype)]).tolist()      # one transfer
+        names = ("learner_loss_sum", "hint_error_sum_sq", "hessian_rel_error", "B_op_norm", "L_bound",
+                 "L_estimate", "active_projections")
+        values = torch.stack([state.learner_loss_sum, state.hint_error_sum_sq, hessian_error, b_op, state.L_bound,
+                              state.L_estimate, state.active_projections.to(state.x.dtype)]).tolist()
         scalars = dict(zip(names, values))
         if not options.hints:
-            for key in ("learner_loss_sum", "hint_error_sum_sq", "L_bound", "L_estimate"):
+            for key in ("learner_loss_sum", "hint_error_sum_sq", "L_bound", "L_estimate", "episode_learner_loss"):
                 scalars[key] = None
-        scalars["hessian_rel_error"] = None if math.isnan(scalars["hessian_rel_error"]) else \
-            scalars["hessian_rel_error"]
+        if math.isnan(scalars["hessian_rel_error"]):
+            scalars["hessian_rel_error"] = None
         scalars["active_projections"] = int(scalars["active_projections"])
-        scalars["best_episode"] = int(scalars["best_episode"])
-        episodes = state.episodes_done
-        per_episode = (torch.stack(state.episode_norms + state.episode_learner_loss).tolist()
-                       if episodes else [])                                          # one transfer
-        return {
-            "rounds": state.rounds,
-            "grad_calls_by_role": {"g_n at w_n": state.rounds},
-            **scalars,
-            "output_point": state.output_point.tolist() if dim <= OUTPUT_POINT_MAX_DIM else None,
-            "last_iterate": state.iterate.tolist() if dim <= OUTPUT_POINT_MAX_DIM else None,
-            "reported_x": options.output,          # which point Result.solution / objective are
-            "output_point_is": ("mean of w over the best completed episode" if episodes
-                                else "running mean of w (no episode completed)" if state.rounds
-                                else "x0 (no round yet)"),
-            "episodes_completed": episodes,
-            "episode_grad_norms": per_episode[:episodes],
-            "episode_learner_loss": per_episode[episodes:] if options.hints else None,
-            "subproblem_time_s": state.subproblem_time_s,
-            "D": options.D, "eta": options.eta, "K": options.K, "rho": options.rho,
-            "hints": options.hints, "anchor": options.anchor, "output": options.output,
-        }
+        return {**out, **scalars, "grad_calls_by_role": {"g_n at w_n": out["rounds"]},
+                "reported_x": options.output, "subproblem_time_s": state.subproblem_time_s,
+                "D": options.D, "eta": options.eta, "K": options.K, "rho": options.rho,
+                "hints": options.hints, "anchor": options.anchor, "output": options.output}

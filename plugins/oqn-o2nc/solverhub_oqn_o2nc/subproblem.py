@@ -26,7 +26,7 @@ Every case is computed and selected with ``torch.where``.
 """
 from __future__ import annotations
 
-__all__ = ["project_ball", "solve_ball_quadratic", "multisection_steps"]
+__all__ = ["solve_ball_quadratic", "multisection_steps"]
 
 from solverhub.plugin import lazy_module
 
@@ -49,15 +49,6 @@ def _grid(points: int, dtype, device):
     if grid is None:
         grid = _GRIDS[key] = (torch.arange(1, points + 1, dtype=dtype, device=device) / points)[:, None]
     return grid
-
-
-def project_ball(v, radius: float):
-    """(Proj_{‖·‖ ≤ radius}(v), whether the projection was active), no host sync.
-
-    The exact arithmetic of non-optimistic O2NC-OGD: v · min(1, radius/‖v‖)."""
-    norm = torch.linalg.vector_norm(v)
-    scale = torch.clamp(radius / norm, max=1.0)        # norm = 0 gives inf, clamped to 1
-    return v * scale, norm > radius
 
 
 def solve_ball_quadratic(a, V, b, radius: float, steps: int | None = None, points: int = POINTS):

@@ -7,7 +7,6 @@ a written-out reference loop) or against another method at equal gradient calls.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import subprocess
@@ -22,7 +21,8 @@ scipy_optimize = pytest.importorskip("scipy.optimize")
 
 import solverhub  # noqa: E402
 from solverhub.testing import TINY_PROBLEMS, check_solver, drive, make_oracle  # noqa: E402
-from solverhub_oqn_o2nc import (OQNO2NC, OQNOptions, learner_step, project_ball,  # noqa: E402
+from solverhub.plugin import project_ball  # noqa: E402
+from solverhub_oqn_o2nc import (OQNO2NC, OQNOptions, learner_step,  # noqa: E402
                                 secant_loss, solve_ball_quadratic)
 
 F64 = torch.float64
@@ -247,11 +247,11 @@ def test_hints_off_reproduces_o2nc_ogd_bit_for_bit(anchor):
     rounds, measures = reference_o2nc_ogd(ref_oracle, x0, 400, 0.3, 0.1, 20)
     for st, (x, delta), measure in zip(states[1:], rounds, measures):
         assert torch.equal(st.iterate, x) and torch.equal(st.delta, delta)
-        if st.episodes_done:
+        if st.episodes.completed:
             assert float(st.goldstein_grad_norm) == measure
     assert oracle.counts["grad"] == 400 == ref_oracle.counts["grad"]
     # and hints on does change the iterates (the comparison can fail)
-    on = drive(OQNO2NC, problem, replace(options, hints=True), 50).states
+    on = drive(OQNO2NC, problem, options.model_copy(update={"hints": True}), 50).states
     assert not torch.equal(on[-1].iterate, states[50].iterate)
 
 
@@ -264,7 +264,7 @@ def test_hints_off_equals_the_o2nc_plugin_when_installed():
     problem = solverhub.load_problem(NOTE_YAML)
     opts = {"max_oracle_calls": 600, "max_iterations": BIG, "tolerance": 0.0, "trace_every": 50,
             "D": 0.1, "eta": 0.3, "K": 50}
-    fields = {f.name for f in dataclasses.fields(get_registry().solvers["o2nc"].cls.Options)}
+    fields = set(get_registry().solvers["o2nc"].cls.Options.model_fields)
     last = {"output": "last"} if "output" in fields else {}     # both report the iterate x_n
     ours = solverhub.solve(problem, OQNO2NC, options={**opts, "hints": False, "output": "last"})
     theirs = solverhub.solve(problem, "o2nc", options={**opts, **last})
@@ -308,7 +308,7 @@ def note_runs():
         rounds, measures = reference_o2nc_ogd(oracle, x0, 4000, 0.3, D, 50)
         ogd_last = float(torch.linalg.vector_norm(oracle.peek_grad(rounds[-1][0])))
         if have_odog:
-            fields = {f.name for f in dataclasses.fields(get_registry().solvers["odog"].cls.Options)}
+            fields = set(get_registry().solvers["odog"].cls.Options.model_fields)
             fixed = {"adaptive": False} if "adaptive" in fields else {}     # the note's fixed η = 0.3
             odog = solverhub.solve(problem, "odog", options={**opts, **fixed})
             odog_measure, odog_last = odog.stationarity.value, odog.extras["last_iterate_grad_norm"]

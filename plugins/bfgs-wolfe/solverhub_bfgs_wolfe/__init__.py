@@ -4,8 +4,7 @@ Importing this package does not import torch.
 """
 from __future__ import annotations
 
-__all__ = ["BFGSWolfe", "BFGSState", "Options", "weak_wolfe_search", "LineSearchResult"]
+__all__ = ["BFGSWolfe", "BFGSState", "Options"]
 __version__ = "0.1.0"
 
 from .bfgs import BFGSState, BFGSWolfe, Options
-from .line_search import LineSearchResult, weak_wolfe_search

@@ -20,7 +20,8 @@ from solverhub.options import RunOptions  # noqa: E402
 from solverhub.oracle import Oracle  # noqa: E402
 from solverhub.result import Status  # noqa: E402
 from solverhub.solver import run_loop  # noqa: E402
-from solverhub_bfgs_wolfe import BFGSWolfe, Options, weak_wolfe_search  # noqa: E402
+from solverhub.plugin import weak_wolfe_search  # noqa: E402
+from solverhub_bfgs_wolfe import BFGSWolfe, Options  # noqa: E402
 
 F64 = torch.float64
 

@@ -118,6 +118,8 @@ def category(rel: str) -> str:
         return "other_kind"       # bilevel, monotone, minimax, plugin kinds: solved by the dispatched solver
     if p.has_constraints:
         return "constrained"
+    if p.has_bounds:
+        return "bounds"           # variable bounds only: lbfgsb (tests/test_bounds.py checks scipy's answers)
     if p.oracle_config.stochastic:
         return "stochastic"
     if p.baseline.objective is not None or has_cvxpy_form(p):
@@ -239,6 +241,26 @@ def test_dispatched_solver_solves_other_kinds(rel):
     assert r.stationarity.value <= max(1e-6, 0.01 * start.stationarity.value), (r.solver, r.stationarity)
     if r.baseline_objective is not None:
         assert abs(r.baseline_gap) <= 1e-2, (r.solver, r.objective, r.baseline_objective)
+
+
+# ---------------------------------------------------------------------------
+# bounds only: the dispatched solver (lbfgsb) reaches the baseline inside the box
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rel", of("bounds"))
+def test_bounded_problems_reach_baseline_inside_the_box(rel):
+    p = problem(rel)
+    r = solve(rel, None, {"tolerance": 1e-7})
+    assert r.solver == "lbfgsb" and r.status.value == "converged", (r.solver, r.message)
+    assert r.stationarity.name == "projected_grad_norm"
+    assert abs(r.baseline_gap) <= REL_TOL, (r.objective, r.baseline_objective, r.extras.get("baseline"))
+    x = np.concatenate([sol(r, v.name).reshape(-1) for v in p.variables])
+    lower, upper = p.structure.box(p.variables)
+    assert np.all(x >= lower) and np.all(x <= upper)
+    assert np.any(x == lower) or np.any(x == upper)        # a bound is active at each shipped optimum
+    for name in ("gd", "lbfgs"):
+        with pytest.raises(SolverRefused):
+            solverhub.solve(p, name)
 
 
 # ---------------------------------------------------------------------------

@@ -33,6 +33,10 @@ EXPRESSIONS = [
     ("x[0] - x[-1] + sum(x[1:3]) * lam", None), ("sum(Y[:, 1]) + Y[1, 2] - sum(Y[0])", None),
     ("-sum(x ** 2) / 2 + 3e-1 * x[2]", None), ("sum((A @ x) * v) + 1.5e+0", None),
     ("sum(Y @ x[0:3])", None), ("v @ A @ x", None), ("sum(x * x) - 2 * lam ** 2", None),
+    ("sum(huber(A @ x - v, 0.5))", None), ("max(x) - min(A @ x) + norm_inf(Y)", None), ("sum(entr(x))", "pos"),
+    ("sum(kl_div(x, 0.5 + x ** 2))", "pos"), ("sum(pos(x) - 2 * neg(x))", None), ("sum(power(x, 3))", "pos"),
+    ("sum(power(x, lam))", "pos"), ("sum(Y.T @ v[0:2]) + sum(transpose(A) @ v)", None),
+    ("trace(P @ diag(x)) + sum(diag(P) * x)", None),
 ]
 
 
@@ -69,14 +73,17 @@ def test_every_atom_with_a_cvxpy_form_is_covered():
 def test_elementwise_atoms_match_numpy(name):
     reference = {"abs": np.abs, "square": np.square, "exp": np.exp, "log": np.log, "log1p": np.log1p,
                  "logistic": lambda z: np.logaddexp(0, z), "relu": lambda z: np.maximum(z, 0), "sqrt": np.sqrt,
-                 "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z)), "sin": np.sin, "cos": np.cos}[name]
-    z = np.linspace(0.05, 3.0, 7) if name in ("log", "sqrt", "log1p") else np.linspace(-30, 30, 7)
+                 "tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z)), "sin": np.sin, "cos": np.cos,
+                 "entr": lambda z: -z * np.log(z), "pos": lambda z: np.maximum(z, 0),
+                 "neg": lambda z: np.maximum(-z, 0)}[name]
+    z = np.linspace(0.05, 3.0, 7) if name in ("log", "sqrt", "log1p", "entr") else np.linspace(-30, 30, 7)
     out = ATOMS[name].torch(torch.as_tensor(z)).numpy()
     np.testing.assert_allclose(out, reference(z), rtol=1e-12, atol=1e-300)
 
 
 def test_curvature_declared_for_every_atom():
-    assert {a.curvature for a in ATOMS.values()} <= {"convex", "concave", "affine", "nonconvex"}
+    assert {a.curvature for a in ATOMS.values() if a.rule is None} <= {"convex", "concave", "affine", "nonconvex"}
+    assert all(a.curvature == "by p" for a in ATOMS.values() if a.rule is not None)   # power(x, p): curvature_at(p)
     assert all((a.cvxpy is None) == (a.curvature == "nonconvex") for a in ATOMS.values())
 
 

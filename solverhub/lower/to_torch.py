@@ -47,12 +47,15 @@ def compile_torch(node: Node, parameters: dict[str, float]) -> Callable[[dict], 
         arg, key = compile_torch(node.arg, parameters), node.key
         return lambda env: arg(env)[key]
     if isinstance(node, Call):
-        fn = ATOMS[node.atom].torch
+        atom = ATOMS[node.atom]
+        fn = atom.torch
         args = [compile_torch(a, parameters) for a in node.args]
         if len(args) == 1:
             (a0,) = args
             return lambda env: fn(_tensor(a0(env), env))
-        return lambda env: fn(*[a(env) for a in args])
+        # constant arguments (power's p, huber's M) stay Python floats; the others become tensors
+        keep = tuple(i in atom.constants for i in range(len(args)))
+        return lambda env: fn(*[a(env) if k else _tensor(a(env), env) for a, k in zip(args, keep)])
     raise TypeError(f"cannot lower {type(node).__name__} to torch")  # pragma: no cover
 
 

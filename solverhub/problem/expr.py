@@ -4,9 +4,10 @@ small typed IR with shapes (never ``eval``).
 Grammar: numbers in any float form, names of variables / data / parameters,
 ``+ - * / ** @``, unary minus, indexing and slicing with integer constants
 (``x[0]``, ``x[1:]``, ``A[:, 2]``), calls to atoms (``solverhub.problem.atoms``),
-and -- in constraints only -- one comparison ``<=``, ``>=`` or ``==``.
-Attribute access, dunder names, keyword arguments, lambdas, comprehensions and
-calls to anything but an atom are rejected before anything is evaluated.
+the postfix transpose ``A.T`` (compiled exactly as ``transpose(A)``: axes reversed, a vector
+or a scalar unchanged, as in NumPy), and -- in constraints only -- one comparison ``<=``,
+``>=`` or ``==``. Any other attribute access, dunder names, keyword arguments, lambdas,
+comprehensions and calls to anything but an atom are rejected before anything is evaluated.
 
 Numbers are checked where they enter: a literal must be a finite float (a
 400-digit integer or ``1e999`` is an error, not an OverflowError or an infinity),
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..errors import Location, ProblemError
-from .atoms import ATOMS, BROADCAST2, ELEMENTWISE, QUAD_FORM, REDUCE
+from .atoms import ATOMS, BROADCAST2, DIAG, ELEMENTWISE, ELEMENTWISE_CONST, QUAD_FORM, REDUCE, TRACE, TRANSPOSE
 
 MAX_EXPRESSION_CHARS = 20_000
 
@@ -115,7 +116,7 @@ _HINTS = {
     ast.BitXor: "use ** for powers",
     ast.Lt: "strict inequalities are not allowed; use <=",
     ast.Gt: "strict inequalities are not allowed; use >=",
-    ast.Attribute: "attribute access is not allowed",
+    ast.Attribute: "attribute access is not allowed (only .T, the transpose)",
     ast.Lambda: "lambdas are not allowed",
     ast.ListComp: "comprehensions are not allowed",
     ast.GeneratorExp: "comprehensions are not allowed",
@@ -251,6 +252,9 @@ class _Compiler:
             return self.call(node)
         if isinstance(node, ast.Subscript):
             return self.subscript(node)
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            arg = self.visit(node.value)
+            return Call(shape=tuple(reversed(arg.shape)), atom="transpose", args=(arg,))
         hint = _HINTS.get(type(node))
         self.fail(hint or f"{type(node).__name__} is not allowed",
                   allowed="numbers, names, + - * / ** @, indexing, atom calls", node=node)
@@ -320,7 +324,14 @@ class _Compiler:
         if len(node.args) != atom.arity:
             self.fail(f"atom {name!r} takes {atom.arity} argument(s), got {len(node.args)}", node=node)
         args = tuple(self.visit(a) for a in node.args)
-        if atom.shape_rule == ELEMENTWISE:
+        for i in atom.constants:
+            if args[i].shape != () or not _is_constant(args[i]):
+                self.fail(f"{name}(...): argument {i + 1} must be a scalar constant or parameter, got "
+                          f"{self.segment(node.args[i])} of shape {_fmt(args[i].shape)}", node=node)
+        if name == "huber" and self.values.get(id(args[1]), (None, 0.0))[1] < 0:
+            self.fail(f"huber(x, M): M must be >= 0, got {self.values[id(args[1])][1]:g}", node=node,
+                      allowed="M >= 0")
+        if atom.shape_rule in (ELEMENTWISE, ELEMENTWISE_CONST):
             shape = args[0].shape
         elif atom.shape_rule == REDUCE:
             shape = ()
@@ -333,6 +344,21 @@ class _Compiler:
                           f"got shapes {_fmt(x.shape)} and {_fmt(P.shape)}", node=node)
             if not _is_constant(P):
                 self.fail("quad_form(x, P): P must be data or a constant", node=node)
+            shape = ()
+        elif atom.shape_rule == TRANSPOSE:
+            shape = tuple(reversed(args[0].shape))
+        elif atom.shape_rule == DIAG:
+            (a,) = args
+            if len(a.shape) == 1:
+                shape = (a.shape[0], a.shape[0])
+            elif len(a.shape) == 2 and a.shape[0] == a.shape[1]:
+                shape = (a.shape[0],)
+            else:
+                self.fail(f"diag(x) needs a vector or a square matrix; got shape {_fmt(a.shape)}", node=node)
+        elif atom.shape_rule == TRACE:
+            (a,) = args
+            if len(a.shape) != 2 or a.shape[0] != a.shape[1]:
+                self.fail(f"trace(X) needs a square matrix; got shape {_fmt(a.shape)}", node=node)
             shape = ()
         else:  # pragma: no cover - atoms table is closed
             raise AssertionError(atom.shape_rule)
@@ -411,24 +437,6 @@ def _why(err: Exception) -> str:
     return str(err)
 
 
-def _softplus(v: float) -> float:
-    return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
-
-
-def _sigmoid(v: float) -> float:
-    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
-
-
-# scalar forms of the atoms, to check constant sub-expressions (math raises on overflow/domain errors)
-_SCALAR_ATOMS = {
-    "sum": lambda v: v, "mean": lambda v: v, "sum_squares": lambda v: v * v, "square": lambda v: v * v,
-    "norm1": abs, "norm2": abs, "abs": abs, "log_sum_exp": lambda v: v, "exp": math.exp, "log": math.log,
-    "log1p": math.log1p, "logistic": _softplus, "relu": lambda v: max(v, 0.0), "sqrt": math.sqrt,
-    "tanh": math.tanh, "sigmoid": _sigmoid, "sin": math.sin, "cos": math.cos,
-    "maximum": max, "minimum": min,
-}
-
-
 def _evaluate(node: Node, vals: list[float]):
     """The value of a constant scalar node from its children's values (None: not evaluated here)."""
     if isinstance(node, Neg):
@@ -447,7 +455,7 @@ def _evaluate(node: Node, vals: list[float]):
             return a ** b
         return None
     if isinstance(node, Call):
-        fn = _SCALAR_ATOMS.get(node.atom)
+        fn = ATOMS[node.atom].scalar
         return None if fn is None else float(fn(*vals))
     return None
 

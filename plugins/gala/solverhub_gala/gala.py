@@ -59,10 +59,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pydantic import field_validator, model_validator
-
 from solverhub.plugin import (Capabilities, IterState, Solver, SolverOptions, adam_direction, adam_init, lazy_module,
-                              option)
+                              model_validator, option)
 
 torch = lazy_module("torch")
 
@@ -81,12 +79,12 @@ class GALAOptions(SolverOptions):
     beta2: float = option(0.999, "Adam's second-moment decay (base=adam only)", symbol="β2", ge=0, lt=1)
     eps: float = option(1e-8, "Adam's denominator offset (base=adam only)", symbol="ε", ge=0)
 
-    @field_validator("base", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _known_base(cls, value):
-        if value not in BASES:
-            raise ValueError(f"base must be one of {', '.join(BASES)}, got {value!r}")
-        return value
+    def _known_base(cls, values):
+        if isinstance(values, dict) and values.get("base", "sgd") not in BASES:
+            raise ValueError(f"base must be one of {', '.join(BASES)}, got {values['base']!r}")
+        return values
 
     @model_validator(mode="after")
     def _eta_range(self):

@@ -64,8 +64,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pydantic import model_validator
-
 from solverhub.plugin import (Capabilities, IterState, Solver, SolverOptions, conversion_report, episode_round,
                               episodes_start, lazy_module, ogd_ball_step, option)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 __all__ = ["AdamMoments", "adam_init", "adam_direction", "adam_step"]
 
-import math
 from dataclasses import dataclass
 from typing import Any
 

@@ -13,7 +13,7 @@ s_n = 1/2 (``point="midpoint"``, the smooth second-order form; a quadratic then
 satisfies f(x_n) − f(x_{n-1}) = ⟨g_n, Δ_n⟩ exactly) or s_n ~ U[0, 1]
 (``point="random"``, the paper's non-smooth form, drawn from ``oracle.generator``).
 N rounds cost exactly N gradient calls. The measure and output point are the
-conversion's episodes (see ``conversion.py``).
+conversion's episodes (the core's shared O2NC parts, ``solverhub.plugin.episode_round``).
 
 Reconstructed (not taken from the paper): the defaults D = 0.1, η = 0.3, K = 50
 (method note 02-odog), and the option ``adaptive``: η_n = γ D / sqrt(α + Σ_{episode} ‖g_i‖²),

@@ -44,7 +44,9 @@ first episode completes: the running mean of w, as the measure). ``state.x``, wh
 the run loop measures and ``Result.solution`` holds, is that output point with
 ``output="average"`` (default, as the note: "output: the mean of w over the best
 episode; report the last iterate too") or the last iterate x_n with
-``output="last"``; the algorithm itself reads only ``state.iterate``.
+``output="last"``; the algorithm itself reads only ``state.iterate``. Episodes,
+measure and output point are the core's shared O2NC parts (``episode_round``, as
+``o2nc``/``odog``), as are OGD on the ball and its projection.
 
 Operator-norm bound ``L``: ``None`` (default, [R]) uses L_n = L_safety ·
 max_{i≤n} ‖y_i‖/‖s_i‖, a running secant estimate of the gradient's Lipschitz

@@ -322,7 +322,9 @@ class _Compiler:
         if any(isinstance(a, ast.Starred) for a in node.args):
             self.fail("starred arguments are not allowed", node=node)
         if len(node.args) != atom.arity:
-            self.fail(f"atom {name!r} takes {atom.arity} argument(s), got {len(node.args)}", node=node)
+            hint = {"max": "; maximum(a, b) is the elementwise max of two",
+                    "min": "; minimum(a, b) is the elementwise min of two"}.get(name, "") if node.args else ""
+            self.fail(f"atom {name!r} takes {atom.arity} argument(s), got {len(node.args)}{hint}", node=node)
         args = tuple(self.visit(a) for a in node.args)
         for i in atom.constants:
             if args[i].shape != () or not _is_constant(args[i]):

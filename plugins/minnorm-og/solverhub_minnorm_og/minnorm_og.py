@@ -34,7 +34,7 @@ __all__ = ["MinNormOG", "MinNormOGOptions", "MinNormOGState"]
 from dataclasses import dataclass, replace
 
 from solverhub.plugin import lazy_module
-from solverhub.plugin import SolverOptions, option
+from solverhub.plugin import option
 
 from .projection import DEFAULT_RTOL, orthogonal_step
 from .steps import StepOptions, UnlearningSolver, UnlearnState, loss_step

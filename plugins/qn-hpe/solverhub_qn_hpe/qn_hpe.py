@@ -48,7 +48,7 @@ from solverhub.plugin import Capabilities, IterState, Solver, Status, lazy_modul
 from solverhub.plugin import SolverOptions, model_validator, option
 
 from ._monotone import monotone_verdict
-from .jacobian_learner import PROJECTIONS, project_jacobian, secant_update
+from .jacobian_learner import project_jacobian, secant_update
 
 torch = lazy_module("torch")
 

@@ -48,6 +48,16 @@ class ExpressionContext:
     file: str | None
     line_of: Callable[[tuple], int | None]
 
+    def location(self, *path) -> Location:
+        """``file:line`` of the YAML key at ``path`` (for errors)."""
+        return Location(self.file, self.line_of(path))
+
+    def charge(self, shape, path: tuple, what: str) -> None:
+        """Count an array the kind builds itself (planted data, a model's parameters) against the
+        element caps of the whole problem, before building it: an error at ``path``'s line."""
+        from ..data import charge
+        charge(tuple(int(n) for n in shape), self.location(*path), what)
+
     def parse(self, text, path: tuple, *, allow_compare: bool = False) -> Node:
         where = ".".join(str(p) for p in path)
         return parse_expression(text, self.symbols, where=where,
@@ -381,6 +391,8 @@ class ModelKind(ProblemKind):
 
     generic_minimization: ClassVar[bool] = True
     no_cvxpy_reason: ClassVar[str] = "the objective is a model, not a convex expression"
+    # the ``data:`` entries the kind reads (others are an error at their line); None: any
+    data_names: ClassVar[tuple[str, ...] | None] = None
 
     def build_model(self, sections, ctx: ExpressionContext):
         raise NotImplementedError
@@ -389,12 +401,39 @@ class ModelKind(ProblemKind):
         raise NotImplementedError
 
     def start(self, problem):
-        """The default starting point (flat numpy): the file's ``x0``."""
+        """The starting point (flat numpy): the file's ``x0`` when it gives one (not all
+        zeros), else :meth:`default_start`."""
+        import numpy as np
+        return problem.x0 if np.any(problem.x0 != 0) else self.default_start(problem)
+
+    def default_start(self, problem):
+        """The kind's own start when the file gives none (e.g. a seeded initialisation)."""
         return problem.x0
 
     def compile(self, sections, ctx: ExpressionContext) -> CompiledSections:
+        """Checks the data names and the declared variables against the kind's, then ``build_model``."""
+        self._check_data_names(ctx)
+        if ctx.symbols.variables:
+            want = {k: tuple(v) for k, v in self.implicit_variables(sections, dict(ctx.symbols.data),
+                                                                    ctx.location("data")).items()}
+            declared = {k: tuple(v) for k, v in ctx.symbols.variables.items()}
+            if declared != want:
+                from ...errors import ProblemError
+                raise ProblemError(f"variables: {declared} do not match the model's {want}",
+                                   location=ctx.location("variables"),
+                                   allowed="omit variables: (the kind implies them)")
         built = self.build_model(sections, ctx)
         return built if isinstance(built, CompiledSections) else CompiledSections(model=built)
+
+    def _check_data_names(self, ctx: ExpressionContext) -> None:
+        if self.data_names is None:
+            return
+        unknown = [k for k in ctx.symbols.data if k not in self.data_names]
+        if unknown:
+            from ...errors import ProblemError
+            raise ProblemError(f"data: unknown entry {unknown[0]!r} for kind {self.name}",
+                               location=ctx.location("data", unknown[0]),
+                               allowed=", ".join(self.data_names) or "(no data entries)")
 
     def lower_torch(self, problem, device, dtype) -> TorchProblem:
         model = self.torch_model(problem, device, dtype)

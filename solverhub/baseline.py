@@ -49,6 +49,19 @@ def _polish(problem, x, tp, oracle, iterations: int = 100):
     return param.detach().numpy()
 
 
+def _polish_in_box(problem, x, oracle, iterations: int = 100):
+    """A few L-BFGS-B iterations (scipy) from cvxpy's point, inside the variables' bounds."""
+    from scipy.optimize import Bounds, minimize
+    lower, upper = problem.structure.box(problem.variables)
+
+    def fun(z):
+        value, grad = oracle.peek_value_and_grad(torch.as_tensor(z, dtype=torch.float64))
+        return float(value), grad.numpy().astype(np.float64)
+    res = minimize(fun, np.clip(x, lower, upper), jac=True, method="L-BFGS-B", bounds=Bounds(lower, upper),
+                   options={"maxiter": iterations, "ftol": 0.0, "gtol": 1e-13})
+    return np.asarray(res.x, dtype=np.float64)
+
+
 def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
                      use_declared: bool = True) -> Reference:
     """The problem's :class:`Reference`: its declared optimum, or the kind's
@@ -78,14 +91,15 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
     if ref.message:
         message += f" ({ref.message})"
     needs_polish = ref.status is ReferenceStatus.INACCURATE or cert.value > spec.tolerance
-    if polish and needs_polish and problem.kind.polishable and not problem.has_constraints\
-            and not problem.has_bounds:     # unconstrained L-BFGS would leave the box
-        x_new = _polish(problem, x, tp, oracle)
+    if polish and needs_polish and problem.kind.polishable and not problem.has_constraints:
+        # bounds: L-BFGS-B inside the box (plain L-BFGS would leave it)
+        x_new = _polish_in_box(problem, x, oracle) if problem.has_bounds else _polish(problem, x, tp, oracle)
         obj_new, cert_new, _, _ = _certify(problem, x_new, None)
         if np.isfinite(obj_new) and obj_new <= objective + 1e-12 * max(1.0, abs(objective)) \
                 and cert_new.value <= cert.value:
             x, objective, cert, polished = x_new, obj_new, cert_new, True
-            message = f"{said} by {ref.solver}; polished by L-BFGS to {cert.name} = {cert.value:.3g}"
+            how = "L-BFGS-B in the box" if problem.has_bounds else "L-BFGS"
+            message = f"{said} by {ref.solver}; polished by {how} to {cert.name} = {cert.value:.3g}"
     status = ref.status
     if status is ReferenceStatus.CERTIFIED and not cert.value <= spec.tolerance:
         status = ReferenceStatus.INACCURATE

@@ -287,3 +287,17 @@ def test_bad_bounds_are_one_line_at_the_line(write_problem, run_cli, bound, frag
     assert "allowed:" in lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_an_inaccurate_bounded_baseline_is_polished_inside_the_box():
+    """CLARABEL's exponential-cone answer (projected gradient ~1e-4) is polished by L-BFGS-B in the box."""
+    from solverhub.baseline import compute_baseline
+    p = load(MIXED.replace('objective: "', 'objective: "0.1 * sum(exp(x)) + '))
+    ref = compute_baseline(p)
+    assert ref.status.value == "certified" and ref.polished, ref.message
+    assert ref.certificate.name == "projected_grad_norm" and ref.certificate.value <= 1e-8
+    lower, upper = p.structure.box(p.variables)
+    assert (ref.x >= lower).all() and (ref.x <= upper).all()
+    assert ref.x[0] == 1.0 and ref.x[3] == -1.0                                # bounds active after polishing
+    r = solve(p, "lbfgsb", tolerance=1e-9)
+    assert r.objective == pytest.approx(ref.objective, rel=1e-12)

@@ -99,7 +99,7 @@ def _t_kl_div(x, y):
 
 
 def _t_transpose(x):
-    return x.permute(*range(x.ndim - 1, -1, -1))
+    return x.permute(*range(x.ndim - 1, -1, -1)) if x.ndim > 1 else x
 
 
 # -- cvxpy forms ---------------------------------------------------------------------------------

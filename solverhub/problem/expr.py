@@ -458,7 +458,10 @@ def _evaluate(node: Node, vals: list[float]):
         return None
     if isinstance(node, Call):
         fn = ATOMS[node.atom].scalar
-        return None if fn is None else float(fn(*vals))
+        if fn is None:
+            return None
+        value = fn(*vals)
+        return value if isinstance(value, complex) else float(value)
     return None
 
 

@@ -570,3 +570,26 @@ def test_max_and_min_on_the_simplex_plane(write_problem, run_cli, tmp_path):
     np.testing.assert_allclose(sol["x"], np.full(4, 0.25), atol=1e-6)
     np.testing.assert_allclose(sol["y"], np.full(3, 1 / 3), atol=1e-6)
     assert ref["objective"] == pytest.approx(0.25 - 1 / 3, rel=1e-8)
+
+
+# -- the docs' atom table: sign and prox columns (test_docs_examples checks names, curvature, meaning) --
+def test_atom_table_sign_and_prox_columns_match_the_code():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "docs" / "yaml-reference.md").read_text(encoding="utf-8")
+    table = re.search(r"<!-- atoms:begin.*?-->\n(.*?)<!-- atoms:end -->", text, re.S).group(1)
+    rows = [[c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]] for line in table.splitlines()
+            if line.startswith("| `")]
+    header = [c.strip() for c in table.splitlines()[0].strip().strip("|").split("|")]
+    assert header[5:] == ["sign", "prox of t·f"], header
+    seen = set()
+    for cells in rows:
+        name = re.match(r"`(\w+)\(", cells[0]).group(1)
+        atom = ATOMS[name]
+        seen.add(name)
+        assert cells[5] == atom.sign, (name, cells[5], atom.sign)
+        want = "none" if atom.prox is None else f"`{atom.prox.__name__}`"
+        assert cells[6].split(":")[0] == want, (name, cells[6], want)
+        assert [p for p in ("p", "M") if f", {p})`" in cells[0]] == (["p"] if name == "power" else
+                                                                     ["M"] if name == "huber" else [])
+    assert seen == set(ATOMS)

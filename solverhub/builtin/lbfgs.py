@@ -2,7 +2,10 @@
 
 Each solverhub iteration is one ``LBFGS.step`` with ``max_iter=1``; torch
 re-evaluates f and its gradient at the start of every ``step`` call, and those
-evaluations are counted like any other.
+evaluations are counted like any other. The solver state holds no live optimizer:
+it holds torch's L-BFGS memory (curvature pairs, direction, step, H_diag, ...) as
+immutable values, and each step hands torch fresh copies of its mutable parts, so a
+state is never changed by a later step.
 """
 from __future__ import annotations
 
@@ -29,8 +32,18 @@ class LBFGSOptions(SolverOptions):
 
 @dataclass(kw_only=True)
 class LBFGSState(IterState):
-    param: Any = None
-    optimizer: Any = None
+    memory: tuple = ()   # torch.optim.LBFGS's state as (name, value) pairs; its lists as tuples
+
+
+def _thaw(memory: tuple) -> dict:
+    """torch's L-BFGS state from ``memory``: fresh lists (it appends and pops) and a fresh
+    ``prev_flat_grad`` (it is updated in place)."""
+    return {name: list(value) if isinstance(value, tuple) else
+            value.clone() if name == "prev_flat_grad" else value for name, value in memory}
+
+
+def _freeze(state: dict) -> tuple:
+    return tuple((name, tuple(value) if isinstance(value, list) else value) for name, value in state.items())
 
 
 class LBFGS(Solver):
@@ -40,7 +53,7 @@ class LBFGS(Solver):
     capabilities = Capabilities()
     priority = 10
     Options = LBFGSOptions
-    description = "limited-memory BFGS (torch.optim.LBFGS, strong Wolfe)"
+    description = "limited-memory BFGS (torch.optim.LBFGS's iteration, strong Wolfe)"
     # torch.optim.LBFGS and its strong-Wolfe search read scalars with .item()/float() (7 per step measured)
     host_syncs_per_step = 7
 
@@ -50,15 +63,14 @@ class LBFGS(Solver):
         torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])
 
     def init(self, problem, oracle, x0, options):
-        param = x0.detach().clone().requires_grad_(True)
-        opt = torch.optim.LBFGS([param], lr=options.lr, max_iter=1, max_eval=options.max_evaluations,
-                                history_size=options.history_size,
-                                tolerance_grad=0.0, tolerance_change=0.0,
-                                line_search_fn=None if options.line_search == "none" else "strong_wolfe")
-        return LBFGSState(x=param.detach().clone(), param=param, optimizer=opt)
+        return LBFGSState(x=x0.detach().clone())
 
     def step(self, state, oracle, options):
-        param = state.param
+        param = state.x.clone().requires_grad_(True)
+        optimizer = torch.optim.LBFGS([param], lr=options.lr, max_iter=1, max_eval=options.max_evaluations,
+                                      history_size=options.history_size, tolerance_grad=0.0, tolerance_change=0.0,
+                                      line_search_fn=None if options.line_search == "none" else "strong_wolfe")
+        optimizer.state[param].update(_thaw(state.memory))
 
         def closure():
             value, grad = oracle.value_and_grad(param.detach())
@@ -66,14 +78,15 @@ class LBFGS(Solver):
             return value
 
         try:
-            state.optimizer.step(closure)
+            optimizer.step(closure)
         except (IndexError, RuntimeError) as err:   # torch's line search breaks on inf/nan values
-            return LBFGSState(x=state.x, param=param, optimizer=state.optimizer,
+            return LBFGSState(x=state.x, memory=state.memory,
                               stop=(Status.DIVERGED, f"torch LBFGS stopped on non-finite values ({err})"))
-        x_new = param.detach().clone()
+        x_new = param.detach()
+        memory = _freeze(optimizer.state[param])
         if torch.equal(x_new, state.x):   # torch returns without a step when d is not a descent direction
-            return LBFGSState(x=x_new, param=param, optimizer=state.optimizer,
+            return LBFGSState(x=x_new, memory=memory,
                               stop=(Status.FAILED, "no progress: torch LBFGS made no step (search direction "
                                                    "not a descent direction or line search failed; tolerance "
                                                    "below attainable accuracy?)"))
-        return LBFGSState(x=x_new, param=param, optimizer=state.optimizer)
+        return LBFGSState(x=x_new, memory=memory)

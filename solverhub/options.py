@@ -5,8 +5,8 @@ common :class:`RunOptions`, coercion of ``key=value`` strings through them with 
 tables of the method pages (:func:`options_table`)."""
 from __future__ import annotations
 
-__all__ = ["SolverOptions", "RunOptions", "option", "model_validator", "OPTIONS_CONFIG", "build_options", "coerce_option",
-           "parse_assignments", "option_names", "options_dict", "options_rows", "options_table", "canonical_value",
+__all__ = ["SolverOptions", "RunOptions", "option", "model_validator", "OPTIONS_CONFIG", "build_options",
+           "coerce_option", "parse_assignments", "option_names", "options_dict", "options_rows", "options_table", "canonical_value",
            "canonical_json", "canonical_text", "canonical_label", "canonical_options", "normalize_names"]
 
 import dataclasses
@@ -33,7 +33,7 @@ class SolverOptions(BaseModel):
 def option(default: Any, description: str, *, symbol: str | None = None, gt: float | None = None,
            ge: float | None = None, lt: float | None = None, le: float | None = None, **kwargs: Any) -> Any:
     """A pydantic ``Field``: ``default``, a one-line ``description`` (shown in the method page's
-    table and ``solverhub info``), the paper's ``symbol`` (e.g. ``"η"``), and bounds."""
+    table and ``solverhub list --options``), the paper's ``symbol`` (e.g. ``"η"``), and bounds."""
     if not description or not description.strip():
         raise ValueError("option(...) needs a one-line description")
     extra = {"symbol": symbol} if symbol else None

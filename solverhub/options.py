@@ -6,8 +6,8 @@ tables of the method pages (:func:`options_table`)."""
 from __future__ import annotations
 
 __all__ = ["SolverOptions", "RunOptions", "option", "model_validator", "OPTIONS_CONFIG", "build_options",
-           "coerce_option", "parse_assignments", "option_names", "options_dict", "options_rows", "options_table", "canonical_value",
-           "canonical_json", "canonical_text", "canonical_label", "canonical_options", "normalize_names"]
+           "coerce_option", "parse_assignments", "option_names", "options_dict", "options_rows", "options_table",
+           "canonical_value", "canonical_json", "canonical_text", "canonical_label", "canonical_options", "normalize_names"]
 
 import dataclasses
 import functools

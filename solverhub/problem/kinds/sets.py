@@ -17,6 +17,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..._lazy import lazy_module
+from ...parts.projections import project_ball
 
 torch = lazy_module("torch")
 
@@ -90,9 +91,8 @@ def build_projection(variables, sets: dict, device, dtype):
     def project(z):
         out = torch.minimum(torch.maximum(z, lo_t), hi_t)
         for offset, size, radius in balls:
-            part = out[offset:offset + size]
-            scale = torch.clamp(radius / torch.clamp(torch.linalg.vector_norm(part), min=1e-300), max=1.0)
-            out = torch.cat([out[:offset], part * scale, out[offset + size:]])
+            part = project_ball(out[offset:offset + size], radius)[0]
+            out = torch.cat([out[:offset], part, out[offset + size:]])
         return out
     return project
 

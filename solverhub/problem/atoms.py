@@ -41,12 +41,11 @@ TRANSPOSE = "transpose"                   # axes reversed (a vector or a scalar 
 DIAG = "diag"                             # vector (n) -> (n, n) matrix; square matrix (n, n) -> vector (n)
 TRACE = "trace"                           # square matrix -> scalar
 
-CURVATURES = ("convex", "concave", "affine", "nonconvex")
-SIGNS = ("nonneg", "nonpos", "unknown")
-
 
 @dataclass(frozen=True)
 class Atom:
+    """One atom of the language (the module docstring says what each field means)."""
+
     name: str
     arity: int
     shape_rule: str          # one of the constants above

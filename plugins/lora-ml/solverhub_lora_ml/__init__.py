@@ -1,6 +1,5 @@
-"""Meta-learning with LoRA in retraining (LoRA-ML, arXiv 2410.22264), standard retraining,
-and the problem kind ``lora_meta``, as a solverhub plugin. Importing this package imports
-neither torch nor numpy: the kind loads on first access."""
+"""LoRA-ML (arXiv 2410.22264), standard retraining and the kind ``lora_meta`` as a solverhub
+plugin. Importing this package imports neither torch nor numpy (names load on first access)."""
 from __future__ import annotations
 
 __all__ = ["LoraML", "RetrainStandard", "LoraMeta"]

@@ -1,16 +1,9 @@
-"""Standard retraining (SR): the reference method LoRA-ML (arXiv 2410.22264) beats.
+"""Standard retraining (SR), the reference method LoRA-ML (arXiv 2410.22264) beats:
+GD on the shared matrix alone over the pooled tasks, min_A (1/T) sum_t (1/2N) ||Y_t - A X_t||².
 
-SR fits the shared matrix alone on the pooled tasks::
-
-    min_A  (1/T) sum_t (1/2N) ||Y_t - A X_t||²
-
-by GD with step ``lr`` (default 0.03, the step LoRA-ML uses on A). On kind ``lora_meta``
-this is GD on the meta loss with the adapters held at U = 0: the A-gradient of the meta
-loss at (A, 0) is exactly SR's gradient, so each iteration is one counted
-``oracle.grad``. SR converges to the pooled least-squares A (about the task mean,
-A* + mean_t U*_tU*_tᵀ), and (A_SR, 0) is a stationary point -- a saddle -- of the meta
-loss: the U-gradient 2 sym(G_t) U_t vanishes at U = 0. The paper shows the residual
-W_new - A_SR of a new task has rank > k, so a rank-k adapter cannot fit it.
+On kind ``lora_meta`` this is A ← A − lr·∇_A f(A, 0) with the adapters held at U = 0 (one
+``oracle.grad`` per iteration); its limit (A_SR, 0) is a saddle of the meta loss (the
+U-gradient 2 sym(G_t) U_t vanishes at U = 0). See ``docs/methods/lora-ml.md``.
 """
 from __future__ import annotations
 
@@ -18,8 +11,7 @@ __all__ = ["RetrainStandard", "Options", "SRState"]
 
 from dataclasses import dataclass
 
-from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
-from solverhub.plugin import SolverOptions, option
+from solverhub.plugin import Capabilities, IterState, Solver, SolverOptions, lazy_module, option
 
 torch = lazy_module("torch")
 
@@ -48,8 +40,7 @@ class RetrainStandard(Solver):
 
     def init(self, problem, oracle, x0, options: Options) -> SRState:
         nA = problem.sections.model.planted.d ** 2
-        x = torch.cat([x0[:nA], torch.zeros_like(x0[nA:])])
-        return SRState(x=x, n_shared=nA)
+        return SRState(x=torch.cat([x0[:nA], torch.zeros_like(x0[nA:])]), n_shared=nA)
 
     def step(self, state: SRState, oracle, options: Options) -> SRState:
         nA, x = state.n_shared, state.x

@@ -1,37 +1,23 @@
 """LoRA-ML: meta-learning with low-rank adaptations in retraining (arXiv 2410.22264).
 
 Reference: Block, Srinivasan, Collins, Mokhtari, Shakkottai, "Meta-learning with LoRA in
-retraining" (NeurIPS 2025 as "Provable Meta-Learning with Low-Rank Adaptations"),
-linear case. Meta objective over the shared A and the task adapters U_t::
+retraining" (NeurIPS 2025 as "Provable Meta-Learning with Low-Rank Adaptations"), linear
+case, and the official linear code [P]::
 
     min_A  sum_t  min_{U_t}  1/(2N) ||Y_t - (A + U_t U_tᵀ) X_t||²
 
-One iteration (``step``) is one outer step of the official linear code [P]:
-
-* ``inner_steps`` (10) GD steps on every U_t, step ``lr_inner`` (0.003) on the per-task
-  loss (1/2N)||Y_t - W_t X_t||², i.e. ``lr_inner * T`` times the U-gradient of the
-  oracle's objective f = (1/T) sum_t (per-task loss);
-* one GD step on A, step ``lr_outer`` (0.03) on the gradient summed over tasks and
-  normalised by N*T, i.e. the A-gradient of f at the updated adapters.
-
-Start (the kind's default x0) [P]: A = 0, U_t ~ N(0, 0.1²).
-
-Oracle calls: every inner step and the outer step take one ``oracle.grad`` of the meta
-loss (the full gradient; each step uses its part), so one iteration costs
-``inner_steps + 1`` gradient calls. No host syncs inside ``step``.
-
-Reconstructed [R]: nothing beyond the official code's loop; the per-task scaling of the
-inner step is read from "gradient summed over tasks, normalised by N*T" for the outer step
-(the inner step of task t sees only task t's loss, normalised by N).
+One iteration = one outer step: ``inner_steps`` GD steps U ← U − lr_inner·T·∇_U f, then
+A ← A − lr_outer·∇_A f (f: the oracle's meta loss, the mean over tasks); every step is one
+``oracle.grad``. Reconstructed [R]: the per-task scaling T of the inner step. Details:
+``docs/methods/lora-ml.md``.
 """
 from __future__ import annotations
 
 __all__ = ["LoraML", "Options", "LoraMLState"]
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
-from solverhub.plugin import SolverOptions, option
+from solverhub.plugin import Capabilities, IterState, Solver, SolverOptions, lazy_module, option
 
 torch = lazy_module("torch")
 
@@ -70,15 +56,11 @@ class LoraML(Solver):
     def step(self, state: LoraMLState, oracle, options: Options) -> LoraMLState:
         nA, x = state.n_shared, state.x
         A, U = x[:nA], x[nA:]
-        scale = options.lr_inner * state.tasks
-        for _ in range(options.inner_steps):
-            g = oracle.grad(torch.cat([A, U]))
-            U = U - scale * g[nA:]
-        g = oracle.grad(torch.cat([A, U]))
-        A = A - options.lr_outer * g[:nA]
-        return LoraMLState(x=torch.cat([A, U]), n_shared=nA, tasks=state.tasks,
-                           outer_steps=state.outer_steps + 1,
-                           inner_steps_total=state.inner_steps_total + options.inner_steps)
+        for _ in range(options.inner_steps):                  # U_t ← U_t − η_in ∇_{U_t} (1/2N)‖Y_t − W_t X_t‖²
+            U = U - options.lr_inner * state.tasks * oracle.grad(torch.cat([A, U]))[nA:]
+        A = A - options.lr_outer * oracle.grad(torch.cat([A, U]))[:nA]     # A ← A − η_out ∇_A f
+        return replace(state, x=torch.cat([A, U]), outer_steps=state.outer_steps + 1,
+                       inner_steps_total=state.inner_steps_total + options.inner_steps)
 
     def report(self, state: LoraMLState, oracle, options) -> dict:
         return {"outer_steps": state.outer_steps, "inner_steps_total": state.inner_steps_total}

@@ -1,21 +1,12 @@
 """The planted model of ``kind: lora_meta`` (the linear setting of arXiv 2410.22264) in numpy,
 float64: the YAML sections, the seeded draw, the meta loss written independently of the torch
 one (the baseline's), and the new-task fine-tune (GD on a rank-r adapter; reduced-rank
-regression as its closed form).
+regression as its closed form). Planted (``default_rng(planted.seed)``, all N(0, 1))::
 
-Planted model (seeded; every draw from ``numpy.random.default_rng(planted.seed)``)::
+    A* (d x d),  U*_t (d x k),  X_t (d x N),  Y_t = (A* + U*_t U*_tᵀ) X_t + sigma * N(0, 1)
 
-    A*      (d x d)   entries N(0, 1)
-    U*_t    (d x k)   entries N(0, 1),            t = 1..T
-    X_t     (d x N)   entries N(0, 1)
-    Y_t = (A* + U*_t U*_tᵀ) X_t + sigma * N(0, 1)
-
-The new (test) task uses ``numpy.random.default_rng(new_task.seed)``:
-u (d x k) ~ N(0, 1), W_new = A* + u uᵀ, X' (d x n') ~ N(0, 1), Y' = W_new X' + sigma * noise.
-
-Reconstructed [R]: the distributions of A*, U*_t, u (the paper's code draws its own; we use
-standard normals), noise std = sigma (the official code's noise std is sigma², a quirk we do
-not copy), and the fine-tune's number of steps.
+New task (``default_rng(new_task.seed)``): W_new = A* + u uᵀ, Y' = W_new X' + sigma * noise.
+Reconstructed [R]: these standard-normal laws and noise std sigma (the official code: sigma²).
 """
 from __future__ import annotations
 

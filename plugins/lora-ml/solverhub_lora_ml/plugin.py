@@ -1,6 +1,5 @@
-"""solverhub entry point of the ``lora-ml`` plugin (group ``solverhub``): the solvers
-``lora-ml`` and ``retrain-standard`` and the problem kind ``lora_meta``. Nothing heavy is
-imported until a solver or a problem is used, so ``solverhub list`` stays fast."""
+"""solverhub entry point of the ``lora-ml`` plugin: the solvers ``lora-ml`` and
+``retrain-standard`` and the kind ``lora_meta``, imported only when a hook asks."""
 from __future__ import annotations
 
 from solverhub.plugin import hookimpl

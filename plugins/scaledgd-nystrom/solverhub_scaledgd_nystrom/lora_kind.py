@@ -1,26 +1,12 @@
-"""``kind: lora_finetune`` -- fine-tune a small pretrained network on a new task with LoRA adapters
-(Hu et al. 2021, arXiv 2106.09685; the NoRA experiments of arXiv 2410.18965 at toy scale).
+"""``kind: lora_finetune`` -- fine-tune a small pretrained MLP (:mod:`.mlp`) on a new task with LoRA
+adapters (Hu et al. 2021, arXiv 2106.09685; the NoRA experiments of arXiv 2410.18965 at toy scale).
 
-The network is the multilayer perceptron of :mod:`.mlp`. Its pretrained weights are either
+    minimize_{A_l, B_l}  loss(network with W_l + s·B_l A_l, X, y),  s = alpha / rank
 
-* loaded from the file's data: ``W0, b0, W1, b1, ...`` (W_l of shape (out_l, in_l)), or
-* trained in the set-up of the problem (``pretrain:`` section) on the source task
-  ``X_pretrain, y_pretrain`` from ``pretrain.seed`` (:func:`.mlp.pretrain_mlp`), cached per
-  problem within a process.
-
-Fine-tuning adapts layer l as W_l + s·B_l A_l with s = alpha / rank, A_l (rank × in_l),
-B_l (out_l × rank) -- the unknowns, implied by the kind (``A0, B0, A1, B1, ...`` for the
-layers in ``lora.layers``, default all). The pretrained weights stay frozen. Objective:
-the loss on the new task ``X, y`` (``mse`` or ``cross_entropy`` with integer labels
-0..out−1). ``X`` and ``y`` are the rows of a finite sum, so ``oracle: {stochastic:
-{batch_size}}`` gives minibatches. Optional ``X_test, y_test``: a held-out split, reported only.
-
-Start when the file gives no ``x0``: the standard LoRA init (peft's: A ~ U(−1/√in, 1/√in),
-i.e. kaiming_uniform with a = √5; B = 0) drawn with numpy from ``lora.init_seed``.
-
-Reference (a classical method, LOCAL, not a certified optimum): L-BFGS (strong Wolfe, up to
-``REFERENCE_ITERATIONS`` iterations) on the same objective from the kind's start -- a local
-minimum of a nonconvex problem, so gaps to it can be negative.
+The pretrained W_l, b_l are frozen: data ``W0, b0, ...`` or trained in the set-up (``pretrain:``,
+cached per problem). ``X, y`` are the rows of a finite sum. Default start: the standard LoRA init
+(A ~ U(−1/√in, 1/√in), B = 0; numpy, ``lora.init_seed``). Reference: L-BFGS from that start, LOCAL.
+Keys, errors and report: docs/methods/scaledgd-nystrom.md.
 """
 from __future__ import annotations
 
@@ -33,10 +19,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from solverhub.plugin import (CompiledSections, Location, ModelKind, ProblemError, Reference, ReferenceStatus,
-                              lazy_module)
+from solverhub.plugin import CompiledSections, ModelKind, ProblemError, Reference, ReferenceStatus, lazy_module
 
-from .common import Layout, Strict, check_variables, file_start_or, need_data, per_problem
+from .common import Layout, Strict, need_data, per_problem
 from .mlp import mlp_forward, pretrain_mlp, task_loss
 
 torch = lazy_module("torch")
@@ -178,7 +163,6 @@ lora: {rank: 2}
 loss: mse
 """
 
-    # -- YAML -> problem -------------------------------------------------------
     @staticmethod
     def _spec(sections, data_shapes: dict, location) -> LoraModelSpec:
         """The spec, checked against the data shapes (errors at ``location``)."""
@@ -234,25 +218,18 @@ loss: mse
         return self._spec(sections, data_shapes, location).adapters
 
     def build_model(self, sections, ctx) -> CompiledSections:
-        spec = self._spec(sections, ctx.symbols.data, Location(ctx.file, ctx.line_of(("lora",))))
-        check_variables(ctx, spec.adapters, "the adapters",
-                        allowed="leave variables: out (the kind implies A0, B0, ...)")
+        spec = self._spec(sections, ctx.symbols.data, ctx.location("lora"))
         return CompiledSections(model=spec, rows=("X", "y"), n_rows=int(ctx.symbols.data["X"][0]))
 
-    # -- torch -------------------------------------------------------------
-    @staticmethod
-    def standard_init(problem, rng=None) -> np.ndarray:
+    def default_start(self, problem) -> np.ndarray:
         """The standard LoRA start as float64 numpy: A ~ U(−1/√in, 1/√in), B = 0."""
-        rng = rng if rng is not None else np.random.default_rng(problem.sections.model.init_seed)
+        rng = np.random.default_rng(problem.sections.model.init_seed)
         x = np.zeros(problem.dim)
         for v in problem.variables:
             if v.name.startswith("A"):
                 bound = 1.0 / np.sqrt(v.shape[1])
                 x[v.offset:v.offset + v.size] = rng.uniform(-bound, bound, size=v.size)
         return x
-
-    def start(self, problem) -> np.ndarray:
-        return file_start_or(problem, lambda: self.standard_init(problem))
 
     def torch_model(self, problem, device, dtype) -> LoraModel:
         spec: LoraModelSpec = problem.sections.model
@@ -266,7 +243,6 @@ loss: mse
         source = None if spec.weights_from_data else split("X_pretrain", "y_pretrain")
         return LoraModel(spec, Layout.of(problem), weights, split("X", "y"), test, source)
 
-    # -- report ------------------------------------------------------------
     def report(self, tp, oracle, x) -> dict:
         model: LoraModel = tp.model
         with torch.no_grad():
@@ -285,7 +261,6 @@ loss: mse
                         out[f"pretrained_{label}_accuracy"] = model.accuracy(zero, split)
         return out
 
-    # -- reference: a local solve ----------------------------------------------
     def reference_solve(self, problem, solver=None) -> Reference:
         """L-BFGS from the kind's start on CPU float64: a LOCAL reference, not a global certificate."""
         tp = self.lower_torch(problem, torch.device("cpu"), torch.float64)

@@ -1,52 +1,28 @@
-"""ScaledGD for low-rank matrix factorization, with Nyström or small random initialization.
+"""ScaledGD for low-rank matrix factorization from a Nyström or a small random start.
 
-Reference: M. Li, Y. Zhang, A. Mokhtari, N. He, "On the Crucial Role of Initialization
-for Matrix Factorization", ICLR 2025, arXiv 2410.18965 (ScaledGD: Tong, Ma, Chi 2021).
+M. Li, Y. Zhang, A. Mokhtari, N. He, "On the Crucial Role of Initialization for Matrix
+Factorization", ICLR 2025, arXiv 2410.18965 (ScaledGD: Tong, Ma, Chi 2021):
 
-ScaledGD (paper):
-    symmetric   X ← X − η ∇_X f · (XᵀX)^†,                 f = 1/4 ‖XXᵀ − M‖²
-    asymmetric  X ← X − η ∇_X f · (YᵀY)^†,  Y ← Y − η ∇_Y f · (XᵀX)^†   (simultaneous),
-                                                             f = 1/2 ‖XYᵀ − M‖²
-Nyström init (paper): X₀ = M Ω with Ω ∈ R^{n×r} i.i.d. Gaussian; asymmetric: X₀ = MΩ, Y₀ = 0.
+    symmetric   X ← X − η ∇_X f · (XᵀX)^†
+    asymmetric  X ← X − η ∇_X f · (YᵀY)^†,   Y ← Y − η ∇_Y f · (XᵀX)^†   (simultaneous)
+    Nyström start  X₀ = MΩ, Ω ∈ R^{n×r} i.i.d. N(0, 1); asymmetric: Y₀ = 0
 
-Step sizes. Asymmetric with the Nyström init, η = 1 (paper): Y₁ = MᵀX₀(X₀ᵀX₀)^† makes
-X₀Y₁ᵀ the projection of M onto col(MΩ), i.e. M itself when rank(M) ≤ r: one step.
-Symmetric, η = 1/2 is RECONSTRUCTED (method note, derived): in M's eigenbasis the update is
-S ← (S + ΛS^{−T})/2, Newton's square-root iteration, hence quadratic convergence; η = 1
-2-cycles. Random init uses η = 1/2 in both cases (the usual ScaledGD step).
-
-``scaledgd-nystrom`` preconditions with the pseudo-inverse, needed in the over-parameterized
-case where X₀ = MΩ has rank rank(M) < r, cutting eigenvalues below ``rcond`` = 1e-12 times the
-largest (RECONSTRUCTED: at torch's default cutoff, ~r·eps, a null eigenvalue of XᵀX that rounding
-grows from 1e-16 crossed it after ~60 iterations past convergence at n = 10⁴ and the error
-jumped from 1e-14 to 7e-2; legitimate eigenvalues are ≥ 1/κ² of the largest, so 1e-12 only
-cuts directions for κ > 10⁶); with ``damping`` > 0, (G + damping·I)^{-1} instead. How the near-null
-directions are treated changes the random-init over-parameterized count a lot (see
-docs/methods/scaledgd-nystrom.md).
-
-Asymmetric updates are simultaneous (paper) or, with ``update=alternating``, Gauss–Seidel
-(Y's step uses the new X; RECONSTRUCTED choice for the random-init reference, whose
-simultaneous version stalls or blows up from a 1e-3 init on 2 of 3 seeds we tried).
-The reference ``scaledgd`` preconditions with (G + λI)^{-1}, λ = ``damping`` = 1e-6
-(ScaledGD(λ) of Xu, Shen, Chi, Ma, "The Power of Preconditioning in Overparameterized
-Low-Rank Matrix Sensing", ICML 2023), which keeps it defined when XᵀX turns singular in
-the over-parameterized case.
-
-Oracle use: one ``grad`` per iteration (two with alternating asymmetric updates). The
-Nyström sketch MΩ reads M directly (``problem.data``) once in ``init``; it is reported as
-``sketch_products`` (columns of Ω multiplied by M), not as an oracle call. No host syncs
-in ``step``.
+RECONSTRUCTED (docs/methods/scaledgd-nystrom.md, which has the full story): η = ½ symmetric
+(Newton's square-root iteration; η = 1 2-cycles); the pseudo-inverse with cutoff ``rcond`` = 1e-12
+in the over-parameterized case; the random-init reference with ScaledGD(λ) (Xu, Shen, Chi, Ma,
+ICML 2023) and alternating (Gauss–Seidel) asymmetric updates.
 """
 from __future__ import annotations
 
 __all__ = ["ScaledGD", "ScaledGDNystrom", "ScaledGDOptions", "NystromOptions", "ScaledGDState"]
 
+import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from solverhub import Capabilities, IterState, Solver
-from solverhub.plugin import lazy_module
-from solverhub.plugin import SolverOptions, option
+from solverhub.plugin import SolverOptions, lazy_module, option
 
 torch = lazy_module("torch")
 
@@ -78,26 +54,22 @@ class ScaledGDOptions(SolverOptions):
 @dataclass(kw_only=True)
 class ScaledGDState(IterState):
     lr: float = 0.5
-    symmetric: bool = True
-    shapes: Any = None              # ((m, r), (n, r)) or ((n, r),)
+    shapes: Any = None              # ((m, r),) symmetric or ((m, r), (n, r))
     init_time_s: float = 0.0
-    sketch_products: int = 0
+    sketch_products: int = 0        # columns of Ω multiplied by M (not oracle calls)
 
 
 def _split(x, shapes):
-    out, off = [], 0
-    for m, r in shapes:
-        out.append(x[off:off + m * r].reshape(m, r))
-        off += m * r
-    return out
+    """The factors [X] or [X, Y] as views of the flat x."""
+    sizes = [m * r for m, r in shapes]
+    return [part.reshape(shape) for part, shape in zip(torch.split(x, sizes), shapes)]
 
 
 def _precondition(G, gram, damping, rcond):
-    """G · (gram)^† (or (gram + damping I)^{-1}), gram symmetric PSD r×r."""
+    """G · gram^† (cutoff ``rcond``), or G (gram + damping·I)^{-1} when damping > 0; gram symmetric PSD."""
     if damping > 0:
         eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-        # gram symmetric: (A^{-1} Gᵀ)ᵀ = G A^{-1}; solve_ex: no error check, so no device sync
-        return torch.linalg.solve_ex(gram + damping * eye, G.T).result.T
+        return torch.linalg.solve_ex(gram + damping * eye, G.T).result.T     # solve_ex: no device sync
     return G @ torch.linalg.pinv(gram, hermitian=True, rtol=rcond)
 
 
@@ -105,33 +77,28 @@ class _ScaledGDBase(Solver):
     kinds = ("matrix_factorization",)
     capabilities = Capabilities()
 
-    def _start(self, problem, oracle, x0, options):
+    def _start(self, problem, oracle, x0, options, shapes):
+        """(x₀, η, sketch_products)."""
         raise NotImplementedError
 
     def init(self, problem, oracle, x0, options):
-        import time
-        symmetric = problem.sections.model.symmetric
         shapes = tuple(v.shape for v in problem.variables)
         t0 = time.perf_counter()
-        x, lr, sketches = self._start(problem, oracle, x0, options, symmetric, shapes)
-        return ScaledGDState(x=x, lr=lr, symmetric=symmetric, shapes=shapes,
-                             init_time_s=time.perf_counter() - t0, sketch_products=sketches)
+        x, lr, sketches = self._start(problem, oracle, x0, options, shapes)
+        return ScaledGDState(x=x, lr=lr, shapes=shapes, init_time_s=time.perf_counter() - t0,
+                             sketch_products=sketches)
 
     def step(self, state, oracle, options):
-        grads = _split(oracle.grad(state.x), state.shapes)
-        factors = _split(state.x, state.shapes)
-        if state.symmetric:
-            (X,), (GX,) = factors, grads
-            new = [X - state.lr * _precondition(GX, X.T @ X, options.damping, options.rcond)]
-        else:
-            (X, Y), (GX, GY) = factors, grads
-            X_new = X - state.lr * _precondition(GX, Y.T @ Y, options.damping, options.rcond)
-            if options.update == "alternating":      # Gauss-Seidel: Y's gradient at (X_new, Y), one more call
-                X, GY = X_new, _split(oracle.grad(torch.cat([X_new.reshape(-1), Y.reshape(-1)])), state.shapes)[1]
-            new = [X_new, Y - state.lr * _precondition(GY, X.T @ X, options.damping, options.rcond)]
-        x = torch.cat([f.reshape(-1) for f in new])
-        return ScaledGDState(x=x, lr=state.lr, symmetric=state.symmetric, shapes=state.shapes,
-                             init_time_s=state.init_time_s, sketch_products=state.sketch_products)
+        eta, P = state.lr, lambda G, gram: _precondition(G, gram, options.damping, options.rcond)
+        if len(state.shapes) == 1:                                          # symmetric
+            (X,), (GX,) = _split(state.x, state.shapes), _split(oracle.grad(state.x), state.shapes)
+            return dataclasses.replace(state, x=(X - eta * P(GX, X.T @ X)).reshape(-1))
+        (X, Y), (GX, GY) = _split(state.x, state.shapes), _split(oracle.grad(state.x), state.shapes)
+        X_new = X - eta * P(GX, Y.T @ Y)
+        if options.update == "alternating":          # Gauss–Seidel: Y's gradient at (X_new, Y), one more call
+            X, GY = X_new, _split(oracle.grad(torch.cat([X_new.reshape(-1), Y.reshape(-1)])), state.shapes)[1]
+        Y_new = Y - eta * P(GY, X.T @ X)
+        return dataclasses.replace(state, x=torch.cat([X_new.reshape(-1), Y_new.reshape(-1)]))
 
     def report(self, state, oracle, options):
         return {"step_size": state.lr, "init_time_s": state.init_time_s, "sketch_products": state.sketch_products}
@@ -146,19 +113,17 @@ class ScaledGDNystrom(_ScaledGDBase):
     Options = NystromOptions
     description = "ScaledGD with Nyström initialization X0 = M·Omega (quadratic convergence)"
 
-    def _start(self, problem, oracle, x0, options, symmetric, shapes):
+    def _start(self, problem, oracle, x0, options, shapes):
         # M as the file gives it (lower_torch checked it; no copy on the CPU in float64)
         M = torch.as_tensor(problem.data["M"], dtype=oracle.dtype, device=oracle.device)
-        n_cols, r = M.shape[1], shapes[0][1]
-        omega = options.sketch_std * torch.randn(n_cols, r, generator=oracle.generator,
+        r = shapes[0][1]
+        omega = options.sketch_std * torch.randn(M.shape[1], r, generator=oracle.generator,
                                                  dtype=oracle.dtype, device=oracle.device)
-        X0 = M @ omega
-        if symmetric:
-            x, lr = X0.reshape(-1), options.lr if options.lr is not None else 0.5
-        else:
-            Y0 = torch.zeros(shapes[1], dtype=oracle.dtype, device=oracle.device)
-            x, lr = torch.cat([X0.reshape(-1), Y0.reshape(-1)]), options.lr if options.lr is not None else 1.0
-        return x, lr, r
+        X0 = (M @ omega).reshape(-1)
+        if len(shapes) == 1:
+            return X0, 0.5 if options.lr is None else options.lr, r
+        Y0 = torch.zeros(shapes[1][0] * r, dtype=oracle.dtype, device=oracle.device)
+        return torch.cat([X0, Y0]), 1.0 if options.lr is None else options.lr, r
 
 
 class ScaledGD(_ScaledGDBase):
@@ -170,9 +135,8 @@ class ScaledGD(_ScaledGDBase):
     Options = ScaledGDOptions
     description = "ScaledGD (preconditioned GD on the factors) from a small random init"
 
-    def _start(self, problem, oracle, x0, options, symmetric, shapes):
+    def _start(self, problem, oracle, x0, options, shapes):
         if options.init == "x0":
             return x0, options.lr, 0
-        x = options.init_scale * torch.randn(x0.shape, generator=oracle.generator, dtype=oracle.dtype,
-                                             device=oracle.device)
-        return x, options.lr, 0
+        return options.init_scale * torch.randn(x0.shape, generator=oracle.generator, dtype=oracle.dtype,
+                                                device=oracle.device), options.lr, 0

@@ -1,6 +1,5 @@
-"""EM for mixtures of experts as mirror descent (arXiv 2411.06056) and the problem kind
-``mixture_of_experts``, as a solverhub plugin. Importing this package imports neither
-torch nor numpy: the kind and the generator load on first access."""
+"""EM for mixtures of experts as mirror descent (arXiv 2411.06056) and ``kind: mixture_of_experts``;
+the kind and the generator (numpy) load on first access."""
 from __future__ import annotations
 
 __all__ = ["EMMoE", "Options", "EMState", "MixtureOfExperts", "generate_planted"]

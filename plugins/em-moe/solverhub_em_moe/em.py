@@ -1,42 +1,19 @@
-"""EM for mixtures of experts, read as mirror descent on the NLL (arXiv 2411.06056).
+"""EM for mixtures of experts, read as mirror descent on the NLL.
 
-Reference: Fruytier, Mokhtari, Sanghavi, "Learning Mixtures of Experts with EM:
-A Mirror Descent Perspective", arXiv 2411.06056 (ICML 2025). The paper shows that
-one EM iteration is one step of mirror descent with unit step size on the
-negative log-likelihood, with the log-partition A of the complete-data
-exponential family as the mirror map:
+Reference: Fruytier, Mokhtari, Sanghavi, "Learning Mixtures of Experts with EM: A Mirror
+Descent Perspective", arXiv 2411.06056 (ICML 2025): one EM iteration is one step of mirror
+descent with unit step size on the NLL, with the log-partition A of the complete-data
+exponential family as the mirror map (so EM never increases the NLL):
 
-    theta_{t+1} = argmin_theta  <grad NLL(theta_t), theta> + D_A(theta, theta_t),
+    theta_{t+1} = argmin_theta  <grad NLL(theta_t), theta> + D_A(theta, theta_t)
 
-and that the NLL is 1-smooth relative to A (so EM never increases it), with a
-linear rate set by the missing information (higher SNR: faster).
-
-One iteration (``step``):
-
-* E-step: r_ik = P(z_i = k | x_i, y_i; theta_t)  (:meth:`MoEModel.posterior`);
-* M-step, experts: linear, general K: weighted least squares
-  beta_k = (Xᵀ R_k X)⁻¹ Xᵀ R_k y; linear, symmetric (experts ±beta):
-  beta = (XᵀX)⁻¹ Xᵀ((2r - 1) ⊙ y) (the note's closed form); logistic: a weighted
-  logistic regression with soft targets (symmetric: features s_i x_i, s = 2y - 1,
-  soft labels r_i), by Newton's method;
-* M-step, gate: softmax (K = 2: logistic) regression with soft labels r, by Newton's method.
-
-Reconstructed (the abstract gives no algorithmic detail; from first principles):
-the M-step solvers. Newton's method runs ``newton_steps`` iterations (the note:
-"about 10 inner steps is enough") warm-started at theta_t; each Newton step
-evaluates the M-step objective at the step sizes 1, 1/2, ..., 2^-newton_halvings
-and 0 *in parallel*; it takes the full step unless that increases the objective
-beyond rounding (8 eps |Q|), else the best candidate; so an inner step never
-worsens the M-step objective beyond rounding (generalized EM: the NLL still never
-increases) and the choice needs no host sync. A jitter of 1e-12 x mean(diag)
-keeps the linear systems solvable.
-
-Oracle calls: the M-steps use the data directly, not the oracle. Each iteration
-is charged one ``value`` call: EM's E-step costs one forward pass of the NLL (the
-responsibilities are the normalised terms of its log-sum-exp), and the NLL at
-the new point is evaluated through the oracle (it becomes ``state.value``). The
-inner work is in ``Result.extras``: ``em_steps``, ``newton_steps_total`` (inner
-Newton steps summed over the gate and the logistic experts).
+E-step: r_ik = P(z_i = k | x_i, y_i; theta_t). M-step: linear experts by weighted least squares
+beta_k = (Xᵀ R_k X)⁻¹ Xᵀ R_k y (symmetric: beta = (XᵀX)⁻¹ Xᵀ((2r - 1) ⊙ y)); logistic experts and
+the softmax gate by Newton's method on soft labels.
+Reconstructed: the M-step solvers (``newton_steps`` Newton steps warm-started at theta_t; the
+step sizes 1, 1/2, ..., 2^-h, 0 evaluated in parallel, the full step taken unless it raises
+the M-step objective beyond 8 eps |Q|; a 1e-12 x mean(diag) jitter) and the accounting (one
+counted ``value`` per iteration: the next E-step's forward pass). See docs/methods/em-moe.md.
 """
 from __future__ import annotations
 
@@ -45,8 +22,7 @@ __all__ = ["EMMoE", "Options", "EMState", "m_step", "newton_binary", "newton_gat
 from dataclasses import dataclass
 from typing import Any
 
-from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
-from solverhub.plugin import SolverOptions, option
+from solverhub.plugin import Capabilities, IterState, Solver, SolverOptions, lazy_module, option
 
 torch = lazy_module("torch")
 
@@ -54,8 +30,6 @@ JITTER = 1e-12
 
 
 class Options(SolverOptions):
-    """Options of ``em-moe``."""
-
     newton_steps: int = option(10, "Newton steps per M-step of the gate and of logistic experts (note: ~10)", ge=1)
     newton_halvings: int = option(12, "parallel backtracking candidates 1, 1/2, ..., 2^-h, 0 (reconstructed)",
                                   symbol="h", ge=0, le=60)
@@ -70,22 +44,19 @@ class EMState(IterState):
 
 
 def _step_sizes(halvings: int, like):
-    t = [2.0 ** -i for i in range(halvings + 1)] + [0.0]
-    return torch.tensor(t, dtype=like.dtype, device=like.device)
+    return torch.tensor([2.0 ** -i for i in range(halvings + 1)] + [0.0], dtype=like.dtype, device=like.device)
 
 
 def _jittered(H):
-    d = H.shape[-1]
-    eye = torch.eye(d, dtype=H.dtype, device=H.device)
-    scale = torch.diagonal(H, dim1=-2, dim2=-1).mean(-1)
-    return H + (JITTER * scale + torch.finfo(H.dtype).tiny)[..., None, None] * eye
+    """H + (1e-12 mean(diag H) + tiny) I: keeps the Newton and least-squares systems solvable."""
+    shift = JITTER * torch.diagonal(H, dim1=-2, dim2=-1).mean(-1) + torch.finfo(H.dtype).tiny
+    return H + shift[..., None, None] * torch.eye(H.shape[-1], dtype=H.dtype, device=H.device)
 
 
 def _pick(candidates, objective):
-    """candidates (T, B, ...) for the step sizes (1, 1/2, ..., 0), objective (T, B): per batch
-    entry the full Newton step when it does not increase the objective beyond rounding (near
-    the solution the decrease is below the objective's resolution, and a strict argmin would
-    stall there), else the best candidate. No host sync."""
+    """candidates (T, B, ...) for the step sizes (1, 1/2, ..., 0), objective (T, B): per batch entry
+    the full Newton step unless it increases the objective beyond rounding (near the solution a
+    strict argmin would stall), else the best candidate. No host sync."""
     slack = 8 * torch.finfo(objective.dtype).eps * objective[-1].abs()
     full_ok = objective[0] <= objective[-1] + slack
     best = torch.where(full_ok, torch.zeros_like(full_ok, dtype=torch.long), objective.argmin(dim=0))   # (B,)
@@ -106,8 +77,7 @@ def newton_binary(F, a, b, beta, steps: int, halvings: int):
     for _ in range(steps):
         p = torch.sigmoid(beta @ F.T)                              # (B, n)
         grad = ((a + b) * p - a) @ F                                # (B, d)
-        curv = (a + b) * p * (1 - p)                                # (B, n)
-        H = torch.einsum("bn,nd,ne->bde", curv, F, F)
+        H = torch.einsum("bn,nd,ne->bde", (a + b) * p * (1 - p), F, F)      # (B, d, d)
         delta = torch.linalg.solve(_jittered(H), grad.unsqueeze(-1)).squeeze(-1)
         candidates = beta.unsqueeze(0) - T[:, None, None] * delta.unsqueeze(0)
         beta = _pick(candidates, binary_objective(candidates, F, a, b))
@@ -146,8 +116,7 @@ def newton_gate(X, r, W, steps: int, halvings: int):
             H = torch.einsum("jln,na,nb->jalb", M * weight, X, X).reshape(K1 * d, K1 * d)
         delta = torch.linalg.solve(_jittered(H), grad.reshape(-1)).reshape(K1, d)
         candidates = W.unsqueeze(0) - T[:, None, None] * delta.unsqueeze(0)     # (T, K-1, d)
-        objective = gate_objective(candidates, X, r)                             # (T,)
-        W = _pick(candidates.unsqueeze(1), objective.unsqueeze(1)).squeeze(0)
+        W = _pick(candidates.unsqueeze(1), gate_objective(candidates, X, r).unsqueeze(1)).squeeze(0)
     return W
 
 
@@ -155,28 +124,20 @@ def m_step(model, x, r, *, steps: int = 10, halvings: int = 12, gram_cholesky=No
     """EM's M-step from the responsibilities r (n, K); returns (theta_new, inner Newton steps)."""
     cfg, X, y = model.cfg, model.X, model.y
     B, W = model.split(x)
-    inner = 0
-    if cfg.expert == "linear":
-        if cfg.symmetric:
-            rhs = X.T @ ((r[:, 0] - r[:, 1]) * y)
-            L = gram_cholesky if gram_cholesky is not None else torch.linalg.cholesky(X.T @ X)
-            beta = torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1)
-            B_new = torch.stack([beta, -beta])
-        else:
-            A = torch.einsum("nk,nd,ne->kde", r, X, X)
-            rhs = (r * y[:, None]).T @ X
-            B_new = torch.linalg.solve(_jittered(A), rhs.unsqueeze(-1)).squeeze(-1)
-    else:
-        if cfg.symmetric:
-            s = 2 * y - 1
-            beta = newton_binary(s[:, None] * X, r[:, :1].T, r[:, 1:].T, B[:1], steps, halvings)[0]
-            B_new = torch.stack([beta, -beta])
-        else:
-            B_new = newton_binary(X, (r * y[:, None]).T, (r * (1 - y)[:, None]).T, B, steps, halvings)
-        inner += steps
-    W_new = newton_gate(X, r, W, steps, halvings)
-    inner += steps
-    return model.join(B_new, W_new), inner
+    if cfg.expert == "linear" and cfg.symmetric:          # beta = (XᵀX)⁻¹ Xᵀ((2r - 1) ⊙ y)
+        L = gram_cholesky if gram_cholesky is not None else torch.linalg.cholesky(X.T @ X)
+        beta = torch.cholesky_solve((X.T @ ((r[:, 0] - r[:, 1]) * y)).unsqueeze(-1), L).squeeze(-1)
+        B_new = torch.stack([beta, -beta])
+    elif cfg.expert == "linear":                          # beta_k = (Xᵀ R_k X)⁻¹ Xᵀ R_k y
+        A = torch.einsum("nk,nd,ne->kde", r, X, X)
+        B_new = torch.linalg.solve(_jittered(A), ((r * y[:, None]).T @ X).unsqueeze(-1)).squeeze(-1)
+    elif cfg.symmetric:                                   # logistic on features s_i x_i, soft labels r_i
+        beta = newton_binary((2 * y - 1)[:, None] * X, r[:, :1].T, r[:, 1:].T, B[:1], steps, halvings)[0]
+        B_new = torch.stack([beta, -beta])
+    else:                                                 # weighted logistic regressions, soft targets
+        B_new = newton_binary(X, (r * y[:, None]).T, (r * (1 - y)[:, None]).T, B, steps, halvings)
+    W_new = newton_gate(X, r, W, steps, halvings)         # softmax regression of the gate on r
+    return model.join(B_new, W_new), steps if cfg.expert == "linear" else 2 * steps
 
 
 class EMMoE(Solver):
@@ -192,9 +153,8 @@ class EMMoE(Solver):
 
     def init(self, problem, oracle, x0, options: Options) -> EMState:
         model = problem.kind.torch_model(problem, oracle.device, oracle.dtype)
-        chol = None
-        if model.cfg.expert == "linear" and model.cfg.symmetric:
-            chol = torch.linalg.cholesky(model.X.T @ model.X)
+        cfg = model.cfg
+        chol = torch.linalg.cholesky(model.X.T @ model.X) if cfg.expert == "linear" and cfg.symmetric else None
         return EMState(x=x0, model=model, gram_cholesky=chol)
 
     def step(self, state: EMState, oracle, options: Options) -> EMState:

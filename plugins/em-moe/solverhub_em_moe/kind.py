@@ -1,26 +1,10 @@
-"""``kind: mixture_of_experts`` -- gated mixtures of linear or logistic experts,
-fitted by maximum likelihood (objective: the mean negative log-likelihood over the
-flattened parameters, so every gradient method can minimise it through the oracle).
-
-YAML (kind sections; ``data`` holds ``X`` (n x d) and ``y`` (n), or ``planted:``
-generates them)::
-
-    experts: 2                  # K >= 2
-    expert: linear              # linear | logistic (y in {0, 1}, or {-1, 1})
-    symmetric: false            # true: K = 2 experts (beta, -beta), the paper's SymMoLinE / SymMoLogE
-    noise_std: 1.0              # linear experts' known noise level (not estimated)
-    planted: {n: 1000, d: 5, snr: 4.0, gate_norm: 2.0, seed: 0}   # see planted.py
-    init: {scale: 0.5, seed: 0} # default start: beta ~ scale * N(0, I), gate = 0
-
-Variables (implied): ``beta`` (K, d) and ``gate`` (K-1, d) (symmetric: (d,) and (d,)).
-Planted parameters are known for ``planted:`` problems, or given as data
-``beta_true`` / ``gate_true``; then ``Result.extras`` reports the parameter error up
-to sign / permutation of the experts.
-
-Reference (``reference_solve``, named in the Result's baseline): L-BFGS-B (scipy) on a
-numpy NLL written independently of the torch one, started at the planted parameters
-when known (the MLE next to the truth), else at the default start. The NLL is
-nonconvex: the answer is a ``ReferenceStatus.LOCAL`` optimum, not a certified global one.
+"""``kind: mixture_of_experts`` -- gated mixtures of linear or logistic experts (arXiv
+2411.06056's setting) fitted by maximum likelihood: the objective is the mean NLL over the
+flattened parameters ``beta`` (K, d) and ``gate`` (K-1, d) (symmetric: (d,) and (d,)), so every
+gradient method can minimise it. Data X, y (and optionally ``beta_true``/``gate_true``), or
+``planted:`` generates them; with known true parameters the report gives the parameter error
+up to sign / permutation. Reference: L-BFGS-B (scipy) on an independent numpy NLL, a LOCAL
+optimum. Sections and report: docs/methods/em-moe.md.
 """
 from __future__ import annotations
 
@@ -33,8 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub.plugin import (Location, ModelKind, ProblemError, Reference, ReferenceStatus, lazy_module,
-                              max_elements)
+from solverhub.plugin import ModelKind, ProblemError, Reference, ReferenceStatus, lazy_module
 
 from .model import MoEConfig, MoEModel, variable_shapes
 from .planted import PlantedModel, generate_planted
@@ -73,9 +56,7 @@ class MoESections(_Strict):
 
 @dataclass(frozen=True, eq=False)
 class MoESpec:
-    """A compiled mixture_of_experts problem (``problem.sections.model``): the model's
-    configuration, the default start's draw and what ``planted:`` generated (data, the
-    expert of every row, the parameters), None when the file gives data X, y."""
+    """``problem.sections.model``: the configuration, the default start's draw, what ``planted:`` generated."""
 
     config: MoEConfig
     init: InitSpec
@@ -108,8 +89,6 @@ def moe_arrays(problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         if "beta_true" in problem.data:
             truth = np.concatenate([np.asarray(problem.data["beta_true"], dtype=np.float64).ravel(),
                                     np.asarray(problem.data["gate_true"], dtype=np.float64).ravel()])
-    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
-        raise ProblemError("data X and y must be finite", location=problem.location("data"))
     if spec.config.expert == "logistic":
         labels = set(np.unique(y).tolist())
         if labels <= {-1.0, 1.0} and -1.0 in labels:
@@ -125,10 +104,10 @@ class MixtureOfExperts(ModelKind):
     name = "mixture_of_experts"
     description = "gated mixture of linear or logistic experts; objective: the negative log-likelihood"
     Sections = MoESections
+    data_names = DATA_NAMES
     polishable = True
     no_cvxpy_reason = "the mixture-of-experts NLL is nonconvex"
-    # the conformance kit's instance (solverhub.testing.tiny_problem): 200 x 3 planted data, 2 linear
-    # experts, 9 unknowns; EM reaches the L-BFGS-B reference in ~11 iterations (< 0.1 s)
+    # the conformance kit's instance: EM reaches the L-BFGS-B reference in ~11 iterations (< 0.1 s)
     tiny_problem = """
 name: tiny-mixture-of-experts
 description: two linear experts with a logistic gate, 200 x 3 planted data
@@ -145,20 +124,15 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
         else:
             X = data_shapes.get("X")
             if X is None or len(X) != 2:
-                raise ProblemError("mixture_of_experts needs data X (an n x d matrix) and y (n), or a planted: "
-                                   "section" + ("" if X is None else f"; X has shape {tuple(X)}"), location=location,
+                raise ProblemError("mixture_of_experts needs data X (an n x d matrix) and y (n), or a planted: section"
+                                   + ("" if X is None else f"; X has shape {tuple(X)}"), location=location,
                                    allowed="data: {X: {file: X.npy}, y: {file: y.npy}}, or planted: "
                                            "{n, d, snr, gate_norm, seed}")
             d = X[1]
         return dict(variable_shapes(_config(sections, d)))
 
     def build_model(self, sections: MoESections, ctx) -> MoESpec:
-        shapes = dict(ctx.symbols.data)
-        loc = lambda *path: Location(ctx.file, ctx.line_of(path))  # noqa: E731
-        unknown = [k for k in shapes if k not in DATA_NAMES]
-        if unknown:
-            raise ProblemError(f"data: unknown entry {unknown[0]!r} for kind mixture_of_experts",
-                               location=loc("data", unknown[0]), allowed=", ".join(DATA_NAMES))
+        shapes, loc = dict(ctx.symbols.data), ctx.location
         if sections.symmetric and sections.experts != 2:
             raise ProblemError(f"symmetric: true needs experts: 2 (got {sections.experts})",
                                location=loc("symmetric"), allowed="experts: 2, or symmetric: false")
@@ -166,24 +140,19 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
             raise ProblemError("noise_std: only linear experts have a noise level", location=loc("noise_std"))
         planted = None
         if sections.planted is not None:
-            given = [k for k in shapes if k in DATA_NAMES]
-            if given:
-                raise ProblemError(f"planted: generates X, y and the true parameters, but data gives {given[0]!r}",
-                                   location=loc("planted"), allowed="either data X/y or planted:, not both")
+            if shapes:                 # (the core has checked that data holds only DATA_NAMES)
+                raise ProblemError(f"planted: generates X, y and the true parameters, but data gives "
+                                   f"{next(iter(shapes))!r}", location=loc("planted"),
+                                   allowed="either data X/y or planted:, not both")
             p = sections.planted
-            if p.n * p.d > max_elements():
-                raise ProblemError(f"planted: n x d = {p.n * p.d} elements exceeds the cap of {max_elements()}",
-                                   location=loc("planted"), allowed=f"n * d <= {max_elements()}")
+            ctx.charge((p.n, p.d + 1), ("planted",), "planted: X (n x d) and y")
             cfg = _config(sections, p.d)
             planted = generate_planted(n=p.n, d=p.d, experts=cfg.experts, expert=cfg.expert, snr=p.snr,
                                        gate_norm=p.gate_norm, noise_std=cfg.noise_std, seed=p.seed)
         else:
-            X, y = shapes.get("X"), shapes.get("y")
-            if X is None or y is None or len(X) != 2:
-                raise ProblemError("mixture_of_experts needs data X (n x d) and y (n), or a planted: section",
-                                   location=loc("data"), allowed="data: {X: ..., y: ...} or planted: {...}")
-            if tuple(y) not in ((X[0],), (X[0], 1)):
-                raise ProblemError(f"data y: shape {tuple(y)} does not match X's {X[0]} rows",
+            X, y = shapes["X"], shapes.get("y")      # implicit_variables has checked X (n x d)
+            if y is None or tuple(y) not in ((X[0],), (X[0], 1)):
+                raise ProblemError(f"data y: shape {y and tuple(y)} does not match X's {X[0]} rows",
                                    location=loc("data", "y"), allowed=f"shape [{X[0]}]")
             if ("beta_true" in shapes) != ("gate_true" in shapes):
                 which = "gate_true" if "beta_true" in shapes else "beta_true"
@@ -195,10 +164,6 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
             if name in shapes and tuple(shapes[name]) != tuple(shape):
                 raise ProblemError(f"data {name}: shape {tuple(shapes[name])}, expected {tuple(shape)}",
                                    location=loc("data", name), allowed=f"shape {list(shape)}")
-        declared = {k: tuple(v) for k, v in ctx.symbols.variables.items()}
-        if declared != {k: tuple(v) for k, v in want.items()}:
-            raise ProblemError(f"variables: {declared} do not match the model's {dict(want)}",
-                               location=loc("variables"), allowed="omit variables: (the kind implies them)")
         return MoESpec(config=cfg, init=sections.init, planted=planted)
 
     # -- torch -------------------------------------------------------------
@@ -207,14 +172,11 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
         return MoEModel(cfg=problem.sections.model.config, X=torch.as_tensor(X, dtype=dtype, device=device),
                         y=torch.as_tensor(y, dtype=dtype, device=device), truth=truth)
 
-    def start(self, problem) -> np.ndarray:
-        """The file's x0 if it gives one (not all zeros), else beta ~ scale * N(0, I), gate = 0:
-        zeros are a symmetric stationary point of the NLL when every expert starts equal."""
-        if np.any(problem.x0 != 0):
-            return np.array(problem.x0, dtype=np.float64)
+    def default_start(self, problem) -> np.ndarray:
+        """beta ~ scale * N(0, I), gate = 0: zeros are a symmetric stationary point of the NLL
+        when every expert starts equal."""
         spec: MoESpec = problem.sections.model
-        cfg = spec.config
-        nb = cfg.d if cfg.symmetric else cfg.experts * cfg.d
+        nb = int(np.prod(variable_shapes(spec.config)["beta"]))      # the flat layout: beta, then gate
         x0 = np.zeros(problem.dim)
         x0[:nb] = spec.init.scale * np.random.default_rng(spec.init.seed).standard_normal(nb)
         return x0
@@ -231,9 +193,7 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
                 fit = {"fit_accuracy": float(((pred > 0.5).to(model.y.dtype) == model.y).to(pred.dtype).mean())}
         out = {"nll": nll, **fit, "param_error_to": None, "param_error": None}
         if model.truth is not None:
-            theta = x.detach().cpu().numpy().astype(np.float64)
-            err = parameter_error(theta, model.truth, model.cfg)
-            err.pop("matched_truth")
+            err = parameter_error(x.detach().cpu().numpy().astype(np.float64), model.truth, model.cfg)
             truth_t = torch.as_tensor(model.truth, dtype=x.dtype, device=x.device)
             out.update(err, param_error_to="planted", truth_nll=float(model.nll(truth_t)))
         return out

@@ -1,15 +1,10 @@
-"""The mixture-of-experts likelihood in torch, on flat parameter vectors.
+"""The mixture-of-experts likelihood in torch, on flat parameters (``beta`` then ``gate``):
 
-Model (K experts, gate with expert K as the reference, logit 0):
-
-    pi_k(x; W) = softmax([W x; 0])_k,           W: (K-1, d)
-    p_k(y | x; beta_k) = N(y; beta_kᵀx, noise_std²)          (expert: linear)
-                       = sigmoid(s beta_kᵀx), s = 2y - 1        (expert: logistic, y in {0, 1})
+    pi_k(x; W) = softmax([W x; 0])_k (expert K the reference), W: (K-1, d)
+    p_k(y | x; beta_k) = N(y; beta_kᵀx, noise_std²) (linear) or sigmoid((2y - 1) beta_kᵀx) (logistic)
     NLL(theta) = -(1/n) sum_i log sum_k pi_k(x_i) p_k(y_i | x_i)
 
-Flat layout: ``beta`` then ``gate``. General model: beta (K, d), gate (K-1, d).
-Symmetric model (K = 2, arXiv 2411.06056's SymMoLinE / SymMoLogE): beta (d,),
-gate (d,), with experts (beta, -beta) and P(z = 1 | x) = sigmoid(gateᵀx).
+Symmetric (K = 2, arXiv 2411.06056's SymMoLinE / SymMoLogE): beta (d,), gate (d,), experts ±beta.
 """
 from __future__ import annotations
 
@@ -48,19 +43,11 @@ class MoEModel:
     y: Any                  # (n,) tensor; logistic: 0/1
     truth: Any = None
 
-    @property
-    def n(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def beta_size(self) -> int:
-        cfg = self.cfg
-        return cfg.d if cfg.symmetric else cfg.experts * cfg.d
-
     # -- parameters --------------------------------------------------------
     def split(self, x):
         """(B, W): all experts' coefficients (K, d) and the gate rows (K-1, d)."""
-        cfg, nb = self.cfg, self.beta_size
+        cfg = self.cfg
+        nb = cfg.d if cfg.symmetric else cfg.experts * cfg.d
         beta, gate = x[:nb], x[nb:]
         if cfg.symmetric:
             return torch.stack([beta, -beta]), gate.reshape(1, cfg.d)
@@ -73,11 +60,6 @@ class MoEModel:
         return torch.cat([B.reshape(-1), W.reshape(-1)])
 
     # -- likelihood --------------------------------------------------------
-    def _rows(self, rows):
-        if rows is None:
-            return self.X, self.y
-        return self.X.index_select(0, rows), self.y.index_select(0, rows)
-
     def log_gate(self, W, X):
         logits = torch.cat([X @ W.T, torch.zeros(X.shape[0], 1, dtype=X.dtype, device=X.device)], dim=1)
         return torch.log_softmax(logits, dim=1)
@@ -92,7 +74,7 @@ class MoEModel:
 
     def log_joint(self, x, rows=None):
         """log pi_k(x_i) + log p_k(y_i | x_i), (n, K)."""
-        X, y = self._rows(rows)
+        X, y = (self.X, self.y) if rows is None else (self.X.index_select(0, rows), self.y.index_select(0, rows))
         B, W = self.split(x)
         return self.log_gate(W, X) + self.log_expert(B, X, y)
 

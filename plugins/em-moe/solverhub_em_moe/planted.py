@@ -1,21 +1,10 @@
 """The planted-model generator of ``kind: mixture_of_experts`` (numpy, seeded).
 
-``planted: {n, d, snr, gate_norm, seed}`` draws, with ``rng = numpy.random.default_rng(seed)``
-and in this order:
-
-1. expert directions ``u_k`` (K x d standard normal rows, each scaled to norm 1);
-2. gate directions ``v_j`` ((K-1) x d standard normal rows, each scaled to norm 1);
-3. ``X``: n x d standard normal;
-4. ``z_i`` ~ Categorical(softmax([W* x_i; 0])) by inverse CDF of one uniform per row;
-5. ``y_i = beta*_{z_i}ᵀ x_i + noise_std * eps_i`` (linear, eps ~ N(0, 1)) or
-   ``y_i ~ Bernoulli(sigmoid(beta*_{z_i}ᵀ x_i))`` (logistic, one uniform per row).
-
-Truth: ``W*_j = gate_norm * v_j`` (expert K is the gate's reference, logit 0) and
-``beta*_k = snr * noise_std * u_k`` (linear; snr = ‖beta*_k‖ / noise_std) or
-``snr * u_k`` (logistic: snr = ‖beta*_k‖, the logit scale). With K = 2 the experts
-are the paper's symmetric pair: ``beta*_2 = -beta*_1`` (u_2 is drawn but unused), so
-``P(z = 1 | x) = sigmoid(w*ᵀx)`` and ``y = z beta*ᵀx + eps`` with z = ±1 (SymMoLinE /
-SymMoLogE of arXiv 2411.06056).
+With ``rng = numpy.random.default_rng(seed)``, in this order: unit expert directions u_k (K x d),
+unit gate directions v_j ((K-1) x d), X (n x d normal), z_i ~ softmax([W* x_i; 0]) by inverse CDF,
+then y_i = beta*_{z_i}ᵀx_i + noise_std eps_i (linear) or Bernoulli(sigmoid(beta*_{z_i}ᵀx_i)).
+Truth: W*_j = gate_norm v_j, beta*_k = snr noise_std u_k (logistic: snr u_k); with K = 2,
+beta*_2 = -beta*_1 (arXiv 2411.06056's SymMoLinE / SymMoLogE). See docs/methods/em-moe.md.
 """
 from __future__ import annotations
 
@@ -43,13 +32,11 @@ def _unit_rows(rng, k: int, d: int) -> np.ndarray:
 
 def generate_planted(*, n: int, d: int, experts: int, expert: str, snr: float, gate_norm: float,
                      noise_std: float = 1.0, seed: int = 0) -> PlantedModel:
-    """Draw (X, y) and the planted parameters; see the module docstring for the definition."""
+    """Draw (X, y) and the planted parameters (the module docstring's definition)."""
     rng = np.random.default_rng(seed)
     K = int(experts)
-    u = _unit_rows(rng, K, d)
-    v = _unit_rows(rng, K - 1, d)
-    scale = snr * noise_std if expert == "linear" else snr
-    beta = scale * u
+    u, v = _unit_rows(rng, K, d), _unit_rows(rng, K - 1, d)
+    beta = (snr * noise_std if expert == "linear" else snr) * u
     if K == 2:
         beta[1] = -beta[0]
     gate = gate_norm * v

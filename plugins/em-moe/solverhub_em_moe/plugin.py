@@ -1,6 +1,5 @@
-"""solverhub entry point of the ``em-moe`` plugin (group ``solverhub``): the solver
-``em-moe`` and the problem kind ``mixture_of_experts``. The kind (numpy, pydantic,
-scipy) is imported only when a problem is loaded, so ``solverhub list`` stays fast."""
+"""Entry point of the ``em-moe`` plugin: the solver ``em-moe`` and ``kind: mixture_of_experts``
+(imported only when a problem is loaded, so ``solverhub list`` stays fast)."""
 from __future__ import annotations
 
 from solverhub.plugin import hookimpl

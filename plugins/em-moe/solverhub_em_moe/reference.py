@@ -23,6 +23,10 @@ def expand(theta, cfg):
     return theta[:K * d].reshape(K, d), theta[K * d:].reshape(K - 1, d)
 
 
+def _flat(B, W):
+    return np.concatenate([B.ravel(), W.ravel()])
+
+
 def _log_softmax(z):
     z = z - z.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -52,7 +56,7 @@ def nll_and_grad(theta, X, y, cfg):
     value = -lse.mean()
     if cfg.symmetric:
         return value, np.concatenate([gB[0] - gB[1], gW[0]])
-    return value, np.concatenate([gB.ravel(), gW.ravel()])
+    return value, _flat(gB, gW)
 
 
 def _relabel(B, W, perm):
@@ -70,25 +74,18 @@ def equivalent_truths(truth, cfg):
     if cfg.experts > MAX_ENUMERATED_EXPERTS:
         return None
     B, W = expand(truth, cfg)
-    out = []
-    for perm in itertools.permutations(range(cfg.experts)):
-        Bp, Wp = _relabel(B, W, perm)
-        out.append(np.concatenate([Bp.ravel(), Wp.ravel()]))
-    return out
+    return [_flat(*_relabel(B, W, perm)) for perm in itertools.permutations(range(cfg.experts))]
 
 
 def _hungarian_truth(theta, truth, cfg):
+    """The relabelling of ``truth`` nearest ``theta``: Hungarian matching on the experts and centred gate logits."""
     from scipy.optimize import linear_sum_assignment
-    B, W = expand(theta, cfg)
-    Bt, Wt = expand(truth, cfg)
-    center = lambda V: np.concatenate([V, np.zeros((1, V.shape[1]))]) \
-        - np.concatenate([V, np.zeros((1, V.shape[1]))]).mean(0)  # noqa: E731
-    Lc, Ltc = center(W), center(Wt)
+    (B, W), (Bt, Wt) = expand(theta, cfg), expand(truth, cfg)
+    Lc, Ltc = (np.r_[V, np.zeros((1, V.shape[1]))] for V in (W, Wt))
+    Lc, Ltc = Lc - Lc.mean(0), Ltc - Ltc.mean(0)
     cost = ((B[:, None] - Bt[None]) ** 2).sum(-1) + ((Lc[:, None] - Ltc[None]) ** 2).sum(-1)
     rows, cols = linear_sum_assignment(cost)
-    perm = cols[np.argsort(rows)]
-    Bp, Wp = _relabel(Bt, Wt, perm)
-    return np.concatenate([Bp.ravel(), Wp.ravel()])
+    return _flat(*_relabel(Bt, Wt, cols[np.argsort(rows)]))
 
 
 def parameter_error(theta, truth, cfg) -> dict:
@@ -104,5 +101,4 @@ def parameter_error(theta, truth, cfg) -> dict:
     return {"param_error": float(errors[best]),
             "param_error_relative": float(errors[best] / max(np.linalg.norm(t), 1e-300)),
             "beta_error": float(np.linalg.norm(theta[:nb] - t[:nb])),
-            "gate_error": float(np.linalg.norm(theta[nb:] - t[nb:])),
-            "matched_truth": t}
+            "gate_error": float(np.linalg.norm(theta[nb:] - t[nb:]))}

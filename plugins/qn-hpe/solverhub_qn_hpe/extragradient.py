@@ -3,22 +3,13 @@ method for ``qn-hpe``.
 
 References: G. M. Korpelevich, "The extragradient method for finding saddle
 points and other problems", Ekonomika i Matematicheskie Metody 12 (1976);
-E. N. Khobotov, "Modification of the extra-gradient method for solving
-variational inequalities and certain optimization problems", USSR Comput.
-Math. Math. Phys. 27(5), 1987, doi:10.1016/0041-5553(87)90058-9.
+E. N. Khobotov, USSR Comput. Math. Math. Phys. 27(5), 1987, doi:10.1016/0041-5553(87)90058-9.
 
-    z̃ = P(z − ηF(z)),   accept if η‖F(z̃) − F(z)‖ ≤ θ‖z̃ − z‖  (η below θ / local Lipschitz estimate),
+    z̃ = P(z − ηF(z)),   accept if η‖F(z̃) − F(z)‖ ≤ θ‖z̃ − z‖,
     then z⁺ = P(z − ηF(z̃)),   else z⁺ = z and η ← min(βη, θ‖z̃ − z‖/‖F(z̃) − F(z)‖).
 
-P is ``oracle.project`` (identity without sets). ``adaptive=false`` gives the
-classical method with the constant step ``step`` (every step accepted).
-
-Reconstructed [R]: the defaults η_0 = 1, θ = 0.9, β = 1/2, no growth after an
-acceptance (``growth`` = 1: Khobotov's steps never increase) and the sync-free
-form: the accept/reject choice is a ``torch.where``, so every iteration makes
-exactly two operator calls (a rejected iteration re-evaluates F(z)):
-operator calls = 1 + 2 · iterations. A blow-up check (one host sync) runs every
-``check_every`` iterations.
+Reconstructed [R]: the defaults and the sync-free form (the accept/reject choice
+is a ``torch.where``: operator calls = 1 + 2 · iterations). Details: docs/methods/qn-hpe.md.
 """
 from __future__ import annotations
 
@@ -84,15 +75,12 @@ class Extragradient(Solver):
         z, Fz, eta = state.x, state.F, state.eta
         z_pred = project(z - eta * Fz)
         F_pred = oracle.operator(z_pred)
-        if options.adaptive:
-            dz = torch.linalg.vector_norm(z_pred - z)
-            dF = torch.linalg.vector_norm(F_pred - Fz)
+        accept, eta_next = torch.ones((), dtype=torch.bool, device=z.device), eta     # the classical method
+        if options.adaptive:                                 # Khobotov's test on the local Lipschitz estimate
+            dz, dF = torch.linalg.vector_norm(z_pred - z), torch.linalg.vector_norm(F_pred - Fz)
             accept = eta * dF <= options.theta * dz          # False for NaN
             eta_next = torch.where(accept, options.growth * eta,
                                    torch.minimum(options.beta * eta, options.theta * dz / dF))
-        else:
-            accept = torch.ones((), dtype=torch.bool, device=z.device)
-            eta_next = eta
         z_next = torch.where(accept, project(z - eta * F_pred), z)
         F_next = oracle.operator(z_next)
         iteration = state.iteration + 1

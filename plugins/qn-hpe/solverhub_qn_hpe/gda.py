@@ -1,14 +1,11 @@
-"""Simultaneous (projected) gradient descent-ascent with a constant step: the
-naive baseline for minimax problems and monotone equations.
+"""Simultaneous (projected) gradient descent-ascent with a constant step (Arrow,
+Hurwicz & Uzawa 1958): the naive baseline for minimax problems and monotone equations,
 
     z_{k+1} = P(z_k − η F(z_k)),   F = (∇ₓf, −∇ᵧf) for min_x max_y f.
 
-On a bilinear game f = xᵀBy (F(z) = Kz with K skew) every step moves away from
-the saddle: ‖z_{k+1}‖² = ‖z_k‖² + η²‖F(z_k)‖², for any η > 0. It converges on
-strongly monotone problems for η < 2μ/L². It does not check monotonicity (it is
-the method that fails without it); a blow-up check (one host sync every
-``check_every`` iterations) ends a run whose residual explodes as ``diverged``.
-Works with noisy operators (stochastic GDA). Default η = 0.1 [R].
+It spirals away from the saddle of a bilinear game for every η > 0 and checks
+no monotonicity (it is the method that fails without it). Default η = 0.1 [R].
+Details: docs/methods/qn-hpe.md.
 """
 from __future__ import annotations
 

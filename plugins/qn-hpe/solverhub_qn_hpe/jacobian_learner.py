@@ -1,33 +1,15 @@
-"""Online learning of the Jacobian approximation B_k (arXiv 2410.02626, the
-"online convex optimization over non-symmetric matrices" of the abstract).
+"""Online learning of the Jacobian approximation B_k (arXiv 2410.02626): projected
+online gradient descent on the secant loss of a pair (s, y) = (z̃ − z_k, F(z̃) − F(z_k)),
 
-The loss of round k is the secant error of a pair (s, y) = (z̃ − z_k, F(z̃) − F(z_k)):
+    ℓ_k(B) = ‖y − B s‖² / ‖s‖²,      B_{k+1} = Proj(B_k + 2ρ (y − B_k s) sᵀ / ‖s‖²).
 
-    ℓ_k(B) = ‖y − B s‖² / ‖s‖²,      ∇ℓ_k(B) = −2 (y − B s) sᵀ / ‖s‖²,
-
-and the learner is projected online gradient descent
-
-    B_{k+1} = Proj(B_k + 2ρ (y − B_k s) sᵀ / ‖s‖²).
-
-With ρ = 1/2 the step is the exact secant (Broyden "good") update: B_{k+1} s = y,
-and B_{k+1} − J = (B_k − J)(I − s sᵀ/‖s‖²) for an affine F with Jacobian J, so
-‖B_{k+1} − J‖_F² = ‖B_k − J‖_F² − ℓ_k(B_k): the summed losses never exceed
-‖B_0 − J‖_F² (the regret bound behind the paper's rates, in its simplest form).
-
-Reconstructed [R], not the paper's: ρ = 1/2, and the projection. The paper
-projects with an approximate separation oracle (keeping symmetry and sparsity);
-here ``Proj`` is one of
-
-* ``svd_clip``: singular values clipped at a bound L (the Euclidean projection
-  onto {‖B‖₂ ≤ L});
-* ``monotone``: the symmetric part's negative eigenvalues set to 0 (the
-  Euclidean projection onto {B + Bᵀ ⪰ 0}); it keeps I + ηB invertible for all η > 0;
-* ``svd_clip+monotone``: the first, then the second (a feasible point of the
-  intersection, not its exact projection);
-* ``none``.
-
-``symmetric=True`` (for F = ∇f) projects the gradient onto symmetric matrices,
-so a symmetric B stays symmetric. Everything here is tensor algebra: no host sync.
+ρ = 1/2 is the exact secant (Broyden "good") update, B_{k+1} s = y, and for an
+affine F with Jacobian J it lowers ‖B − J‖_F² by exactly ℓ_k(B_k).
+Reconstructed [R]: ρ = 1/2 and ``Proj`` (the paper's separation oracle is not
+reproduced): ``svd_clip`` (singular values clipped at L), ``monotone`` (the
+symmetric part's negative eigenvalues set to 0), ``svd_clip+monotone`` (the
+first, then the second) or ``none``. ``symmetric=True`` (F = ∇f) symmetrizes the
+gradient step. No host sync. Details: docs/methods/qn-hpe.md.
 """
 from __future__ import annotations
 
@@ -51,26 +33,16 @@ def secant_update(B, s, y, rho: float, *, symmetric: bool = False):
     return B + (2.0 * rho) * gradient_step, loss
 
 
-def _svd_clip(B, bound):
-    U, S, Vh = torch.linalg.svd(B)
-    return (U * torch.minimum(S, bound)) @ Vh
-
-
-def _monotone(B):
-    sym = 0.5 * (B + B.T)
-    skew = 0.5 * (B - B.T)
-    w, V = torch.linalg.eigh(sym)
-    return skew + (V * torch.clamp(w, min=0.0)) @ V.T
-
-
 def project_jacobian(B, method: str, bound=None, *, symmetric: bool = False):
     """``Proj`` of the learner (see the module docstring); ``bound`` is a 0-d tensor for ``svd_clip``."""
     if method not in PROJECTIONS:
         raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}")
-    if method in ("svd_clip", "svd_clip+monotone"):
-        B = _svd_clip(B, bound)
-    if method in ("monotone", "svd_clip+monotone"):
-        B = _monotone(B)
+    if method in ("svd_clip", "svd_clip+monotone"):       # onto {‖B‖₂ ≤ L}: clip the singular values
+        U, S, Vh = torch.linalg.svd(B)
+        B = (U * torch.minimum(S, bound)) @ Vh
+    if method in ("monotone", "svd_clip+monotone"):       # onto {B + Bᵀ ⪰ 0}: clip the symmetric part
+        w, V = torch.linalg.eigh(0.5 * (B + B.T))
+        B = 0.5 * (B - B.T) + (V * torch.clamp(w, min=0.0)) @ V.T
     if symmetric:
         B = 0.5 * (B + B.T)      # rounding only: both projections keep a symmetric B symmetric
     return B

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __all__ = ["BLOCK_ELEMENTS", "factorization_loss", "residual_sq"]
 
+import functools
+
 from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
@@ -32,44 +34,25 @@ def residual_sq(X, Y, M):
     return total
 
 
-def _symmetric_loss():
-    class SymmetricLoss(torch.autograd.Function):
-        """1/4 ‖XXᵀ − M‖² with the gradient X(XᵀX) − MX (M symmetric); twice differentiable."""
-
-        @staticmethod
-        def forward(ctx, X, M):
-            ctx.save_for_backward(X, M)
-            return 0.25 * residual_sq(X, X, M)
-
-        @staticmethod
-        def backward(ctx, g):
-            X, M = ctx.saved_tensors
-            return g * (X @ (X.T @ X) - M @ X), None
-    return SymmetricLoss
-
-
-def _asymmetric_loss():
-    class AsymmetricLoss(torch.autograd.Function):
-        """1/2 ‖XYᵀ − M‖² with gradients X(YᵀY) − MY and Y(XᵀX) − MᵀX; twice differentiable."""
-
-        @staticmethod
-        def forward(ctx, X, Y, M):
-            ctx.save_for_backward(X, Y, M)
-            return 0.5 * residual_sq(X, Y, M)
-
-        @staticmethod
-        def backward(ctx, g):
-            X, Y, M = ctx.saved_tensors
-            return g * (X @ (Y.T @ Y) - M @ Y), g * (Y @ (X.T @ X) - M.T @ X), None
-    return AsymmetricLoss
-
-
-_LOSSES: dict = {}
-
-
+@functools.cache
 def factorization_loss(symmetric: bool):
     """The autograd Function of the symmetric or asymmetric loss (built once, torch imported lazily):
-    ``apply(X, M)`` or ``apply(X, Y, M)``."""
-    if symmetric not in _LOSSES:
-        _LOSSES[symmetric] = _symmetric_loss() if symmetric else _asymmetric_loss()
-    return _LOSSES[symmetric]
+    ``apply(X, M)`` or ``apply(X, Y, M)``; twice differentiable."""
+
+    class FactorizationLoss(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *factors_and_M):
+            ctx.save_for_backward(*factors_and_M)
+            if symmetric:
+                X, M = factors_and_M
+                return 0.25 * residual_sq(X, X, M)
+            return 0.5 * residual_sq(*factors_and_M)
+
+        @staticmethod
+        def backward(ctx, g):
+            if symmetric:
+                X, M = ctx.saved_tensors
+                return g * (X @ (X.T @ X) - M @ X), None
+            X, Y, M = ctx.saved_tensors
+            return g * (X @ (Y.T @ Y) - M @ Y), g * (Y @ (X.T @ X) - M.T @ X), None
+    return FactorizationLoss

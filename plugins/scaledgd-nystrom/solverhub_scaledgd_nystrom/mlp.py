@@ -5,15 +5,13 @@ h_{l+1} = act(h_l W_lᵀ + b_l), no activation after the last layer; an adapted 
 W_l + s·B_l A_l."""
 from __future__ import annotations
 
-__all__ = ["ACTIVATIONS", "mlp_forward", "task_loss", "pretrain_mlp"]
+__all__ = ["mlp_forward", "task_loss", "pretrain_mlp"]
 
 import numpy as np
 
-from solverhub.plugin import lazy_module
+from solverhub.plugin import adam_init, adam_step, lazy_module
 
 torch = lazy_module("torch")
-
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu")
 
 
 def _activation(name):
@@ -23,9 +21,7 @@ def _activation(name):
 
 def mlp_forward(weights, inputs, activation: str, adapters: dict | None = None, scaling: float = 1.0):
     """Network output; ``adapters`` maps a layer index to (A, B): W_l + scaling · B A."""
-    act = _activation(activation)
-    h = inputs
-    last = len(weights) - 1
+    act, h, last = _activation(activation), inputs, len(weights) - 1
     for l, (W, b) in enumerate(weights):
         z = h @ W.T + b
         if adapters and l in adapters:
@@ -43,9 +39,9 @@ def task_loss(kind: str, out, y):
 
 
 def pretrain_mlp(widths, X, y, loss: str, activation: str, *, seed: int, steps: int, lr: float) -> list:
-    """[(W_l, b_l)] as float64 numpy: nn.Linear's uniform init from ``seed``, then ``steps``
-    full-batch Adam steps (betas 0.9, 0.999, eps 1e-8) on (X, y), float64 on the CPU, one
-    thread -- the same weights in every process."""
+    """[(W_l, b_l)] as float64 numpy: nn.Linear's uniform init from ``seed``, then ``steps`` full-batch
+    Adam steps (betas 0.9, 0.999, eps 1e-8; the shared sync-free ``adam_step``) on (X, y), float64
+    on the CPU, one thread -- the same weights in every process."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -53,20 +49,16 @@ def pretrain_mlp(widths, X, y, loss: str, activation: str, *, seed: int, steps: 
         params = []
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
             bound = 1.0 / np.sqrt(fan_in)  # nn.Linear's default init
-            W = (torch.rand(fan_out, fan_in, generator=gen, dtype=torch.float64) * 2 - 1) * bound
-            b = (torch.rand(fan_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound
-            params += [W.requires_grad_(True), b.requires_grad_(True)]
-        # plain Adam, written out: torch.optim's first use costs seconds
-        m = [torch.zeros_like(q) for q in params]
-        v = [torch.zeros_like(q) for q in params]
-        for t in range(1, steps + 1):
+            params.append((torch.rand(fan_out, fan_in, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+            params.append((torch.rand(fan_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+        moments = [adam_init(q) for q in params]
+        for _ in range(steps):
+            params = [q.detach().requires_grad_(True) for q in params]
             value = task_loss(loss, mlp_forward(list(zip(params[::2], params[1::2])), X, activation), y)
             grads = torch.autograd.grad(value, params)
             with torch.no_grad():
-                for q, g, m_q, v_q in zip(params, grads, m, v):
-                    m_q.mul_(0.9).add_(g, alpha=0.1)
-                    v_q.mul_(0.999).addcmul_(g, g, value=0.001)
-                    q.sub_(lr * (m_q / (1 - 0.9 ** t)) / (torch.sqrt(v_q / (1 - 0.999 ** t)) + 1e-8))
+                params, moments = zip(*(adam_step(q, mq, g, lr, 0.9, 0.999, 1e-8)
+                                        for q, mq, g in zip(params, moments, grads)))
         return [(W.detach().numpy().copy(), b.detach().numpy().copy()) for W, b in zip(params[::2], params[1::2])]
     finally:
         torch.set_num_threads(threads)

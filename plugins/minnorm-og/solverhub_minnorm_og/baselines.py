@@ -1,15 +1,12 @@
-"""The baselines named in arXiv 2505.22601 that are cheap to run, as in the authors' code
-(``RetrainUnlearner``, ``GDUnlearner``, ``GAUnlearner``, ``NGPUnlearner``): every one takes
-one loss step per iteration (Adam by default, or gradient descent) on
+"""The cheap baselines named in arXiv 2505.22601, as in the authors' code (``RetrainUnlearner``,
+``GDUnlearner``, ``GAUnlearner``, ``NGPUnlearner``): one loss step per iteration on
 
-    retrain       the retain loss, from the set-up's initialization θ0 (retrain from scratch
-                  with the unlearning budget);
+    retrain       the retain loss, from θ0 (retrain from scratch with the unlearning budget);
     gd-retain     the retain loss, from the trained model (its gradient vanishes there);
     ga-forget     minus the forget loss (gradient ascent), from the trained model;
-    neggrad-plus  retain loss − ga_coef · forget loss (NegGrad+, the code's NGP), from the trained model.
+    neggrad-plus  retain loss − ga_coef · forget loss (NegGrad+, the code's NGP).
 
-Each loss gradient is one counted oracle call (``grad_retain`` / ``grad_forget``).
-Reconstructed: the default ga_coef = 1e-3 (the best of the paper's grid on the sine replica).
+Reconstructed: the default ga_coef = 1e-3 (best of the paper's grid on the sine replica).
 """
 from __future__ import annotations
 

@@ -1,27 +1,12 @@
-"""``kind: unlearning`` -- remove a forget set from a trained, interpolating model.
+"""``kind: unlearning`` -- remove a forget set from a trained, interpolating model
+(arXiv 2505.22601; sections, extras and reference: ``docs/methods/minnorm-og.md``).
 
-A file declares a model (``linear`` or a small ``mlp``), data with a forget set
-(rows of ``X``/``y`` from any data source, or the ``synthetic:`` sine-poisoning
-replica of arXiv 2505.22601 §5.1), and how the trained model is obtained
-(``train:``, deterministic, from the seeded initialization ``model.init``).
-The variables are the model's weights (implied: ``w`` [+ ``b``], or
-``W1, b1, ..., W<L+1>, b<L+1>``); the run starts from the trained model θ*.
-
-The unlearning target (the paper's definition for overparameterized models) is
-the least-complex retain interpolator
-
-    θ_r* = argmin ½‖θ‖²   s.t.   f(θ, x_i) = y_i  for the retain rows,
-
-so the objective is R(θ) = ½‖θ‖² and the default stationarity measure
-``minnorm_kkt`` = sqrt(‖P_null(J_r(θ)) θ‖² + ‖f(θ, X_r) − y_r‖²), the first-order
-(KKT) residual of that constrained problem (zero exactly at θ_r* for a linear
-model). Named oracle functions: ``retain`` and ``forget``, the mean squared
-errors on the two sets (what the loss-based methods differentiate).
-
-Reference: retrain from scratch -- the set-up's trainer run on the retain rows
-only, from the same θ0. For a linear model from θ0 = 0 that is the closed form
-pinv(X_r) y_r, i.e. θ_r* itself (certified); for an MLP it is a retain
-interpolator, not θ_r* (local).
+The variables are the model's weights; the run starts from the trained model θ*. The target
+is the least-complex retain interpolator θ_r* = argmin ½‖θ‖² s.t. f(θ, x_i) = y_i (retain),
+so the objective is R(θ) = ½‖θ‖² and the default measure ``minnorm_kkt`` =
+sqrt(‖P_null(J_r(θ)) θ‖² + ‖f(θ, X_r) − y_r‖²), its KKT residual (reconstructed). Oracle
+functions ``retain``/``forget``: the two sets' mean squared errors. Reference: retraining on
+the retain rows from θ0 (θ_r* itself for a linear model from θ0 = 0: certified; local for an MLP).
 """
 from __future__ import annotations
 
@@ -103,7 +88,6 @@ solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
         """Data, θ0, θ*, θ_ref (trained once per problem, cached)."""
         return cached_setup(problem)
 
-    # -- torch ----------------------------------------------------------------------
     def torch_model(self, problem, device, dtype) -> UnlearningModel:
         return UnlearningModel(self.setup(problem), device, dtype)
 
@@ -161,7 +145,6 @@ solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
                 extras["retrain_sup_error_vs_target"] = float(torch.max(torch.abs(ref_grid - m.target_on_grid)))
         return extras
 
-    # -- the reference ----------------------------------------------------------------
     def reference_solve(self, problem, solver=None) -> Reference:
         """θ_ref, objective ½‖θ_ref‖²: certified for the linear closed form (it is θ_r*); for a
         retrained network a retain interpolator of the nonconvex problem, not θ_r* (local)."""

@@ -1,14 +1,7 @@
-"""The models of the ``unlearning`` kind, as pure functions of one flat parameter vector.
-
-``linear``: f(θ, x) = x̃ᵀw (+ b), and ``mlp``: a fully connected network
-x̃ → σ(W1 x̃ + b1) → ... → W_out h + b_out with one output, where x̃ is the input,
-optionally standardized with constants fixed at set-up (``standardize``).
-The flat vector θ concatenates the variables in :func:`layer_shapes` order
-(row-major), so ``Result.solution`` names every weight matrix.
-
-Also here: the deterministic set-up trainers (minimum-norm closed form for the
-linear model, Levenberg–Marquardt or Adam for any model) and the Jacobian
-J(θ) = [∇_θ f(θ, x_i)]_i, the object MinNorm-OG projects against.
+"""The models of the ``unlearning`` kind as pure functions of one flat θ (variables in
+:func:`layer_shapes` order, row-major): ``linear`` f(θ, x) = x̃ᵀw (+ b) and ``mlp``
+x̃ → σ(W1 x̃ + b1) → ... → W_out h + b_out (x̃: the input, optionally standardized); their
+Jacobian J(θ) = [∇_θ f(θ, x_i)]_i; the deterministic set-up trainers.
 """
 from __future__ import annotations
 
@@ -19,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solverhub.plugin import lazy_module
+from solverhub.plugin import adam_init, adam_step, lazy_module
 
 torch = lazy_module("torch")
 
@@ -53,10 +46,6 @@ def layer_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
         if spec.bias:
             shapes[f"b{i}"] = (fan_out,)
     return shapes
-
-
-def n_params(spec: ModelSpec) -> int:
-    return int(sum(math.prod(s) for s in layer_shapes(spec).values()))
 
 
 def init_params(spec: ModelSpec, seed: int, scale: float) -> np.ndarray:
@@ -101,20 +90,25 @@ class TorchModel:
         step = 2 if self.spec.bias else 1
         return [params[i:i + step] for i in range(0, len(params), step)]
 
-    def __call__(self, theta, X):
-        h = self.features(X)
-        if self.spec.type == "linear":
-            params = self._layers(theta)[0]          # [w] or [w, b]
-            out = h @ params[0]
-            return out + params[1] if self.spec.bias else out
-        layers = self._layers(theta)
+    def _forward(self, theta, X):
+        """The mlp's (layers, layer inputs h_{l−1}, hidden pre-activations z_l, output)."""
+        layers, h, inputs, pre = self._layers(theta), self.features(X), [], []
         for i, layer in enumerate(layers):
+            inputs.append(h)
             h = h @ layer[0].T
             if self.spec.bias:
                 h = h + layer[1]
             if i < len(layers) - 1:
+                pre.append(h)
                 h = self.act(h)
-        return h[:, 0]
+        return layers, inputs, pre, h
+
+    def __call__(self, theta, X):
+        if self.spec.type == "mlp":
+            return self._forward(theta, X)[-1][:, 0]
+        params = self._layers(theta)[0]              # [w] or [w, b]
+        out = self.features(X) @ params[0]
+        return out + params[1] if self.spec.bias else out
 
     def jacobian(self, theta, X):
         """Rows ∇_θ f(θ, x_i), one per input row, in the flat order of θ.
@@ -123,20 +117,11 @@ class TorchModel:
         pre-activations z_l, one backward pass of δ_l = ∂f/∂z_l per example):
         ∂f/∂W_l = δ_l h_{l−1}ᵀ, ∂f/∂b_l = δ_l. ``jacobian_autograd`` is the check.
         """
-        h = self.features(X)
         if self.spec.type == "linear":
+            h = self.features(X)
             return torch.cat([h, torch.ones_like(h[:, :1])], dim=1) if self.spec.bias else h
-        layers = self._layers(theta)
-        inputs, pre = [], []
-        for i, layer in enumerate(layers):
-            inputs.append(h)
-            z = h @ layer[0].T
-            if self.spec.bias:
-                z = z + layer[1]
-            if i < len(layers) - 1:
-                pre.append(z)
-                h = self.act(z)
-        delta = torch.ones_like(h[:, :1])            # ∂f/∂z_L for the single output
+        layers, inputs, pre, out = self._forward(theta, X)
+        delta = torch.ones_like(out[:, :1])          # ∂f/∂z_L for the single output
         blocks = []
         for i in range(len(layers) - 1, -1, -1):
             grads = [(delta[:, :, None] * inputs[i][:, None, :]).reshape(delta.shape[0], -1)]
@@ -192,16 +177,12 @@ def train(model: TorchModel, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *
         mse = float(np.mean((A @ theta - y) ** 2))
         return TrainOutcome(theta, 1, mse, method)
     if method == "adam":
-        m = torch.zeros_like(theta)
-        v = torch.zeros_like(theta)
-        for t in range(1, max_iterations + 1):
+        moments = adam_init(theta)
+        for _ in range(max_iterations):
             with torch.enable_grad():
                 th = theta.detach().requires_grad_(True)
-                loss = torch.mean((model(th, Xt) - yt) ** 2)
-                (g,) = torch.autograd.grad(loss, th)
-            m = 0.9 * m + 0.1 * g
-            v = 0.999 * v + 0.001 * g * g
-            theta = theta - lr * (m / (1 - 0.9 ** t)) / ((v / (1 - 0.999 ** t)).sqrt() + 1e-8)
+                (g,) = torch.autograd.grad(torch.mean((model(th, Xt) - yt) ** 2), th)
+            theta, moments = adam_step(theta, moments, g, lr, 0.9, 0.999, 1e-8)
         mse = float(torch.mean((model(theta, Xt) - yt) ** 2))
         return TrainOutcome(theta.numpy(), max_iterations, mse, method)
     residual = model(theta, Xt) - yt

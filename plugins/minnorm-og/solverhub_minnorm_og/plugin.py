@@ -1,6 +1,5 @@
-"""solverhub entry point of the ``minnorm-og`` plugin (group ``solverhub``): the
-``unlearning`` problem kind, MinNorm-OG and its baselines. Imports neither torch nor
-the kind's schema (pydantic, numpy) until a hook asks for them."""
+"""solverhub entry point of the ``minnorm-og`` plugin: the ``unlearning`` kind, MinNorm-OG and
+its baselines. Imports neither torch nor the kind's schema until a hook asks for them."""
 from __future__ import annotations
 
 from solverhub.plugin import hookimpl

@@ -1,11 +1,6 @@
-"""What every unlearning solver here shares: the loss step (gradient descent or Adam,
-as in the paper's code, which steps every method with AdamW) and the state.
-
-Adam is written out on tensors (no ``torch.optim``: no host-side step counter, no
-dynamo import): m ← β1 m + (1 − β1) g, v ← β2 v + (1 − β2) g², x ← x − lr m̂ / (√v̂ + ε)
-with the bias corrections taken from a Python step count. At an exact zero gradient
-both optimizers leave x unchanged.
-"""
+"""What every unlearning solver here shares: the state and the loss step along −g,
+x ← x − η g (``gd``) or Adam (``adam``: solverhub's shared sync-free Adam; the paper's
+code steps every method with AdamW, weight decay not modelled)."""
 from __future__ import annotations
 
 __all__ = ["StepOptions", "UnlearnState", "UnlearningSolver", "loss_step"]
@@ -13,10 +8,7 @@ __all__ = ["StepOptions", "UnlearnState", "UnlearningSolver", "loss_step"]
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
-from solverhub.plugin import SolverOptions, option
-
-torch = lazy_module("torch")
+from solverhub.plugin import Capabilities, IterState, Solver, SolverOptions, adam_init, adam_step, option
 
 
 class StepOptions(SolverOptions):
@@ -31,22 +23,17 @@ class StepOptions(SolverOptions):
 
 @dataclass(kw_only=True)
 class UnlearnState(IterState):
-    m: Any = None             # Adam's first moment (tensor)
-    v: Any = None             # Adam's second moment (tensor)
+    adam: Any = None          # solverhub's AdamMoments
     steps: int = 0            # loss steps taken (Python int: no sync)
     model: Any = None         # kind.UnlearningModel: the set-up on the run's device (read-only)
 
 
 def loss_step(state: UnlearnState, x, g, options: StepOptions) -> UnlearnState:
     """One optimizer step along −g from x; returns the new state (no host sync)."""
-    t = state.steps + 1
     if options.optimizer == "gd":
-        return replace(state, x=x - options.lr * g, steps=t)
-    b1, b2 = options.beta1, options.beta2
-    m = b1 * state.m + (1 - b1) * g
-    v = b2 * state.v + (1 - b2) * g * g
-    step = (m / (1 - b1 ** t)) / (torch.sqrt(v / (1 - b2 ** t)) + options.eps)
-    return replace(state, x=x - options.lr * step, m=m, v=v, steps=t)
+        return replace(state, x=x - options.lr * g, steps=state.steps + 1)
+    x, adam = adam_step(x, state.adam, g, options.lr, options.beta1, options.beta2, options.eps)
+    return replace(state, x=x, adam=adam, steps=state.steps + 1)
 
 
 class UnlearningSolver(Solver):
@@ -63,4 +50,4 @@ class UnlearningSolver(Solver):
     def init(self, problem, oracle, x0, options):
         model = problem.kind.torch_model(problem, oracle.device, oracle.dtype)
         x = self.start_point(model, x0).detach().clone().to(device=oracle.device, dtype=oracle.dtype)
-        return self.State(x=x, m=torch.zeros_like(x), v=torch.zeros_like(x), model=model)
+        return self.State(x=x, adam=adam_init(x), model=model)

@@ -66,27 +66,26 @@ class TorchModel:
     """f(θ, X) -> (n,) and J(θ, X) -> (n, p) on one device; no host syncs."""
 
     def __init__(self, spec: ModelSpec, device, dtype):
-        self.spec = spec
-        self.layout = []
-        offset = 0
-        for name, shape in layer_shapes(spec).items():
-            size = math.prod(shape)
-            self.layout.append((name, shape, offset, size))
-            offset += size
-        self.dim = offset
+        self.spec, self.shapes = spec, list(layer_shapes(spec).values())
+        self.sizes = [math.prod(shape) for shape in self.shapes]
+        self.dim = sum(self.sizes)
         self.shift = self.scale = None
         if spec.input_shift is not None:
             self.shift = torch.tensor(spec.input_shift, device=device, dtype=dtype)
             self.scale = torch.tensor(spec.input_scale, device=device, dtype=dtype)
-        self.act = {"tanh": torch.tanh, "silu": torch.nn.functional.silu, "relu": torch.relu,
-                    "softplus": torch.nn.functional.softplus}[spec.activation]
+        F = torch.nn.functional
+        self.act, self.act_derivative = {                       # σ and σ'
+            "tanh": (torch.tanh, lambda z: 1 - torch.tanh(z) ** 2),
+            "silu": (F.silu, lambda z: torch.sigmoid(z) * (1 + z * (1 - torch.sigmoid(z)))),
+            "relu": (torch.relu, lambda z: (z > 0).to(z.dtype)),
+            "softplus": (F.softplus, torch.sigmoid)}[spec.activation]
 
     def features(self, X):
         X = X.reshape(X.shape[0], -1)
         return X if self.shift is None else (X - self.shift) / self.scale
 
     def _layers(self, theta):
-        params = [theta[off:off + size].reshape(shape) for _, shape, off, size in self.layout]
+        params = [part.reshape(shape) for part, shape in zip(torch.split(theta, self.sizes), self.shapes)]
         step = 2 if self.spec.bias else 1
         return [params[i:i + step] for i in range(0, len(params), step)]
 
@@ -131,17 +130,6 @@ class TorchModel:
             if i > 0:
                 delta = (delta @ layers[i][0]) * self.act_derivative(pre[i - 1])
         return torch.cat([g for grads in reversed(blocks) for g in grads], dim=1)
-
-    def act_derivative(self, z):
-        name = self.spec.activation
-        if name == "tanh":
-            return 1 - torch.tanh(z) ** 2
-        if name == "silu":
-            s = torch.sigmoid(z)
-            return s * (1 + z * (1 - s))
-        if name == "relu":
-            return (z > 0).to(z.dtype)
-        return torch.sigmoid(z)                      # softplus
 
     def jacobian_autograd(self, theta, X):
         from torch.func import jacrev

@@ -3,10 +3,9 @@ synthetic sine-poisoning data of arXiv 2505.22601 §5.1."""
 from __future__ import annotations
 
 __all__ = ["UnlearningSections", "ModelSection", "ForgetSection", "SyntheticSection", "SineSection",
-           "TrainSection", "EvaluateSection", "InitSection", "SyntheticData", "sine_poisoning"]
+           "TrainSection", "EvaluateSection", "InitSection", "sine_poisoning"]
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -74,24 +73,12 @@ class UnlearningSections(_Strict):
     evaluate: EvaluateSection = EvaluateSection()
 
 
-@dataclass(frozen=True, eq=False)
-class SyntheticData:
-    """Generated rows (numpy) and the input range they were drawn on."""
-
-    X: np.ndarray                     # (n, 1)
-    y: np.ndarray                     # (n,)
-    forget: np.ndarray                # bool mask
-    low: float
-    high: float
-
-
-def sine_poisoning(s: SineSection) -> SyntheticData:
-    """Retain y = sin x, forget y = forget_value, x uniform on [low, high] (retain first)."""
+def sine_poisoning(s: SineSection):
+    """(X (n, 1), y, forget mask): retain y = sin x, forget y = forget_value, x uniform on
+    [low, high] (retain rows first)."""
     rng = np.random.default_rng(s.seed)
     x_retain = rng.uniform(s.low, s.high, s.n_retain)
     x_forget = rng.uniform(s.low, s.high, s.n_forget)
     X = np.concatenate([x_retain, x_forget])[:, None]
     y = np.concatenate([np.sin(x_retain), np.full(s.n_forget, s.forget_value)])
-    forget = np.zeros(X.shape[0], dtype=bool)
-    forget[s.n_retain:] = True
-    return SyntheticData(X, y, forget, s.low, s.high)
+    return X, y, np.arange(X.shape[0]) >= s.n_retain

@@ -14,6 +14,7 @@ import numpy as np
 from solverhub.plugin import ProblemError, lazy_module
 
 from .model import ModelSpec, TorchModel, TrainOutcome, init_params, train
+from .schema import sine_poisoning
 from .spec import UnlearningSpec
 
 torch = lazy_module("torch")
@@ -90,8 +91,7 @@ def cached_setup(problem) -> Setup:
 def _rows(problem, spec: UnlearningSpec):
     """(X (n, d), y (n,), forget mask) from the synthetic rows or the problem's data."""
     if spec.synthetic is not None:
-        s = spec.synthetic
-        return s.X, s.y, s.forget
+        return sine_poisoning(spec.synthetic)
     X = np.asarray(problem.data[spec.inputs], dtype=np.float64)
     X = X.reshape(X.shape[0], -1)
     y = np.asarray(problem.data[spec.targets], dtype=np.float64).reshape(-1)

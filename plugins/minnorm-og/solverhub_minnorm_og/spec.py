@@ -1,6 +1,6 @@
 """The compiled ``unlearning`` sections: :class:`UnlearningSpec`, a typed, frozen spec kept as
-``problem.sections.model``, built from the YAML sections and the data shapes with ``file:line``
-errors. The data themselves are read at set-up (:mod:`.setup`)."""
+``problem.sections.model``, checked against the data shapes with ``file:line`` errors (the
+rows themselves are read or generated at set-up, :mod:`.setup`)."""
 from __future__ import annotations
 
 __all__ = ["UnlearningSpec", "build_spec", "implied_variables"]
@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solverhub.plugin import Location, ProblemError
+from solverhub.plugin import ProblemError
 
 from .model import ModelSpec, layer_shapes
-from .schema import ForgetSection, SyntheticData, TrainSection, UnlearningSections, sine_poisoning
+from .schema import ForgetSection, SineSection, TrainSection, UnlearningSections
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,7 +28,7 @@ class UnlearningSpec:
     inputs: str                       # data entries of the rows (unused with synthetic)
     targets: str
     forget: ForgetSection | None
-    synthetic: SyntheticData | None   # the sine-poisoning rows (target sin x), when generated
+    synthetic: SineSection | None     # the sine-poisoning rows (target sin x), generated at set-up
 
 
 def _input_dim(shape: tuple) -> int:
@@ -59,14 +59,10 @@ def implied_variables(sections: UnlearningSections, data_shapes: dict, location)
 
 
 def build_spec(sections: UnlearningSections, ctx) -> UnlearningSpec:
-    """Validate the sections against the data shapes and the declared variables."""
-    def at(*path):
-        return Location(ctx.file, ctx.line_of(path))
-
-    synthetic = None
-    data = ctx.symbols.data
+    """Validate the sections against the data shapes (the core checks declared variables)."""
+    data, at, synthetic = ctx.symbols.data, ctx.location, None
     if sections.synthetic is not None:
-        s = sections.synthetic.sine_poisoning
+        synthetic = s = sections.synthetic.sine_poisoning
         if not s.low < s.high:
             raise ProblemError("synthetic.sine_poisoning: need low < high", location=at("synthetic", "sine_poisoning"))
         if sections.forget is not None:
@@ -75,7 +71,8 @@ def build_spec(sections: UnlearningSections, ctx) -> UnlearningSpec:
         if sections.inputs in data or sections.targets in data:
             raise ProblemError(f"data: {sections.inputs!r}/{sections.targets!r} given together with synthetic:",
                                location=at("synthetic"), allowed="one of data: or synthetic:")
-        synthetic, d_in = sine_poisoning(s), 1
+        ctx.charge((s.n_retain + s.n_forget, 2), ("synthetic", "sine_poisoning"), "synthetic rows (x, y)")
+        d_in = 1
     else:
         for key, name in (("inputs", sections.inputs), ("targets", sections.targets)):
             if name not in data:
@@ -92,11 +89,6 @@ def build_spec(sections: UnlearningSections, ctx) -> UnlearningSpec:
         _check_forget(sections.forget, n, data, at)
         d_in = _input_dim(x_shape)
     net = _net_spec(sections, d_in, at("model"))
-    declared = {k: tuple(v) for k, v in ctx.symbols.variables.items()}
-    expected = layer_shapes(net)
-    if declared != expected:
-        raise ProblemError(f"variables: the {net.type} model's weights are {expected}, the file declares "
-                           f"{declared}", location=at("variables"), allowed="omit variables: (implied by model:)")
     method = sections.train.method or ("min_norm" if net.type == "linear" else "gauss_newton")
     if method == "min_norm" and net.type != "linear":
         raise ProblemError("train.method: min_norm is the closed form of a linear model",

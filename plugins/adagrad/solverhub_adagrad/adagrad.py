@@ -1,39 +1,24 @@
 """Diagonal AdaGrad, measured in the ℓ1 gradient norm.
 
-Reference: arXiv 2406.04592 (only the abstract was at hand: AdaGrad analysed
-in the ℓ1 norm of the gradient, Õ(√d L/√T + √d σ/T^{1/4}) for the ℓ1 gradient
-norm over the iterates, a deterministic lower bound Ω(√d/√T), and a possible √d
-gain over SGD under per-coordinate smoothness/noise and a favourable ℓ1/ℓ2
-gradient geometry).
-Method note: /work/shared/methods/12-adagrad-l1.md.
+Reference: arXiv 2406.04592 (AdaGrad analysed in the ℓ1 norm of the gradient;
+only the abstract was at hand). Method note: /work/shared/methods/12-adagrad-l1.md.
+Per coordinate, with g_t the oracle's gradient at x_t (exact, minibatch or noisy)::
 
-The iteration (per coordinate i; the current gradient is included in v_t)::
-
-    g_t = oracle gradient at x_t              (exact, minibatch or noisy)
     v_t = v_{t-1} + g_t ⊙ g_t,   v_{-1} = 0
-    x_{t+1} = x_t − η g_t / (sqrt(v_t) + eps)
+    x_{t+1} = x_t − η g_t / (sqrt(v_t) + eps),   0/0 := 0
 
-with the convention 0/0 = 0 per coordinate: a coordinate whose gradients have
-all been 0 so far (v_t,i = 0, possible only with eps = 0) does not move.
-
-Reconstructed (the paper's algorithm section was not available to us): the
-order "update v, then step" (current g_t in v_t), where eps enters (added to
-sqrt(v), outside the root), the 0/0 = 0 convention, and the defaults η = 0.1
-(the note's fallback for 0.1·‖x0 − x*‖∞ when x* is unknown) and eps = 1e-10
-("safe mode"; eps = 0 is the "theory mode" the analysis covers).
-
-Exact property (tested): with eps = 0 the iterates are unchanged when f is
-multiplied by a constant c > 0 (g → c g, sqrt(v) → c sqrt(v)).
-
-No host syncs in ``step``: the 0/0 convention is a ``torch.where``.
+Reconstructed: the order "update v, then step", eps outside the root, the 0/0
+convention (a ``torch.where``: no host sync) and the defaults η = 0.1, eps = 1e-10
+(eps = 0 is the "theory mode", exactly invariant to scaling f). Details and
+claims: docs/methods/adagrad.md.
 """
 from __future__ import annotations
 
 __all__ = ["AdaGradOptions", "AdaGradState", "AdaGrad", "adagrad_direction"]
 
 import math
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 from solverhub.plugin import SolverOptions, option
@@ -59,10 +44,6 @@ class AdaGradState(IterState):
 
     v: Any                      # Σ_{s ≤ t} g_s ⊙ g_s, per coordinate
     stats: GradNormStats
-    eta: float
-    eps: float
-    grad_stats: str = "exact"
-    exact_grad: Callable | None = field(default=None, repr=False)   # oracle.peek_grad, uncounted, for report
 
 
 def adagrad_direction(g, v, eps: float):
@@ -86,9 +67,7 @@ class AdaGrad(Solver):
 
     def init(self, problem, oracle, x0, options: AdaGradOptions) -> AdaGradState:
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
-        return AdaGradState(x=x, v=torch.zeros_like(x), stats=GradNormStats.empty(x),
-                            eta=options.eta, eps=options.eps, grad_stats=options.grad_stats,
-                            exact_grad=oracle.peek_grad)
+        return AdaGradState(x=x, v=torch.zeros_like(x), stats=GradNormStats.empty(x))
 
     def step(self, state: AdaGradState, oracle, options: AdaGradOptions) -> AdaGradState:
         g = oracle.grad(state.x)
@@ -98,21 +77,15 @@ class AdaGrad(Solver):
         return replace(state, x=x_new, v=v, stats=stats, value=None, grad=None)
 
     def report(self, state: AdaGradState, oracle, options) -> dict:
-        out = stats_report(state.stats, state.grad_stats, state.x, state.exact_grad)
-        out.update(effective_steps(state))
-        return out
+        return {**stats_report(state.stats, options.grad_stats, state.x, oracle), **effective_steps(state, options)}
 
 
-def effective_steps(state: AdaGradState) -> dict:
-    """Summary over coordinates of the last iteration's step η/(sqrt(v) + eps).
-
-    Coordinates with sqrt(v) + eps = 0 (never a nonzero gradient, eps = 0) have no
-    step (0/0 convention): they are left out and counted in ``frozen_coordinates``.
-    With eps > 0 such a coordinate is live with step η/eps (it still does not move: g = 0).
-    """
-    denom = torch.sqrt(state.v) + state.eps
+def effective_steps(state: AdaGradState, options: AdaGradOptions) -> dict:
+    """Summary over coordinates of the last iteration's step η/(sqrt(v) + eps); coordinates with
+    sqrt(v) + eps = 0 (0/0 convention) are left out and counted in ``frozen_coordinates``."""
+    denom = torch.sqrt(state.v) + options.eps
     live = denom > 0
-    steps = torch.where(live, state.eta / torch.where(live, denom, torch.ones_like(denom)), torch.nan).double()
+    steps = torch.where(live, options.eta / torch.where(live, denom, torch.ones_like(denom)), torch.nan).double()
     summary = torch.stack([steps.nanmedian(),                       # lower median over live coordinates
                            steps.nan_to_num(math.inf).min(),
                            steps.nan_to_num(-math.inf).max(),

@@ -2,19 +2,11 @@
 
     x_{t+1} = x_t − lr · g_t,   g_t = oracle gradient at x_t (exact, minibatch or noisy)
 
-The paper compares AdaGrad with SGD at its *tuned* constant step. A constant
-step has no universal default (the best one scales like 1/L, or like
-1/(σ√T) under noise), so ``lr`` is an option (default 0.01, a placeholder, not
-a recommendation) and :func:`tune_step` picks the best of a grid the way the
-comparison means it: run every step of the grid on the same problem, budget
-and seeds, score each by the mean over seeds of min_t ‖∇f(x_t)‖₁ (the paper's
-measure; diverged or non-finite runs score +inf) and keep the best. From the
-command line, the same is ``solverhub compare ... --solver sgd:lr=0.001
---solver sgd:lr=0.01 ...`` and the best row per problem.
-
-This ``sgd`` is plain SGD: no momentum, no line search, no decay (the core's
-``gd`` is gradient descent with Armijo backtracking; ``adam`` is Adam).
-No host syncs in ``step``.
+The paper compares AdaGrad with SGD at its *tuned* constant step; a constant
+step has no universal default, so ``lr`` (default 0.01) is a placeholder and
+:func:`tune_step` picks the best of a grid by the mean over seeds of
+min_t ‖∇f(x_t)‖₁. Plain SGD: no momentum, line search or decay. No host syncs
+in ``step``. Details: docs/methods/adagrad.md.
 """
 from __future__ import annotations
 
@@ -22,7 +14,7 @@ __all__ = ["SGDOptions", "SGDState", "SGD", "TuneResult", "tune_step", "DEFAULT_
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
 from solverhub.plugin import SolverOptions, option
@@ -46,9 +38,6 @@ class SGDOptions(SolverOptions):
 @dataclass(kw_only=True)
 class SGDState(IterState):
     stats: GradNormStats
-    lr: float
-    grad_stats: str = "exact"
-    exact_grad: Callable | None = field(default=None, repr=False)   # oracle.peek_grad, uncounted, for report
 
 
 class SGD(Solver):
@@ -65,8 +54,7 @@ class SGD(Solver):
 
     def init(self, problem, oracle, x0, options: SGDOptions) -> SGDState:
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
-        return SGDState(x=x, stats=GradNormStats.empty(x), lr=options.lr, grad_stats=options.grad_stats,
-                        exact_grad=oracle.peek_grad)
+        return SGDState(x=x, stats=GradNormStats.empty(x))
 
     def step(self, state: SGDState, oracle, options: SGDOptions) -> SGDState:
         g = oracle.grad(state.x)
@@ -74,9 +62,7 @@ class SGD(Solver):
         return replace(state, x=state.x - options.lr * g, stats=stats, value=None, grad=None)
 
     def report(self, state: SGDState, oracle, options) -> dict:
-        out = stats_report(state.stats, state.grad_stats, state.x, state.exact_grad)
-        out["lr"] = state.lr
-        return out
+        return {**stats_report(state.stats, options.grad_stats, state.x, oracle), "lr": options.lr}
 
 
 @dataclass(frozen=True)
@@ -106,14 +92,9 @@ def _score(result, score: str) -> float:
 def tune_step(problem, solver: str | type = "sgd", *, option: str = "lr",
               grid: Sequence[float] = DEFAULT_LR_GRID, seeds: Sequence[int] = (0,),
               options: Mapping[str, Any] | None = None, score: str = "grad_l1_min") -> TuneResult:
-    """Run ``solver`` at every ``option`` value of ``grid`` and seed; keep the best.
-
-    ``score``: a key of ``Result.extras`` (default ``grad_l1_min``, the mean over
-    seeds of min_t ‖∇f(x_t)‖₁) or ``"stationarity"`` (the final measure). Give
-    every run the same budget in ``options`` (e.g. ``max_iterations``); ties go
-    to the earlier grid value. Also tunes ``adagrad``'s ``eta``
-    (``solver="adagrad", option="eta"``).
-    """
+    """Run ``solver`` at every ``option`` value of ``grid`` and seed; keep the best mean ``score``
+    (a key of ``Result.extras``, or ``"stationarity"``; failed runs score +inf; ties go to the
+    earlier grid value). Give every run the same budget in ``options``."""
     import solverhub
     from solverhub.plugin import Problem
     if not isinstance(problem, Problem):

@@ -1,26 +1,13 @@
-"""Running gradient-norm statistics over the iterates of a run (arXiv 2406.04592).
-
-The paper bounds min_t ‖∇f(x_t)‖₁ and the average over t of ‖∇f(x_t)‖₁ with
-the *exact* gradient ∇f, also when the method itself only sees stochastic
-gradients. These statistics are kept as 0-d tensors on the oracle's device and
-updated every step without a host sync (``torch.fmin`` and additions only);
-they are read once, in ``report``.
-
-Which gradient feeds them (option ``grad_stats`` of both solvers):
-
-- ``"exact"`` (default): ∇f(x_t) at every iterate x_0, ..., x_T of a run of T
-  iterations (T + 1 points; the final one is added in ``report``). With an
-  exact oracle the step's own gradient is ∇f(x_t) (free); with a stochastic
-  oracle it is one extra *uncounted* ``oracle.peek_grad(x_t)`` per step (a
-  measurement, like the run loop's trace; it never reaches the method), and
-  one more for x_T.
-- ``"oracle"``: the gradients the method used, g_0, ..., g_{T−1} (stochastic
-  if the oracle is): free, but biased upwards by the noise.
-- ``"off"``: no statistics.
+"""Running gradient-norm statistics over the iterates of a run (arXiv 2406.04592):
+min and mean over t of ‖∇f(x_t)‖₁ (the paper's measures), ‖∇f(x_t)‖₂ and their
+ratio, as 0-d tensors on the oracle's device, updated every step without a host
+sync and read once, in ``report``. Option ``grad_stats``: ``exact`` ∇f(x_0 .. x_T)
+(one uncounted ``peek_grad`` per step with a stochastic oracle, and one for x_T),
+``oracle`` the g_0 .. g_{T−1} the method used, ``off``. Details: docs/methods/adagrad.md.
 """
 from __future__ import annotations
 
-__all__ = ["GradNormStats", "GRAD_STATS_MODES", "stats_gradient", "stats_report"]
+__all__ = ["GradNormStats", "stats_gradient", "stats_report"]
 
 import math
 from dataclasses import dataclass
@@ -29,8 +16,6 @@ from typing import Any
 from solverhub.plugin import lazy_module
 
 torch = lazy_module("torch")
-
-GRAD_STATS_MODES = ("exact", "oracle", "off")
 
 
 def stats_gradient(oracle, x, g, mode: str):
@@ -92,11 +77,10 @@ class GradNormStats:
         }
 
 
-def stats_report(stats: GradNormStats, mode: str, x, exact_grad) -> dict:
-    """The extras for ``mode``; in ``exact`` mode first adds ∇f at the final iterate
-    (``exact_grad`` is the oracle's uncounted ``peek_grad``)."""
+def stats_report(stats: GradNormStats, mode: str, x, oracle) -> dict:
+    """The extras for ``mode``; in ``exact`` mode first adds ∇f at the final iterate (uncounted)."""
     if mode == "off":
         return {"grad_stats": "off"}
-    if mode == "exact" and exact_grad is not None:
-        stats = stats.update(exact_grad(x))
+    if mode == "exact":
+        stats = stats.update(oracle.peek_grad(x))
     return stats.as_dict(mode)

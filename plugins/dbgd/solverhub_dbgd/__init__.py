@@ -1,11 +1,6 @@
-"""Simple bilevel solvers as a solverhub plugin:
-
-- ``dbgd``: the implementable dynamic barrier gradient descent of arXiv 2507.23155
-  (nonconvex simple bilevel problems, joint (eps_f, eps_g) stationarity);
-- ``penalty-gd``: gradient descent on f + lam * g with a fixed penalty, the
-  baseline a practitioner would otherwise use (the reference).
-
-Importing this package does not import torch.
+"""Simple bilevel solvers: ``dbgd`` (the implementable dynamic barrier gradient
+descent of arXiv 2507.23155) and ``penalty-gd`` (gradient descent on f + lam·g,
+the reference). Importing this package does not import torch.
 """
 from __future__ import annotations
 

@@ -1,54 +1,27 @@
-"""``dbgd``: dynamic barrier gradient descent for (nonconvex) simple bilevel problems.
-
-Problem: minimize f(x) (``upper``) over the minimizers of g(x) (``lower``), f and g
-smooth, possibly nonconvex (solverhub kind ``bilevel``).
+"""``dbgd``: dynamic barrier gradient descent for (nonconvex) simple bilevel problems,
+minimize f(x) (``upper``) over the minimizers of g(x) (``lower``); kind ``bilevel``.
 
 Reference: J. Cao, R. Jiang, E. Yazdandoost Hamedani, A. Mokhtari, "On the
 complexity of finding stationary points in nonconvex simple bilevel
-optimization", NeurIPS 2025, arXiv 2507.23155: "a simple and implementable
-variant of the dynamic barrier gradient descent (DBGD) framework" reaches an
-(eps_f, eps_g)-stationary point in O(max(eps_f^{-(3+p)/(1+p)}, eps_g^{-(3+p)/2}))
-iterations, p >= 0 an arbitrary balancing constant. DBGD itself is C. Gong,
-X. Liu, Q. Liu, "Bi-objective trade-off with dynamic barrier gradient descent",
-NeurIPS 2021. One iteration (two gradient calls: ∇f and ∇g at x_k)::
+optimization", NeurIPS 2025, arXiv 2507.23155 (the "implementable variant" of
+C. Gong, X. Liu, Q. Liu, "Bi-objective trade-off with dynamic barrier gradient
+descent", NeurIPS 2021). One iteration (∇f and ∇g at x_k)::
 
     v_k = ∇f(x_k) + λ_k ∇g(x_k),   λ_k = max{(φ(x_k) − <∇f, ∇g>) / ‖∇g‖², 0},
     x_{k+1} = x_k − η_k v_k.
 
-λ_k is the smallest multiplier with <v_k, ∇g> >= φ(x_k): the step decreases g at
-the rate the barrier φ asks for and otherwise follows f. When λ_k > 0 the
-barrier is tight, <v_k, ∇g> = φ (tested), and v_k = P⊥∇f + (φ/‖∇g‖²) ∇g with
-P⊥ the projection orthogonal to ∇g.
-
-Reconstructed (the paper's algorithm section was not available; method note 03):
-
-- the barrier φ = β ‖∇g‖^q (Gong et al. use min{α(g − ĝ), β‖∇g‖²}, which needs
-  a lower bound ĝ on g* that a nonconvex g does not offer; that form is kept as
-  an option, ``alpha`` and ``g_hat``);
-- the link between the paper's p and the exponent: q = 1 + p by default, so
-  the default p = 1 is Gong et al.'s β‖∇g‖²; ``q`` can be set directly;
-- the step: constant η (the paper's analysis ties η to the target accuracy),
-  or the decaying η_k = η / (1 + k/k0)^a (``step_decay`` = a, ``decay_start``
-  = k0). With a constant step the iterates settle at an O(η) floor in ‖∇g‖
-  and in the distance to the solution (they chatter across the lower-level
-  solution set: at ∇g = 0 the step is a pure f-step);
-- the guard: ∇g with every entry <= 1e-300 in absolute value (so ‖∇g‖ <= 1e-300
-  up to √d) gives λ = 0 (v = ∇f exactly), and the update is computed as
-  v = ∇f + μ u with u = ∇g/‖∇g‖ and μ = λ‖∇g‖, ‖∇g‖ taken as m‖∇g/m‖ with
-  m = max|∂g/∂x_i|: ‖∇g‖² is never formed (no underflow to 0 for tiny
-  gradients, no overflow for large ones).
-
-The stationarity measure is the kind's (solverhub.problem.kinds.bilevel):
-max(eps_f, eps_g), eps_g = ‖∇g‖, eps_f = min_{λ>=0} ‖∇f + λ∇g‖ (≤ ‖v‖).
-No host syncs in ``step``: the barrier's bookkeeping (max λ, the number of
-tight steps) stays in 0-d tensors.
+Reconstructed (method note 03; the paper's algorithm section was not at hand):
+the barrier φ = β‖∇g‖^q with q = 1 + p (Gong et al.'s min{α(g − ĝ), β‖∇g‖^q} as
+an option), the step η_k = η / (1 + k/k0)^a (a = 0: constant), and the numerics
+(‖∇g‖² never formed; max|∂g/∂x_i| ≤ 1e-300 gives λ = 0). No host syncs in
+``step``. Details, rates and claims: docs/methods/dbgd.md.
 """
 from __future__ import annotations
 
 __all__ = ["DBGD", "DBGDOptions", "DBGDState", "barrier_direction", "barrier_residual", "step_size"]
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
@@ -133,7 +106,6 @@ class DBGDState(IterState):
     last_direction: Any = None        # v_k
     last_grad_lower: Any = None       # ∇g(x_k)
     last_phi: Any = None              # φ(x_k)
-    options: Any = field(default=None, repr=False)
 
 
 class DBGD(Solver):
@@ -151,7 +123,7 @@ class DBGD(Solver):
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
         zero = torch.zeros((), device=oracle.device, dtype=oracle.dtype)
         return DBGDState(x=x, lam_last=zero, lam_max=zero, barrier_tight=zero,
-                         grad_lower_norm=torch.full_like(zero, math.nan), options=options)
+                         grad_lower_norm=torch.full_like(zero, math.nan))
 
     def step(self, state: DBGDState, oracle, options: DBGDOptions) -> DBGDState:
         x = state.x
@@ -168,12 +140,10 @@ class DBGD(Solver):
             x=x - eta * v, k=state.k + 1, eta_last=eta,
             lam_last=lam, lam_max=torch.maximum(state.lam_max, lam),
             barrier_tight=state.barrier_tight + (lam > 0).to(x.dtype),
-            grad_lower_norm=a, last_grad_f=grad_f, last_direction=v, last_grad_lower=grad_g, last_phi=phi,
-            options=options)
+            grad_lower_norm=a, last_grad_f=grad_f, last_direction=v, last_grad_lower=grad_g, last_phi=phi)
 
-    def report(self, state: DBGDState, oracle, options) -> dict:
+    def report(self, state: DBGDState, oracle, options: DBGDOptions) -> dict:
         """Extras per method note 03 (d), read back once."""
-        options = state.options
         nan = torch.full_like(state.lam_max, math.nan)
         vnorm, residual = nan, nan
         if state.last_direction is not None:

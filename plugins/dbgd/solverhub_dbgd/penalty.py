@@ -1,24 +1,17 @@
-"""``penalty-gd``: gradient descent on the fixed penalty f + lam·g, the reference for ``dbgd``.
-
-What a practitioner would otherwise do with a simple bilevel problem
-min f s.t. x ∈ argmin g: pick a penalty lam and run gradient descent on
-f + lam·g (two gradient calls per step)::
+"""``penalty-gd``: gradient descent on the fixed penalty f + lam·g, the reference for ``dbgd``
+(the classical penalty method, not from a paper; SGD on f + lam·g with a noisy oracle)::
 
     x_{k+1} = x_k − lr (∇f(x_k) + lam ∇g(x_k)).
 
-Its fixed points are the stationary points of f + lam·g, not of the bilevel
-problem: for a finite lam they are biased (lower level not solved, by O(1/lam)
-on the minimum-norm least-squares problem), and a large lam forces a small step
-(lr·lam·L_g < 2), so the f-part moves slowly. That trade-off is what DBGD's
-dynamic λ_k removes. Not from a paper: the classical penalty method with a
-constant step. With a stochastic or noisy oracle it is SGD on f + lam·g.
+Its fixed points are biased by O(1/lam), and a large lam forces lr·lam·L_g < 2:
+the trade-off DBGD's dynamic λ_k removes. Details: docs/methods/dbgd.md.
 """
 from __future__ import annotations
 
 __all__ = ["PenaltyGD", "PenaltyGDOptions", "PenaltyState"]
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
@@ -38,7 +31,6 @@ class PenaltyGDOptions(SolverOptions):
 class PenaltyState(IterState):
     k: int = 0
     direction_norm: Any = None        # ‖∇f + lam ∇g‖ at the last step's x_k
-    options: Any = field(default=None, repr=False)
 
 
 class PenaltyGD(Solver):
@@ -54,16 +46,14 @@ class PenaltyGD(Solver):
 
     def init(self, problem, oracle, x0, options: PenaltyGDOptions) -> PenaltyState:
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
-        return PenaltyState(x=x, direction_norm=torch.full((), math.nan, device=x.device, dtype=x.dtype),
-                            options=options)
+        return PenaltyState(x=x, direction_norm=torch.full((), math.nan, device=x.device, dtype=x.dtype))
 
     def step(self, state: PenaltyState, oracle, options: PenaltyGDOptions) -> PenaltyState:
         x = state.x
         d = oracle.grad(x) + options.lam * oracle.grad(x, of="lower")
-        return PenaltyState(x=x - options.lr * d, k=state.k + 1, direction_norm=torch.linalg.vector_norm(d),
-                            options=options)
+        return PenaltyState(x=x - options.lr * d, k=state.k + 1, direction_norm=torch.linalg.vector_norm(d))
 
     def report(self, state: PenaltyState, oracle, options) -> dict:
         norm = float(state.direction_norm)
-        return {"lam": state.options.lam, "lr": state.options.lr,
+        return {"lam": options.lam, "lr": options.lr,
                 "penalized_grad_norm": None if math.isnan(norm) else norm}

@@ -56,7 +56,7 @@ class LoraML(Solver):
     def step(self, state: LoraMLState, oracle, options: Options) -> LoraMLState:
         nA, x = state.n_shared, state.x
         A, U = x[:nA], x[nA:]
-        for _ in range(options.inner_steps):                  # U_t ← U_t − η_in ∇_{U_t} (1/2N)‖Y_t − W_t X_t‖²
+        for _ in range(options.inner_steps):                  # U_t ← U_t − η_in ∇_{U_t} L_t (task t's loss)
             U = U - options.lr_inner * state.tasks * oracle.grad(torch.cat([A, U]))[nA:]
         A = A - options.lr_outer * oracle.grad(torch.cat([A, U]))[:nA]     # A ← A − η_out ∇_A f
         return replace(state, x=torch.cat([A, U]), outer_steps=state.outer_steps + 1,

@@ -25,7 +25,6 @@ class Retrain(UnlearningSolver):
     name = "retrain"
     paper = "arXiv:2505.22601 (baseline: retrain from scratch)"
     priority = 5
-    Options = StepOptions
     description = "unlearning baseline: retrain on the retain set from the initialization"
 
     def start_point(self, model, x0):
@@ -41,7 +40,6 @@ class GDRetain(UnlearningSolver):
     name = "gd-retain"
     conformance_progress = -math.inf   # the paper's failing baseline: it need not close the gap
     paper = "arXiv:2505.22601 (baseline: GD on the retain set)"
-    Options = StepOptions
     description = "unlearning baseline: loss steps on the retain set from the trained model"
 
     def step(self, state, oracle, options):
@@ -54,7 +52,6 @@ class GAForget(UnlearningSolver):
     name = "ga-forget"
     conformance_progress = -math.inf   # the paper's failing baseline: it need not close the gap
     paper = "arXiv:2505.22601 (baseline: gradient ascent on the forget set)"
-    Options = StepOptions
     description = "unlearning baseline: gradient ascent on the forget set from the trained model"
 
     def step(self, state, oracle, options):

@@ -20,7 +20,7 @@ from .model import TorchModel
 from .projection import null_component
 from .schema import UnlearningSections
 from .setup import Setup, cached_setup
-from .spec import UnlearningSpec, build_spec, implied_variables
+from .spec import build_spec, implied_variables
 
 torch = lazy_module("torch")
 
@@ -78,15 +78,9 @@ solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
     no_cvxpy_reason = ("the unlearning kind's reference is retraining on the retain set (closed form for a "
                        "linear model), not a cvxpy problem")
 
-    def implicit_variables(self, sections, data_shapes, location):
-        return implied_variables(sections, data_shapes, location)
-
-    def build_model(self, sections, ctx) -> UnlearningSpec:
-        return build_spec(sections, ctx)
-
-    def setup(self, problem) -> Setup:
-        """Data, θ0, θ*, θ_ref (trained once per problem, cached)."""
-        return cached_setup(problem)
+    implicit_variables = staticmethod(implied_variables)   # the model's weights
+    build_model = staticmethod(build_spec)                 # -> UnlearningSpec
+    setup = staticmethod(cached_setup)                     # data, θ0, θ*, θ_ref: trained once per problem, cached
 
     def torch_model(self, problem, device, dtype) -> UnlearningModel:
         return UnlearningModel(self.setup(problem), device, dtype)
@@ -112,30 +106,23 @@ solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
 
     def report(self, tp, oracle, x) -> dict:
         m: UnlearningModel = tp.model
-        s = m.setup
+        s, ref = m.setup, m.theta_reference
         null, residual = m.kkt_parts(x)
-        ref, start = m.theta_reference, m.theta_trained
-        dist = float(torch.linalg.vector_norm(x - ref))
-        ref_norm = float(torch.linalg.vector_norm(ref))
-        out_f, ref_f = m.net(x, m.X_forget), m.net(ref, m.X_forget)
-        out_r = m.net(x, m.X_retain)
+        dist, ref_norm = float(torch.linalg.vector_norm(x - ref)), float(torch.linalg.vector_norm(ref))
+        out_r, out_f, ref_f = m.net(x, m.X_retain), m.net(x, m.X_forget), m.net(ref, m.X_forget)
         extras = {
             "distance_to_retrain": dist,
             "relative_distance_to_retrain": dist / ref_norm if ref_norm > 0 else None,
-            "start_distance_to_retrain": float(torch.linalg.vector_norm(start - ref)),
+            "start_distance_to_retrain": float(torch.linalg.vector_norm(m.theta_trained - ref)),
             "retain_mse": float(torch.mean((out_r - m.y_retain) ** 2)),
             "retain_max_abs_error": float(torch.max(torch.abs(out_r - m.y_retain))),
             "forget_mse": float(torch.mean((out_f - m.y_forget) ** 2)),
             "forget_mse_of_retrain": float(torch.mean((ref_f - m.y_forget) ** 2)),
             "forget_max_output_gap_to_retrain": float(torch.max(torch.abs(out_f - ref_f))),
-            "null_component": float(null),
-            "retain_residual": float(residual),
-            "trained_mse": s.trained.mse,
-            "retrain_reference_mse": s.reference.mse,
-            "reference": s.reference_name,
-            "setup_time_s": s.setup_time_s,
-            "n_retain": int((~s.forget).sum()),
-            "n_forget": int(s.forget.sum()),
+            "null_component": float(null), "retain_residual": float(residual),
+            "trained_mse": s.trained.mse, "retrain_reference_mse": s.reference.mse,
+            "reference": s.reference_name, "setup_time_s": s.setup_time_s,
+            "n_retain": int((~s.forget).sum()), "n_forget": int(s.forget.sum()),
         }
         if m.grid is not None:
             on_grid, ref_grid = m.net(x, m.grid), m.net(ref, m.grid)

@@ -160,10 +160,8 @@ def train(model: TorchModel, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *
     n = yt.numel()
     if method == "min_norm":
         A = model.jacobian(theta, Xt).numpy()
-        correction = np.linalg.lstsq(A, y - A @ theta0, rcond=None)[0]
-        theta = theta0 + correction
-        mse = float(np.mean((A @ theta - y) ** 2))
-        return TrainOutcome(theta, 1, mse, method)
+        theta = theta0 + np.linalg.lstsq(A, y - A @ theta0, rcond=None)[0]
+        return TrainOutcome(theta, 1, float(np.mean((A @ theta - y) ** 2)), method)
     if method == "adam":
         moments = adam_init(theta)
         for _ in range(max_iterations):
@@ -171,8 +169,7 @@ def train(model: TorchModel, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *
                 th = theta.detach().requires_grad_(True)
                 (g,) = torch.autograd.grad(torch.mean((model(th, Xt) - yt) ** 2), th)
             theta, moments = adam_step(theta, moments, g, lr, 0.9, 0.999, 1e-8)
-        mse = float(torch.mean((model(theta, Xt) - yt) ** 2))
-        return TrainOutcome(theta.numpy(), max_iterations, mse, method)
+        return TrainOutcome(theta.numpy(), max_iterations, float(torch.mean((model(theta, Xt) - yt) ** 2)), method)
     residual = model(theta, Xt) - yt
     J = model.jacobian(theta, Xt)
     mu, nu = 1e-3 * float((J * J).sum(dim=1).max()), 2.0

@@ -41,6 +41,7 @@ class UnlearningSolver(Solver):
 
     kinds = ("unlearning",)
     capabilities = Capabilities(stochastic_ok=False)
+    Options = StepOptions
     State = UnlearnState
 
     def start_point(self, model, x0):

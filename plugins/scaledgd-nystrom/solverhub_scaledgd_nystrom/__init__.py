@@ -1,8 +1,5 @@
-"""ScaledGD with Nyström initialization and NoRA (arXiv 2410.18965) as a solverhub plugin,
-with the problem kinds ``matrix_factorization`` and ``lora_finetune``.
-
-Importing this package does not import torch.
-"""
+"""ScaledGD with Nyström initialization and NoRA (arXiv 2410.18965) as a solverhub plugin, with the
+problem kinds ``matrix_factorization`` and ``lora_finetune``. Importing it does not import torch."""
 from __future__ import annotations
 
 __all__ = ["MatrixFactorization", "LoraFinetune", "ScaledGD", "ScaledGDNystrom", "ScaledGDOptions",

@@ -32,10 +32,6 @@ class Layout:
         """``{name: view of x}`` (no copies; torch or numpy)."""
         return {name: x[off:off + size].reshape(shape) for name, shape, off, size in self.blocks}
 
-    def slice(self, name: str) -> tuple[slice, tuple[int, ...]]:
-        """(slice of x, shape) of one block."""
-        return next((slice(off, off + size), shape) for block, shape, off, size in self.blocks if block == name)
-
 
 def need_data(data_shapes: dict, name: str, message: str, location: Location, allowed: str | None = None):
     """The shape of data ``name``; a :class:`ProblemError` with ``message`` when the file has none."""

@@ -15,7 +15,6 @@ __all__ = ["MatrixFactorization", "FactorizationSections", "FactorizationSpec", 
 
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from pydantic import Field
@@ -37,26 +36,10 @@ class FactorizationSections(Strict):
     init_seed: int = 0
 
 
-def factor_shapes(shape, rank: int, symmetric: bool) -> dict[str, tuple[int, int]]:
-    """The implied unknowns: X (m × r), and Y (n × r) when asymmetric."""
-    m, n = shape
-    return {"X": (m, rank)} if symmetric else {"X": (m, rank), "Y": (n, rank)}
-
-
-@dataclass(frozen=True)
-class FactorizationSpec:
-    """A checked matrix_factorization problem: M's shape, r, the form and the default start."""
+class FactorizationSpec(FactorizationSections):
+    """A checked matrix_factorization problem (frozen): the sections and M's shape."""
 
     shape: tuple[int, int]
-    rank: int
-    symmetric: bool
-    init_scale: float
-    init_seed: int
-
-    @property
-    def residual_scale(self) -> float:
-        """c with ‖XYᵀ − M‖² = c·f: 4 (f = 1/4‖·‖²) or 2 (f = 1/2‖·‖²)."""
-        return 4.0 if self.symmetric else 2.0
 
 
 class FactorizationModel:
@@ -66,6 +49,7 @@ class FactorizationModel:
         self.spec, self.layout, self.f_star = spec, layout, f_star
         self.M = 0.5 * (M + M.T) if spec.symmetric else M
         self.m_norm = torch.linalg.norm(self.M)                 # ‖M‖_F, 0-d tensor
+        self.c = 4.0 if spec.symmetric else 2.0                 # ‖XYᵀ − M‖² = c·f
         self.loss = factorization_loss(spec.symmetric)
         self.history: list = []                                 # rel_error at every trace sample (0-d tensors)
 
@@ -75,11 +59,11 @@ class FactorizationModel:
 
     def factorization_error(self, value):
         """‖XXᵀ − M‖/‖M‖ from f."""
-        return torch.sqrt(torch.clamp(self.spec.residual_scale * value, min=0.0)) / self.m_norm
+        return torch.sqrt(torch.clamp(self.c * value, min=0.0)) / self.m_norm
 
     def rel_error(self, value):
         """The measure ``rel_error``; |f − f*|, so that it stays > 0 when f falls to just below f*."""
-        return torch.sqrt(torch.abs(self.spec.residual_scale * (value - self.f_star))) / self.m_norm
+        return torch.sqrt(torch.abs(self.c * (value - self.f_star))) / self.m_norm
 
 
 def empirical_orders(errors, floor: float) -> list[tuple[int, float]]:
@@ -111,7 +95,6 @@ kind: matrix_factorization
 data:
   M: {generate: low_rank_psd, shape: [12, 12], rank: 2, condition: 4, seed: 3}
 rank: 2
-symmetric: true
 """
 
     @staticmethod
@@ -131,17 +114,17 @@ symmetric: true
         return shape
 
     def implicit_variables(self, sections, data_shapes: dict, location) -> dict:
-        # only one line is known here: check that M is a matrix, build_model() reports the rest at its key
+        # only one line is known here; build_model() reports the other errors at their key's line
         shape = data_shapes.get("M")
         if shape is None or len(shape) != 2:
             shape = self._shape_of_m(sections, data_shapes, lambda key: location)
-        return factor_shapes(shape, sections.rank, sections.symmetric)
+        (m, n), r = shape, sections.rank          # the implied unknowns: X (m × r), and Y (n × r) when asymmetric
+        return {"X": (m, r)} if sections.symmetric else {"X": (m, r), "Y": (n, r)}
 
     def build_model(self, sections, ctx) -> FactorizationSpec:
         def where(key):          # the key's line; data M's when the key is absent (symmetric: true by default)
             return ctx.location(key) if key in sections.model_fields_set else ctx.location("data", "M")
-        return FactorizationSpec(self._shape_of_m(sections, ctx.symbols.data, where), sections.rank,
-                                 sections.symmetric, sections.init_scale, sections.init_seed)
+        return FactorizationSpec(shape=self._shape_of_m(sections, ctx.symbols.data, where), **dict(sections))
 
     @staticmethod
     def matrix(problem) -> np.ndarray:
@@ -159,16 +142,13 @@ symmetric: true
 
     def torch_model(self, problem, device, dtype) -> FactorizationModel:
         M = torch.as_tensor(self.matrix(problem), dtype=dtype, device=device)
-        f_star = self.optimal_value(problem)     # here, outside the solve's timed region (cached)
+        # f* = f(X*) at the Eckart–Young factors: here, outside the solve's timed region, once per problem
+        f_star = per_problem(_OPTIMA, problem, lambda: self.reference_solve(problem).objective)
         return FactorizationModel(problem.sections.model, Layout.of(problem), M, f_star)
 
     def default_start(self, problem) -> np.ndarray:
         spec = problem.sections.model
         return spec.init_scale * np.random.default_rng(spec.init_seed).standard_normal(problem.dim)
-
-    def optimal_value(self, problem) -> float:
-        """f* = f(X*) at the Eckart–Young factors (computed once per problem and process)."""
-        return per_problem(_OPTIMA, problem, lambda: self.reference_solve(problem).objective)
 
     def measure(self, name, tp, oracle, x, known):
         model: FactorizationModel = tp.model
@@ -200,9 +180,9 @@ symmetric: true
             x, how = _psd_factor(model.M.numpy(), spec.rank), "truncated eigendecomposition"
         else:
             x, how = _svd_factors(model.M.numpy(), spec.rank), "truncated SVD"
-        seconds = time.perf_counter() - t0
         return Reference(ReferenceStatus.CERTIFIED, f"closed form: {how} (Eckart–Young)", x=x,
-                         objective=float(model.objective(torch.as_tensor(x))), solve_time_s=seconds,
+                         solve_time_s=time.perf_counter() - t0,
+                         objective=float(model.objective(torch.as_tensor(x))),
                          message=f"Eckart–Young theorem: the best rank-{spec.rank} approximation of M")
 
 

@@ -72,16 +72,10 @@ class LoraModelSpec:
         return self.alpha / self.rank
 
     @property
-    def weights_from_data(self) -> bool:
-        return self.pretrain is None
-
-    @property
     def adapters(self) -> dict[str, tuple[int, int]]:
         """The implied unknowns: A_l (rank × in_l), B_l (out_l × rank) per adapted layer."""
-        out = {}
-        for l in self.layers:
-            out[f"A{l}"], out[f"B{l}"] = (self.rank, self.widths[l]), (self.widths[l + 1], self.rank)
-        return out
+        return {name: shape for l in self.layers for name, shape in
+                ((f"A{l}", (self.rank, self.widths[l])), (f"B{l}", (self.widths[l + 1], self.rank)))}
 
 
 class LoraModel:
@@ -91,12 +85,10 @@ class LoraModel:
         self.spec, self.layout, self.weights = spec, layout, weights     # weights: [(W, b)] tensors, frozen
         self.train, self.test, self.source = train, test, source          # (X, y) tensors; source: pretraining task
 
-    def adapters(self, x) -> dict:
-        views = self.layout.views(x)
-        return {l: (views[f"A{l}"], views[f"B{l}"]) for l in self.spec.layers}
-
     def forward(self, x, inputs):
-        return mlp_forward(self.weights, inputs, self.spec.activation, self.adapters(x), self.spec.scaling)
+        views = self.layout.views(x)
+        adapters = {l: (views[f"A{l}"], views[f"B{l}"]) for l in self.spec.layers}
+        return mlp_forward(self.weights, inputs, self.spec.activation, adapters, self.spec.scaling)
 
     def loss(self, x, inputs, targets):
         return task_loss(self.spec.loss, self.forward(x, inputs), targets)
@@ -107,8 +99,7 @@ class LoraModel:
             X, y = X.index_select(0, rows), y.index_select(0, rows)
         return self.loss(x, X, y)
 
-    def accuracy(self, x, split) -> float:
-        inputs, labels = split
+    def accuracy(self, x, inputs, labels) -> float:
         return float((self.forward(x, inputs).argmax(1) == labels).double().mean())
 
 
@@ -118,7 +109,7 @@ _PRETRAINED: dict[str, list] = {}
 def pretrained_weights(problem) -> list[tuple[np.ndarray, np.ndarray]]:
     """The frozen network [(W_l, b_l)] as float64 numpy: loaded from data or trained once (cached)."""
     spec: LoraModelSpec = problem.sections.model
-    if spec.weights_from_data:
+    if spec.pretrain is None:
         return [(np.asarray(problem.data[f"W{l}"], dtype=np.float64),
                  np.asarray(problem.data[f"b{l}"], dtype=np.float64)) for l in range(len(spec.widths) - 1)]
     return per_problem(_PRETRAINED, problem, lambda: pretrain_mlp(
@@ -178,9 +169,7 @@ loss: mse
                 if tuple(data_shapes.get(f"b{l}", ())) != (shape[0],):
                     fail(f"data b{l} must be a vector of length {shape[0]} (the outputs of W{l})",
                          allowed=f"b{l}: shape [{shape[0]}]")
-                widths = widths or [shape[1]]
-                widths.append(shape[0])
-                l += 1
+                widths, l = (widths or [shape[1]]) + [shape[0]], l + 1
             if sections.network.widths is not None and list(sections.network.widths) != widths:
                 fail(f"network.widths {sections.network.widths} disagree with the weights in data: {widths}")
             if sections.pretrain is not None:
@@ -234,13 +223,14 @@ loss: mse
     def torch_model(self, problem, device, dtype) -> LoraModel:
         spec: LoraModelSpec = problem.sections.model
 
+        def tensor(array):
+            return torch.as_tensor(array, dtype=dtype, device=device)
+
         def split(inputs, targets):
-            return torch.as_tensor(problem.data[inputs], dtype=dtype, device=device), \
-                _targets(problem, targets, device, dtype)
-        weights = [(torch.as_tensor(W, dtype=dtype, device=device), torch.as_tensor(b, dtype=dtype, device=device))
-                   for W, b in pretrained_weights(problem)]
+            return tensor(problem.data[inputs]), _targets(problem, targets, device, dtype)
+        weights = [(tensor(W), tensor(b)) for W, b in pretrained_weights(problem)]
         test = split("X_test", "y_test") if "X_test" in problem.data and "y_test" in problem.data else None
-        source = None if spec.weights_from_data else split("X_pretrain", "y_pretrain")
+        source = None if spec.pretrain is None else split("X_pretrain", "y_pretrain")
         return LoraModel(spec, Layout.of(problem), weights, split("X", "y"), test, source)
 
     def report(self, tp, oracle, x) -> dict:
@@ -257,8 +247,8 @@ loss: mse
             if model.spec.loss == "cross_entropy":
                 for label, split in (("train", model.train), ("test", model.test)):
                     if split is not None:
-                        out[f"{label}_accuracy"] = model.accuracy(x, split)
-                        out[f"pretrained_{label}_accuracy"] = model.accuracy(zero, split)
+                        out[f"{label}_accuracy"] = model.accuracy(x, *split)
+                        out[f"pretrained_{label}_accuracy"] = model.accuracy(zero, *split)
         return out
 
     def reference_solve(self, problem, solver=None) -> Reference:
@@ -270,8 +260,7 @@ loss: mse
 
         def closure():
             opt.zero_grad()
-            loss = tp.objective(param)
-            loss.backward()
+            (loss := tp.objective(param)).backward()
             return loss
         t0 = time.perf_counter()
         opt.step(closure)

@@ -14,14 +14,10 @@ from solverhub.plugin import adam_init, adam_step, lazy_module
 torch = lazy_module("torch")
 
 
-def _activation(name):
-    return {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid,
-            "gelu": torch.nn.functional.gelu}[name]
-
-
 def mlp_forward(weights, inputs, activation: str, adapters: dict | None = None, scaling: float = 1.0):
     """Network output; ``adapters`` maps a layer index to (A, B): W_l + scaling · B A."""
-    act, h, last = _activation(activation), inputs, len(weights) - 1
+    act = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "gelu": torch.nn.functional.gelu}
+    act, h, last = act[activation], inputs, len(weights) - 1
     for l, (W, b) in enumerate(weights):
         z = h @ W.T + b
         if adapters and l in adapters:

@@ -87,28 +87,17 @@ class NoraOptions(_AdapterStep):
 @dataclass(kw_only=True)
 class AdapterState(IterState):
     adam: Any = None                # AdamMoments (m, v, t; t a Python int: no sync)
-    layers: tuple = ()              # ((slice of A, shape of A, slice of B, shape of B), ...)
-
-    @property
-    def t(self) -> int:
-        return self.adam.t
-
-
-def _layer_slices(problem):
-    layout = Layout.of(problem)
-    return tuple((*layout.slice(f"A{l}"), *layout.slice(f"B{l}")) for l in problem.sections.model.layers)
+    layout: Any = None              # the blocks A0, B0, A1, B1, ... of x
+    layers: tuple = ()              # the adapted layers l
 
 
 class _AdapterSolver(Solver):
     kinds = ("lora_finetune",)
     capabilities = Capabilities(stochastic_ok=True)
 
-    def _start(self, problem, oracle, x0, options):
-        raise NotImplementedError
-
     def init(self, problem, oracle, x0, options):
-        x = self._start(problem, oracle, x0, options)
-        return AdapterState(x=x, adam=adam_init(x), layers=_layer_slices(problem))
+        x = self._start(problem, oracle, x0, options)     # the subclass's adapters A, B
+        return AdapterState(x=x, adam=adam_init(x), layout=Layout.of(problem), layers=problem.sections.model.layers)
 
     def _direction(self, state, grad, options):
         return grad
@@ -116,13 +105,13 @@ class _AdapterSolver(Solver):
     def step(self, state, oracle, options):
         g = self._direction(state, oracle.grad(state.x), options)
         if options.optimizer == "sgd":
-            x, adam = state.x - options.lr * g, dataclasses.replace(state.adam, t=state.t + 1)
+            x, adam = state.x - options.lr * g, dataclasses.replace(state.adam, t=state.adam.t + 1)
         else:
             x, adam = adam_step(state.x, state.adam, g, options.lr, options.beta1, options.beta2, options.eps)
         return dataclasses.replace(state, x=x, adam=adam)
 
     def report(self, state, oracle, options):
-        return {"adapter_steps": state.t}
+        return {"adapter_steps": state.adam.t}
 
 
 class Nora(_AdapterSolver):
@@ -136,22 +125,22 @@ class Nora(_AdapterSolver):
 
     def _start(self, problem, oracle, x0, options):
         from .lora_kind import pretrained_weights
-        weights, scaling = pretrained_weights(problem), problem.sections.model.scaling
+        spec, weights = problem.sections.model, pretrained_weights(problem)
         x = torch.zeros_like(x0)
-        for l, (sa, shape_a, _sb, _shape_b) in zip(problem.sections.model.layers, _layer_slices(problem)):
+        views = Layout.of(problem).views(x)
+        for l in spec.layers:
             W0 = torch.as_tensor(weights[l][0], dtype=oracle.dtype, device=oracle.device)
-            x[sa] = nystrom_adapter(W0, shape_a[0], options.sigma, scaling, oracle.generator).reshape(-1)
+            views[f"A{l}"].copy_(nystrom_adapter(W0, spec.rank, options.sigma, spec.scaling, oracle.generator))
         return x
 
     def _direction(self, state, grad, options):
         if not options.plus:
             return grad
         out = grad.clone()
-        for sa, shape_a, sb, shape_b in state.layers:
-            A, B = state.x[sa].reshape(shape_a), state.x[sb].reshape(shape_b)
-            gA, gB = nora_plus_precondition(A, B, grad[sa].reshape(shape_a), grad[sb].reshape(shape_b),
-                                            options.precond_eps, precondition_A=state.t > 0)
-            out[sa], out[sb] = gA.reshape(-1), gB.reshape(-1)
+        x, g, new = state.layout.views(state.x), state.layout.views(grad), state.layout.views(out)
+        for a, b in ((f"A{l}", f"B{l}") for l in state.layers):
+            new[a][...], new[b][...] = nora_plus_precondition(x[a], x[b], g[a], g[b], options.precond_eps,
+                                                              precondition_A=state.adam.t > 0)
         return out
 
 
@@ -167,7 +156,9 @@ class Lora(_AdapterSolver):
     def _start(self, problem, oracle, x0, options):
         if options.init == "x0":
             return x0
-        x = torch.zeros_like(x0)
-        for sa, shape_a, _sb, _shape_b in _layer_slices(problem):
-            x[sa] = standard_adapter(shape_a[1], shape_a[0], oracle.generator, oracle.dtype, oracle.device).reshape(-1)
+        spec, x = problem.sections.model, torch.zeros_like(x0)
+        views = Layout.of(problem).views(x)
+        for l in spec.layers:
+            views[f"A{l}"].copy_(standard_adapter(spec.widths[l], spec.rank, oracle.generator, oracle.dtype,
+                                                  oracle.device))
         return x

@@ -77,14 +77,10 @@ class _ScaledGDBase(Solver):
     kinds = ("matrix_factorization",)
     capabilities = Capabilities()
 
-    def _start(self, problem, oracle, x0, options, shapes):
-        """(x₀, η, sketch_products)."""
-        raise NotImplementedError
-
     def init(self, problem, oracle, x0, options):
         shapes = tuple(v.shape for v in problem.variables)
         t0 = time.perf_counter()
-        x, lr, sketches = self._start(problem, oracle, x0, options, shapes)
+        x, lr, sketches = self._start(problem, oracle, x0, options, shapes)     # x₀, η, sketch_products
         return ScaledGDState(x=x, lr=lr, shapes=shapes, init_time_s=time.perf_counter() - t0,
                              sketch_products=sketches)
 

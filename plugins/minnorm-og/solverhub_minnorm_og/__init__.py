@@ -7,10 +7,8 @@ __all__ = ["MinNormOG", "MinNormOGOptions", "Retrain", "GDRetain", "GAForget", "
            "NegGradPlusOptions", "StepOptions", "Unlearning", "orthogonal_step", "null_component"]
 __version__ = "0.1.0"
 
-from .baselines import GAForget, GDRetain, NegGradPlus, NegGradPlusOptions, Retrain
-from .minnorm_og import MinNormOG, MinNormOGOptions
-from .projection import null_component, orthogonal_step
-from .steps import StepOptions
+from .baselines import GAForget, GDRetain, NegGradPlus, NegGradPlusOptions, Retrain, StepOptions
+from .minnorm_og import MinNormOG, MinNormOGOptions, null_component, orthogonal_step
 
 
 def __getattr__(name):

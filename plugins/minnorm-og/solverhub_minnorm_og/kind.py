@@ -17,10 +17,9 @@ from dataclasses import replace
 from solverhub.plugin import ModelKind, Reference, ReferenceStatus, lazy_module
 
 from .model import TorchModel
-from .projection import null_component
-from .schema import UnlearningSections
+from .minnorm_og import null_component
+from .sections import UnlearningSections, build_spec, implied_variables
 from .setup import Setup, cached_setup
-from .spec import build_spec, implied_variables
 
 torch = lazy_module("torch")
 
@@ -96,13 +95,10 @@ solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
     def measure(self, name, tp, oracle, x, known):
         if name not in self.measures:
             return super().measure(name, tp, oracle, x, known)
-        value = oracle.peek_value(x)
         null, residual = tp.model.kkt_parts(x)
-        if name == "null_component":
-            return value, null
-        if name == "retain_residual":
-            return value, residual
-        return value, torch.sqrt(null * null + residual * residual)
+        stationarity = {"null_component": null, "retain_residual": residual,
+                        "minnorm_kkt": torch.sqrt(null * null + residual * residual)}[name]
+        return oracle.peek_value(x), stationarity
 
     def report(self, tp, oracle, x) -> dict:
         m: UnlearningModel = tp.model
@@ -133,8 +129,7 @@ solve: {optimizer: gd, lr: 0.02, reg_coef: 1.0}
         return extras
 
     def reference_solve(self, problem, solver=None) -> Reference:
-        """θ_ref, objective ½‖θ_ref‖²: certified for the linear closed form (it is θ_r*); for a
-        retrained network a retain interpolator of the nonconvex problem, not θ_r* (local)."""
+        """θ_ref: certified for the linear closed form (it is θ_r*), local for a retrained network."""
         s = self.setup(problem)
         closed_form = s.trained.method == "min_norm"
         return Reference(ReferenceStatus.CERTIFIED if closed_form else ReferenceStatus.LOCAL, s.reference_name,

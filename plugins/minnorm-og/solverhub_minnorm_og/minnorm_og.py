@@ -11,21 +11,36 @@ authors' code (``MinNormOGUnlearner``). Iteration t (one "epoch"):
     3. one loss step on the retain mean squared error (Adam, or gradient descent).
 
 Reconstructed: the closed form of step 2 (the code's ``theta - reg_coef * proj_perp(theta)``),
-the SVD projector (code: QR), the defaults. The n_pert model gradients of step 1 are not
-oracle calls: ``extras.model_gradients``. Details: ``docs/methods/minnorm-og.md``.
+the SVD projector (code: QR, the same projector when J has full row rank), the defaults. The
+n_pert model gradients of step 1 are not oracle calls: ``extras.model_gradients``. Details:
+``docs/methods/minnorm-og.md``.
 """
 from __future__ import annotations
 
-__all__ = ["MinNormOG", "MinNormOGOptions", "MinNormOGState"]
+__all__ = ["MinNormOG", "MinNormOGOptions", "MinNormOGState", "null_component", "orthogonal_step"]
 
 from dataclasses import dataclass, replace
 
 from solverhub.plugin import lazy_module, option
 
-from .projection import DEFAULT_RTOL, orthogonal_step
-from .steps import StepOptions, UnlearningSolver, UnlearnState, loss_step
+from .baselines import StepOptions, UnlearningSolver, UnlearnState, loss_step
 
 torch = lazy_module("torch")
+
+DEFAULT_RTOL = 1e-10
+
+
+def null_component(theta, J, rtol: float = DEFAULT_RTOL):
+    """P_null(J) θ = θ − UUᵀθ, U the left singular vectors of Jᵀ above rtol·σ_max."""
+    U, S, _ = torch.linalg.svd(J.T, full_matrices=False)
+    U = U * (S > rtol * S[:1]).to(U.dtype)
+    return theta - U @ (U.T @ theta)
+
+
+def orthogonal_step(theta, J, coef, rtol: float = DEFAULT_RTOL):
+    """(θ + Δ, Δ) with Δ = −coef · P_null(J) θ, coef = 1/(1 + λ)."""
+    delta = -coef * null_component(theta, J, rtol)
+    return theta + delta, delta
 
 
 class MinNormOGOptions(StepOptions):

@@ -51,15 +51,13 @@ def layer_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
 def init_params(spec: ModelSpec, seed: int, scale: float) -> np.ndarray:
     """θ0: PyTorch's default ``nn.Linear`` law, U(−1/√fan_in, 1/√fan_in) for weights and
     biases, times ``scale``, drawn with numpy (identical on every device)."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for name, shape in layer_shapes(spec).items():
-        fan_in = spec.d_in if spec.type == "linear" else (shape[1] if len(shape) == 2 else None)
-        if fan_in is None:          # a bias: fan_in of its layer's weight
-            fan_in = parts[-1][1]
+    rng, parts, fan_in = np.random.default_rng(seed), [], spec.d_in
+    for shape in layer_shapes(spec).values():
+        if spec.type == "mlp" and len(shape) == 2:
+            fan_in = shape[1]                # a bias keeps the fan_in of its layer's weight
         bound = 1.0 / math.sqrt(fan_in)
-        parts.append((rng.uniform(-bound, bound, size=shape).reshape(-1) * scale, fan_in))
-    return np.concatenate([p for p, _ in parts]).astype(np.float64)
+        parts.append(rng.uniform(-bound, bound, size=shape).reshape(-1) * scale)
+    return np.concatenate(parts).astype(np.float64)
 
 
 class TorchModel:

@@ -14,8 +14,7 @@ import numpy as np
 from solverhub.plugin import ProblemError, lazy_module
 
 from .model import ModelSpec, TorchModel, TrainOutcome, init_params, train
-from .schema import sine_poisoning
-from .spec import UnlearningSpec
+from .sections import UnlearningSpec, sine_poisoning
 
 torch = lazy_module("torch")
 

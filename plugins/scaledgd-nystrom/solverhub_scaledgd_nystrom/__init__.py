@@ -8,8 +8,7 @@ __all__ = ["MatrixFactorization", "LoraFinetune", "ScaledGD", "ScaledGDNystrom",
 __version__ = "0.1.0"
 
 from .factorization_kind import MatrixFactorization
-from .lora_kind import LoraFinetune, pretrained_weights
-from .mlp import mlp_forward
+from .lora_kind import LoraFinetune, mlp_forward, pretrained_weights
 from .nora import (Lora, LoraOptions, Nora, NoraOptions, apply_nora_, nora_plus_precondition, nystrom_adapter,
                    standard_adapter)
 from .scaledgd import NystromOptions, ScaledGD, ScaledGDNystrom, ScaledGDOptions

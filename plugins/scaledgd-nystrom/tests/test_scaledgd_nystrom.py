@@ -23,7 +23,7 @@ from solverhub.testing import ALL_HOST_SYNCS, check_solver  # noqa: E402
 from solverhub_scaledgd_nystrom import (Lora, LoraFinetune, MatrixFactorization, Nora,  # noqa: E402
                                         ScaledGD, ScaledGDNystrom, apply_nora_, mlp_forward,
                                         nora_plus_precondition, pretrained_weights)
-from solverhub_scaledgd_nystrom import frobenius  # noqa: E402
+from solverhub_scaledgd_nystrom import factorization_kind  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 SET = ROOT / "problems" / "structured" / "factorization"
@@ -159,7 +159,7 @@ def test_objective_gradient_and_hvp_match_numpy(symmetric, monkeypatch):
     E = X @ Y.T - M
     f = 0.25 * np.sum(E ** 2) if symmetric else 0.5 * np.sum(E ** 2)
     g = (E @ X).reshape(-1) if symmetric else np.concatenate([(E @ Y).reshape(-1), (E.T @ X).reshape(-1)])
-    monkeypatch.setattr(frobenius, "BLOCK_ELEMENTS", 2 * n)   # several row blocks
+    monkeypatch.setattr(factorization_kind, "BLOCK_ELEMENTS", 2 * n)   # several row blocks
     tp = p.lower_torch()
     xt = torch.tensor(x)
     from solverhub.oracle import Oracle

@@ -194,22 +194,28 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
                 value, st = problem.kind.measure(measure_name, tp, oracle, x, Known(duals=ref.duals))
                 objective, stat = float(value), float(st)
             status, message, iterations, trace = ref.status.run_status, ref.message, ref.iterations, ()
+            duals = ref.duals
         else:
             out = run_loop(instance, problem, oracle, tp.x0.clone(), solver_opts, run_opts,
                            lambda x, known: problem.kind.measure(measure_name, tp, oracle, x, known))
             x = out.state.x if out.state is not None else None
             status, message, iterations = out.status, out.message, out.iterations
             objective, stat, trace = out.final_objective, out.final_stationarity, tuple(out.trace)
+            duals = getattr(out.state, "duals", None)
             if out.state is not None:
                 extras.update(_jsonable(instance.report(out.state, oracle, solver_opts)))
         if x is not None:
             extras.update(_jsonable(problem.kind.report(tp, oracle, x)))
+            if tp.constraints:
+                extras["max_violation"] = _max_violation(tp, x)
+        result_duals = _duals_by_label(problem, duals)
     except SolverhubError:    # a user error raised inside a solver (bad option value): exit 2, not "failed"
         raise
     except Exception as err:  # a solver bug becomes a failed result, never a lost run
         status, message = Status.FAILED, f"{type(err).__name__}: {err}"
         extras["traceback"] = traceback.format_exc(limit=5)
         x, objective, stat, iterations, trace = None, math.nan, math.nan, 0, ()
+        result_duals = None
     finally:
         torch.set_num_threads(saved_threads)
     wall = time.perf_counter() - t0
@@ -234,4 +240,25 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
         stationarity=Stationarity(measure_name, float(stat)), iterations=int(iterations),
         oracle_calls=dict(oracle.counts), wall_time_s=wall, device=str(device), dtype=dtype, seed=seed,
         options=options_json,
-        baseline_objective=base_obj, baseline_gap=base_gap, solution=solution, trace=trace, extras=extras)
+        baseline_objective=base_obj, baseline_gap=base_gap, solution=solution, trace=trace, extras=extras,
+        duals=result_duals)
+
+
+def _duals_by_label(problem, duals) -> dict[str, list[float]] | None:
+    """The run's multipliers (one array per ``constraints:`` line) keyed by the line's label."""
+    infos = problem.structure.constraints
+    if duals is None or not infos or len(duals) != len(infos):
+        return None
+    return {info.label: [float(v) for v in np.asarray(_jsonable(d), dtype=np.float64).reshape(-1)]
+            for info, d in zip(infos, duals)}
+
+
+def _max_violation(tp, x) -> float:
+    """max over the constraints of |h(x)| and max(g(x), 0), and of the bounds' violation."""
+    with torch.no_grad():
+        parts = [torch.zeros((), dtype=x.dtype, device=x.device)]
+        for op, fn in tp.constraints:
+            v = torch.as_tensor(fn(x), dtype=x.dtype, device=x.device).reshape(-1)
+            parts.append(torch.max(torch.abs(v) if op == "==" else torch.relu(v)))
+        parts.append(torch.max(torch.abs(x - tp.structure.project_bounds(x))))
+        return float(torch.max(torch.stack(parts)))

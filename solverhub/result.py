@@ -90,6 +90,12 @@ class Result:
     # (``solverhub.isolation``): the first and last 16 KB, with a marker for what was
     # left out in between. Empty for in-process solves and for JSON written before it existed.
     captured_output: str = ""
+    # Constraint multipliers of a constrained run, by the constraint's label ("constraints[0]",
+    # see Problem.structure.constraints) -> flat list, in cvxpy's sign convention (the constrained
+    # kind's KKT measure: grad f + sum_i lam_i grad g_i = 0, lam >= 0 on inequalities). None when
+    # the run has none; JSON written before the field existed loads with None. Feasibility is
+    # reported separately, as extras["max_violation"].
+    duals: dict[str, list[float]] | None = None
 
     @property
     def total_oracle_calls(self) -> int:

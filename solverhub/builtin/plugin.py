@@ -9,10 +9,14 @@ from ..hookspecs import hookimpl
 def solverhub_solvers():
     from .adam import Adam
     from .cvxpy_solver import CvxpySolver
+    from .fista import FISTA
     from .gd import GradientDescent
     from .lbfgs import LBFGS
     from .lbfgsb import LBFGSB
-    return [GradientDescent, Adam, LBFGS, LBFGSB, CvxpySolver]
+    from .proxgrad import ProxGrad
+    from .slsqp import SLSQP
+    from .trust_constr import TrustConstr
+    return [GradientDescent, Adam, LBFGS, LBFGSB, ProxGrad, FISTA, CvxpySolver, SLSQP, TrustConstr]
 
 
 @hookimpl

@@ -23,6 +23,7 @@ from .data import _check_size, build_array, charge, load_budget
 from .expr import Symbols
 from .bounds import parse_bounds
 from .kinds.base import CompiledSections, ExpressionContext, ProblemKind
+from .classify import classify_constraints
 from .structure import Structure
 from .schema import COMMON_SECTIONS, BaselineSpec, ProblemFile, validate_model
 from .yamlsafe import MAX_YAML_BYTES, LineMap, load_yaml
@@ -73,9 +74,12 @@ class Problem:
 
     @property
     def default_measure(self) -> str:
-        """The kind's default stationarity measure; ``projected_grad_norm`` instead of
-        ``grad_norm`` when variables are bounded (zero exactly at the box's stationary points)."""
+        """The kind's default stationarity measure; instead of ``grad_norm``: ``prox_grad_norm``
+        for a composite objective (``structure.nonsmooth``), ``projected_grad_norm`` when
+        variables are bounded (both zero exactly at the stationary points)."""
         name = self.kind.default_measure
+        if name == "grad_norm" and self.structure.nonsmooth:
+            return "prox_grad_norm"          # composite: ||x - prox(x - ∇s(x))|| (with bounds: prox, then clip)
         return "projected_grad_norm" if name == "grad_norm" and self.has_bounds else name
 
     def location(self, *path) -> Location:
@@ -281,6 +285,12 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
                       data={k: v.shape for k, v in data.items()}, parameters=dict(common.parameters))
     ctx = ExpressionContext(symbols=symbols, file=file, line_of=lines.line_of)
     compiled = kind.compile(sections, ctx)
+    smooth, nonsmooth, unsplit = None, (), ()
+    if getattr(kind, "composite", False) and compiled.objective is not None:   # f = smooth + prox-able terms
+        from .composite import split_objective
+        smooth, nonsmooth, unsplit = split_objective(compiled.objective, variables, common.parameters)
+        if nonsmooth:
+            compiled = dataclasses.replace(compiled, functions={**compiled.functions, "smooth": smooth})
 
     oc = common.oracle
     if compiled.batch_size is not None and oc.stochastic is not None:
@@ -307,8 +317,12 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
                    parameters=dict(common.parameters), sections=compiled, x0=x0,
                    oracle_config=oracle_config, baseline=common.baseline, solve_defaults={**compiled.solve_defaults, **common.solve},
                    content_hash=content_hash, source=file, description=common.description, lines=lines,
-                   structure=Structure(bounds=bounds, n_equalities=sum(c.op == "==" for c in compiled.constraints),
-                                       n_inequalities=sum(c.op != "==" for c in compiled.constraints)))
+                   structure=Structure(bounds=bounds, nonsmooth=nonsmooth, unsplit=unsplit, n_equalities=sum(c.op == "==" for c in compiled.constraints),
+                                       n_inequalities=sum(c.op != "==" for c in compiled.constraints),
+                                       constraints=classify_constraints(
+                                           compiled.constraints, parameters=common.parameters,
+                                           texts=tuple(getattr(sections, "constraints", ()) or ()),
+                                           line_of=lines.line_of)))
 
 
 def _noise_sigma(noise, dim: int, location: Location):

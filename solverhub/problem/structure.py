@@ -11,7 +11,8 @@ and nonsmooth terms are declared by kinds.
 """
 from __future__ import annotations
 
-__all__ = ["Bounds", "NonsmoothTerm", "Structure", "TorchStructure", "TorchNonsmooth"]
+__all__ = ["Bounds", "NonsmoothTerm", "ConstraintInfo", "CONSTRAINT_CLASSES", "Structure", "TorchStructure",
+           "TorchNonsmooth"]
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -33,12 +34,39 @@ class Bounds:
 
 @dataclass(frozen=True)
 class NonsmoothTerm:
-    """``weight * h(variable)`` with a known proximal operator: ``name`` is the atom
-    (``l1``, ``l2``, ``linf``, ``nonneg``, ...), ``variable`` the variable it applies to."""
+    """``weight * h(variable[start:stop])`` with a known proximal operator: ``name`` is the atom
+    (``norm1``, ``norm2``, ``norm_inf``, ``max``, ``abs``, ``pos``, ``neg``, ``relu``; elementwise
+    atoms summed), ``variable`` the variable it applies to, ``start``/``stop`` a slice of a vector
+    variable (``stop`` None: the whole variable), ``constants`` the atom's constant arguments.
+    Split from the objective by :mod:`solverhub.problem.composite`."""
 
     name: str
     variable: str
     weight: float = 1.0
+    start: int = 0
+    stop: int | None = None
+    constants: tuple[float, ...] = ()
+
+
+CONSTRAINT_CLASSES = ("bound", "simple_set", "affine", "smooth")
+
+
+@dataclass(frozen=True)
+class ConstraintInfo:
+    """How one ``constraints:`` line was classified when the problem loaded
+    (``solverhub.problem.classify``): ``cls`` is ``bound`` (a variable against a constant),
+    ``simple_set`` (simplex or a norm ball with a cheap projection), ``affine`` (``A @ x == b``)
+    or ``smooth`` (a general function, Jacobian by autograd); ``detail`` says which (``x >= 0``,
+    ``simplex of x``, ``l2 ball``); ``label`` keys ``Result.duals``; ``size``: scalar rows."""
+
+    index: int
+    label: str
+    op: str
+    cls: str
+    detail: str
+    size: int
+    line: int | None = None
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,8 +75,10 @@ class Structure:
 
     bounds: Mapping[str, Bounds] = field(default_factory=dict)
     nonsmooth: tuple[NonsmoothTerm, ...] = ()
+    unsplit: tuple[str, ...] = ()  # nonsmooth atoms left in the smooth part (no prox split; composite.py)
     n_equalities: int = 0          # number of expression constraints of each sense (the functions
     n_inequalities: int = 0        # themselves are lowered with the problem: TorchStructure)
+    constraints: tuple[ConstraintInfo, ...] = ()   # one per ``constraints:`` line, classified
 
     @property
     def has_bounds(self) -> bool:

@@ -1,0 +1,95 @@
+"""The constraint functions of a ``constrained`` problem as the NLP solvers (``slsqp``,
+``trust-constr``, ``auglag``) use them: ``h(x) = 0`` and ``g(x) <= 0`` as flat torch
+functions (the lowered violation forms of the ``constraints:`` lines, in file order), their
+Jacobians by autograd, numpy wrappers for scipy, and the mapping of flat multipliers back to
+one array per line in cvxpy's sign convention (∇f + Σ λᵢ∇gᵢ = 0, λ >= 0 on inequalities),
+which the constrained kind's KKT measure and ``Result.duals`` read. Constraint evaluations
+are not oracle calls (the oracle counts the objective).
+"""
+from __future__ import annotations
+
+__all__ = ["Constraints"]
+
+from .._lazy import lazy_module
+
+torch = lazy_module("torch")
+np = lazy_module("numpy")
+
+
+class Constraints:
+    """``eq(x)``/``ineq(x)`` (flat, possibly empty), ``jac_eq``/``jac_ineq`` (rows x dim) and
+    ``split(lam, mu)`` -> one multiplier tensor per ``constraints:`` line."""
+
+    def __init__(self, problem, x0):
+        tp = problem.lower_torch(x0.device, x0.dtype)
+        self.lines = tuple(tp.constraints)
+        self.dtype, self.device, self.dim = x0.dtype, x0.device, x0.numel()
+        with torch.no_grad():
+            self.sizes = tuple(int(torch.as_tensor(fn(x0)).numel()) for _, fn in self.lines)
+        self.is_eq = tuple(op == "==" for op, _ in self.lines)
+        self.n_eq = sum(n for n, e in zip(self.sizes, self.is_eq) if e)
+        self.n_ineq = sum(n for n, e in zip(self.sizes, self.is_eq) if not e)
+
+    def _stack(self, x, want_eq: bool):
+        parts = [torch.as_tensor(fn(x), dtype=self.dtype, device=self.device).reshape(-1)
+                 for (op, fn), e in zip(self.lines, self.is_eq) if e == want_eq]
+        return torch.cat(parts) if parts else torch.zeros(0, dtype=self.dtype, device=self.device)
+
+    def eq(self, x):
+        return self._stack(x, True)
+
+    def ineq(self, x):
+        return self._stack(x, False)
+
+    def _jac(self, fn, x, rows: int):
+        if rows == 0:
+            return torch.zeros(0, self.dim, dtype=self.dtype, device=self.device)
+        with torch.enable_grad():
+            return torch.autograd.functional.jacobian(fn, x.detach()).reshape(rows, self.dim)
+
+    def jac_eq(self, x):
+        return self._jac(self.eq, x, self.n_eq)
+
+    def jac_ineq(self, x):
+        return self._jac(self.ineq, x, self.n_ineq)
+
+    def split(self, lam, mu):
+        """Flat equality multipliers ``lam`` and inequality multipliers ``mu`` -> one tensor per line."""
+        out, i, j = [], 0, 0
+        for n, e in zip(self.sizes, self.is_eq):
+            if e:
+                out.append(lam[i:i + n])
+                i += n
+            else:
+                out.append(mu[j:j + n])
+                j += n
+        return tuple(out)
+
+    def lagrangian_hvp(self, fn, x, v, p):
+        """``∇²(v · fn(x)) p`` by double backward (for scipy's constraint Hessians)."""
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(torch.sum(v * fn(xg)), xg, create_graph=True)
+            (hp,) = torch.autograd.grad(g, xg, grad_outputs=p, allow_unused=True)
+        return torch.zeros_like(x) if hp is None else hp
+
+    # -- numpy wrappers (scipy) --------------------------------------------
+    def tensor(self, x_np):
+        return torch.as_tensor(np.asarray(x_np, dtype=np.float64), dtype=self.dtype).to(self.device)
+
+    def numpy(self, t):
+        return t.detach().to(torch.float64).cpu().numpy()
+
+    def ls_multipliers(self, x, grad):
+        """Least-squares multipliers at ``x``: argmin ‖∇f + Jᵀλ‖ over the equalities and the
+        inequalities active within 1e-8 (others 0), inequality ones clipped at 0 (a measure for
+        iterates of methods that do not report multipliers per iteration)."""
+        je, ji, g = self.jac_eq(x), self.jac_ineq(x), self.ineq(x)
+        active = g >= -1e-8 * (1 + torch.abs(g))
+        jac = torch.cat([je, ji * active.to(ji.dtype).unsqueeze(1)])
+        if jac.shape[0] == 0:
+            return self.split(torch.zeros(0, dtype=x.dtype), torch.zeros(0, dtype=x.dtype))
+        sol = torch.linalg.lstsq(jac.T.cpu(), -grad.reshape(-1, 1).cpu(), driver="gelsd").solution.reshape(-1)
+        sol = sol.to(x.device)
+        lam, mu = sol[:self.n_eq], torch.clamp(sol[self.n_eq:], min=0) * active
+        return self.split(lam, mu)

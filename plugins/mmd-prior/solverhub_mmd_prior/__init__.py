@@ -1,6 +1,5 @@
-"""Programmable latent priors by MMD (arXiv 2510.11953) as a solverhub plugin: the problem
-kind ``latent_prior`` and the solvers ``mmd-prior``, ``kl-vae`` and ``autoencoder``.
-Importing this package imports neither torch nor numpy: the names load on first access."""
+"""Programmable latent priors by MMD (arXiv 2510.11953): ``kind: latent_prior`` and the solvers ``mmd-prior``,
+``kl-vae`` and ``autoencoder``. Importing this package imports neither torch nor numpy (names load on access)."""
 from __future__ import annotations
 
 __all__ = ["MMDPrior", "KLVAE", "Autoencoder", "LatentPrior", "factor_dataset"]

@@ -1,5 +1,4 @@
-"""Datasets of ``kind: latent_prior``: the synthetic factor set (method note, test T3) and
-scikit-learn's digits; a seeded train/test split."""
+"""Datasets of ``kind: latent_prior``: the note's synthetic factor set (T3) and scikit-learn's digits."""
 from __future__ import annotations
 
 __all__ = ["factor_dataset", "digits_dataset", "split_rows", "LatentData"]

@@ -1,92 +1,157 @@
-"""``kind: latent_prior`` -- train an autoencoder whose aggregate posterior should match a
-chosen prior (arXiv 2510.11953's setting), on data with known generating factors.
-
-YAML (kind sections)::
-
-    dataset:
-      factors: {n: 2000, dim_factors: 2, dim_x: 10, noise: 0.01, seed: 0}   # or  sklearn: digits
-      test_fraction: 0.2          # held-out rows (reconstruction error)
-    latent_dim: 2
-    prior: uniform                # gaussian | uniform | mixture, or {uniform: {low: -1, high: 1}},
-                                  # {gaussian: {mean, std}}, {mixture: {components, radius, std, means, weights}}
-    encoder: [32]                 # hidden widths; decoder: [32]; activation: tanh | relu | elu
-    lambda: 10                    # weight of MMD^2 in mmd-prior's loss
-    kernel: {bandwidths: [0.2, 0.5, 1, 2, 5]}   # RBF bandwidths, times sqrt(latent_dim)
-    batch_size: 128
-    epochs: 50                    # the training budget: every solver stops after this many epochs
-    init: {seed: 0}               # the parameters' start (torch.nn.Linear's init, drawn with numpy)
-
-Variables (implied): the autoencoder's weights ``enc0_W, enc0_b, ..., enc_mu_*, enc_logvar_*,
-dec0_*, ..., dec_out_*`` (see ``model.py``). Objective: the reconstruction error
-mean_i ||x_i - dec(mu(x_i))||^2 over the training rows (exact; what the trace shows). The
-solvers train on minibatch loss terms the oracle counts by name (``recon``, ``mmd``,
-``vae_recon``, ``kl``; see ``model.py``).
-
-Report (``Result.extras``, uncounted, at the final weights): held-out reconstruction error;
-for the aggregate posterior -- the encoder means mu(x) over all rows -- its MMD^2 to the prior
-(numpy, same kernel, against as many prior samples), per-dimension KS distance to the prior's
-marginals (max, mean), LPS (mean, max; ``.metrics.lps``) and, on the factor set,
-factor recovery (max |corr| of each factor with a latent; mean and min over factors).
-
-The spec (``problem.sections.model``) is a frozen :class:`~.model.LatentSpec`; the torch
-model (``TorchProblem.model``) is a :class:`~.model.LatentModel`. No reference answer: the
-problem is nonconvex and its point is the latent geometry, not a minimum.
+"""``kind: latent_prior`` -- train an autoencoder whose aggregate posterior should match a chosen
+prior (the setting of arXiv 2510.11953). Variables (implied): the autoencoder's weights. Objective:
+the exact training reconstruction error mean_i ||x_i - dec(mu(x_i))||^2; the solvers train on the
+minibatch loss terms of ``model.py``. No reference answer (nonconvex; the point is the latent
+geometry). Sections, report and defaults: docs/methods/mmd-prior.md.
 """
 from __future__ import annotations
 
-__all__ = ["LatentPrior", "latent_report"]
+__all__ = ["LatentPrior", "LatentPriorSections", "DatasetSection", "FactorsSpec", "KernelSection", "InitSection",
+           "parse_prior", "latent_report"]
 
 from dataclasses import replace
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub.plugin import Location, ModelKind, ProblemError, lazy_module, max_elements
+from solverhub.plugin import ModelKind, ProblemError, SklearnMissing, lazy_module
 
 from .data import LatentData, digits_dataset, factor_dataset, split_rows
-from .metrics import factor_recovery, ks_to_prior, lps, mmd2
+from .metrics import GaussianPrior, MixturePrior, UniformPrior, factor_recovery, ks_to_prior, lps, mmd2
+from .metrics.mmd import DEFAULT_SCALES
 from .model import AEConfig, LatentModel, LatentSpec, init_params, variable_shapes
-from .schema import LatentPriorSections, parse_prior
 
 torch = lazy_module("torch")
 
 SKLEARN_DIMS = {"digits": 64}
 REPORT_POINTS = 2000      # rows of the aggregate posterior used by the latent metrics
+PRIORS = ("gaussian", "uniform", "mixture")
 
 
-def _dim_x(sections: LatentPriorSections) -> int:
-    ds = sections.dataset
-    return ds.factors.dim_x if ds.factors is not None else SKLEARN_DIMS.get(ds.sklearn or "", 0)
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FactorsSpec(_Strict):          # the note's T3 generator (data.factor_dataset)
+    n: int = Field(2000, ge=20, le=200_000)
+    dim_factors: int = Field(2, ge=1, le=32)
+    dim_x: int = Field(10, ge=1, le=1024)
+    noise: float = Field(0.01, ge=0)
+    seed: int = Field(0, ge=0)
+
+
+class DatasetSection(_Strict):
+    factors: FactorsSpec | None = None
+    sklearn: Literal["digits"] | None = None       # scikit-learn's 8x8 digits, pixels / 16 in [0, 1]
+    n: int | None = Field(None, ge=20)             # sklearn: use the first n rows of a seeded shuffle
+    test_fraction: float = Field(0.2, gt=0, lt=1)  # held-out rows for the reconstruction error
+    split_seed: int = Field(0, ge=0)
+
+
+class KernelSection(_Strict):
+    bandwidths: list[Annotated[float, Field(gt=0)]] = Field(default_factory=lambda: list(DEFAULT_SCALES),
+                                                            min_length=1)   # times sqrt(latent_dim)
+
+
+class InitSection(_Strict):
+    seed: int = Field(0, ge=0)                     # PyTorch-Linear-style uniform init, drawn with numpy
+
+
+class LatentPriorSections(_Strict):
+    dataset: DatasetSection
+    latent_dim: int = Field(ge=1, le=64)
+    prior: Any = "gaussian"                        # gaussian | uniform | mixture, or {name: {options}}
+    encoder: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [32])   # hidden widths
+    decoder: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [32])
+    activation: Literal["tanh", "relu", "elu"] = "tanh"
+    lam: float = Field(10.0, ge=0, alias="lambda")  # weight of MMD^2 in mmd-prior's loss
+    kernel: KernelSection = KernelSection()
+    batch_size: int = Field(128, ge=2, le=100_000)
+    epochs: int = Field(50, ge=1, le=100_000)       # training budget of every solver of this kind
+    init: InitSection = InitSection()
+
+
+_PRIOR_KEYS = {"gaussian": ("mean", "std"), "uniform": ("low", "high"),
+               "mixture": ("components", "radius", "std", "means", "weights")}
+
+
+def parse_prior(spec, dim: int, loc):
+    """A :mod:`~.metrics.priors` prior from ``prior:`` (a name or ``{name: {options}}``);
+    ``loc(*path)`` gives the Location of a key. Raises ProblemError with the choices on bad input."""
+    if isinstance(spec, str):
+        spec = {spec: None}
+    if not (isinstance(spec, dict) and len(spec) == 1):
+        raise ProblemError(f"prior: expected a name or {{name: {{options}}}}, got {spec!r}", location=loc("prior"),
+                           allowed=", ".join(PRIORS))
+    ((name, opts),) = spec.items()
+    opts = {} if opts is None else opts
+    if name not in PRIORS:
+        raise ProblemError(f"prior: unknown prior {name!r}", location=loc("prior"), allowed=", ".join(PRIORS))
+    if not isinstance(opts, dict):
+        raise ProblemError(f"prior.{name}: expected a mapping of options, got {opts!r}", location=loc("prior", name),
+                           allowed=", ".join(_PRIOR_KEYS[name]))
+    for key in opts:
+        if key not in _PRIOR_KEYS[name]:
+            raise ProblemError(f"prior.{name}: unknown key {key!r}", location=loc("prior", name, key),
+                               allowed=", ".join(_PRIOR_KEYS[name]))
+    try:
+        if name == "gaussian":
+            return GaussianPrior(dim, **opts)          # defaults N(0, I)
+        if name == "uniform":
+            return UniformPrior(dim, **opts)           # defaults U[-1, 1]^dim
+        return MixturePrior(_mixture_means(opts, dim), opts.get("std", 0.5), opts.get("weights"))
+    except (ValueError, TypeError) as err:
+        raise ProblemError(f"prior.{name}: {err}", location=loc("prior", name),
+                           allowed=", ".join(_PRIOR_KEYS[name])) from None
+
+
+def _mixture_means(opts: dict, dim: int) -> np.ndarray:
+    """Given ``means`` (components x dim), or ``components`` means evenly on a circle of
+    ``radius`` in the first two latent dimensions (on +-radius when dim = 1)."""
+    if opts.get("means") is not None:
+        means = np.asarray(opts["means"], dtype=np.float64)
+        if means.ndim != 2 or means.shape[1] != dim:
+            raise ValueError(f"means must be a list of {dim}-vectors (latent_dim), got shape {means.shape}")
+        return means
+    components, radius = int(opts.get("components", 4)), float(opts.get("radius", 2.0))
+    if components < 1 or not radius >= 0:
+        raise ValueError("components >= 1 and radius >= 0")
+    angles = 2 * np.pi * np.arange(components) / components
+    circle = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    means = np.zeros((components, dim))
+    means[:, :min(dim, 2)] = circle[:, :min(dim, 2)]
+    return means
 
 
 def _config(sections: LatentPriorSections) -> AEConfig:
-    return AEConfig(dim_x=_dim_x(sections), latent_dim=sections.latent_dim, encoder=tuple(sections.encoder),
+    ds = sections.dataset
+    dim_x = ds.factors.dim_x if ds.factors is not None else SKLEARN_DIMS.get(ds.sklearn or "", 0)
+    return AEConfig(dim_x=dim_x, latent_dim=sections.latent_dim, encoder=tuple(sections.encoder),
                     decoder=tuple(sections.decoder), activation=sections.activation)
 
 
 def latent_report(data: LatentData, prior, scales, z_all: np.ndarray, *, prefix: str = "", seed: int = 0) -> dict:
     """Latent metrics of the aggregate posterior sample ``z_all`` (rows: train then test)."""
     rng = np.random.default_rng(seed)
-    n = z_all.shape[0]
-    take = np.sort(rng.permutation(n)[:REPORT_POINTS])
+    take = np.sort(rng.permutation(z_all.shape[0])[:REPORT_POINTS])
     z = z_all[take]
     ks = ks_to_prior(z, prior)
     scores = lps(z, seed=seed)
-    out = {f"{prefix}mmd2_to_prior": mmd2(z, prior.sample(z.shape[0], rng), scales=scales),
-           f"{prefix}ks_max": float(ks.max()), f"{prefix}ks_mean": float(ks.mean()),
-           f"{prefix}lps_mean": float(scores.mean()), f"{prefix}lps_max": float(scores.max()),
-           f"{prefix}ks_per_dim": ks.tolist(), f"{prefix}lps_per_dim": scores.tolist()}
+    out = {"mmd2_to_prior": mmd2(z, prior.sample(z.shape[0], rng), scales=scales),
+           "ks_max": float(ks.max()), "ks_mean": float(ks.mean()), "lps_mean": float(scores.mean()),
+           "lps_max": float(scores.max()), "ks_per_dim": ks.tolist(), "lps_per_dim": scores.tolist()}
     if data.factors_train is not None:
-        factors = np.concatenate([data.factors_train, data.factors_test])[take]
-        rec = factor_recovery(z, factors)
-        out.update({f"{prefix}factor_recovery_mean": float(rec.mean()), f"{prefix}factor_recovery_min": float(rec.min())})
-    return out
+        rec = factor_recovery(z, np.concatenate([data.factors_train, data.factors_test])[take])
+        out.update(factor_recovery_mean=float(rec.mean()), factor_recovery_min=float(rec.min()))
+    return {prefix + key: value for key, value in out.items()}
 
 
 class LatentPrior(ModelKind):
     name = "latent_prior"
     description = "autoencoder whose aggregate posterior should match a chosen prior; objective: reconstruction error"
     Sections = LatentPriorSections
-    polishable = False
+    data_names = ()                 # the kind makes its own data (dataset:)
     generic_minimization = False    # trained by its own methods (their loss terms and budget), not as a plain f(x)
     no_cvxpy_reason = ("latent_prior trains a nonconvex autoencoder whose point is the latent geometry "
                        "(MMD, KS, LPS in the report); there is no convex form or reference optimum")
@@ -102,43 +167,24 @@ batch_size: 32
 epochs: 3
 """
 
-    # -- YAML -> spec --------------------------------------------------------
     def implicit_variables(self, sections, data_shapes, location) -> dict:
         return dict(variable_shapes(_config(sections)))
 
     def build_model(self, sections: LatentPriorSections, ctx) -> LatentSpec:
-        loc = lambda *path: Location(ctx.file, ctx.line_of(path))  # noqa: E731
-        if ctx.symbols.data:
-            name = next(iter(ctx.symbols.data))
-            raise ProblemError(f"data: kind latent_prior makes its own data (dataset:), got data {name!r}",
-                               location=loc("data", name), allowed="dataset: {factors: {...}} or {sklearn: digits}")
-        ds = sections.dataset
+        loc, ds = ctx.location, sections.dataset
         if (ds.factors is None) == (ds.sklearn is None):
             raise ProblemError("dataset: give exactly one of factors: {...} and sklearn: digits",
                                location=loc("dataset"), allowed="factors, sklearn")
-        want = variable_shapes(_config(sections))
-        declared = {k: tuple(v) for k, v in ctx.symbols.variables.items()}
-        if declared != {k: tuple(v) for k, v in want.items()}:
-            raise ProblemError("variables: the kind implies the autoencoder's weights", location=loc("variables"),
-                               allowed="omit variables:")
-        _, prior = parse_prior(sections.prior, sections.latent_dim, loc)
-        if any(not b > 0 for b in sections.kernel.bandwidths) or not sections.kernel.bandwidths:
-            raise ProblemError(f"kernel.bandwidths: need positive numbers, got {sections.kernel.bandwidths}",
-                               location=loc("kernel", "bandwidths"), allowed="e.g. [0.2, 0.5, 1, 2, 5]")
-        if any(h < 1 for h in (*sections.encoder, *sections.decoder)):
-            raise ProblemError("encoder/decoder: hidden widths must be >= 1", location=loc("encoder"))
+        prior = parse_prior(sections.prior, sections.latent_dim, loc)
         if ds.factors is not None:
             f = ds.factors
-            if f.n * (f.dim_x + f.dim_factors) > max_elements():
-                raise ProblemError(f"dataset.factors: n x (dim_x + dim_factors) exceeds the cap of {max_elements()}",
-                                   location=loc("dataset", "factors"))
+            ctx.charge((f.n, f.dim_x + f.dim_factors), ("dataset", "factors"), "dataset.factors: x and s")
             if ds.n is not None:
                 raise ProblemError("dataset.n: only for sklearn datasets (factors: has its own n)",
                                    location=loc("dataset", "n"))
             X, S = factor_dataset(f.n, f.dim_factors, f.dim_x, f.noise, f.seed)
             name = f"factors(n={f.n}, k={f.dim_factors}, dim_x={f.dim_x}, noise={f.noise:g}, seed={f.seed})"
         else:
-            from solverhub.plugin import SklearnMissing
             try:
                 X, S = digits_dataset(), None
             except SklearnMissing as err:
@@ -159,7 +205,6 @@ epochs: 3
                           scales=tuple(sections.kernel.bandwidths), batch_size=sections.batch_size,
                           epochs=sections.epochs, init_seed=sections.init.seed)
 
-    # -- torch -------------------------------------------------------------
     def torch_model(self, problem, device, dtype) -> LatentModel:
         return LatentModel(problem.sections.model, device, dtype)
 
@@ -167,21 +212,16 @@ epochs: 3
         tp = super().lower_torch(problem, device, dtype)
         return replace(tp, functions=tp.model.functions())     # the loss terms the oracle counts by name
 
-    def start(self, problem) -> np.ndarray:
-        """The file's x0 if it gives one (not all zeros), else torch.nn.Linear's init drawn with numpy."""
+    def default_start(self, problem) -> np.ndarray:
+        """torch.nn.Linear's init, drawn with numpy."""
         spec: LatentSpec = problem.sections.model
-        return problem.x0 if np.any(problem.x0 != 0) else init_params(spec.config, spec.init_seed)
+        return init_params(spec.config, spec.init_seed)
 
     def report(self, tp, oracle, x) -> dict:
         model: LatentModel = tp.model
-        spec_data: LatentData = model.spec.data
         with torch.no_grad():
-            X_test = torch.as_tensor(spec_data.X_test, dtype=x.dtype, device=x.device)
-            X_all = torch.cat([model.X, X_test])
-            mu_test, _ = model.encode(x, X_test)
-            err = ((X_test - model.decode(x, mu_test)) ** 2).sum(1).mean()
-            z = model.encode(x, X_all)[0].cpu().numpy().astype(np.float64)
-        out = {"test_recon_error": float(err), "test_recon_mse": float(err) / model.cfg.dim_x,
-               "dataset": spec_data.name}
-        out.update(latent_report(spec_data, model.prior, model.scales, z))
-        return out
+            mu_test, _ = model.encode(x, model.X_test)
+            err = float(((model.X_test - model.decode(x, mu_test)) ** 2).sum(1).mean())
+        z = model.encode_all(x)[0].cpu().numpy().astype(np.float64)
+        return {"test_recon_error": err, "test_recon_mse": err / model.cfg.dim_x, "dataset": model.spec.data.name,
+                **latent_report(model.spec.data, model.prior, model.scales, z)}

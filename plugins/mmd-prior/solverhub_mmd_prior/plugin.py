@@ -1,6 +1,5 @@
-"""solverhub entry point of the ``mmd-prior`` plugin (group ``solverhub``): the solvers
-``mmd-prior``, ``kl-vae``, ``autoencoder`` and the problem kind ``latent_prior``. Modules load
-only when the registry asks for them, so ``solverhub list`` stays fast."""
+"""Entry point of the ``mmd-prior`` plugin: the solvers ``mmd-prior``, ``kl-vae``, ``autoencoder`` and
+``kind: latent_prior`` (loaded only when the registry asks, so ``solverhub list`` stays fast)."""
 from __future__ import annotations
 
 from solverhub.plugin import hookimpl

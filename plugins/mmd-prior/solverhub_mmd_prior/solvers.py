@@ -1,21 +1,13 @@
-"""Training methods of ``kind: latent_prior``: ``mmd-prior`` (arXiv 2510.11953), ``kl-vae``
-and ``autoencoder``. Each is Adam (Kingma & Ba 2015; beta1 0.9, beta2 0.999, eps 1e-8) on
-its own minibatch training loss, assembled from the kind's loss terms (see ``model.py``):
+"""Training methods of ``kind: latent_prior``, each Adam (Kingma & Ba 2015; beta1 0.9, beta2 0.999,
+eps 1e-8) on a minibatch gradient g of its loss, one counted ``oracle.grad(x, of=term)`` per term:
 
-* ``mmd-prior``   grad recon + lambda * grad mmd        (2 counted gradients per step)
-* ``kl-vae``      grad vae_recon + beta * grad kl        (2 counted gradients per step)
-* ``autoencoder`` grad recon                             (1 counted gradient per step)
+* ``mmd-prior``   g = grad recon + lambda * grad mmd        (arXiv 2510.11953)
+* ``kl-vae``      g = grad vae_recon + beta * grad kl
+* ``autoencoder`` g = grad recon
 
-Every term's gradient is one oracle call (``oracle.grad(x, of=term)``, counted as
-``grad_<term>``) on its own fresh minibatch, so a step's direction is an unbiased estimate
-of the gradient of the method's expected loss; the two terms do not share a minibatch (the
-oracle cannot pass one), which costs one extra encoder pass per step and adds no bias.
-Reconstructed (arXiv 2510.11953 gives no code): the optimiser, its settings and the
-sequence of terms; lambda comes from the problem (``lambda:``), overridable by ``lam``.
-
-Each method stops after the problem's training budget (``epochs`` x ceil(n_train /
-batch_size) steps) with status ``budget_exhausted``, as ``kind: training`` runs end. No host syncs per step: the Adam state is
-tensors, the step counter and bias corrections are Python numbers.
+Reconstructed (arXiv 2510.11953 gives no code): the optimiser and its settings, independent
+minibatches per term; lambda from the problem (``lambda:``), overridable by ``lam``. A run stops
+after the problem's budget of steps (``budget_exhausted``). See docs/methods/mmd-prior.md.
 """
 from __future__ import annotations
 
@@ -25,53 +17,42 @@ from dataclasses import dataclass
 from typing import Any
 
 from solverhub import Capabilities, IterState, Solver, Status
-from solverhub.plugin import lazy_module
-from solverhub.plugin import SolverOptions, option
-
-torch = lazy_module("torch")
+from solverhub.plugin import AdamMoments, SolverOptions, adam_init, adam_step, option
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
 
 @dataclass(kw_only=True)
 class TrainState(IterState):
-    m: Any = None            # Adam first moment (tensor)
-    v: Any = None            # Adam second moment (tensor)
-    t: int = 0               # steps taken
-    steps: int = 0           # the training budget in steps
-    epochs: int = 0
-    spec: Any = None         # the problem's LatentSpec (problem.sections.model; lam, data for report)
+    moments: AdamMoments = None   # Adam's m_t, v_t and t (steps taken)
+    spec: Any = None              # the problem's LatentSpec: lam, the budget, data for the report
 
 
 class _AdamTrainer(Solver):
-    """Adam on the minibatch gradient ``direction`` of a method's training loss."""
+    """Adam on the minibatch gradient ``self.direction(state, oracle, options)`` of a method's loss."""
 
     kinds = ("latent_prior",)
     capabilities = Capabilities(stochastic_ok=True)
 
     def init(self, problem, oracle, x0, options) -> TrainState:
-        spec = problem.sections.model
-        return TrainState(x=x0, m=torch.zeros_like(x0), v=torch.zeros_like(x0), t=0, steps=spec.steps,
-                          epochs=spec.epochs, spec=spec)
-
-    def direction(self, state: TrainState, oracle, options):
-        raise NotImplementedError
+        return TrainState(x=x0, moments=adam_init(x0), spec=problem.sections.model)
 
     def step(self, state: TrainState, oracle, options) -> TrainState:
-        g = self.direction(state, oracle, options)
-        t = state.t + 1
-        m = BETA1 * state.m + (1 - BETA1) * g
-        v = BETA2 * state.v + (1 - BETA2) * g * g
-        step_size = options.lr * (1 - BETA2 ** t) ** 0.5 / (1 - BETA1 ** t)
-        x = state.x - step_size * m / (v.sqrt() + EPS * (1 - BETA2 ** t) ** 0.5)
-        stop = None
-        if t >= state.steps:
-            stop = (Status.BUDGET_EXHAUSTED, f"finished the training budget: {state.epochs} epochs ({t} steps)")
-        return TrainState(x=x, m=m, v=v, t=t, steps=state.steps, epochs=state.epochs, spec=state.spec, stop=stop)
+        g = self.direction(state, oracle, options)                   # the method's minibatch gradient
+        x, moments = adam_step(state.x, state.moments, g, options.lr, BETA1, BETA2, EPS)
+        spec, stop = state.spec, None
+        if moments.t >= spec.steps:
+            stop = (Status.BUDGET_EXHAUSTED, f"finished the training budget: {spec.epochs} epochs ({moments.t} steps)")
+        return TrainState(x=x, moments=moments, spec=spec, stop=stop)
 
     def report(self, state: TrainState, oracle, options) -> dict:
-        return {"training_steps": state.t, "training_budget_steps": state.steps,
-                "epochs_completed": state.t / max(1, state.steps) * state.epochs}
+        spec, t = state.spec, state.moments.t
+        return {"training_steps": t, "training_budget_steps": spec.steps,
+                "epochs_completed": t / max(1, spec.steps) * spec.epochs}
+
+
+class AEOptions(SolverOptions):
+    lr: float = option(1e-3, "Adam step", symbol="η", gt=0)
 
 
 class MMDOptions(SolverOptions):
@@ -94,12 +75,10 @@ class MMDPrior(_AdamTrainer):
         return oracle.grad(state.x, of="recon") + lam * oracle.grad(state.x, of="mmd")
 
     def report(self, state, oracle, options) -> dict:
-        lam = state.spec.lam
-        return {**super().report(state, oracle, options), "lambda_of_problem": lam}
+        return {**super().report(state, oracle, options), "lambda_of_problem": state.spec.lam}
 
 
-class VAEOptions(SolverOptions):
-    lr: float = option(1e-3, "Adam step", symbol="η", gt=0)
+class VAEOptions(AEOptions):
     beta: float = option(1.0, "weight of the KL term (1: the ELBO; a beta sweep: 0.5, 1, 4)", symbol="β", ge=0)
 
 
@@ -124,21 +103,12 @@ class KLVAE(_AdamTrainer):
 
         from .kind import latent_report
         from .model import LatentModel
-        spec = state.spec
-        x = state.x.detach()
-        model = LatentModel(spec, x.device, x.dtype)
-        data = spec.data
-        with torch.no_grad():
-            X_all = torch.as_tensor(np.concatenate([data.X_train, data.X_test]), dtype=x.dtype, device=x.device)
-            mu, logvar = model.encode(x, X_all)
-            mu, sd = mu.cpu().numpy().astype(np.float64), (0.5 * logvar).exp().cpu().numpy().astype(np.float64)
+        spec, x = state.spec, state.x.detach()
+        mu, logvar = LatentModel(spec, x.device, x.dtype).encode_all(x)
+        mu, sd = (t.cpu().numpy().astype(np.float64) for t in (mu, (0.5 * logvar).exp()))
         z = mu + sd * np.random.default_rng(12345).standard_normal(mu.shape)
         return {**super().report(state, oracle, options), "posterior_std_mean": float(sd.mean()),
-                **latent_report(data, spec.prior, spec.scales, z, prefix="sampled_")}
-
-
-class AEOptions(SolverOptions):
-    lr: float = option(1e-3, "Adam step", symbol="η", gt=0)
+                **latent_report(spec.data, spec.prior, spec.scales, z, prefix="sampled_")}
 
 
 class Autoencoder(_AdamTrainer):

@@ -210,7 +210,7 @@ def test_no_host_syncs_in_step(monkeypatch):
             for _ in range(20):
                 state = solver.step(state, oracle, cls.Options())
         assert syncs["n"] == 0, (cls.name, syncs["n"])
-        assert state.t == 20 and math.isfinite(float(tp.objective(state.x)))
+        assert state.moments.t == 20 and math.isfinite(float(tp.objective(state.x)))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -10,8 +10,7 @@ def factor_recovery(z, factors) -> np.ndarray:
     """For each factor (column of ``factors``, shape (n, k)), the largest |Pearson correlation|
     with any latent dimension (column of ``z``, shape (n, d)). 1: some latent is an affine
     function of the factor; about 0: no latent tracks it linearly."""
-    z = np.asarray(z, dtype=np.float64)
-    s = np.asarray(factors, dtype=np.float64)
+    z, s = np.asarray(z, dtype=np.float64), np.asarray(factors, dtype=np.float64)
     if z.ndim != 2 or s.ndim != 2 or z.shape[0] != s.shape[0]:
         raise ValueError(f"factor_recovery: z (n, d) and factors (n, k) with the same n, got {z.shape}, {s.shape}")
     zc, sc = z - z.mean(0), s - s.mean(0)

@@ -1,23 +1,10 @@
-"""Latent Predictability Score (LPS), arXiv 2510.11953 -- reconstructed.
+"""Latent Predictability Score (LPS), arXiv 2510.11953 -- reconstructed (no code was released).
 
-The paper (per its public reviews; no code was released) defines, for each latent
-dimension i, a regressor predicting z_i from the other dimensions z_{-i}; the score is its
-held-out R^2, clipped at 0, and LPS is the mean over i. Lower means the dimensions are
-less predictable from each other (more independent). Neither the regressor family, the
-split nor mean-vs-max is specified anywhere we found, so this module fixes them
-(reconstruction, see docs/methods/mmd-prior.md):
-
-* z is standardised per dimension (mean 0, std 1; a constant dimension scores 0);
-* one random 50/50 split of the rows (``seed``): fit on one half, score on the other;
-* the regressor is k-nearest-neighbour regression (uniform weights, ``k=10``, Euclidean
-  distance on the standardised z_{-i}), so that nonlinear dependence (z_2 = z_1^2) counts;
-* R^2 = 1 - SSE / SST on the held-out half (SST around the held-out mean, as sklearn's
-  ``r2_score``), clipped at 0; with one dimension there is nothing to predict from: 0.
-* at most ``max_points`` rows are used (a random subset), so the cost stays
-  O(max_points^2 * dims).
-
-Known blind spot (the method note's caveat): dependence that does not move the
-conditional mean (a rotated uniform square) scores only ~0.04.
+For each latent dimension i, the held-out R^2 (clipped at 0) of a regressor predicting z_i from
+z_{-i}; LPS is the mean over i (lower: more independent dimensions). Reconstructed: z
+standardised per dimension, one seeded 50/50 split of at most ``max_points`` rows, k-nearest-
+neighbour regression (k = 10, so z_2 = z_1^2 counts), R^2 as sklearn's ``r2_score``. Details and
+the known blind spot (a rotated uniform square scores ~0): docs/methods/mmd-prior.md.
 """
 from __future__ import annotations
 
@@ -27,10 +14,7 @@ import numpy as np
 
 
 def lps(z, *, k: int = 10, seed: int = 0, split: float = 0.5, max_points: int = 4000) -> np.ndarray:
-    """Per-dimension held-out R^2 (clipped at 0) of predicting z_i from z_{-i} by kNN.
-
-    ``z``: array of shape (n, dims). Returns a float64 array of shape (dims,).
-    """
+    """``z`` (n, dims) -> (dims,): per dimension, the held-out R^2 (clipped at 0) of z_i from z_{-i} by kNN."""
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2:
         raise ValueError(f"lps: z must have shape (n, dims), got {z.shape}")
@@ -41,11 +25,9 @@ def lps(z, *, k: int = 10, seed: int = 0, split: float = 0.5, max_points: int = 
         raise ValueError(f"lps: split must be in (0, 1), got {split}")
     if k < 1:
         raise ValueError(f"lps: k must be >= 1, got {k}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n)[:max_points]
-    n_used = order.size
-    n_fit = int(round(split * n_used))
-    if n_fit < k or n_used - n_fit < 2:
+    order = np.random.default_rng(seed).permutation(n)[:max_points]
+    n_fit = int(round(split * order.size))
+    if n_fit < k or order.size - n_fit < 2:
         raise ValueError(f"lps: need at least {k} fitting rows and 2 held-out rows, got {n} rows")
     scores = np.zeros(dims)
     if dims < 2:
@@ -57,12 +39,9 @@ def lps(z, *, k: int = 10, seed: int = 0, split: float = 0.5, max_points: int = 
     fit, held = zs[order[:n_fit]], zs[order[n_fit:]]
     # squared distances over all dimensions; the distance over z_{-i} subtracts dimension i's term
     sq_all = (np.sum(held ** 2, axis=1)[:, None] + np.sum(fit ** 2, axis=1)[None, :] - 2.0 * held @ fit.T)
-    kk = min(k, n_fit)
-    for i in range(dims):
-        if not live[i]:
-            continue
+    for i in np.flatnonzero(live):         # a constant dimension scores 0
         sq = sq_all - (held[:, i][:, None] - fit[:, i][None, :]) ** 2
-        nearest = np.argpartition(sq, kk - 1, axis=1)[:, :kk]
+        nearest = np.argpartition(sq, k - 1, axis=1)[:, :k]
         pred = fit[nearest, i].mean(axis=1)
         target = held[:, i]
         sst = np.sum((target - target.mean()) ** 2)

@@ -1,8 +1,5 @@
-"""Latent priors (numpy) and the per-dimension Kolmogorov-Smirnov distance to their marginals.
-
-A prior has ``dim``, ``sample(n, rng) -> (n, dim)`` and ``marginal_cdf(values, i)``, the CDF
-of its i-th coordinate. Factorised Gaussian N(mean, diag(std^2)), Uniform on a box, and a
-Gaussian mixture with isotropic components (std per component).
+"""Latent priors (numpy): ``dim``, ``sample(n, rng) -> (n, dim)``, ``marginal_cdf(values, i)`` and
+``moments()``; and the per-dimension Kolmogorov-Smirnov distance to their marginals.
 """
 from __future__ import annotations
 
@@ -67,8 +64,7 @@ class UniformPrior:
         return self.low + (self.high - self.low) * rng.random((n, self.dim))
 
     def marginal_cdf(self, values, i: int):
-        v = np.asarray(values, dtype=np.float64)
-        return np.clip((v - self.low[i]) / (self.high[i] - self.low[i]), 0.0, 1.0)
+        return np.clip((np.asarray(values, dtype=np.float64) - self.low[i]) / (self.high[i] - self.low[i]), 0.0, 1.0)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         return (self.low + self.high) / 2, (self.high - self.low) ** 2 / 12

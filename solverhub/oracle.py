@@ -57,11 +57,14 @@ class Oracle:
     def __init__(self, objective: Callable, *, x0, n_rows: int | None = None,
                  config: OracleConfig = OracleConfig(), max_calls: int | None = None,
                  unflatten: Callable | None = None, functions: dict | None = None,
-                 operator: Callable | None = None, project: Callable | None = None):
+                 operator: Callable | None = None, project: Callable | None = None, structure=None):
         self._objective = objective
         self._functions = dict(functions or {})     # other named scalar functions, e.g. bilevel "lower"
         self._operator = operator                   # F(z) for monotone / minimax problems
         self.project = project                      # projection onto the feasible set (not an oracle call)
+        # the lowered TorchStructure: bounds, nonsmooth terms' value/prox (not oracle calls); a
+        # composite objective's smooth part is the function "smooth" (value(x, of="smooth"), counted)
+        self.structure = structure
         self.x0 = x0
         self.device = x0.device
         self.dtype = x0.dtype
@@ -238,7 +241,8 @@ class Oracle:
         """The oracle of a lowered problem (``TorchProblem``), with all its functions."""
         n_rows = problem.sections.n_rows if problem is not None else None
         return cls(tp.objective, x0=tp.x0, n_rows=n_rows, config=config, max_calls=max_calls,
-                   unflatten=tp.unflatten, functions=tp.functions, operator=tp.operator, project=tp.project)
+                   unflatten=tp.unflatten, functions=tp.functions, operator=tp.operator, project=tp.project,
+                   structure=tp.structure)
 
     def hessian(self, x):
         """Dense exact Hessian (uncounted; for small problems and measurements)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 __all__ = ["ProblemKind", "ExpressionKind", "ModelKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator",
            "ExpressionContext", "Known", "Catalog"]
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Protocol
 
@@ -109,6 +110,12 @@ class TorchProblem:
     structure: TorchStructure = field(default_factory=TorchStructure)   # bounds, nonsmooth terms, h(x)=0, g(x)<=0
     model: Any = None                               # a model kind's torch model (``ModelKind.torch_model``)
 
+    @property
+    def smooth(self) -> Callable:
+        """The smooth part s of a composite objective f = s + Σ prox-able terms (``structure.nonsmooth``),
+        as ``s(x_flat, rows=None)``; the oracle counts it as ``of="smooth"``. Without terms: the objective."""
+        return self.functions.get("smooth", self.objective)
+
 
 class TorchEvaluator:
     """Evaluates compiled IR nodes on flat vectors: the data live on the device once."""
@@ -178,9 +185,10 @@ class ProblemKind:
     objective is an expression IR, lowered to torch and to cvxpy) and :class:`ModelKind`
     (the objective is a torch model; no IR).
 
-    ``measure`` knows ``grad_norm`` (l2), ``grad_norm_l1``, ``grad_norm_inf`` and
+    ``measure`` knows ``grad_norm`` (l2), ``grad_norm_l1``, ``grad_norm_inf``,
     ``projected_grad_norm`` (||x - P(x - ∇f(x))|| on the variables' bounds; the default of a
-    bounded problem, ``Problem.default_measure``); a solver may name any other measure in
+    bounded problem, ``Problem.default_measure``) and ``prox_grad_norm`` (||x - P(prox_g(x - ∇s(x)))||
+    for f = s + g, ``solverhub.problem.composite``; the default of a composite problem); a solver may name any other measure in
     ``stationarity_measure`` and return it from ``Solver.log``.
     """
 
@@ -194,6 +202,9 @@ class ProblemKind:
     # True: the torch objective is a plain unconstrained function to minimize (e.g. a model's NLL),
     # so every solver that accepts ``minimize`` may run on this kind too
     generic_minimization: ClassVar[bool] = False
+    # True: the objective is split into smooth + prox-able terms when the problem loads
+    # (solverhub.problem.composite; minimize and finite_sum)
+    composite: ClassVar[bool] = False
 
     # -- YAML -> IR ------------------------------------------------------
     def prepare(self, sections, raw: dict, file: str | None, line_of: Callable[[tuple], int | None]) -> None:
@@ -232,6 +243,10 @@ class ProblemKind:
         """Return (objective, stationarity) as 0-d tensors at ``x`` (exact, uncounted), using
         what the solver already computed (:class:`Known`) when the oracle is exact."""
         value, grad = known.value, known.grad
+        if name == "prox_grad_norm" and "smooth" in oracle.functions:   # needs ∇s, not ∇f: f's value only
+            from ..composite import prox_grad_mapping    # ||x - prox_g(x - ∇s(x))||, step 1
+            value = value if value is not None and not oracle.stochastic else oracle.peek_value(x)
+            return value, torch.linalg.vector_norm(prox_grad_mapping(tp.structure, x, oracle.peek_grad(x, of="smooth")))
         if value is None or grad is None or oracle.stochastic:
             value, grad = oracle.peek_value_and_grad(x)
         if name == "grad_norm":
@@ -242,9 +257,12 @@ class ProblemKind:
             return value, torch.linalg.vector_norm(grad, float("inf"))
         if name == "projected_grad_norm":     # ||x - P(x - grad f(x))||: 0 exactly at the box's stationary points
             return value, torch.linalg.vector_norm(tp.structure.projected_gradient(x, grad))
+        if name == "prox_grad_norm":          # no nonsmooth term: the projected gradient (∇f with no bounds)
+            return value, torch.linalg.vector_norm(tp.structure.projected_gradient(x, grad))
         return value, _solver_measure(name, known, self.measures)
 
-    measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf", "projected_grad_norm")
+    measures: ClassVar[tuple[str, ...]] = ("grad_norm", "grad_norm_l1", "grad_norm_inf", "projected_grad_norm",
+                                           "prox_grad_norm")
 
 
 
@@ -272,8 +290,15 @@ class ExpressionKind(ProblemKind):
         ev = TorchEvaluator(problem, device, dtype)
         constraints = tuple((node.op, ev.array(node)) for node in problem.sections.constraints)
         x0 = torch.as_tensor(problem.x0, dtype=dtype, device=device).clone()
+        structure = _constraint_functions(constraints)
+        functions = {}
+        if problem.structure.nonsmooth:      # composite: the smooth part and the terms' value/prox
+            from ..composite import torch_terms
+            functions["smooth"] = ev.scalar(problem.sections.functions["smooth"])
+            structure = dataclasses.replace(structure, nonsmooth=torch_terms(problem.structure.nonsmooth,
+                                                                             problem.variables))
         return TorchProblem(ev.scalar(problem.sections.objective), constraints, ev.unflatten, x0,
-                            structure=_constraint_functions(constraints))
+                            functions=functions, structure=structure)
 
     # -- IR -> cvxpy (the baseline) ------------------------------------------
     def lower_cvxpy(self, problem):

@@ -25,6 +25,7 @@ class FiniteSum(ExpressionKind):
     name = "finite_sum"
     description = "mean of per-sample losses over the rows of data (+ a regularizer); minibatch oracles"
     Sections = FiniteSumSections
+    composite = True     # smooth + prox-able terms split on load (solverhub.problem.composite)
 
     def compile(self, sections, ctx: ExpressionContext) -> CompiledSections:
         objective = ctx.parse(sections.objective, ("objective",))

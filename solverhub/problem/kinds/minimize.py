@@ -9,3 +9,4 @@ class Minimize(ExpressionKind):
 
     name = "minimize"
     description = "unconstrained minimization of a scalar objective"
+    composite = True     # smooth + prox-able terms split on load (solverhub.problem.composite)

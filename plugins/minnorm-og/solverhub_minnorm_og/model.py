@@ -112,7 +112,7 @@ class TorchModel:
 
         Linear: the design matrix. MLP: by hand (one forward pass keeping the
         pre-activations z_l, one backward pass of δ_l = ∂f/∂z_l per example):
-        ∂f/∂W_l = δ_l h_{l−1}ᵀ, ∂f/∂b_l = δ_l. ``jacobian_autograd`` is the check.
+        ∂f/∂W_l = δ_l h_{l−1}ᵀ, ∂f/∂b_l = δ_l (tested against ``torch.func.jacrev``).
         """
         if self.spec.type == "linear":
             h = self.features(X)
@@ -129,10 +129,6 @@ class TorchModel:
                 delta = (delta @ layers[i][0]) * self.act_derivative(pre[i - 1])
         return torch.cat([g for grads in reversed(blocks) for g in grads], dim=1)
 
-    def jacobian_autograd(self, theta, X):
-        from torch.func import jacrev
-        return jacrev(lambda t: self(t, X))(theta)
-
 
 @dataclass(frozen=True)
 class TrainOutcome:
@@ -142,9 +138,9 @@ class TrainOutcome:
     method: str
 
 
-def train(model: TorchModel, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *, method: str,
-          max_iterations: int, tolerance: float, lr: float) -> TrainOutcome:
-    """Fit f(θ, X) = y from θ0 on CPU in float64, deterministically.
+def train(model: TorchModel, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, tr) -> TrainOutcome:
+    """Fit f(θ, X) = y from θ0 on CPU in float64, deterministically, as the ``train:`` section
+    ``tr`` says (method, max_iterations, tolerance, lr).
 
     ``min_norm`` (linear models): θ0 + A⁺(y − Aθ0) with A the design matrix, the limit of
     gradient descent (and of Gauss–Newton) from θ0: the interpolator closest to θ0.
@@ -155,7 +151,7 @@ def train(model: TorchModel, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *
     Xt = torch.as_tensor(X, dtype=torch.float64)
     yt = torch.as_tensor(y, dtype=torch.float64)
     theta = torch.as_tensor(theta0, dtype=torch.float64).clone()
-    n = yt.numel()
+    n, method, max_iterations = yt.numel(), tr.method, tr.max_iterations
     if method == "min_norm":
         A = model.jacobian(theta, Xt).numpy()
         theta = theta0 + np.linalg.lstsq(A, y - A @ theta0, rcond=None)[0]
@@ -166,14 +162,14 @@ def train(model: TorchModel, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, *
             with torch.enable_grad():
                 th = theta.detach().requires_grad_(True)
                 (g,) = torch.autograd.grad(torch.mean((model(th, Xt) - yt) ** 2), th)
-            theta, moments = adam_step(theta, moments, g, lr, 0.9, 0.999, 1e-8)
+            theta, moments = adam_step(theta, moments, g, tr.lr, 0.9, 0.999, 1e-8)
         return TrainOutcome(theta.numpy(), max_iterations, float(torch.mean((model(theta, Xt) - yt) ** 2)), method)
     residual = model(theta, Xt) - yt
     J = model.jacobian(theta, Xt)
     mu, nu = 1e-3 * float((J * J).sum(dim=1).max()), 2.0
     eye = torch.eye(n, dtype=torch.float64)
     iterations = 0
-    while iterations < max_iterations and float(residual @ residual) / n > tolerance:
+    while iterations < max_iterations and float(residual @ residual) / n > tr.tolerance:
         iterations += 1
         half_sq = 0.5 * float(residual @ residual)
         step = -(J.T @ torch.linalg.solve(J @ J.T + mu * eye, residual))

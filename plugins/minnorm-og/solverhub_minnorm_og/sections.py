@@ -92,17 +92,12 @@ def sine_poisoning(s: SineSection):
 
 @dataclass(frozen=True, eq=False)
 class UnlearningSpec:
-    """What an unlearning problem is, before any training."""
+    """What an unlearning problem is, before any training: the sections and their resolved defaults."""
 
+    sections: UnlearningSections
     net: ModelSpec                    # the network, without standardization constants (set from the data)
-    standardize: bool
-    init_seed: int
     init_scale: float
     train: TrainSection               # method resolved (min_norm / gauss_newton / adam)
-    grid: int                         # evaluation grid points (1-d inputs)
-    inputs: str                       # data entries of the rows (unused with synthetic)
-    targets: str
-    forget: ForgetSection | None
     synthetic: SineSection | None     # the sine-poisoning rows (target sin x), generated at set-up
 
 
@@ -168,12 +163,9 @@ def build_spec(sections: UnlearningSections, ctx) -> UnlearningSpec:
     if method == "min_norm" and net.type != "linear":
         raise ProblemError("train.method: min_norm is the closed form of a linear model",
                            location=at("train", "method"), allowed="gauss_newton, adam")
-    m = sections.model
-    scale = m.init.scale if m.init.scale is not None else (0.0 if net.type == "linear" else 1.0)
-    return UnlearningSpec(net=net, standardize=m.standardize, init_seed=m.init.seed, init_scale=scale,
-                          train=sections.train.model_copy(update={"method": method}), grid=sections.evaluate.grid,
-                          inputs=sections.inputs, targets=sections.targets, forget=sections.forget,
-                          synthetic=synthetic)
+    scale = sections.model.init.scale
+    scale = scale if scale is not None else (0.0 if net.type == "linear" else 1.0)
+    return UnlearningSpec(sections, net, scale, sections.train.model_copy(update={"method": method}), synthetic)
 
 
 def _check_forget(forget: ForgetSection | None, n: int, data: dict, at) -> None:

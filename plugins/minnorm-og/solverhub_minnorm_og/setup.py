@@ -52,7 +52,7 @@ def cached_setup(problem) -> Setup:
                            location=problem.location("x0"), allowed="remove x0:")
     X, y, forget = _rows(problem, spec)
     net = spec.net
-    if spec.standardize:
+    if spec.sections.model.standardize:
         std = X.std(axis=0)
         net = replace(net, input_shift=tuple(X.mean(axis=0)), input_scale=tuple(np.where(std > 0, std, 1.0)))
     model = TorchModel(net, torch.device("cpu"), torch.float64)   # imports torch outside the timing
@@ -60,12 +60,11 @@ def cached_setup(problem) -> Setup:
     if X.shape[0] * model.dim < 5_000_000:
         torch.set_num_threads(1)       # tiny tensors: threads only add contention (cf. solverhub.api)
     t0 = time.perf_counter()
-    theta_init = init_params(net, spec.init_seed, spec.init_scale)
+    theta_init = init_params(net, spec.sections.model.init.seed, spec.init_scale)
     tr = spec.train
-    kwargs = dict(method=tr.method, max_iterations=tr.max_iterations, tolerance=tr.tolerance, lr=tr.lr)
     try:
-        trained = train(model, theta_init, X, y, **kwargs)
-        reference = train(model, theta_init, X[~forget], y[~forget], **kwargs)
+        trained = train(model, theta_init, X, y, tr)
+        reference = train(model, theta_init, X[~forget], y[~forget], tr)
     finally:
         torch.set_num_threads(threads)
     if not (np.all(np.isfinite(trained.theta)) and np.all(np.isfinite(reference.theta))):
@@ -75,10 +74,10 @@ def cached_setup(problem) -> Setup:
             else f"retrain from scratch: {tr.method} on the retain rows from θ0 "
                  f"({reference.iterations} iterations, retain mse {reference.mse:.2e})")
     grid = target = None
-    if net.d_in == 1 and spec.grid > 0:
+    if net.d_in == 1 and spec.sections.evaluate.grid > 0:
         low, high = ((spec.synthetic.low, spec.synthetic.high) if spec.synthetic is not None
                      else (float(X.min()), float(X.max())))
-        grid = np.linspace(low, high, spec.grid)[:, None]
+        grid = np.linspace(low, high, spec.sections.evaluate.grid)[:, None]
         target = np.sin(grid[:, 0]) if spec.synthetic is not None else None   # sine poisoning: the clean target
     result = Setup(net, X, y, forget, theta_init, trained, reference, name, time.perf_counter() - t0, grid, target)
     _SETUPS[key] = result
@@ -91,11 +90,10 @@ def _rows(problem, spec: UnlearningSpec):
     """(X (n, d), y (n,), forget mask) from the synthetic rows or the problem's data."""
     if spec.synthetic is not None:
         return sine_poisoning(spec.synthetic)
-    X = np.asarray(problem.data[spec.inputs], dtype=np.float64)
+    X = np.asarray(problem.data[spec.sections.inputs], dtype=np.float64)
     X = X.reshape(X.shape[0], -1)
-    y = np.asarray(problem.data[spec.targets], dtype=np.float64).reshape(-1)
-    n = X.shape[0]
-    f = spec.forget
+    y = np.asarray(problem.data[spec.sections.targets], dtype=np.float64).reshape(-1)
+    n, f = X.shape[0], spec.sections.forget
     forget = np.zeros(n, dtype=bool)
     if f.rows is not None:
         forget[f.rows] = True

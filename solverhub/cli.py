@@ -176,6 +176,9 @@ def validate(problem_files):
     for path in problem_files:
         p = _problem(path)
         click.echo(f"ok  {path}: {p.name} (kind {p.kind.name}, {p.dim} unknowns, hash {p.content_hash})")
+        for c in p.structure.constraints:       # the classification (solverhub.problem.classify)
+            click.echo(f"    {path}:{c.line if c.line is not None else '?'}: {c.label} {c.text!r}: "
+                       f"{c.cls} ({c.detail}, {c.size} row{'s' if c.size != 1 else ''})")
 
 
 @main.command()

@@ -69,7 +69,9 @@ class Constraints:
         """``∇²(v · fn(x)) p`` by double backward (for scipy's constraint Hessians)."""
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
-            (g,) = torch.autograd.grad(torch.sum(v * fn(xg)), xg, create_graph=True)
+            (g,) = torch.autograd.grad(torch.sum(v * fn(xg)), xg, create_graph=True, allow_unused=True)
+            if g is None or not g.requires_grad:      # affine constraints: zero curvature
+                return torch.zeros_like(x)
             (hp,) = torch.autograd.grad(g, xg, grad_outputs=p, allow_unused=True)
         return torch.zeros_like(x) if hp is None else hp
 

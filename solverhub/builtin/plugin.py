@@ -8,6 +8,7 @@ from ..hookspecs import hookimpl
 @hookimpl
 def solverhub_solvers():
     from .adam import Adam
+    from .auglag import AugLag
     from .cvxpy_solver import CvxpySolver
     from .fista import FISTA
     from .gd import GradientDescent
@@ -16,7 +17,7 @@ def solverhub_solvers():
     from .proxgrad import ProxGrad
     from .slsqp import SLSQP
     from .trust_constr import TrustConstr
-    return [GradientDescent, Adam, LBFGS, LBFGSB, ProxGrad, FISTA, CvxpySolver, SLSQP, TrustConstr]
+    return [GradientDescent, Adam, LBFGS, LBFGSB, ProxGrad, FISTA, CvxpySolver, SLSQP, TrustConstr, AugLag]
 
 
 @hookimpl

@@ -26,6 +26,8 @@ class TrustConstrOptions(SolverOptions):
                                                     "double backward for the constraints) or scipy's BFGS updates")
     gtol: float = option(1e-14, "scipy's stop on the Lagrangian gradient's max-norm (tiny: the loop decides)", gt=0)
     xtol: float = option(1e-14, "scipy's stop on the trust radius", gt=0)
+    barrier_tol: float = option(1e-10, "scipy's final barrier parameter (interior point: complementarity ~ this)",
+                                gt=0)
     initial_tr_radius: float = option(1.0, "scipy's initial trust radius", symbol="Δ0", gt=0)
 
 
@@ -68,7 +70,8 @@ class TrustConstr(ScipyNLPSolver):
 
     def scipy_options(self, options):
         return {"gtol": options.gtol, "xtol": options.xtol, "maxiter": 2**31 - 1,
-                "initial_tr_radius": options.initial_tr_radius}
+                "initial_tr_radius": options.initial_tr_radius,
+                "barrier_tol": options.barrier_tol}
 
     def multipliers(self, res, cons, x, grad):
         v = list(getattr(res, "v", None) or [])

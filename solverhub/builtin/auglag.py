@@ -1,0 +1,140 @@
+"""auglag: the augmented Lagrangian (PHR) method for h(x) = 0, g(x) <= 0 in torch, with the
+multiplier and penalty updates of Birgin & Martínez (2014), *Practical Augmented Lagrangian
+Methods for Constrained Optimization*, SIAM, doi:10.1137/1.9781611973365, Alg. 4.1:
+
+    x_k   ≈ argmin L_ρ(x, λ, μ) = f(x) + ρ/2 (‖h(x) + λ/ρ‖² + ‖max(0, g(x) + μ/ρ)‖²)
+    λ ← clip(λ + ρ h(x_k)),  μ ← clip(max(0, μ + ρ g(x_k)))
+    V_k = max(‖h(x_k)‖∞, ‖max(g(x_k), -μ/ρ)‖∞);  ρ ← min(γ ρ, ρmax) when V_k > max(τ V_{k-1}, ε_feas)
+
+One solverhub iteration is one outer iteration. The inner solver is ``inner_iterations``
+iterations of torch.optim.LBFGS (strong Wolfe line search) on L_ρ, warm-started; f and ∇f come
+from the counted oracle, h and g by autograd (not oracle calls). The variables' finite bounds
+enter L_ρ as extra inequality rows (their multipliers are internal; the updates read the inner
+solution) and the iterate the run loop sees is that solution projected onto the box. Everything stays on the oracle's device; the updates make no host
+sync (ρ is a tensor, its increase a ``torch.where``); torch.optim.LBFGS syncs a few times per
+inner iteration (its loss and convergence tests). See docs/methods/auglag.md.
+"""
+from __future__ import annotations
+
+__all__ = ["AugLag", "AugLagOptions"]
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._lazy import lazy_module
+from ..options import SolverOptions, option
+from ..solver import Capabilities, IterState
+from ._nlp import Constraints
+from .scipy_nlp import ScipyNLPSolver
+
+torch = lazy_module("torch")
+
+
+class AugLagOptions(SolverOptions):
+    rho0: float = option(10.0, "initial penalty parameter", symbol="ρ0", gt=0)
+    gamma: float = option(10.0, "penalty increase factor when infeasibility does not drop enough", symbol="γ", gt=1)
+    tau: float = option(0.5, "required infeasibility decrease ratio V_k <= τ V_{k-1}", symbol="τ", gt=0, lt=1)
+    inner_iterations: int = option(100, "L-BFGS iterations per outer iteration", ge=1)
+    inner_tolerance: float = option(1e-10, "inner stop: max-norm of ∇L_ρ (torch.optim.LBFGS tolerance_grad)", ge=0)
+    history_size: int = option(10, "L-BFGS curvature pairs", ge=1)
+    rho_max: float = option(1e8, "cap on ρ (larger values break the multiplier updates in floating point)", gt=0)
+    feasibility_tol: float = option(1e-12, "no penalty increase once the infeasibility V_k is below this", ge=0)
+    multiplier_max: float = option(1e20, "safeguard |λ|, μ <= multiplier_max (Birgin & Martínez's λmax)", gt=0)
+
+
+@dataclass(kw_only=True)
+class AugLagState(IterState):
+    cons: Any = None
+    lam: Any = None           # equality multipliers (flat)
+    mu: Any = None            # inequality multipliers: constraint rows, then the bound rows
+    rho: Any = None           # 0-d tensor
+    infeasibility: Any = None  # V_{k-1}, 0-d tensor
+    duals: Any = None         # one tensor per constraints: line (cvxpy's convention)
+    box: Any = None           # (lower rows, upper rows) index/values of the finite bounds, or None
+    outer: int = 0
+
+
+def _bound_rows(problem, x0):
+    box = problem.structure.box(problem.variables)
+    if box is None:
+        return None
+    lower, upper = (torch.as_tensor(b, dtype=x0.dtype).to(x0.device) for b in box)
+    lo, up = torch.isfinite(lower), torch.isfinite(upper)
+    return lower, upper, lo, up
+
+
+class AugLag(ScipyNLPSolver):
+    name = "auglag"
+    paper = "Birgin & Martínez (2014), Practical Augmented Lagrangian Methods, SIAM; doi:10.1137/1.9781611973365"
+    capabilities = Capabilities(constraints=True, bounds=True)
+    priority = 40
+    Options = AugLagOptions
+    description = "augmented Lagrangian (PHR) in torch, L-BFGS inner solves, Birgin-Martinez updates; GPU-capable"
+    # torch.optim.LBFGS: float(loss) and its convergence tests, a few per inner iteration
+    # (measured at most 4 per inner iteration on the kit's problems) x inner_iterations = 30
+    host_syncs_per_step = 150
+
+    def priority_for(self, problem):
+        return 40 if problem.structure.has_constraint_functions else 0
+
+    @classmethod
+    def prepare(cls):
+        pass
+
+    def _ineq(self, state_box, cons, x):
+        g = cons.ineq(x)
+        if state_box is None:
+            return g
+        lower, upper, lo, up = state_box
+        return torch.cat([g, (lower - x)[lo], (x - upper)[up]])
+
+    def init(self, problem, oracle, x0, options):
+        cons = Constraints(problem, x0)
+        box = _bound_rows(problem, x0)
+        n_mu = cons.n_ineq + (0 if box is None else int(box[2].sum()) + int(box[3].sum()))
+        zeros = lambda n: torch.zeros(n, dtype=x0.dtype, device=x0.device)   # noqa: E731
+        x = x0 if box is None else torch.clamp(x0, min=box[0], max=box[1])
+        return AugLagState(x=x, cons=cons, lam=zeros(cons.n_eq), mu=zeros(n_mu), box=box,
+                           rho=torch.as_tensor(options.rho0, dtype=x0.dtype, device=x0.device),
+                           infeasibility=torch.as_tensor(float("inf"), dtype=x0.dtype, device=x0.device),
+                           duals=cons.ls_multipliers(x, oracle.peek_grad(x)))   # uncounted: a measurement
+
+    def _penalty(self, state, x):
+        cons, rho = state.cons, state.rho
+        h = cons.eq(x) + state.lam / rho
+        g = torch.relu(self._ineq(state.box, cons, x) + state.mu / rho)
+        return 0.5 * rho * (torch.sum(h * h) + torch.sum(g * g))
+
+    def step(self, state, oracle, options):
+        cons = state.cons
+        p = state.x.detach().clone().requires_grad_(True)
+        opt = torch.optim.LBFGS([p], lr=1.0, max_iter=options.inner_iterations, history_size=options.history_size,
+                                line_search_fn="strong_wolfe", tolerance_grad=options.inner_tolerance,
+                                tolerance_change=1e-16)
+
+        def closure():
+            opt.zero_grad()
+            value, grad = oracle.value_and_grad(p.detach())
+            with torch.enable_grad():
+                xg = p.detach().requires_grad_(True)
+                pen = self._penalty(state, xg)
+                (gpen,) = torch.autograd.grad(pen, xg, allow_unused=True)
+            p.grad = grad + (gpen if gpen is not None else 0)
+            return value.detach() + pen.detach()
+        opt.step(closure)
+        x = p.detach()      # the updates read the inner solution; the reported iterate is projected
+        h, g = cons.eq(x).detach(), self._ineq(state.box, cons, x).detach()
+        if state.box is not None:
+            x = torch.clamp(x, min=state.box[0], max=state.box[1])
+        rho, cap = state.rho, options.multiplier_max
+        infeas = torch.max(torch.cat([torch.abs(h), torch.abs(torch.maximum(g, -state.mu / rho)),
+                                      torch.zeros(1, dtype=x.dtype, device=x.device)]))
+        lam = torch.clamp(state.lam + rho * h, -cap, cap)
+        mu = torch.clamp(state.mu + rho * g, 0.0, cap)
+        grow = (infeas > options.tau * state.infeasibility) & (infeas > options.feasibility_tol)
+        new_rho = torch.where(grow, torch.clamp(options.gamma * rho, max=options.rho_max), rho)
+        return AugLagState(x=x, cons=cons, lam=lam, mu=mu, rho=new_rho, infeasibility=infeas, box=state.box,
+                           duals=cons.split(lam, mu[:cons.n_ineq]), outer=state.outer + 1)
+
+    def report(self, state, oracle, options):
+        return {"outer_iterations": state.outer, "penalty": float(state.rho)}

@@ -1,8 +1,7 @@
-"""``kind: latent_prior`` -- train an autoencoder whose aggregate posterior should match a chosen
-prior (the setting of arXiv 2510.11953). Variables (implied): the autoencoder's weights. Objective:
-the exact training reconstruction error mean_i ||x_i - dec(mu(x_i))||^2; the solvers train on the
-minibatch loss terms of ``model.py``. No reference answer (nonconvex; the point is the latent
-geometry). Sections, report and defaults: docs/methods/mmd-prior.md.
+"""``kind: latent_prior`` -- train an autoencoder whose aggregate posterior should match a chosen prior
+(arXiv 2510.11953's setting). Variables (implied): the autoencoder's weights. Objective: the exact training
+reconstruction error mean_i ||x_i - dec(mu(x_i))||^2; the solvers train on the loss terms of ``model.py``.
+No reference answer (nonconvex; the point is the latent geometry). Details: docs/methods/mmd-prior.md.
 """
 from __future__ import annotations
 

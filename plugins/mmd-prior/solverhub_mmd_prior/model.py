@@ -95,7 +95,7 @@ class LatentModel:
         self.act = {"tanh": torch.tanh, "relu": torch.relu, "elu": torch.nn.functional.elu}[cfg.activation]
         t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype, device=device)  # noqa: E731
         if isinstance(prior, GaussianPrior):
-            self._gauss = (t(prior.mean), t(prior.std))
+            self._mean, self._std = t(prior.mean), t(prior.std)
         elif isinstance(prior, UniformPrior):
             self._low, self._width = t(prior.low), t(prior.high - prior.low)
         if isinstance(prior, MixturePrior):
@@ -138,8 +138,7 @@ class LatentModel:
     def sample_prior(self, n: int):
         shape, kw = (n, self.cfg.latent_dim), {"device": self.device, "dtype": self.dtype}
         if isinstance(self.prior, GaussianPrior):
-            mean, std = self._gauss
-            return mean + std * torch.randn(shape, **kw)
+            return self._mean + self._std * torch.randn(shape, **kw)
         if isinstance(self.prior, UniformPrior):
             return self._low + self._width * torch.rand(shape, **kw)
         comp = torch.multinomial(self._weights, n, replacement=True)

@@ -5,9 +5,8 @@ eps 1e-8) on a minibatch gradient g of its loss, one counted ``oracle.grad(x, of
 * ``kl-vae``      g = grad vae_recon + beta * grad kl
 * ``autoencoder`` g = grad recon
 
-Reconstructed (arXiv 2510.11953 gives no code): the optimiser and its settings, independent
-minibatches per term; lambda from the problem (``lambda:``), overridable by ``lam``. A run stops
-after the problem's budget of steps (``budget_exhausted``). See docs/methods/mmd-prior.md.
+Reconstructed (arXiv 2510.11953 gives no code): the optimiser and its settings, independent minibatches
+per term; lambda from the problem (``lambda:``), overridable by ``lam``. See docs/methods/mmd-prior.md.
 """
 from __future__ import annotations
 
@@ -83,9 +82,8 @@ class VAEOptions(AEOptions):
 
 
 class KLVAE(_AdamTrainer):
-    """Gaussian-encoder VAE: minimise ||x - dec(z)||^2 + beta * KL(q(z|x) || p), z = mu + sigma*eps
-    (decoder variance 1/2, so the ELBO's reconstruction term has the autoencoder's scale);
-    Kingma & Welling 2014, beta-VAE: Higgins et al. 2017. The reference method of arXiv 2510.11953."""
+    """Gaussian-encoder (beta-)VAE, the reference of arXiv 2510.11953: minimise ||x - dec(z)||^2 + beta * KL(q(z|x)
+    || p), z = mu + sigma * eps (decoder variance 1/2, so the reconstruction term has the autoencoder's scale)."""
 
     name = "kl-vae"
     paper = "Kingma & Welling (2014), arXiv:1312.6114; beta-VAE, Higgins et al. (ICLR 2017)"

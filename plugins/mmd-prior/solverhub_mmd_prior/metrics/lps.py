@@ -45,8 +45,7 @@ def lps(z, *, k: int = 10, seed: int = 0, split: float = 0.5, max_points: int = 
         pred = fit[nearest, i].mean(axis=1)
         target = held[:, i]
         sst = np.sum((target - target.mean()) ** 2)
-        r2 = 1.0 - np.sum((target - pred) ** 2) / sst if sst > 0 else 0.0
-        scores[i] = max(0.0, r2)
+        scores[i] = max(0.0, 1.0 - np.sum((target - pred) ** 2) / sst) if sst > 0 else 0.0     # R^2, clipped
     return scores
 
 

@@ -10,11 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def _normal_cdf(x):
-    from scipy.special import ndtr
-    return ndtr(x)
-
-
 def _vec(value, dim: int, what: str) -> np.ndarray:
     arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (dim,)).copy()
     if not np.all(np.isfinite(arr)):
@@ -40,7 +35,8 @@ class GaussianPrior:
         return self.mean + self.std * rng.standard_normal((n, self.dim))
 
     def marginal_cdf(self, values, i: int):
-        return _normal_cdf((np.asarray(values, dtype=np.float64) - self.mean[i]) / self.std[i])
+        from scipy.special import ndtr          # the normal CDF; scipy loads on first use
+        return ndtr((np.asarray(values, dtype=np.float64) - self.mean[i]) / self.std[i])
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         return self.mean.copy(), self.std ** 2
@@ -100,8 +96,9 @@ class MixturePrior:
         return self.means[comp] + self.std[comp][:, None] * rng.standard_normal((n, self.dim))
 
     def marginal_cdf(self, values, i: int):
+        from scipy.special import ndtr
         v = np.asarray(values, dtype=np.float64)[..., None]
-        return np.sum(self.weights * _normal_cdf((v - self.means[:, i]) / self.std), axis=-1)
+        return np.sum(self.weights * ndtr((v - self.means[:, i]) / self.std), axis=-1)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         mean = self.weights @ self.means

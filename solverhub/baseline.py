@@ -93,12 +93,17 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
     needs_polish = ref.status is ReferenceStatus.INACCURATE or cert.value > spec.tolerance
     if polish and needs_polish and problem.kind.polishable and not problem.has_constraints:
         # bounds: L-BFGS-B inside the box (plain L-BFGS would leave it)
-        x_new = _polish_in_box(problem, x, oracle) if problem.has_bounds else _polish(problem, x, tp, oracle)
+        if problem.structure.nonsmooth:      # composite: prox-gradient steps (keep the exact zeros)
+            from .problem.composite import polish as polish_composite
+            x_new = polish_composite(tp.structure, oracle, x)
+        else:
+            x_new = _polish_in_box(problem, x, oracle) if problem.has_bounds else _polish(problem, x, tp, oracle)
         obj_new, cert_new, _, _ = _certify(problem, x_new, None)
         if np.isfinite(obj_new) and obj_new <= objective + 1e-12 * max(1.0, abs(objective)) \
                 and cert_new.value <= cert.value:
             x, objective, cert, polished = x_new, obj_new, cert_new, True
-            how = "L-BFGS-B in the box" if problem.has_bounds else "L-BFGS"
+            how = ("prox-gradient" if problem.structure.nonsmooth else "L-BFGS-B in the box" if problem.has_bounds
+                   else "L-BFGS")
             message = f"{said} by {ref.solver}; polished by {how} to {cert.name} = {cert.value:.3g}"
     status = ref.status
     if status is ReferenceStatus.CERTIFIED and not cert.value <= spec.tolerance:

@@ -19,7 +19,7 @@ clipped to an interval is the prox of the sum), a documented approximation for t
 """
 from __future__ import annotations
 
-__all__ = ["split_objective", "torch_terms", "prox", "nonsmooth_value", "prox_grad_mapping", "SPLIT_ATOMS"]
+__all__ = ["split_objective", "torch_terms", "prox", "nonsmooth_value", "prox_grad_mapping", "polish", "SPLIT_ATOMS"]
 
 import math
 
@@ -190,3 +190,27 @@ def prox_grad_mapping(structure, x, smooth_grad, step=1.0):
     """``(x - prox_{step g}(x - step ∇s(x))) / step``: zero exactly at the stationary points of s + g
     (on the box); the projected gradient when there are only bounds, ∇s when there is nothing."""
     return (x - prox(structure, x - step * smooth_grad, step)) / step
+
+
+def polish(structure, oracle, x, iterations: int = 2000):
+    """FISTA iterations with adaptive restart and backtracking from ``x``
+    (numpy, float64), uncounted (``oracle.peek_*`` of the smooth part): the baseline's polish of a
+    cvxpy answer to a composite problem (L-BFGS would not keep its zeros). Returns numpy."""
+    x_prev = z = y = torch.as_tensor(x, dtype=torch.float64)
+    t, step = 1.0, 1.0
+    for _ in range(iterations):
+        s, g = oracle.peek_value_and_grad(y, of="smooth")
+        if float(torch.linalg.vector_norm(prox_grad_mapping(structure, y, g))) < 1e-14:
+            return y.numpy()
+        while True:
+            z = prox(structure, y - step * g, step)
+            d = z - y
+            if float(oracle.peek_value(z, of="smooth")) <= float(s + torch.dot(g, d) + torch.dot(d, d) / (2 * step)) \
+                    + 1e-15 * abs(float(s)) or step < 1e-20:
+                break
+            step /= 2
+        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        if float(torch.dot(y - z, z - x_prev)) > 0:      # O'Donoghue & Candès restart
+            t, t_next = 1.0, 1.0
+        y, x_prev, t = z + (t - 1) / t_next * (z - x_prev), z, t_next
+    return z.numpy()

@@ -118,6 +118,8 @@ def category(rel: str) -> str:
         return "other_kind"       # bilevel, monotone, minimax, plugin kinds: solved by the dispatched solver
     if p.has_constraints:
         return "constrained"
+    if p.structure.nonsmooth:
+        return "composite"        # smooth + prox-able terms: fista (tests/test_composite.py checks the references)
     if p.has_bounds:
         return "bounds"           # variable bounds only: lbfgsb (tests/test_bounds.py checks scipy's answers)
     if p.oracle_config.stochastic:
@@ -261,6 +263,16 @@ def test_bounded_problems_reach_baseline_inside_the_box(rel):
     for name in ("gd", "lbfgs"):
         with pytest.raises(SolverRefused):
             solverhub.solve(p, name)
+
+
+@pytest.mark.parametrize("rel", of("composite"))
+def test_composite_problems_reach_baseline_with_fista(rel):
+    r = solve(rel, None, {"tolerance": 1e-8})
+    assert r.solver == "fista" and r.status.value == "converged", (r.solver, r.message)
+    assert r.stationarity.name == "prox_grad_norm"
+    assert r.extras["baseline"]["status"] == "certified", r.extras["baseline"]
+    assert abs(r.baseline_gap) <= REL_TOL, (r.objective, r.baseline_objective, r.extras.get("baseline"))
+    assert r.oracle_calls["grad_smooth"] > 0 and r.oracle_calls["grad"] == 0    # gradients of the smooth part
 
 
 # ---------------------------------------------------------------------------

@@ -131,11 +131,11 @@ def test_result_duals_round_trip_and_old_json():
     assert unconstrained.duals is None and "max_violation" not in unconstrained.extras
 
 
-def test_dispatch_prefers_cvxpy_for_convex_and_auglag_otherwise():
+def test_dispatch_prefers_cvxpy_for_convex_and_trust_constr_otherwise():
     registry = get_registry()
     assert registry.dispatch(load_problem(CON / "hs035.yaml"))[0].name == "cvxpy"
-    chosen, why = registry.dispatch(load_problem(CON / "hs071.yaml"))
-    assert chosen.name == "auglag" and "trust-constr" in why
+    chosen, why = registry.dispatch(load_problem(CON / "hs071.yaml"))      # nonconvex: no DCP form
+    assert chosen.name == "trust-constr" and "next: auglag" in why
 
 
 @pytest.mark.parametrize("solver", ["lbfgs", "gd", "adam", "lbfgsb"])

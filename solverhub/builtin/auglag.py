@@ -38,7 +38,8 @@ class AugLagOptions(SolverOptions):
     inner_tolerance: float = option(1e-10, "inner stop: max-norm of ∇L_ρ (torch.optim.LBFGS tolerance_grad)", ge=0)
     history_size: int = option(10, "L-BFGS curvature pairs", ge=1)
     rho_max: float = option(1e8, "cap on ρ (larger values break the multiplier updates in floating point)", gt=0)
-    feasibility_tol: float = option(1e-12, "no penalty increase once the infeasibility V_k is below this", ge=0)
+    feasibility_tol: float = option(1e-6, "no penalty increase once the infeasibility V_k is below this "
+                                          "(Birgin & Martínez's ε_feas; the multipliers keep improving)", ge=0)
     multiplier_max: float = option(1e20, "safeguard |λ|, μ <= multiplier_max (Birgin & Martínez's λmax)", gt=0)
 
 
@@ -67,7 +68,7 @@ class AugLag(ScipyNLPSolver):
     name = "auglag"
     paper = "Birgin & Martínez (2014), Practical Augmented Lagrangian Methods, SIAM; doi:10.1137/1.9781611973365"
     capabilities = Capabilities(constraints=True, bounds=True)
-    priority = 40
+    priority = 30
     Options = AugLagOptions
     description = "augmented Lagrangian (PHR) in torch, L-BFGS inner solves, Birgin-Martinez updates; GPU-capable"
     # torch.optim.LBFGS: float(loss) and its convergence tests, a few per inner iteration
@@ -75,7 +76,7 @@ class AugLag(ScipyNLPSolver):
     host_syncs_per_step = 150
 
     def priority_for(self, problem):
-        return 40 if problem.structure.has_constraint_functions else 0
+        return 30 if problem.structure.has_constraint_functions else 0
 
     @classmethod
     def prepare(cls):
@@ -108,7 +109,9 @@ class AugLag(ScipyNLPSolver):
     def step(self, state, oracle, options):
         cons = state.cons
         p = state.x.detach().clone().requires_grad_(True)
-        opt = torch.optim.LBFGS([p], lr=1.0, max_iter=options.inner_iterations, history_size=options.history_size,
+        max_eval = 2 * options.inner_iterations
+        opt = torch.optim.LBFGS([p], lr=1.0, max_iter=options.inner_iterations, max_eval=max_eval,
+                                history_size=options.history_size,
                                 line_search_fn="strong_wolfe", tolerance_grad=options.inner_tolerance,
                                 tolerance_change=1e-16)
 
@@ -122,6 +125,8 @@ class AugLag(ScipyNLPSolver):
             p.grad = grad + (gpen if gpen is not None else 0)
             return value.detach() + pen.detach()
         opt.step(closure)
+        inner = opt.state[p]                 # Python ints: no sync
+        capped = inner["n_iter"] >= options.inner_iterations or inner["func_evals"] >= max_eval
         x = p.detach()      # the updates read the inner solution; the reported iterate is projected
         h, g = cons.eq(x).detach(), self._ineq(state.box, cons, x).detach()
         if state.box is not None:
@@ -131,7 +136,10 @@ class AugLag(ScipyNLPSolver):
                                       torch.zeros(1, dtype=x.dtype, device=x.device)]))
         lam = torch.clamp(state.lam + rho * h, -cap, cap)
         mu = torch.clamp(state.mu + rho * g, 0.0, cap)
-        grow = (infeas > options.tau * state.infeasibility) & (infeas > options.feasibility_tol)
+        # ρ grows when V_k > τ V_{k-1}, unless the inner solve stopped at its iteration cap before its
+        # tolerance (then V_k is limited by the inner accuracy and a larger ρ only worsens it)
+        grow = (infeas > options.tau * state.infeasibility) & (infeas > options.feasibility_tol) \
+            & (not capped)
         new_rho = torch.where(grow, torch.clamp(options.gamma * rho, max=options.rho_max), rho)
         return AugLagState(x=x, cons=cons, lam=lam, mu=mu, rho=new_rho, infeasibility=infeas, box=state.box,
                            duals=cons.split(lam, mu[:cons.n_ineq]), outer=state.outer + 1)

@@ -35,7 +35,7 @@ class TrustConstr(ScipyNLPSolver):
     name = "trust-constr"
     paper = "Byrd, Hribar & Nocedal (1999), SIAM J. Optim. 9(4); doi:10.1137/S1052623497325107"
     method = "trust-constr"
-    priority = 30
+    priority = 40
     Options = TrustConstrOptions
     description = "trust-constr (scipy) with torch gradients, Hessian-vector products and autograd Jacobians"
     # per step: one (f, ∇f) copy per evaluation, one per constraint value/Jacobian/Hessian-vector
@@ -43,7 +43,7 @@ class TrustConstr(ScipyNLPSolver):
     host_syncs_per_step = 200
 
     def priority_for(self, problem):
-        return 30 if problem.structure.has_constraint_functions else 0
+        return 40 if problem.structure.has_constraint_functions else 0
 
     def scipy_constraints(self, cons, options):
         from scipy.optimize import BFGS, NonlinearConstraint

@@ -179,6 +179,11 @@ def validate(problem_files):
         for c in p.structure.constraints:       # the classification (solverhub.problem.classify)
             click.echo(f"    {path}:{c.line if c.line is not None else '?'}: {c.label} {c.text!r}: "
                        f"{c.cls} ({c.detail}, {c.size} row{'s' if c.size != 1 else ''})")
+        for t in p.structure.nonsmooth:         # the composite split (solverhub.problem.composite)
+            block = t.variable if t.stop is None else f"{t.variable}[{t.start}:{t.stop}]"
+            click.echo(f"    prox-able term: {t.weight:g} * {t.name}({block})")
+        if p.structure.unsplit:
+            click.echo(f"    nonsmooth, no prox split: {', '.join(p.structure.unsplit)} (proxgrad/fista refuse)")
 
 
 @main.command()

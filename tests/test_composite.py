@@ -284,6 +284,9 @@ def test_refusals_and_exit_codes(write_problem, run_cli):
     out = run_cli("solve", str(bad), "--solver", "fista")
     assert out.exit_code == 2, out.output
     assert "structure" in out.output or "norm1" in out.output
+    shown = run_cli("validate", str(bad), str(COMPOSITE / "group_lasso.yaml"))
+    assert shown.exit_code == 0 and "nonsmooth, no prox split: norm1" in shown.output
+    assert "prox-able term: 40 * norm2(x[25:30])" in shown.output
     p = load_problem(bad)
     with pytest.raises(SolverRefused, match="norm1"):
         solverhub.solve(p, "proxgrad")

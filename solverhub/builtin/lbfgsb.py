@@ -3,9 +3,9 @@
 ∇f from the (counted) torch oracle.
 
 Each solverhub iteration is one L-BFGS-B iteration: ``scipy.optimize.minimize(method=
-"L-BFGS-B")`` runs on a worker thread that pauses in scipy's per-iteration ``callback``
-until the run loop asks for the next step (strict hand-off: one thread runs at a time, so
-runs are deterministic). The shared loop therefore keeps its stopping rules, the oracle
+"L-BFGS-B")`` runs on a worker thread (``_scipy_thread``, shared with slsqp and trust-constr)
+that pauses in scipy's per-iteration ``callback`` until the run loop asks for the next step
+(strict hand-off: one thread runs at a time, so runs are deterministic). The shared loop therefore keeps its stopping rules, the oracle
 budget (``BudgetExhausted`` raised inside scipy's evaluation ends the step), the time
 limit between iterations and the per-iteration trace. scipy's own tests are off by default
 (``ftol = gtol = 0``, no iteration or evaluation caps): it stops on its own only when it can
@@ -16,9 +16,6 @@ from __future__ import annotations
 
 __all__ = ["LBFGSB", "LBFGSBOptions"]
 
-import queue
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +23,7 @@ from .._lazy import lazy_module
 from ..options import SolverOptions, option
 from ..result import Status
 from ..solver import Acceptance, Capabilities, IterState, Solver
+from ._scipy_thread import ScipyRun, ScipyWorker
 
 torch = lazy_module("torch")
 np = lazy_module("numpy")
@@ -37,75 +35,6 @@ class LBFGSBOptions(SolverOptions):
     ftol: float = option(0.0, "scipy's relative-decrease stop (f_k - f_{k+1})/max(|f_k|,|f_{k+1}|,1) <= ftol; "
                               "0: off (the run loop's tolerance decides)", ge=0)
     gtol: float = option(0.0, "scipy's stop on the projected gradient's max-norm; 0: off", ge=0)
-
-
-class _Abort(BaseException):
-    """Unwinds scipy on the worker thread when the run is over."""
-
-
-class _Worker:
-    """``scipy.optimize.minimize(method="L-BFGS-B")`` on a daemon thread, paused at each
-    iteration's callback. ``next()`` resumes it and returns ``("iterate", x, f, g)``,
-    ``("done", OptimizeResult)`` or re-raises what scipy's evaluation raised."""
-
-    def __init__(self, fun, x0, bounds, options):
-        self._fun, self._x0, self._bounds, self._options = fun, x0, bounds, options
-        self._go: queue.Queue = queue.Queue(maxsize=1)
-        self._out: queue.Queue = queue.Queue(maxsize=1)
-        self.last = None                      # (x numpy, x tensor, value, grad) of the last evaluation
-        self.finished = False
-        self._thread = threading.Thread(target=self._run, daemon=True, name="solverhub-lbfgsb")
-        self._thread.start()
-
-    def _evaluate(self, x):
-        value, grad, xt = self._fun(x)
-        host = torch.cat([value.reshape(1), grad.reshape(-1)]).to(torch.float64).cpu().numpy()  # one sync
-        self.last = (np.array(x, dtype=np.float64), xt, value, grad)
-        return float(host[0]), host[1:].copy()
-
-    def _callback(self, intermediate_result):
-        self._out.put(("iterate", np.array(intermediate_result.x, dtype=np.float64)))
-        if self._go.get() is None:
-            raise _Abort
-
-    def _run(self):
-        from scipy.optimize import minimize
-        if self._go.get() is None:
-            return
-        try:
-            res = minimize(self._evaluate, self._x0, jac=True, method="L-BFGS-B", bounds=self._bounds,
-                           callback=self._callback, options=self._options)
-        except _Abort:
-            return
-        except BaseException as err:          # BudgetExhausted, a solver error: to the run loop's thread
-            self._out.put(("error", err))
-            return
-        self._out.put(("done", res))
-
-    def next(self):
-        self._go.put(True)
-        answer = self._out.get()
-        if answer[0] == "error":
-            self.finished = True
-            raise answer[1]
-        if answer[0] == "done":
-            self.finished = True
-        return answer
-
-    def close(self):
-        """Stop the thread (it waits in the callback, or before starting)."""
-        if self._thread.is_alive() and not self.finished:
-            self.finished = True
-            self._go.put(None)
-            self._thread.join(timeout=10)
-
-
-class _Run:
-    """Held by the states only: when the last state goes, the worker thread is stopped."""
-
-    def __init__(self, worker: _Worker):
-        self.worker = worker
-        weakref.finalize(self, worker.close)
 
 
 @dataclass(kw_only=True)
@@ -148,18 +77,26 @@ class LBFGSB(Solver):
             bounds = Bounds(lower, upper)
         dtype, device = x0.dtype, x0.device
 
+        cache = {}
+
         def fun(x):
             xt = torch.as_tensor(x, dtype=dtype).to(device)
             value, grad = oracle.value_and_grad(xt)
-            return value, grad, xt
+            host = torch.cat([value.reshape(1), grad.reshape(-1)]).to(torch.float64).cpu().numpy()  # one sync
+            cache["last"] = (np.array(x, dtype=np.float64), xt, value, grad)
+            return float(host[0]), host[1:].copy()
         start = x0.detach().to(torch.float64).cpu().numpy().copy()
         if box is not None:
             start = np.clip(start, lower, upper)
         scipy_options = {"maxcor": options.history_size, "maxls": options.max_line_search,
                          "ftol": options.ftol, "gtol": options.gtol,
                          "maxiter": 2**31 - 1, "maxfun": 2**31 - 1}
-        run = _Run(_Worker(fun, start, bounds, scipy_options))
-        return LBFGSBState(x=x0, run=run)
+        from scipy.optimize import minimize
+        worker = ScipyWorker(lambda callback: minimize(fun, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                                                       callback=callback, options=scipy_options),
+                             name="solverhub-lbfgsb")
+        worker.cache = cache
+        return LBFGSBState(x=x0, run=ScipyRun(worker))
 
     def step(self, state, oracle, options):
         worker = state.run.worker
@@ -170,8 +107,8 @@ class LBFGSB(Solver):
                                                     "tolerance below attainable accuracy?"))
         answer = worker.next()
         if answer[0] == "iterate":
-            x_np, value, grad, x = answer[1], None, None, None
-            last = worker.last
+            x_np, value, grad, x = np.array(answer[1].x, dtype=np.float64), None, None, None
+            last = worker.cache.get("last")
             if last is not None and np.array_equal(last[0], x_np):   # scipy's accepted point: f, ∇f known
                 x, value, grad = last[1], last[2], last[3]
             if x is None:

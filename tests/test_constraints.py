@@ -69,8 +69,9 @@ def test_complementarity_at_solutions(solver):
     problem = load_problem(CON / "hs076.yaml")
     result = solve(problem, solver, options={"max_iterations": 300} if solver != "cvxpy" else None)
     x = np.asarray(result.solution["x"])
-    slack = {"constraints[0]": x[0] + 2 * x[1] + x[2] + x[3] - 5, "constraints[1]": 3 * x[0] + x[1] + 2 * x[2] - x[3] - 4,
-             "constraints[2]": 1.5 - x[1] - 4 * x[2]}        # g(x) <= 0 forms of the three lines
+    slack = {"constraints[0]": x[0] + 2 * x[1] + x[2] + x[3] - 5,       # g(x) <= 0 forms of the three lines
+             "constraints[1]": 3 * x[0] + x[1] + 2 * x[2] - x[3] - 4,
+             "constraints[2]": 1.5 - x[1] - 4 * x[2]}
     for label, g in slack.items():
         (lam,) = result.duals[label]
         assert lam >= -1e-6 and g <= 1e-6          # dual and primal feasible within the run tolerance
@@ -171,3 +172,13 @@ def test_auglag_makes_no_host_sync_in_its_updates():
     from solverhub.registry import get_registry
     from solverhub.testing import _check_step_host_syncs, tiny_problem
     _check_step_host_syncs(get_registry().solvers["auglag"].cls, tiny_problem("constrained"))
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_auglag_on_cuda_matches_cpu():
+    cpu = _run("hs076", "auglag", max_iterations=50)
+    gpu = solve(CON / "hs076.yaml", "auglag", options={"max_iterations": 50}, device="cuda", seed=0)
+    assert gpu.device.startswith("cuda") and gpu.status is cpu.status
+    assert abs(gpu.objective - cpu.objective) <= 1e-8
+    for label in cpu.duals:
+        assert np.allclose(gpu.duals[label], cpu.duals[label], atol=1e-6)

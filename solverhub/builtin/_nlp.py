@@ -8,9 +8,10 @@ are not oracle calls (the oracle counts the objective).
 """
 from __future__ import annotations
 
-__all__ = ["Constraints"]
+__all__ = ["Constraints", "ConstrainedSolver"]
 
 from .._lazy import lazy_module
+from ..solver import Acceptance, Capabilities, Refusal, RefusalCode, Solver
 
 torch = lazy_module("torch")
 np = lazy_module("numpy")
@@ -95,3 +96,21 @@ class Constraints:
         sol = sol.to(x.device)
         lam, mu = sol[:self.n_eq], torch.clamp(sol[self.n_eq:], min=0) * active
         return self.split(lam, mu)
+
+
+class ConstrainedSolver(Solver):
+    """What the constrained builtins share: kind ``constrained``, constraints and bounds,
+    refusal of a problem without constraint lines, dispatch priority ``priority`` on one."""
+
+    kinds = ("constrained",)
+    capabilities = Capabilities(constraints=True, bounds=True)
+
+    def priority_for(self, problem):
+        return self.priority if problem.structure.has_constraint_functions else 0
+
+    def accepts_problem(self, problem):
+        if not problem.structure.has_constraint_functions:
+            return Refusal(RefusalCode.STRUCTURE, "no constraints: lbfgsb or lbfgs solve this")
+        return Acceptance(f"accepts kind {problem.kind.name!r}: {problem.structure.n_equalities} equality and "
+                          f"{problem.structure.n_inequalities} inequality constraint line(s)"
+                          + (" with variable bounds" if problem.has_bounds else ""))

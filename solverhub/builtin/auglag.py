@@ -4,15 +4,17 @@ Methods for Constrained Optimization*, SIAM, doi:10.1137/1.9781611973365, Alg. 4
 
     x_k   ≈ argmin L_ρ(x, λ, μ) = f(x) + ρ/2 (‖h(x) + λ/ρ‖² + ‖max(0, g(x) + μ/ρ)‖²)
     λ ← clip(λ + ρ h(x_k)),  μ ← clip(max(0, μ + ρ g(x_k)))
-    V_k = max(‖h(x_k)‖∞, ‖max(g(x_k), -μ/ρ)‖∞);  ρ ← min(γ ρ, ρmax) when V_k > max(τ V_{k-1}, ε_feas)
+    V_k = max(‖h(x_k)‖∞, ‖max(g(x_k), -μ/ρ)‖∞)
+    ρ ← min(γ ρ, ρmax) when V_k > max(τ V_{k-1}, ε_feas) and the inner solve ended before its cap
 
 One solverhub iteration is one outer iteration. The inner solver is ``inner_iterations``
-iterations of torch.optim.LBFGS (strong Wolfe line search) on L_ρ, warm-started; f and ∇f come
-from the counted oracle, h and g by autograd (not oracle calls). The variables' finite bounds
-enter L_ρ as extra inequality rows (their multipliers are internal; the updates read the inner
-solution) and the iterate the run loop sees is that solution projected onto the box. Everything stays on the oracle's device; the updates make no host
-sync (ρ is a tensor, its increase a ``torch.where``); torch.optim.LBFGS syncs a few times per
-inner iteration (its loss and convergence tests). See docs/methods/auglag.md.
+iterations of torch.optim.LBFGS (strong Wolfe line search) on L_ρ, warm-started; f and ∇f
+come from the counted oracle, h and g by autograd (not oracle calls). The variables' finite
+bounds enter L_ρ as extra inequality rows (their multipliers are internal; the updates read
+the inner solution) and the iterate the run loop sees is that solution projected onto the
+box. Everything stays on the oracle's device; the updates make no host sync (ρ is a tensor,
+its increase a ``torch.where``); torch.optim.LBFGS syncs a few times per inner iteration
+(its loss and convergence tests). See docs/methods/auglag.md.
 """
 from __future__ import annotations
 
@@ -23,9 +25,8 @@ from typing import Any
 
 from .._lazy import lazy_module
 from ..options import SolverOptions, option
-from ..solver import Capabilities, IterState
-from ._nlp import Constraints
-from .scipy_nlp import ScipyNLPSolver
+from ..solver import IterState
+from ._nlp import ConstrainedSolver, Constraints
 
 torch = lazy_module("torch")
 
@@ -64,23 +65,15 @@ def _bound_rows(problem, x0):
     return lower, upper, lo, up
 
 
-class AugLag(ScipyNLPSolver):
+class AugLag(ConstrainedSolver):
     name = "auglag"
     paper = "Birgin & Martínez (2014), Practical Augmented Lagrangian Methods, SIAM; doi:10.1137/1.9781611973365"
-    capabilities = Capabilities(constraints=True, bounds=True)
     priority = 30
     Options = AugLagOptions
     description = "augmented Lagrangian (PHR) in torch, L-BFGS inner solves, Birgin-Martinez updates; GPU-capable"
     # torch.optim.LBFGS: float(loss) and its convergence tests, a few per inner iteration
     # (measured at most 4 per inner iteration on the kit's problems) x inner_iterations = 30
     host_syncs_per_step = 150
-
-    def priority_for(self, problem):
-        return 30 if problem.structure.has_constraint_functions else 0
-
-    @classmethod
-    def prepare(cls):
-        pass
 
     def _ineq(self, state_box, cons, x):
         g = cons.ineq(x)

@@ -3,14 +3,15 @@
 ∇f from the (counted) torch oracle.
 
 Each solverhub iteration is one L-BFGS-B iteration: ``scipy.optimize.minimize(method=
-"L-BFGS-B")`` runs on a worker thread (``_scipy_thread``, shared with slsqp and trust-constr)
-that pauses in scipy's per-iteration ``callback`` until the run loop asks for the next step
-(strict hand-off: one thread runs at a time, so runs are deterministic). The shared loop therefore keeps its stopping rules, the oracle
-budget (``BudgetExhausted`` raised inside scipy's evaluation ends the step), the time
-limit between iterations and the per-iteration trace. scipy's own tests are off by default
-(``ftol = gtol = 0``, no iteration or evaluation caps): it stops on its own only when it can
-make no more progress, which ends the run as ``failed`` unless the loop's tolerance on the
-projected-gradient norm was met first.
+"L-BFGS-B")`` runs on a worker thread (``_scipy_thread``, shared with slsqp and
+trust-constr) that pauses in scipy's per-iteration ``callback`` until the run loop asks for
+the next step (strict hand-off: one thread runs at a time, so runs are deterministic). The
+shared loop therefore keeps its stopping rules, the oracle budget (``BudgetExhausted``
+raised inside scipy's evaluation ends the step), the time limit between iterations and the
+per-iteration trace. scipy's own tests are off by default (``ftol = gtol = 0``, no iteration
+or evaluation caps): it stops on its own only when it can make no more progress, which ends
+the run as ``failed`` unless the loop's tolerance on the projected-gradient norm was met
+first.
 """
 from __future__ import annotations
 

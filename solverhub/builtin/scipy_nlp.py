@@ -17,8 +17,8 @@ from typing import Any
 
 from .._lazy import lazy_module
 from ..result import Status
-from ..solver import Acceptance, Capabilities, IterState, Refusal, RefusalCode, Solver
-from ._nlp import Constraints
+from ..solver import IterState
+from ._nlp import ConstrainedSolver, Constraints
 from ._scipy_thread import ScipyRun, ScipyWorker
 
 torch = lazy_module("torch")
@@ -34,20 +34,11 @@ class ScipyNLPState(IterState):
     scipy_iterations: int = 0
 
 
-class ScipyNLPSolver(Solver):
+class ScipyNLPSolver(ConstrainedSolver):
     """Base of the scipy NLP builtins: subclasses give ``method`` and implement
     ``scipy_constraints(cons, options)``, ``scipy_options(options)`` and ``multipliers(res, cons, x, grad)``."""
 
-    kinds = ("constrained",)
-    capabilities = Capabilities(constraints=True, bounds=True)
     method = ""
-
-    def accepts_problem(self, problem):
-        if not problem.structure.has_constraint_functions:
-            return Refusal(RefusalCode.STRUCTURE, "no constraints: lbfgsb or lbfgs solve this")
-        return Acceptance(f"accepts kind {problem.kind.name!r}: {problem.structure.n_equalities} equality and "
-                          f"{problem.structure.n_inequalities} inequality constraint line(s)"
-                          + (" with variable bounds" if problem.has_bounds else ""))
 
     @classmethod
     def prepare(cls):

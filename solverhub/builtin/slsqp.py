@@ -33,9 +33,6 @@ class SLSQP(ScipyNLPSolver):
     # least-squares multiplier estimate (measured at most 30 on the kit's problems)
     host_syncs_per_step = 60
 
-    def priority_for(self, problem):
-        return 20 if problem.structure.has_constraint_functions else 0
-
     def scipy_constraints(self, cons, options):
         out = []
         if cons.n_eq:

@@ -42,21 +42,19 @@ class TrustConstr(ScipyNLPSolver):
     # product (its CG steps), the multipliers' copy (measured at most 80 on the kit's problems)
     host_syncs_per_step = 200
 
-    def priority_for(self, problem):
-        return 40 if problem.structure.has_constraint_functions else 0
-
     def scipy_constraints(self, cons, options):
         from scipy.optimize import BFGS, NonlinearConstraint
         from scipy.sparse.linalg import LinearOperator
         out = []
-        for fn, jac, n, lb in ((cons.eq, cons.jac_eq, cons.n_eq, 0.0), (cons.ineq, cons.jac_ineq, cons.n_ineq, -np.inf)):
+        blocks = ((cons.eq, cons.jac_eq, cons.n_eq, 0.0), (cons.ineq, cons.jac_ineq, cons.n_ineq, -np.inf))
+        for fn, jac, n, lb in blocks:
             if not n:
                 continue
 
             def hess(x, v, fn=fn):
                 xt, vt = cons.tensor(x), cons.tensor(v)
-                return LinearOperator((cons.dim, cons.dim), dtype=np.float64,
-                                      matvec=lambda p: cons.numpy(cons.lagrangian_hvp(fn, xt, vt, cons.tensor(p).reshape(-1))))
+                matvec = lambda p: cons.numpy(cons.lagrangian_hvp(fn, xt, vt, cons.tensor(p).reshape(-1)))  # noqa: E731
+                return LinearOperator((cons.dim, cons.dim), dtype=np.float64, matvec=matvec)
             out.append(NonlinearConstraint(lambda x, fn=fn: cons.numpy(fn(cons.tensor(x))), lb, 0.0,
                                            jac=lambda x, jac=jac: cons.numpy(jac(cons.tensor(x))),
                                            hess=hess if options.hessian == "hvp" else BFGS()))

@@ -44,7 +44,7 @@ def _constant(node, parameters) -> float | None:
     if isinstance(node, Neg):
         v = _constant(node.arg, parameters)
         return None if v is None else -v
-    if isinstance(node, BinOp) and node.op in "+-*/" and node.op != "**":
+    if isinstance(node, BinOp) and node.op in ("+", "-", "*", "/"):
         a, b = _constant(node.left, parameters), _constant(node.right, parameters)
         if a is None or b is None:
             return None
@@ -86,7 +86,7 @@ def _term(node, sign, variables, parameters):
             weight, core = -weight, core.arg
         elif core.op == "*" and _constant(core.left, parameters) is not None:
             weight, core = weight * _constant(core.left, parameters), core.right
-        elif core.op in "*/" and _constant(core.right, parameters) is not None:
+        elif core.op in ("*", "/") and _constant(core.right, parameters) is not None:
             c = _constant(core.right, parameters)
             if core.op == "/" and c == 0:
                 return None

@@ -23,8 +23,8 @@ enough), with the fixtures ``single_thread``, ``make_oracle``, ``drive`` and
 """
 from __future__ import annotations
 
-__all__ = ["check_solver", "TINY_PROBLEMS", "tiny_problem", "count_host_syncs", "HOST_SYNCS", "ALL_HOST_SYNCS",
-           "HostSyncs", "make_oracle", "drive", "Driven"]
+__all__ = ["check_solver", "check_entry_point", "TINY_PROBLEMS", "tiny_problem", "count_host_syncs", "HOST_SYNCS",
+           "ALL_HOST_SYNCS", "HostSyncs", "make_oracle", "drive", "Driven"]
 
 import dataclasses
 import math
@@ -409,6 +409,26 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
         if not isinstance(verdict.text, str) or not verdict.text.strip():
             _fail(cls, f"refuses kind {kind!r} without a reason: expected a non-empty text, "
                        f"got {_clip(repr(verdict.text), 40)}")
+
+
+def check_entry_point(name: str, solvers: tuple[str, ...] = (), kinds: tuple[str, ...] = ()) -> None:
+    """In a fresh interpreter: the ``solverhub`` entry point ``name`` is installed, its module's
+    hooks return exactly the solvers and problem kinds named (sorted names), and loading it and
+    calling them imports no torch (registration stays cheap; cf. pluggy's lazy plugins)."""
+    import subprocess
+    import sys
+    code = ("import sys; from importlib.metadata import entry_points\n"
+            f"eps = [e for e in entry_points(group='solverhub') if e.name == {name!r}]\n"
+            f"assert eps, 'no solverhub entry point named {name}'\n"
+            "mod = eps[0].load()\n"
+            "def names(hook): return sorted(c.name for c in getattr(mod, hook, lambda: [])())\n"
+            f"assert names('solverhub_solvers') == {sorted(solvers)!r}, names('solverhub_solvers')\n"
+            f"assert names('solverhub_problem_kinds') == {sorted(kinds)!r}, names('solverhub_problem_kinds')\n"
+            "assert 'torch' not in sys.modules, 'torch imported at registration'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise AssertionError(f"entry point {name!r}: {_clip(last, 300)}")
 
 
 # -- the pytest plugin: fixtures for plugin tests (registered by the ``pytest11`` entry point) --

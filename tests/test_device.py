@@ -38,15 +38,13 @@ def test_cuda_matches_cpu(solver):
     assert gpu.device.startswith("cuda") and gpu.objective == pytest.approx(cpu.objective, rel=1e-8)
 
 
-@pytest.mark.parametrize("solver", ["gd"])
-def test_run_loop_syncs_only_at_trace_samples(solver, monkeypatch):
-    """Host syncs (float(t), t.item(), bool(t)) happen only when the trace is sampled.
-
-    (adam is not listed: torch.optim.Adam reads its step counter, a host tensor, with
-    .item() every step -- not a device sync, but indistinguishable here on CPU.)"""
+@pytest.mark.parametrize("solver,options", [("gd", {"backtracking": False, "lr": 0.1}), ("adam", {"lr": 0.01})])
+def test_run_loop_syncs_only_at_trace_samples(solver, options, monkeypatch):
+    """Host syncs (float(t), t.item(), bool(t)) happen only when the trace is sampled (adam
+    too, since it runs on the core's sync-free adam_step instead of torch.optim.Adam)."""
     p = solverhub.load_problem(TINY_PROBLEMS["minimize"])
     syncs = count_host_syncs(monkeypatch)
-    options = {"max_iterations": 200, "tolerance": 0.0, "trace_every": 50, "backtracking": False, "lr": 0.1}
+    options = {"max_iterations": 200, "tolerance": 0.0, "trace_every": 50, **options}
     result = solverhub.solve(p, solver, options=options)
     assert result.iterations == 200 and len(result.trace) == 5
     # 2 syncs per trace sample (objective, stationarity) plus a small constant for set-up and the result

@@ -35,9 +35,8 @@ from ..result import Result
 
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    key TEXT PRIMARY KEY,
+# The columns of a run, shared by ``runs`` and ``superseded_runs`` (which adds why and when).
+_RUN_FIELDS = """
     problem TEXT NOT NULL,
     problem_hash TEXT NOT NULL,
     problem_path TEXT,
@@ -47,7 +46,11 @@ CREATE TABLE IF NOT EXISTS runs (
     seed INTEGER NOT NULL,
     status TEXT NOT NULL,
     result TEXT NOT NULL,
-    created REAL NOT NULL,
+    created REAL NOT NULL"""
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,{_RUN_FIELDS},
     key_form INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS baselines (
@@ -67,19 +70,9 @@ CREATE TABLE IF NOT EXISTS skipped (
 
 # Rows dropped when legacy keys collapse into one canonical key (kept for the record, never read
 # back as runs). ``superseded_by`` is the canonical key of the row that was kept.
-_SUPERSEDED = """
+_SUPERSEDED = f"""
 CREATE TABLE IF NOT EXISTS superseded_runs (
-    key TEXT NOT NULL,
-    problem TEXT NOT NULL,
-    problem_hash TEXT NOT NULL,
-    problem_path TEXT,
-    solver TEXT NOT NULL,
-    solver_version TEXT NOT NULL,
-    options TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    result TEXT NOT NULL,
-    created REAL NOT NULL,
+    key TEXT NOT NULL,{_RUN_FIELDS},
     superseded_by TEXT NOT NULL,
     superseded_at REAL NOT NULL
 );

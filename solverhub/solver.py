@@ -129,14 +129,15 @@ class NoOptions(SolverOptions):
     """A solver without options of its own."""
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class IterState:
     """Minimal solver state read by the run loop.
 
     ``x``: current iterate (flat tensor on the oracle's device). ``value`` and
     ``grad``: f(x) and the *exact* gradient at ``x`` if the solver already has
-    them (saves a measurement call), else ``None``. ``stop``: set to
-    ``(Status, message)`` to end the run from inside ``step``.
+    them (saves a measurement call), else ``None``. ``stop``: ``(Status, message)``
+    in the state ``step`` returns ends the run. States are frozen: ``step`` returns a
+    new one (``dataclasses.replace``), holding arrays, not closures, options or optimizers.
     """
 
     x: Any

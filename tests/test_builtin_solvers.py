@@ -62,7 +62,7 @@ def test_a_solver_can_report_its_own_stationarity_measure():
 
     from solverhub.solver import IterState, Solver
 
-    @dataclass(kw_only=True)
+    @dataclass(frozen=True, kw_only=True)
     class State(IterState):
         averaged_grad_norm: Any = None
 

@@ -20,7 +20,7 @@ class AdamOptions(SolverOptions):
     weight_decay: float = option(0.0, "L2 penalty added to the gradient", symbol="λ", ge=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class AdamState(IterState):
     moments: Any = None     # solverhub.parts.adam.AdamMoments (m_t, v_t, t)
 

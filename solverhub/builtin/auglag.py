@@ -44,7 +44,7 @@ class AugLagOptions(SolverOptions):
     multiplier_max: float = option(1e20, "safeguard |λ|, μ <= multiplier_max (Birgin & Martínez's λmax)", gt=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class AugLagState(IterState):
     cons: Any = None
     lam: Any = None           # equality multipliers (flat)

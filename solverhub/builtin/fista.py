@@ -30,7 +30,7 @@ class FISTAOptions(ProxGradOptions):
     restart: bool = option(True, "adaptive restart of the momentum (gradient scheme of O'Donoghue & Candès)")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class FISTAState(IterState):
     y: Any = None                # the extrapolated point
     smooth_y: Any = None         # s(y)

@@ -25,7 +25,7 @@ class GDOptions(SolverOptions):
     max_backtracks: int = option(60, "backtracking trials per step", ge=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class GDState(IterState):
     lr: Any = None
     backtracks: int = 0

@@ -30,7 +30,7 @@ class LBFGSOptions(SolverOptions):
     line_search: Literal["strong_wolfe", "none"] = option("strong_wolfe", "line search (none: fixed step lr)")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class LBFGSState(IterState):
     memory: tuple = ()   # torch.optim.LBFGS's state as (name, value) pairs; its lists as tuples
 

@@ -38,7 +38,7 @@ class LBFGSBOptions(SolverOptions):
     gtol: float = option(0.0, "scipy's stop on the projected gradient's max-norm; 0: off", ge=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class LBFGSBState(IterState):
     run: Any = None
     message: str = ""        # scipy's message once it stopped

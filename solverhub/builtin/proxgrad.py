@@ -80,7 +80,7 @@ def prox_gradient_step(oracle, structure, x, s, g, lr, options, *, with_grad=Tru
         backtracks += 1
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ProxGradState(IterState):
     smooth: Any = None           # s(x)
     smooth_grad: Any = None      # ∇s(x)

@@ -25,7 +25,7 @@ torch = lazy_module("torch")
 np = lazy_module("numpy")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ScipyNLPState(IterState):
     run: Any = None
     cons: Any = None

@@ -38,7 +38,7 @@ class AdaGradOptions(SolverOptions):
     grad_stats: Literal["exact", "oracle", "off"] = option("exact", "gradient behind the min/mean-over-t extras")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class AdaGradState(IterState):
     """Iterate, the accumulated squared gradients v and the running gradient-norm statistics."""
 

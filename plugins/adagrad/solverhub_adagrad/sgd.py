@@ -35,7 +35,7 @@ class SGDOptions(SolverOptions):
     grad_stats: Literal["exact", "oracle", "off"] = option("exact", "gradient behind the min/mean-over-t extras")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class SGDState(IterState):
     stats: GradNormStats
 

@@ -61,7 +61,7 @@ class Options(SolverOptions):
         return self
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class BFGSState(IterState):
     """Iterate, exact f and ∇f at it, the inverse Hessian approximation and counters."""
 

@@ -92,7 +92,7 @@ def barrier_residual(grad_f, grad_g, v, lam, phi):
     return torch.where(lam > 0, (torch.dot(v, grad_g) - phi).abs() / scale, torch.zeros_like(phi))
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class DBGDState(IterState):
     """x_k and the barrier's bookkeeping (0-d tensors on the oracle's device)."""
 

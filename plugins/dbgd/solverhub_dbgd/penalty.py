@@ -27,7 +27,7 @@ class PenaltyGDOptions(SolverOptions):
     lr: float = option(1e-3, "constant step (stable while lr·(L_f + lam·L_g) < 2)", symbol="η", gt=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class PenaltyState(IterState):
     k: int = 0
     direction_norm: Any = None        # ‖∇f + lam ∇g‖ at the last step's x_k

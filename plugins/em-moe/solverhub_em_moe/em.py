@@ -35,7 +35,7 @@ class Options(SolverOptions):
                                   symbol="h", ge=0, le=60)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class EMState(IterState):
     model: Any = None
     gram_cholesky: Any = None     # Cholesky factor of XᵀX (symmetric linear experts)

@@ -93,7 +93,7 @@ class GALAOptions(SolverOptions):
         return self
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class GALAState(IterState):
     """Iterate, the base direction's gradient g_t, η_t and the FTRL sums (all 0-d tensors on the device)."""
 

@@ -22,7 +22,7 @@ class Options(SolverOptions):
     lr: float = option(0.03, "GD step on A (the step LoRA-ML uses on A)", gt=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class SRState(IterState):
     n_shared: int = 0
 

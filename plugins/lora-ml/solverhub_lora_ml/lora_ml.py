@@ -30,7 +30,7 @@ class Options(SolverOptions):
     lr_outer: float = option(0.03, "step on the shared A (gradient normalised by N*T)", gt=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class LoraMLState(IterState):
     n_shared: int = 0           # d*d: entries of A at the front of x
     tasks: int = 1

@@ -33,7 +33,7 @@ class StepOptions(SolverOptions):
     eps: float = option(1e-8, "Adam denominator guard", symbol="ε", gt=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class UnlearnState(IterState):
     adam: Any = None          # solverhub's AdamMoments
     steps: int = 0            # loss steps taken (Python int: no sync)

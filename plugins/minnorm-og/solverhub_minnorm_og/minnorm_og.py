@@ -52,7 +52,7 @@ class MinNormOGOptions(StepOptions):
     rank_rtol: float = option(DEFAULT_RTOL, "singular values below rank_rtol·σ_max count as zero", ge=0, lt=1)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class MinNormOGState(UnlearnState):
     projections: int = 0          # orthogonal steps taken
     model_gradients: int = 0      # per-example ∇_θ f evaluations (rows of the Jacobians)

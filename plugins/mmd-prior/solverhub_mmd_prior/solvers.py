@@ -21,7 +21,7 @@ from solverhub.plugin import AdamMoments, SolverOptions, adam_init, adam_step, o
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainState(IterState):
     moments: AdamMoments = None   # Adam's m_t, v_t and t (steps taken)
     spec: Any = None              # the problem's LatentSpec: lam, the budget, data for the report

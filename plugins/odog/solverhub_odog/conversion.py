@@ -52,7 +52,7 @@ def adaptive_eta(gamma: float, radius: float, alpha: float, sum_sq):
     return gamma * radius * torch.rsqrt(alpha + sum_sq)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ConversionState(IterState):
     """x_{n-1} before round n, the learner's next move Δ_n, the last round, the episodes.
 

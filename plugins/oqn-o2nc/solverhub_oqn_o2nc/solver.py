@@ -92,7 +92,7 @@ class OQNOptions(SolverOptions):
     output: Literal["average", "last"] = option("average", "Result.solution: the output point, or x_n")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class OQNState(IterState):
     """iterate = x_{n-1} before round n; Δ_n the learner's next move; B and its eigenbasis; episodes.
 

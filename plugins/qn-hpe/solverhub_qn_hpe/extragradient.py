@@ -38,7 +38,7 @@ class ExtragradientOptions(SolverOptions):
     check_every: int = option(50, "iterations between blow-up checks (one host sync each)", ge=1)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ExtragradientState(IterState):
     F: Any                  # F(z_k)
     eta: Any                # current step (0-d tensor)

@@ -28,7 +28,7 @@ class GDAOptions(SolverOptions):
     check_every: int = option(50, "iterations between blow-up checks (one host sync each)", ge=1)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class GDAState(IterState):
     F0_norm: Any = None     # ‖F(z_0)‖, set by the first step
     iteration: int = 0

@@ -62,7 +62,7 @@ class QNHPEOptions(SolverOptions):
         return self
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class QNHPEState(IterState):
     """z_k (``x``), F(z_k), B_k, σ_k and the per-iteration logs."""
 

@@ -84,7 +84,7 @@ class NoraOptions(_AdapterStep):
     precond_eps: float = option(1e-6, "ε of NoRA+ (code)", symbol="ε", gt=0)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class AdapterState(IterState):
     adam: Any = None                # AdamMoments (m, v, t; t a Python int: no sync)
     layout: Any = None              # the blocks A0, B0, A1, B1, ... of x

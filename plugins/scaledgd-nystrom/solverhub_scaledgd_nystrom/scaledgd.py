@@ -51,7 +51,7 @@ class ScaledGDOptions(SolverOptions):
         "alternating", "Y's step uses the old or the new X (simultaneous stalls from small inits)")
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ScaledGDState(IterState):
     lr: float = 0.5
     shapes: Any = None              # ((m, r),) symmetric or ((m, r), (n, r))

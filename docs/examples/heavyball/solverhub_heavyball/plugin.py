@@ -24,7 +24,7 @@ class Options(SolverOptions):
     momentum: float = option(0.9, "momentum", symbol="β", ge=0, lt=1)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class State(IterState):
     velocity: Any = None    # v_k, a tensor on the oracle's device
 

@@ -245,7 +245,8 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
 
 
 def _duals_by_label(problem, duals) -> dict[str, list[float]] | None:
-    """The run's multipliers (one array per ``constraints:`` line) keyed by the line's label."""
+    """The run's multipliers (one array per ``constraints:`` line) keyed by the line's label:
+    its ``name:`` when given, else ``constraints[i]``."""
     infos = problem.structure.constraints
     if duals is None or not infos or len(duals) != len(infos):
         return None

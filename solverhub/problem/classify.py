@@ -119,8 +119,8 @@ def _size(node: Compare) -> int:
 
 
 def classify_constraints(constraints, *, parameters=None, texts=(), line_of=None) -> tuple[ConstraintInfo, ...]:
-    """One :class:`ConstraintInfo` per compiled ``Compare`` node (``texts``: the YAML lines;
-    ``line_of(path)``: their file lines)."""
+    """One :class:`ConstraintInfo` per compiled ``Compare`` node (``texts``: the YAML entries, a
+    string or a named entry whose ``name`` becomes the label; ``line_of(path)``: their file lines)."""
     parameters = dict(parameters or {})
     nonneg = _nonneg_variables(constraints)
     out = []
@@ -133,7 +133,9 @@ def classify_constraints(constraints, *, parameters=None, texts=(), line_of=None
             detail, cls = ("affine equality" if node.op == "==" else "affine inequality"), "affine"
         if detail is None:
             detail, cls = "general smooth function (Jacobian by autograd)", "smooth"
-        out.append(ConstraintInfo(index=i, label=f"constraints[{i}]", op=node.op, cls=cls, detail=detail,
+        entry = texts[i] if i < len(texts) else ""
+        name = getattr(entry, "name", None)     # ``{expr: ..., name: budget}`` entries carry a name
+        out.append(ConstraintInfo(index=i, label=name or f"constraints[{i}]", op=node.op, cls=cls, detail=detail,
                                   size=_size(node), line=line_of(("constraints", i)) if line_of else None,
-                                  text=str(texts[i]) if i < len(texts) else ""))
+                                  text=str(entry)))
     return tuple(out)

@@ -1,18 +1,35 @@
 """``kind: constrained`` -- an objective with a list of constraints."""
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..._lazy import lazy_module
+from ...errors import ProblemError
 from .base import CompiledSections, ExpressionContext, ExpressionKind
 
 torch = lazy_module("torch")
 
 
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+
+
+class NamedConstraint(BaseModel):
+    """A ``constraints:`` entry written ``{expr: "sum(x) == 1", name: budget}``: the name keys
+    ``Result.duals`` (and ``solverhub validate``'s label) instead of ``constraints[i]``."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    expr: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.expr
+
+
 class ConstrainedSections(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     objective: str | float
-    constraints: list[str] = Field(min_length=1)
+    constraints: list[str | NamedConstraint] = Field(min_length=1)
 
 
 class Constrained(ExpressionKind):
@@ -32,13 +49,32 @@ class Constrained(ExpressionKind):
     def compile(self, sections, ctx: ExpressionContext) -> CompiledSections:
         objective = ctx.parse(sections.objective, ("objective",))
         self._check_scalar(objective, ctx, ("objective",))
-        constraints = tuple(ctx.parse(text, ("constraints", i), allow_compare=True)
-                            for i, text in enumerate(sections.constraints))
+        _check_names(sections.constraints, ctx)
+        constraints = tuple(ctx.parse(str(entry), ("constraints", i) if isinstance(entry, str)
+                                      else ("constraints", i, "expr"), allow_compare=True)
+                            for i, entry in enumerate(sections.constraints))
         return CompiledSections(objective=objective, constraints=constraints)
 
     def measure(self, name, tp, oracle, x, known):
         value, grad = oracle.peek_value_and_grad(x)
         return value, kkt_residual(tp, x, grad, known.duals)
+
+
+def _check_names(entries, ctx: ExpressionContext) -> None:
+    """Constraint names are identifiers (letters, digits, ``_``, ``-``; a letter first), unique."""
+    seen = {}
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str):
+            continue
+        where = ctx.location("constraints", i, "name")
+        if not _NAME.match(entry.name):
+            raise ProblemError(f"constraints.{i}.name: bad constraint name {entry.name!r}", location=where,
+                               allowed="a letter, then letters, digits, _ or - (e.g. budget, cap_2)")
+        if entry.name in seen:
+            raise ProblemError(f"constraints.{i}.name: duplicate constraint name {entry.name!r} "
+                               f"(also constraints.{seen[entry.name]})", location=where,
+                               allowed="one name per constraint")
+        seen[entry.name] = i
 
 
 def kkt_residual(tp, x, grad, duals):

@@ -471,3 +471,17 @@ def test_yaml_bad_option_and_stochastic_refused(solverhub_api):
     noisy = solverhub_api.load_problem(LOGISTIC_YAML + "oracle: {stochastic: {batch_size: 8}}\n")
     with pytest.raises(SolverhubError, match="exact gradients"):
         solverhub_api.solve(noisy, "bfgs-wolfe")
+
+
+def test_dispatch_prefers_lbfgs_above_dense_dim(solverhub_api):
+    """Dense d × d state: above ``dense_dim`` unknowns dispatch picks lbfgs, bfgs-wolfe stays accepted."""
+    from solverhub.registry import get_registry
+    from solverhub_bfgs_wolfe import BFGSWolfe
+    text = "name: q\nkind: minimize\nvariables: {{x: {{shape: [{n}]}}}}\nobjective: sum_squares(x - 1)\n"
+    small = solverhub_api.load_problem(text.format(n=BFGSWolfe.dense_dim))
+    large = solverhub_api.load_problem(text.format(n=BFGSWolfe.dense_dim + 1))
+    assert BFGSWolfe().priority_for(small) == 20 and BFGSWolfe().priority_for(large) == 9
+    registry = get_registry()
+    assert registry.dispatch(small)[0].name == "bfgs-wolfe"
+    assert registry.dispatch(large)[0].name == "lbfgs"
+    assert dict(registry.accepting(large))["bfgs-wolfe"]

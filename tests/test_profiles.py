@@ -244,3 +244,56 @@ def test_ill_conditioned_profiles_rank_quasi_newton_first(ill_conditioned_result
     assert time_perf.curves["bfgs-wolfe"][0] == 1.0 and time_perf.curves["gd"][0] == 0.0
     loose = performance_profile(solve_costs(rs, 1e-1, "oracle_calls"), [1.0])
     assert loose.curves["bfgs-wolfe"][0] == 1.0
+
+
+# -- feasibility: an infeasible final point never solves (issue 15) ------------------------
+def _with_extras(r, **extras):
+    return r.replace(extras={**r.extras, **extras})
+
+
+def test_infeasible_point_never_solves_and_does_not_set_f_l():
+    """Problem c (no baseline): A reaches f = 1 feasibly; B "converges" to f = -3 with
+    max_violation 1e-2 (below the optimum: a negative gap). B must not solve, and f_L must be
+    A's 1.0, not B's -3.0. A bilevel run with eps_g 1e-2 (D) likewise never solves."""
+    from solverhub.bench.profiles import FEASIBILITY_TOL, is_infeasible, never_solves
+    a = _with_extras(run("A", "c", [(1, 0.125, 5.0), (4, 0.5, 1.0)]), max_violation=1e-9)
+    b = _with_extras(run("B", "c", [(1, 0.125, 5.0), (2, 0.25, -3.0)]), max_violation=1e-2)
+    d = _with_extras(run("D", "c", [(1, 0.125, 5.0), (2, 0.25, 1.0)]), eps_g=1e-2, eps_f=0.0)
+    assert not is_infeasible(a) and is_infeasible(b) and is_infeasible(d)
+    assert is_infeasible(_with_extras(a, max_violation=math.nan))
+    assert not is_infeasible(_with_extras(a, max_violation=FEASIBILITY_TOL))           # at the tolerance: feasible
+    assert is_infeasible(_with_extras(a, max_violation=2 * FEASIBILITY_TOL))
+    assert is_infeasible(run("E", "c", [], status=Status.INFEASIBLE, objective=0.0))
+    assert never_solves(b) and not never_solves(a)
+    results = [a, b, d]
+    assert reference_values(results) == {"hash-c": (1.0, "best found")}
+    for measure in ("oracle_calls", "time"):
+        costs = solve_costs(results, 0.5, measure)
+        (row,) = costs.values()
+        assert row["B"] == INF and row["D"] == INF
+        assert row["A"] == (4.0 if measure == "oracle_calls" else 0.5)
+    prof = performance_profile(solve_costs(results, 0.5))
+    assert prof.solved == {"A": 1.0, "B": 0.0, "D": 0.0}
+    assert data_profile(solve_costs(results, 0.5)).solved["B"] == 0.0
+
+
+def test_infeasible_point_with_a_baseline_still_never_solves():
+    """With a baseline f* = 0, B's f = -3 would pass f - f* <= tau (f0 - f*) at every tau."""
+    b = _with_extras(run("B", "c", [(1, 0.125, 5.0), (2, 0.25, -3.0)], baseline=0.0), max_violation=1e-3)
+    ok = b.replace(extras={"max_violation": 0.0})
+    assert solve_costs([b], 1e-6)[Instance("c", "hash-c", 0, 1)]["B"] == INF
+    assert solve_costs([ok], 1e-6)[Instance("c", "hash-c", 0, 1)]["B"] == 2.0
+
+
+def test_structure_class_of_shipped_problems():
+    from pathlib import Path
+
+    import solverhub
+    from solverhub.bench.profiles import structure_class
+    root = Path(__file__).resolve().parents[1] / "problems"
+    assert structure_class(solverhub.load_problem(root / "smooth" / "ridge.yaml")) == "smooth"
+    for folder, expected in (("bounds", "bounds"), ("composite", "composite"), ("constrained", "constrained")):
+        files = sorted((root / folder).glob("*.yaml"))
+        assert files, folder
+        classes = {structure_class(solverhub.load_problem(f)) for f in files}
+        assert expected in classes, (folder, classes)

@@ -21,7 +21,10 @@ The cost of solving is the trace point's ``oracle_calls`` (``measure=
 "oracle_calls"``) or ``time_s`` (``measure="time"``); an unsolved instance
 costs ``inf``. Runs that end ``failed``, ``diverged``, ``infeasible`` or
 ``unbounded`` never solve (they returned no valid answer, whatever their trace
-says), and they are not used to choose ``f_L``. The trace is sampled every
+says), and they are not used to choose ``f_L``. Neither does a run whose final point
+is infeasible (:func:`is_infeasible`: a constrained run's ``extras["max_violation"]``,
+or a bilevel run's lower-level stationarity ``extras["eps_g"]``, above
+``FEASIBILITY_TOL``), whatever its status: its objective may lie below the optimum. The trace is sampled every
 ``trace_every`` iterations, so costs are read at that resolution.
 
 Instances
@@ -41,7 +44,8 @@ every run failed stays in both, solving nothing.)
 """
 from __future__ import annotations
 
-__all__ = ["Instance", "Profile", "MEASURES", "NEVER_SOLVES", "solver_labels", "reference_values", "solve_costs",
+__all__ = ["Instance", "Profile", "MEASURES", "NEVER_SOLVES", "FEASIBILITY_TOL", "is_infeasible", "never_solves",
+           "structure_class", "STRUCTURE_CLASSES", "solver_labels", "reference_values", "solve_costs",
            "performance_ratios", "performance_profile", "data_profile"]
 
 import json
@@ -57,6 +61,42 @@ from ..result import Result, Status
 
 MEASURES = ("oracle_calls", "time")
 NEVER_SOLVES = frozenset({Status.FAILED, Status.DIVERGED, Status.INFEASIBLE, Status.UNBOUNDED})
+FEASIBILITY_TOL = 1e-6
+# extras key -> what it measures; a run whose value exceeds the tolerance is infeasible
+_INFEASIBILITY_KEYS = ("max_violation", "eps_g")
+STRUCTURE_CLASSES = ("smooth", "bounds", "composite", "constrained")
+
+
+def is_infeasible(r: Result, tol: float = FEASIBILITY_TOL) -> bool:
+    """True when the run's final point is infeasible: status ``infeasible``, or
+    ``extras["max_violation"]`` (constrained: max |h(x)|, g(x)+, bound violation) or
+    ``extras["eps_g"]`` (bilevel: ‖∇g(x)‖, the lower-level optimality) above ``tol``
+    or not a finite number."""
+    if r.status is Status.INFEASIBLE:
+        return True
+    for key in _INFEASIBILITY_KEYS:
+        if key in r.extras:
+            v = r.extras[key]
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v > tol:
+                return True
+    return False
+
+
+def never_solves(r: Result, tol: float = FEASIBILITY_TOL) -> bool:
+    """A run that solves nothing: status in :data:`NEVER_SOLVES` or an infeasible final point."""
+    return r.status in NEVER_SOLVES or is_infeasible(r, tol)
+
+
+def structure_class(problem) -> str:
+    """The profile class of a :class:`~solverhub.problem.model.Problem`: ``constrained``
+    (constraint functions), else ``composite`` (a nonsmooth term split off), else ``bounds``,
+    else ``smooth``."""
+    st = problem.structure
+    if st.has_constraint_functions:
+        return "constrained"
+    if st.nonsmooth:
+        return "composite"
+    return "bounds" if st.has_bounds else "smooth"
 
 
 class Instance(NamedTuple):
@@ -128,7 +168,8 @@ def reference_values(results: Iterable[Result]) -> dict[str, tuple[float, str]]:
     """``{problem_hash: (f_L, source)}``, source ``"baseline"`` or ``"best found"``.
 
     ``f_L`` is the baseline objective when a run carries one, else the lowest finite
-    objective (trace or final) of any run that did not fail/diverge on that problem.
+    objective (trace or final) of any run on that problem that can solve (:func:`never_solves`
+    is false: not failed/diverged/infeasible/unbounded, final point feasible).
     Problems with neither are absent.
     """
     base: dict[str, float] = {}
@@ -136,7 +177,7 @@ def reference_values(results: Iterable[Result]) -> dict[str, tuple[float, str]]:
     for r in results:
         if _finite(r.baseline_objective) and r.problem_hash not in base:
             base[r.problem_hash] = float(r.baseline_objective)
-        if r.status in NEVER_SOLVES:
+        if never_solves(r):
             continue
         values = [p.objective for p in r.trace] + [r.objective]
         finite = [v for v in values if _finite(v)]
@@ -163,7 +204,7 @@ def _uses_oracle(r: Result) -> bool:
 
 def _run_cost(r: Result, f_l: float, f0: float | None, tau: float, measure: str) -> float:
     """The Moré-Wild cost of one run: first trace point passing the test, else inf."""
-    if r.status in NEVER_SOLVES:
+    if never_solves(r):
         return math.inf
     if r.trace:
         f0 = r.trace[0].objective
@@ -204,7 +245,7 @@ def solve_costs(results: Iterable[Result], tau: float, measure: str = "oracle_ca
     f_ref = reference_values(results)
     starts = _start_values(results)
     if measure == "oracle_calls":
-        answered = {lab for lab, r in zip(labels, results) if r.status not in NEVER_SOLVES}
+        answered = {lab for lab, r in zip(labels, results) if not never_solves(r)}
         users = {lab for lab, r in zip(labels, results) if _uses_oracle(r)}
         keep = [i for i, lab in enumerate(labels) if lab in users or lab not in answered]
         results, labels = [results[i] for i in keep], [labels[i] for i in keep]

@@ -11,7 +11,8 @@ the result store and the CLI feed them.
 """
 from __future__ import annotations
 
-__all__ = ["write_report", "export_runs", "export_path", "run_rows", "csv_cell", "EXPORT_FORMATS", "DEFAULT_TAUS"]
+__all__ = ["write_report", "export_runs", "export_path", "run_rows", "csv_cell", "problem_classes", "EXPORT_FORMATS",
+           "DEFAULT_TAUS"]
 
 import csv
 import datetime as _dt
@@ -227,6 +228,50 @@ def _skipped_rows(skipped) -> list[tuple[str, str, str]]:
     return out
 
 
+def problem_classes(records) -> dict[str, tuple[str, str]]:
+    """``{problem_hash: (kind, structure class)}`` for the report's per-class profiles, from
+    ``(result, problem_path)`` pairs (``ResultStore.records()``: objects with ``.result`` and
+    ``.problem_path``). Each file is loaded once, without the run's ``--set`` overrides; a
+    file that is gone or no longer loads leaves its problems out (they go to ``unknown``)."""
+    from ..problem.model import load_problem
+    loaded: dict[str, tuple[str, str] | None] = {}
+    out: dict[str, tuple[str, str]] = {}
+    for rec in records:
+        path = getattr(rec, "problem_path", None)
+        if not path:
+            continue
+        if path not in loaded:
+            try:
+                problem = load_problem(Path(path))
+                loaded[path] = (problem.kind.name, _profiles.structure_class(problem))
+            except Exception:  # noqa: BLE001 - a moved or edited file: the report still renders
+                loaded[path] = None
+        if loaded[path] is not None:
+            out.setdefault(rec.result.problem_hash, loaded[path])
+    return out
+
+
+def _profile_groups(results, classes, pooled) -> list[tuple[str, str, list[Result]]]:
+    """``(slug, title, results)`` per profile group: one per (kind, structure class) when
+    ``classes`` is given, plus the pooled group (slug ``""``) when asked or when there are no
+    classes."""
+    if classes is None:
+        return [("", "all problems", list(results))]
+    groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in results:
+        groups[classes.get(r.problem_hash, ("unknown", "unknown"))].append(r)
+    out = [(_slug(f"{kind}-{cls}"), f"kind {kind}, {cls}", runs) for (kind, cls), runs in sorted(groups.items())]
+    if pooled:
+        out.append(("", "all problems (pooled)", list(results)))
+    return out
+
+
+def _infeasible_note(r: Result) -> str:
+    parts = [f"{k} {r.extras[k]:.2e}" for k in ("max_violation", "eps_g")
+             if isinstance(r.extras.get(k), (int, float))]
+    return "infeasible point" + (f" ({', '.join(parts)} > {_profiles.FEASIBILITY_TOL:g})" if parts else "")
+
+
 def _check_taus(taus) -> tuple[float, ...]:
     out = []
     for tau in taus:
@@ -243,12 +288,16 @@ def _check_taus(taus) -> tuple[float, ...]:
 
 
 def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequence[float] = DEFAULT_TAUS,
-                 skipped: Iterable = (), title: str = "solverhub compare", flag: str = "out_dir") -> Path:
+                 skipped: Iterable = (), title: str = "solverhub compare", flag: str = "out_dir",
+                 classes: dict[str, tuple[str, str]] | None = None, pooled: bool = False) -> Path:
     """Write the HTML report of ``results`` to ``out_dir/index.html`` (+ PNGs); return its path.
 
     Sections: runs overview, the table (:func:`~solverhub.bench.summary.summarize`), the
     reference values f_L per problem, for each ``tau`` the performance and data profiles by
-    oracle calls and by time (a PNG and a table of solved / fastest fractions), one
+    oracle calls and by time (a PNG and a table of solved / fastest fractions) -- one set per
+    problem class when ``classes`` (``{problem_hash: (kind, structure class)}``, see
+    :func:`problem_classes`) is given, each over that class's instances and the solvers that
+    ran on them, plus a pooled set only when ``pooled``; without ``classes``, one pooled set --, one
     convergence figure per problem, failures (failed, diverged, infeasible, unbounded) and
     runs stopped by a limit, with their messages, and ``skipped`` pairs (``(problem, solver,
     reason)`` tuples as ``ResultStore.skipped()`` returns them, see :func:`_skipped_rows`). Existing files in ``out_dir`` other than
@@ -266,7 +315,8 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     skipped_rows = _skipped_rows(skipped)
     plabels = problem_labels(results)
     problem_hashes = sorted({r.problem_hash for r in results}, key=plabels.get)
-    figure_names = ([f"profiles_tau_{_tau_slug(t)}.png" for t in taus]
+    groups = _profile_groups(results, classes, pooled)
+    figure_names = ([_profile_name(t, g[0]) for t in taus for g in groups]
                     + [_convergence_name(plabels[h], h) for h in problem_hashes])
     out = check_output_dir(out_dir, flag, files=("index.html", *figure_names))
     try:
@@ -278,6 +328,10 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     colors = plots.solver_colors(labels)
     refs = _profiles.reference_values(results)
     summary = summarize(results)
+    infeasible_runs: dict[tuple[str, str], int] = defaultdict(int)
+    for r, lab in zip(results, labels):
+        if r.status is not Status.INFEASIBLE and _profiles.is_infeasible(r):
+            infeasible_runs[(r.problem_hash, lab)] += 1
     seeds = sorted({r.seed for r in results})
     parts: list[str] = []
     add = parts.append
@@ -299,7 +353,8 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     add(_table("summary", ["problem", "solver", "runs", "status", "objective", "gap to baseline",
                            "stationarity", "oracle calls", "wall time (s)", "iterations"],
                (({"problem": row.problem, "solver": row.solver},
-                 [_e(row.problem), _e(row.solver), str(row.runs), _status_html(row.status_counts),
+                 [_e(row.problem), _e(row.solver), str(row.runs), _status_html(row.status_counts)
+                  + _infeasible_html(infeasible_runs.get((row.problem_hash, row.solver), 0)),
                   _num(row.objective, ".10g"), _num(row.baseline_gap, ".2e"),
                   f"{_e(row.stationarity_name)} {_num(row.stationarity, '.2e')}", _num(row.oracle_calls, ".12g"),
                   _num(row.wall_time_s, ".3g"), _num(row.iterations, ".12g")]) for row in summary),
@@ -310,7 +365,8 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     add('<p class="note">A run solves a (problem, seed) instance at tolerance tau at its first trace point with '
         "f(x<sub>k</sub>) - f<sub>L</sub> &le; tau (f(x<sub>0</sub>) - f<sub>L</sub>) (Moré &amp; Wild 2009). "
         "f<sub>L</sub> is the problem's baseline objective when known, else the best objective any run "
-        "reached on it. Failed, diverged, infeasible and unbounded runs never solve.</p>")
+        "reached on it. Failed, diverged, infeasible and unbounded runs never solve, nor does a run whose final "
+        f"point is infeasible (max_violation or the bilevel eps_g above {_profiles.FEASIBILITY_TOL:g}).</p>")
     dims = {r.problem_hash: r.problem_dim for r in results}
     add(_table("references", ["problem", "hash", "unknowns n", "f_L", "source"],
                (({"problem": plabels[h]},
@@ -325,17 +381,23 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
         "cheapest solver on that instance. Data profile (Moré &amp; Wild 2009): the fraction solved within "
         "alpha (n + 1) oracle calls (n: the problem's unknowns), or within alpha seconds. A solver that "
         "makes no oracle calls (cvxpy) appears in the time profiles only.</p>")
-    for tau in taus:
-        slug = _tau_slug(tau)
+    if classes is not None:
+        add('<p class="note">One set of profiles per problem kind and structure class (smooth, bounds, composite, '
+            "constrained), each over that class's instances and the solvers that ran on them"
+            + ("; then all problems pooled." if pooled else "; pooled profiles with <code>report --pooled</code>.")
+            + "</p>")
+    for tau, (gslug, gtitle, gresults) in ((t, g) for t in taus for g in groups):
+        slug = _tau_slug(tau) + (f"-{gslug}" if gslug else "")
         profs = []
         for measure in ("oracle_calls", "time"):
-            costs = _profiles.solve_costs(results, tau, measure)
+            costs = _profiles.solve_costs(gresults, tau, measure)
             profs.append(_profiles.performance_profile(costs, tau=tau, measure=measure))
             profs.append(_profiles.data_profile(costs, tau=tau, measure=measure))
-        image = out / f"profiles_tau_{slug}.png"
+        image = out / _profile_name(tau, gslug)
+        heading = f"tau = {tau:g}" + (f", {gtitle}" if classes is not None else "")
         with atomic_output(image, flag) as tmp:
-            plots.plot_profiles([profs[0], profs[2], profs[1], profs[3]], tmp, title=f"tau = {tau:g}", colors=colors)
-        add(f'<h3 id="tau-{_e(slug)}">tau = {tau:g}</h3>')
+            plots.plot_profiles([profs[0], profs[2], profs[1], profs[3]], tmp, title=heading, colors=colors)
+        add(f'<h3 id="tau-{_e(slug)}">{_e(heading)}</h3>')
         by = {(p.kind, p.measure): p for p in profs}
         solvers = sorted(set(by[("performance", "oracle_calls")].curves) | set(by[("performance", "time")].curves))
 
@@ -352,7 +414,7 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
                    (({"solver": s, "tau": f"{tau:g}"},
                      [_e(s), frac(by[("performance", "time")], s), frac(by[("performance", "oracle_calls")], s, True),
                       frac(by[("performance", "time")], s, True)]) for s in solvers), numeric=(1, 2, 3)))
-        add(f'<img src="{_e(image.name)}" alt="performance and data profiles, tau = {tau:g}">')
+        add(f'<img src="{_e(image.name)}" alt="performance and data profiles, {_e(heading)}">')
 
     # convergence
     add('<h2 id="convergence">Convergence per problem</h2>')
@@ -373,20 +435,24 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
         add(f'<h3>{_e(plabels[h])}</h3><img src="{_e(image.name)}" alt="convergence on {_e(plabels[h])}">')
 
     # failures and stopped runs
-    def run_table(table_id, keep):
-        chosen = [(r, lab) for r, lab in zip(results, labels) if r.status in keep]
+    def run_table(table_id, keep, infeasible_points=False):
+        chosen = [(r, lab) for r, lab in zip(results, labels)
+                  if r.status in keep or (infeasible_points and _profiles.is_infeasible(r))]
         if not chosen:
             return '<p class="note">None.</p>'
         chosen.sort(key=lambda t: (plabels[t[0].problem_hash], t[1], t[0].seed))
         return _table(table_id, ["problem", "solver", "seed", "status", "message"],
                       (({"problem": plabels[r.problem_hash], "solver": lab, "status": r.status.value},
                         [_e(plabels[r.problem_hash]), _e(lab), str(r.seed),
-                         f'<span class="st-{_e(r.status.value)}">{_e(r.status.value)}</span>', _e(r.message)])
+                         f'<span class="st-{_e(r.status.value)}">{_e(r.status.value)}</span>'
+                         + ("" if r.status is Status.INFEASIBLE or not _profiles.is_infeasible(r) else
+                            f', <span class="st-infeasible">{_e(_infeasible_note(r))}</span>'), _e(r.message)])
                        for r, lab in chosen), numeric=(2,))
 
     add('<h2 id="failures">Failures</h2>')
-    add('<p class="note">Runs that ended failed, diverged, infeasible or unbounded.</p>')
-    add(run_table("failures", _profiles.NEVER_SOLVES))
+    add('<p class="note">Runs that ended failed, diverged, infeasible or unbounded, and runs whose final point '
+        "is infeasible whatever their status.</p>")
+    add(run_table("failures", _profiles.NEVER_SOLVES, infeasible_points=True))
     add('<h2 id="stopped">Stopped by a limit</h2>')
     add('<p class="note">Runs that ended at max_iterations, the oracle budget or the time limit '
         "(they may still solve instances at loose tau).</p>")
@@ -402,6 +468,14 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
             f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body>\n" + "\n".join(parts)
             + "\n</body></html>\n")
     return atomic_write_text(out / "index.html", page, flag)
+
+
+def _profile_name(tau: float, group_slug: str) -> str:
+    return f"profiles_tau_{_tau_slug(tau)}" + (f"_{group_slug}" if group_slug else "") + ".png"
+
+
+def _infeasible_html(n: int) -> str:
+    return f', <span class="st-infeasible">infeasible point {n}</span>' if n else ""
 
 
 def _convergence_name(label: str, problem_hash: str) -> str:

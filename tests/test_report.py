@@ -340,3 +340,41 @@ def test_parquet_without_pyarrow_is_a_clear_error(results, tmp_path, monkeypatch
 def test_unknown_export_format(results, tmp_path):
     with pytest.raises(OptionError, match="allowed: csv, parquet"):
         export_runs(results, tmp_path / "runs.xlsx", fmt="xlsx")
+
+
+# -- infeasible points and per-class profiles (issue 15) ----------------------------------
+def test_report_infeasible_point_and_profiles_by_class(results, tmp_path):
+    """An lbfgs run on ridge relabelled as a constrained run with max_violation 1e-2: the table
+    and the failures list show it infeasible, and it solves nothing in the profiles. With
+    ``classes`` the report draws one profile per class (its own instances and solvers), and a
+    pooled one only when asked."""
+    from solverhub.bench.report import problem_classes
+    ridge = [r for r in results if r.problem == "ridge"]
+    bad = [r.replace(extras={**r.extras, "max_violation": 1e-2}) if r.solver == "lbfgs" else r for r in ridge]
+    lsq = [r for r in results if r.problem == "small_lsq" and r.solver != "exploding"]
+    mixed = bad + lsq
+    classes = {ridge[0].problem_hash: ("minimize", "smooth"), lsq[0].problem_hash: ("minimize", "bounds")}
+    index = write_report(mixed, tmp_path / "split", taus=(1e-1,), classes=classes)
+    page = parse(index)
+    cells = {(a["problem"], a["solver"]): c for a, c in page.tables["summary"]}
+    assert cells[("ridge", "lbfgs")][3] == "converged 2, infeasible point 2"
+    assert cells[("ridge", "gd")][3] == "converged 2"
+    failures = {(a["problem"], a["solver"]): c for a, c in page.tables["failures"]}
+    assert set(failures) == {("ridge", "lbfgs")}
+    assert "infeasible point (max_violation 1.00e-02" in failures[("ridge", "lbfgs")][3]
+    assert "profile-1e-01" not in page.tables                              # no pooled profile unless asked
+    smooth = {a["solver"]: c for a, c in page.tables["profile-1e-01-minimize-smooth"]}
+    bounds = {a["solver"]: c for a, c in page.tables["profile-1e-01-minimize-bounds"]}
+    assert smooth["lbfgs"][1] == "0%" and smooth["gd"][1] == "100%"       # the infeasible runs solve nothing
+    assert bounds["lbfgs"][1] == "100%"                                    # feasible on the other class
+    pngs = sorted(p.name for p in index.parent.glob("profiles_*.png"))
+    assert pngs == ["profiles_tau_1e-01_minimize-bounds.png", "profiles_tau_1e-01_minimize-smooth.png"]
+    pooled = parse(write_report(mixed, tmp_path / "pooled", taus=(1e-1,), classes=classes, pooled=True))
+    assert {"profile-1e-01", "profile-1e-01-minimize-smooth"} <= set(pooled.tables)
+    assert {a["solver"]: c for a, c in pooled.tables["profile-1e-01"]}["lbfgs"][1] == "50%"
+
+    class Rec:
+        def __init__(self, result, problem_path):
+            self.result, self.problem_path = result, problem_path
+    recs = [Rec(ridge[0], str(REPO / "problems" / "smooth" / "ridge.yaml")), Rec(lsq[0], str(tmp_path / "gone.yaml"))]
+    assert problem_classes(recs) == {ridge[0].problem_hash: ("minimize", "smooth")}

@@ -303,8 +303,10 @@ def compare(paths, solvers, seeds, options, store_path, jobs, time_limit_s, sche
         if json_out:
             _write_json(json_out, "[" + ",\n".join(r.to_json() for r in results) + "]")
         if report_dir:
-            from .bench.report import write_report
-            index = write_report(store.results(), Path(report_dir), skipped=store.skipped(), flag="--report")
+            from .bench.report import problem_classes, write_report
+            records = store.records()
+            index = write_report([rec.result for rec in records], Path(report_dir), skipped=store.skipped(),
+                                 flag="--report", classes=problem_classes(records))
             console.print(f"report: {index}  (open it in a browser)")
     failures = sum(_failed_or_limited(r.status) for r in results)
     if failures:
@@ -377,7 +379,9 @@ def _skipped_summary(skipped) -> str:
               help="Output folder (html: new or existing; csv/parquet: a folder, or a file name ending in .csv/.parquet).")
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "parquet"]), default="html", show_default=True)
 @click.option("--tau", "taus", multiple=True, type=float, help="Profile tolerance(s); default 1e-1, 1e-3, 1e-6.")
-def report(store_path, out_dir, fmt, taus):
+@click.option("--pooled", is_flag=True,
+              help="Also draw profiles over all problems pooled (default: one per kind and structure class).")
+def report(store_path, out_dir, fmt, taus, pooled):
     """Write the HTML report (profiles, convergence plots, table) or a CSV/parquet export of a store."""
     import os
     import stat
@@ -399,13 +403,15 @@ def report(store_path, out_dir, fmt, taus):
               else export_path(out_dir, fmt, "--out"))
     check_distinct({"--out": target}, inputs=[store_path])
     with ResultStore(store_path) as store:
-        results, skipped = store.results(), store.skipped()
+        records, skipped = store.records(), store.skipped()
+    results = [rec.result for rec in records]
     if not results:
         raise OptionError(f"{store_path} holds no runs", allowed="run solverhub compare --store first")
     if fmt == "html":
-        from .bench.report import write_report
+        from .bench.report import problem_classes, write_report
         kwargs = {"taus": tuple(taus)} if taus else {}
-        index = write_report(results, target, skipped=skipped, flag="--out", **kwargs)
+        index = write_report(results, target, skipped=skipped, flag="--out", classes=problem_classes(records),
+                             pooled=pooled, **kwargs)
         click.echo(f"report: {index}")
     else:
         from .bench.report import export_runs

@@ -199,6 +199,24 @@ class Oracle:
         value = value.detach()
         return self._add_noise(value) if self.config.noisy else value
 
+    def operator_jvp(self, z, v, transpose: bool = False):
+        """Exact J_F(z) v (``transpose``: J_F(z)ᵀ v) by autograd, noise-free; one ``operator`` call."""
+        if self._operator is None:
+            raise KeyError("this problem has no operator (kinds monotone and minimax do)")
+        self._charge("operator")
+        with torch.enable_grad():
+            zg = z.detach().requires_grad_(True)
+            F = self._operator(zg)
+            if not F.requires_grad:                      # a constant operator: J = 0
+                return torch.zeros_like(z)
+            if transpose:
+                (out,) = torch.autograd.grad(F, zg, grad_outputs=v, allow_unused=True)
+            else:                                        # J v as the derivative of u -> Jᵀu (double vjp)
+                u = torch.zeros_like(F, requires_grad=True)
+                (g,) = torch.autograd.grad(F, zg, grad_outputs=u, create_graph=True, allow_unused=True)
+                (out,) = torch.autograd.grad(g, u, grad_outputs=v, allow_unused=True) if g is not None else (None,)
+        return torch.zeros_like(z) if out is None else out.detach()
+
     def peek_operator(self, z):
         with torch.enable_grad():
             return self._operator(z.detach()).detach()

@@ -38,6 +38,7 @@ __all__ = [
     # shared method parts (loaded on first use): Adam's moments, O2NC episodes, line search, projections
     "AdamMoments", "adam_init", "adam_direction", "adam_step", "Episodes", "episodes_start", "episode_round",
     "ogd_ball_step", "conversion_report", "LineFunction", "LineSearchResult", "weak_wolfe_search", "project_ball",
+    "lipschitz_estimate", "monotonicity_estimate",
 ]
 
 from ._lazy import lazy_module
@@ -79,6 +80,7 @@ _LAZY = {
                                                "conversion_report")},
     **{name: ("parts.line_search", name) for name in ("LineFunction", "LineSearchResult", "weak_wolfe_search")},
     "project_ball": ("parts.projections", "project_ball"),
+    **{name: ("parts.lipschitz", name) for name in ("lipschitz_estimate", "monotonicity_estimate")},
 }
 
 

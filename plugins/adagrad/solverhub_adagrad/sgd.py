@@ -2,10 +2,10 @@
 
     x_{t+1} = x_t − lr · g_t,   g_t = oracle gradient at x_t (exact, minibatch or noisy)
 
-The paper compares AdaGrad with SGD at its *tuned* constant step; a constant
-step has no universal default, so ``lr`` (default 0.01) is a placeholder and
-:func:`tune_step` picks the best of a grid by the mean over seeds of
-min_t ‖∇f(x_t)‖₁. Plain SGD: no momentum, line search or decay. No host syncs
+The paper compares AdaGrad with SGD at its *tuned* constant step (:func:`tune_step`
+picks the best of a grid by the mean over seeds of min_t ‖∇f(x_t)‖₁). The default
+``lr`` is a safe, untuned 1/(2L), L = ‖∇²f(x₀)‖₂ by ``lipschitz_estimate`` (10 hvp
+calls), as ``gd`` takes on stochastic oracles (Bottou, Curtis & Nocedal 2018, Thm 4.6). Plain SGD: no momentum, line search or decay. No host syncs
 in ``step``. Details: docs/methods/adagrad.md.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping, Sequence
 
 from solverhub.plugin import Capabilities, IterState, Solver, lazy_module
-from solverhub.plugin import SolverOptions, option
+from solverhub.plugin import SolverOptions, lipschitz_estimate, option
 
 from .stats import GradNormStats, stats_gradient, stats_report
 
@@ -30,14 +30,15 @@ DEFAULT_LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 class SGDOptions(SolverOptions):
     """Options of ``sgd``."""
 
-    lr: float = option(0.01, "constant step; tune it (see tune_step), there is no universal default",
-                       symbol="η", gt=0)
+    lr: float | None = option(None, "constant step; null: 1/(2L), L estimated at x₀ (tune it: tune_step)",
+                              symbol="η", gt=0)
     grad_stats: Literal["exact", "oracle", "off"] = option("exact", "gradient behind the min/mean-over-t extras")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SGDState(IterState):
     stats: GradNormStats
+    lr: Any = None
 
 
 class SGD(Solver):
@@ -54,15 +55,16 @@ class SGD(Solver):
 
     def init(self, problem, oracle, x0, options: SGDOptions) -> SGDState:
         x = x0.detach().reshape(-1).to(device=oracle.device, dtype=oracle.dtype)
-        return SGDState(x=x, stats=GradNormStats.empty(x))
+        lr = 0.5 / lipschitz_estimate(oracle, x) if options.lr is None else options.lr
+        return SGDState(x=x, stats=GradNormStats.empty(x), lr=lr)
 
     def step(self, state: SGDState, oracle, options: SGDOptions) -> SGDState:
         g = oracle.grad(state.x)
         stats = state.stats.update(stats_gradient(oracle, state.x, g, options.grad_stats))
-        return replace(state, x=state.x - options.lr * g, stats=stats, value=None, grad=None)
+        return replace(state, x=state.x - state.lr * g, stats=stats, value=None, grad=None)
 
     def report(self, state: SGDState, oracle, options) -> dict:
-        return {**stats_report(state.stats, options.grad_stats, state.x, oracle), "lr": options.lr}
+        return {**stats_report(state.stats, options.grad_stats, state.x, oracle), "lr": float(state.lr)}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ E. N. Khobotov, USSR Comput. Math. Math. Phys. 27(5), 1987, doi:10.1016/0041-555
     then z⁺ = P(z − ηF(z̃)),   else z⁺ = z and η ← min(βη, θ‖z̃ − z‖/‖F(z̃) − F(z)‖).
 
 Reconstructed [R]: the defaults and the sync-free form (the accept/reject choice
-is a ``torch.where``: operator calls = 1 + 2 · iterations). Details: docs/methods/qn-hpe.md.
+is a ``torch.where``: operator calls = 1 + 2 · iterations). Default η₀ = 1/(2L), L = ‖J_F(z₀)‖₂
+by ``lipschitz_estimate`` (20 more operator calls): the method converges
+(Korpelevich 1976, for η < 1/L), and the factor 2 is the
+margin for the estimate. Details: docs/methods/qn-hpe.md.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from solverhub.plugin import Capabilities, IterState, Solver, Status, lazy_module
-from solverhub.plugin import SolverOptions, option
+from solverhub.plugin import SolverOptions, lipschitz_estimate, option
 
 from ._monotone import monotone_verdict
 
@@ -29,7 +32,8 @@ torch = lazy_module("torch")
 class ExtragradientOptions(SolverOptions):
     """Options of ``extragradient`` (defaults reconstructed, see the module docstring)."""
 
-    step: float = option(1.0, "initial step, or the constant step when adaptive=false", symbol="η₀", gt=0)
+    step: float | None = option(None, "initial step, or the constant step when adaptive=false; null: 1/(2L) "
+                                "estimated at z₀", symbol="η₀", gt=0)
     adaptive: bool = option(True, "Khobotov's test on the local Lipschitz estimate")
     theta: float = option(0.9, "accept if η‖F(z̃) − F(z)‖ ≤ θ‖z̃ − z‖", symbol="θ", gt=0, lt=1)
     beta: float = option(0.5, "step reduction after a rejection", symbol="β", gt=0, lt=1)
@@ -66,7 +70,9 @@ class Extragradient(Solver):
         if oracle.project is not None:
             z = oracle.project(z)
         Fz = oracle.operator(z)
-        return ExtragradientState(x=z, F=Fz, eta=torch.tensor(options.step, device=z.device, dtype=z.dtype),
+        eta = (0.5 / lipschitz_estimate(oracle, z) if options.step is None
+               else torch.tensor(options.step, device=z.device, dtype=z.dtype))
+        return ExtragradientState(x=z, F=Fz, eta=eta,
                                   F0_norm=torch.linalg.vector_norm(Fz),
                                   rejections=torch.zeros((), device=z.device, dtype=torch.int64))
 

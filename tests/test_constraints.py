@@ -182,3 +182,13 @@ def test_auglag_on_cuda_matches_cpu():
     assert abs(gpu.objective - cpu.objective) <= 1e-8
     for label in cpu.duals:
         assert np.allclose(gpu.duals[label], cpu.duals[label], atol=1e-6)
+
+
+def test_trust_constr_starts_at_the_kink_of_a_norm_ball():
+    """x0 = 0 is where norm2's Hessian does not exist (double backward gives NaN): the
+    constraint curvature is taken as zero there, and the run reaches the ball-constrained
+    least-squares optimum (cvxpy's objective) instead of failing on NaN."""
+    problem = load_problem(CON / "norm_ball_lsq.yaml")
+    result = solve(problem, "trust-constr", baseline=True)
+    assert result.status is Status.CONVERGED, result.message
+    assert result.objective == pytest.approx(result.baseline_objective, rel=1e-6)

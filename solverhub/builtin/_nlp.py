@@ -74,7 +74,11 @@ class Constraints:
             if g is None or not g.requires_grad:      # affine constraints: zero curvature
                 return torch.zeros_like(x)
             (hp,) = torch.autograd.grad(g, xg, grad_outputs=p, allow_unused=True)
-        return torch.zeros_like(x) if hp is None else hp
+        if hp is None:
+            return torch.zeros_like(x)
+        # at a kink (norm2(x) <= r at x = 0) the second derivative does not exist and double
+        # backward gives NaN: take zero curvature there, as for an affine piece
+        return torch.nan_to_num(hp, nan=0.0, posinf=0.0, neginf=0.0)
 
     # -- numpy wrappers (scipy) --------------------------------------------
     def tensor(self, x_np):

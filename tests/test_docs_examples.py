@@ -336,3 +336,38 @@ def test_kinds_example_least_squares_and_errors(kinds_example):
     verdicts = dict(solverhub.get_registry().accepting(polyfit))
     assert not verdicts["cvxpy"] and "closed form" in verdicts["cvxpy"].text
     assert verdicts["gd"] and verdicts["lbfgs"]          # generic_minimization
+
+
+# -- the structure guide (docs/structure.md): named constraints and their errors ----------
+STRUCTURE_GUIDE = "docs/structure.md"
+
+
+def test_structure_guide_named_constraints_key_the_duals(tmp_path):
+    """The guide's named-constraint example, solved: Result.duals is keyed by its names, and the
+    budget multiplier is the hand KKT value (x = 1/3 each: 2(x - 1) + nu = 0, nu = 4/3)."""
+    import solverhub
+    (block,) = [b for b in PROBLEM_BLOCKS if b.doc == STRUCTURE_GUIDE and "name: budget" in b.text]
+    path = tmp_path / "p.yaml"
+    path.write_text(block.text, encoding="utf-8")
+    problem = solverhub.load_problem(path)
+    assert [c.label for c in problem.structure.constraints] == ["budget", "constraints[1]"]
+    for solver in ("cvxpy", "slsqp"):
+        result = solverhub.solve(problem, solver)
+        assert set(result.duals) == {"budget", "constraints[1]"}, solver
+        assert abs(result.duals["budget"][0] - 4 / 3) <= 1e-6, (solver, result.duals)
+        assert result.extras["max_violation"] <= 1e-8
+
+
+def test_structure_guide_error_example_is_the_real_error(tmp_path):
+    """The guide's bad-input block (skipped by the loader) fails with exactly the message it shows."""
+    import solverhub
+    from solverhub.errors import ProblemError
+    blocks = [b for b in ALL_BLOCKS if b.doc == STRUCTURE_GUIDE]
+    (i,) = [k for k, b in enumerate(blocks) if b.lang == "yaml" and b.skip]
+    shown = blocks[i + 1]
+    assert shown.lang == "text" and shown.text.startswith("error: p.yaml:")
+    path = tmp_path / "p.yaml"
+    path.write_text(blocks[i].text, encoding="utf-8")
+    with pytest.raises(ProblemError) as err:
+        solverhub.load_problem(path)
+    assert shown.text.strip() == "error: " + err.value.one_line().replace(str(path), "p.yaml"), str(err.value)

@@ -62,6 +62,28 @@ def _polish_in_box(problem, x, oracle, iterations: int = 100):
     return np.asarray(res.x, dtype=np.float64)
 
 
+# ``baseline: {solver: ...}`` naming one of these gives a *local* reference: the registered
+# NLP solver run to ``baseline.tolerance`` (as Pyomo users get a local answer from Ipopt)
+LOCAL_SOLVERS = ("trust-constr", "slsqp")
+
+
+def _local_reference(problem, solver: str) -> Reference:
+    """A LOCAL :class:`Reference` from a registered NLP solver (never labelled optimal: the
+    problem may be nonconvex), certified at its point like a cvxpy answer."""
+    from .api import solve
+    run = solve(problem, solver, options={"tolerance": problem.baseline.tolerance, "max_iterations": 10_000})
+    base = Reference(ReferenceStatus.LOCAL, solver, problem=problem.name, solve_time_s=run.wall_time_s,
+                     backend_status=str(run.status), iterations=run.iterations)
+    if run.solution is None or not np.isfinite(run.objective):
+        return base.replace(status=ReferenceStatus.FAILED, message=f"{solver} gave no point: {run.message}")
+    x = np.concatenate([np.asarray(run.solution[v.name], dtype=np.float64).reshape(-1) for v in problem.variables])
+    duals = None if run.duals is None else [np.asarray(d, dtype=np.float64) for d in run.duals.values()]
+    objective, cert, _, _ = _certify(problem, x, duals)
+    return base.replace(x=x, duals=duals, objective=objective, certificate=cert,
+                        message=f"local reference: {run.status} by {solver} ({run.message}); "
+                                f"certified {cert.name} = {cert.value:.3g}")
+
+
 def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
                      use_declared: bool = True) -> Reference:
     """The problem's :class:`Reference`: its declared optimum, or the kind's
@@ -76,8 +98,11 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
         return Reference(ReferenceStatus.DECLARED, "declared in the problem file", objective=float(spec.objective),
                          problem=problem.name, message="known optimal value from the problem file's baseline.objective")
     solver = solver or spec.solver
+    if solver in LOCAL_SOLVERS:
+        return _local_reference(problem, solver)
     if solver is not None and solver.upper() not in cp.installed_solvers():
-        raise OptionError(f"cvxpy solver {solver!r} is not installed", allowed=cp.installed_solvers())
+        raise OptionError(f"cvxpy solver {solver!r} is not installed",
+                          allowed=[*cp.installed_solvers(), *LOCAL_SOLVERS])
     if problem.has_bounds and not reference_takes_bounds(problem.kind):
         raise NoBaseline(f"kind {problem.kind.name!r}'s reference does not take variable bounds")
     ref = problem.kind.reference_solve(problem, solver).replace(problem=problem.name)

@@ -1,6 +1,7 @@
 """The one answer type (``Reference``): how the baseline grades cvxpy's answer, how a direct
 solve maps to a run status, and how the typed structure of a problem is lowered."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,25 @@ def test_solver_named_measures_come_from_log_not_from_state():
     assert not math.isnan(out.final_objective)
     with pytest.raises(KeyError, match="Solver.log"):
         problem.kind.measure("moved", tp, oracle, tp.x0, Known())
+
+
+HS71_F_STAR = 17.0140173      # Hock & Schittkowski (1981), problem 71
+
+
+@pytest.mark.parametrize("solver", ["trust-constr", "slsqp"])
+def test_a_named_nlp_solver_gives_a_local_reference_never_certified(solver):
+    """``baseline: {solver: trust-constr}`` on the nonconvex HS 71: the reference is the NLP
+    solver's point, labelled LOCAL, certified by the KKT residual, at the published optimum."""
+    text = (Path(__file__).parents[1] / "problems/constrained/hs071.yaml").read_text()
+    ref = compute_baseline(load_problem(text + f"baseline: {{solver: {solver}, tolerance: 1.0e-7}}\n"))
+    assert ref.status is ReferenceStatus.LOCAL and ref.solver == solver
+    assert ref.objective == pytest.approx(HS71_F_STAR, abs=1e-6)
+    assert ref.certificate.name == "kkt_residual" and ref.certificate.value <= 1e-6
+    assert len(ref.duals) == 2
+
+
+def test_an_unknown_baseline_solver_lists_the_local_ones(tmp_path, run_cli):
+    path = tmp_path / "p.yaml"
+    path.write_text(RIDGE + "baseline: {solver: ipopt}\n")
+    out = run_cli("baseline", path)
+    assert out.exit_code == 2 and "trust-constr" in out.stderr and "slsqp" in out.stderr

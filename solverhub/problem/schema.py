@@ -75,7 +75,7 @@ class OracleSpec(_Strict):
 
 
 class BaselineSpec(_Strict):
-    solver: str | None = None          # cvxpy solver name (CLARABEL, SCS, ECOS, OSQP, ...)
+    solver: str | None = None          # cvxpy solver name (CLARABEL, SCS, ...), or trust-constr / slsqp: a local reference
     objective: FiniteFloat | None = None     # a known optimal value (e.g. Rosenbrock: 0)
     tolerance: FiniteFloat = Field(default=1e-8, ge=0)   # certificate target used when polishing
 

@@ -5,17 +5,7 @@ import pytest
 from solverhub.baseline import ReferenceStatus, compute_baseline
 from solverhub.problem.model import load_problem
 
-LOGREG = """
-name: logreg-baseline
-kind: finite_sum
-variables: {x: {shape: [8]}}
-data:
-  A: {generate: normal, shape: [200, 8], seed: 0}
-  y: {generate: sign, shape: [200], seed: 1}
-parameters: {mu: 0.01}
-objective: "mean(logistic(-y * (A @ x))) + 0.5 * mu * sum_squares(x)"
-baseline: {solver: SCS, tolerance: 1e-8}
-"""
+from texts import LOGREG
 
 
 def test_inaccurate_baseline_is_polished_and_certified():

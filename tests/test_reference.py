@@ -15,19 +15,8 @@ from solverhub.problem.structure import Bounds, TorchStructure
 from solverhub.solver import IterState, Solver, run_loop
 from solverhub.options import RunOptions
 
-from texts import RIDGE
+from texts import LOGREG, RIDGE
 
-LOGREG = """
-name: logreg-reference
-kind: finite_sum
-variables: {x: {shape: [8]}}
-data:
-  A: {generate: normal, shape: [200, 8], seed: 0}
-  y: {generate: sign, shape: [200], seed: 1}
-parameters: {mu: 0.01}
-objective: "mean(logistic(-y * (A @ x))) + 0.5 * mu * sum_squares(x)"
-baseline: {solver: SCS, tolerance: 1e-8}
-"""
 
 QP = """
 name: qp-structure

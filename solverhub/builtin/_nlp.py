@@ -24,6 +24,7 @@ class Constraints:
     def __init__(self, problem, x0):
         tp = problem.lower_torch(x0.device, x0.dtype)
         self.lines = tuple(tp.constraints)
+        self.structure = tp.structure       # h(x) and g(x), stacked in line order by the lowering
         self.dtype, self.device, self.dim = x0.dtype, x0.device, x0.numel()
         with torch.no_grad():
             self.sizes = tuple(int(torch.as_tensor(fn(x0)).numel()) for _, fn in self.lines)
@@ -31,16 +32,14 @@ class Constraints:
         self.n_eq = sum(n for n, e in zip(self.sizes, self.is_eq) if e)
         self.n_ineq = sum(n for n, e in zip(self.sizes, self.is_eq) if not e)
 
-    def _stack(self, x, want_eq: bool):
-        parts = [torch.as_tensor(fn(x), dtype=self.dtype, device=self.device).reshape(-1)
-                 for (op, fn), e in zip(self.lines, self.is_eq) if e == want_eq]
-        return torch.cat(parts) if parts else torch.zeros(0, dtype=self.dtype, device=self.device)
+    def _or_empty(self, fn, x):
+        return fn(x) if fn is not None else torch.zeros(0, dtype=self.dtype, device=self.device)
 
     def eq(self, x):
-        return self._stack(x, True)
+        return self._or_empty(self.structure.equalities, x)
 
     def ineq(self, x):
-        return self._stack(x, False)
+        return self._or_empty(self.structure.inequalities, x)
 
     def _jac(self, fn, x, rows: int):
         if rows == 0:

@@ -16,7 +16,7 @@ __all__ = ["Solver", "Capabilities", "IterState", "NoOptions", "run_loop",
 import enum
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Union
 
 from ._lazy import lazy_module

@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = ["LBFGS", "LBFGSOptions"]
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from .._lazy import lazy_module
 from ..result import Status

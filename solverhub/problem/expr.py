@@ -24,7 +24,7 @@ __all__ = ["Node", "Var", "Data", "Param", "Const", "Neg", "BinOp", "Index", "Ca
 
 import ast
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 from ..errors import Location, ProblemError

@@ -13,7 +13,7 @@ from ..._lazy import lazy_module
 from ...errors import Location, ProblemError
 from ...reference import Reference
 from .base import NoBaseline, ExpressionKind, cvxpy_reference, solve_cvxpy
-from .sets import SetSpec, natural_residual
+from .sets import natural_residual
 
 torch = lazy_module("torch")
 cp = lazy_module("cvxpy")

@@ -62,6 +62,18 @@ def _polish_in_box(problem, x, oracle, iterations: int = 100):
     return np.asarray(res.x, dtype=np.float64)
 
 
+def _polished(problem, x, tp, oracle):
+    """(polished point, how) for the problem's structure: prox-gradient steps for a composite
+    objective (they keep the exact zeros), L-BFGS-B inside the box for bounds (plain L-BFGS
+    would leave it), else L-BFGS."""
+    if problem.structure.nonsmooth:
+        from .problem.composite import polish
+        return polish(tp.structure, oracle, x), "prox-gradient"
+    if problem.has_bounds:
+        return _polish_in_box(problem, x, oracle), "L-BFGS-B in the box"
+    return _polish(problem, x, tp, oracle), "L-BFGS"
+
+
 # ``baseline: {solver: ...}`` naming one of these gives a *local* reference: the registered
 # NLP solver run to ``baseline.tolerance`` (as Pyomo users get a local answer from Ipopt)
 LOCAL_SOLVERS = ("trust-constr", "slsqp")
@@ -76,10 +88,12 @@ def _local_reference(problem, solver: str) -> Reference:
                      backend_status=str(run.status), iterations=run.iterations)
     if run.solution is None or not np.isfinite(run.objective):
         return base.replace(status=ReferenceStatus.FAILED, message=f"{solver} gave no point: {run.message}")
+    # the run already measured the kind's default stationarity (the KKT residual with its
+    # multipliers) at its final point, exactly as _certify would: it is the certificate
     x = np.concatenate([np.asarray(run.solution[v.name], dtype=np.float64).reshape(-1) for v in problem.variables])
     duals = None if run.duals is None else [np.asarray(d, dtype=np.float64) for d in run.duals.values()]
-    objective, cert, _, _ = _certify(problem, x, duals)
-    return base.replace(x=x, duals=duals, objective=objective, certificate=cert,
+    cert = run.stationarity
+    return base.replace(x=x, duals=duals, objective=run.objective, certificate=cert,
                         message=f"local reference: {run.status} by {solver} ({run.message}); "
                                 f"certified {cert.name} = {cert.value:.3g}")
 
@@ -117,18 +131,11 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
         message += f" ({ref.message})"
     needs_polish = ref.status is ReferenceStatus.INACCURATE or cert.value > spec.tolerance
     if polish and needs_polish and problem.kind.polishable and not problem.has_constraints:
-        # bounds: L-BFGS-B inside the box (plain L-BFGS would leave it)
-        if problem.structure.nonsmooth:      # composite: prox-gradient steps (keep the exact zeros)
-            from .problem.composite import polish as polish_composite
-            x_new = polish_composite(tp.structure, oracle, x)
-        else:
-            x_new = _polish_in_box(problem, x, oracle) if problem.has_bounds else _polish(problem, x, tp, oracle)
+        x_new, how = _polished(problem, x, tp, oracle)
         obj_new, cert_new, _, _ = _certify(problem, x_new, None)
         if np.isfinite(obj_new) and obj_new <= objective + 1e-12 * max(1.0, abs(objective)) \
                 and cert_new.value <= cert.value:
             x, objective, cert, polished = x_new, obj_new, cert_new, True
-            how = ("prox-gradient" if problem.structure.nonsmooth else "L-BFGS-B in the box" if problem.has_bounds
-                   else "L-BFGS")
             message = f"{said} by {ref.solver}; polished by {how} to {cert.name} = {cert.value:.3g}"
     status = ref.status
     if status is ReferenceStatus.CERTIFIED and not cert.value <= spec.tolerance:

@@ -6,7 +6,7 @@ No reference answer (nonconvex; the point is the latent geometry). Details: docs
 from __future__ import annotations
 
 __all__ = ["LatentPrior", "LatentPriorSections", "DatasetSection", "FactorsSpec", "KernelSection", "InitSection",
-           "parse_prior", "latent_report"]
+           "LPSSection", "PAPER", "parse_prior", "latent_report"]
 
 from dataclasses import replace
 from typing import Annotated, Any, Literal
@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from solverhub.plugin import ModelKind, ProblemError, SklearnMissing, lazy_module
+from solverhub.plugin import CompiledSections, ModelKind, ProblemError, SklearnMissing, lazy_module
 
 from .data import LatentData, digits_dataset, factor_dataset, split_rows
 from .metrics import GaussianPrior, MixturePrior, UniformPrior, factor_recovery, ks_to_prior, lps, mmd2
-from .metrics.mmd import DEFAULT_SCALES
+from .metrics.lps import REGRESSORS
+from .metrics.mmd import DEFAULT_SCALES, PAPER_SCALES
 from .model import AEConfig, LatentModel, LatentSpec, init_params, variable_shapes
 
 torch = lazy_module("torch")
@@ -49,8 +50,14 @@ class DatasetSection(_Strict):
 
 
 class KernelSection(_Strict):
-    bandwidths: list[Annotated[float, Field(gt=0)]] = Field(default_factory=lambda: list(DEFAULT_SCALES),
-                                                            min_length=1)   # times sqrt(latent_dim)
+    bandwidth: Literal["fixed", "median"] = "fixed"     # h = scale * sqrt(latent_dim) | scale * median distance
+    bandwidths: list[Annotated[float, Field(gt=0)]] | None = Field(None, min_length=1)   # the scales; null:
+    estimator: Literal["unbiased", "biased"] = "unbiased"   # (0.2, 0.5, 1, 2, 5) fixed, (0.5, 1, 2) median
+
+
+class LPSSection(_Strict):
+    regressor: Literal[REGRESSORS] = "knn"         # knn (ours, numpy) | hgb | mlp (scikit-learn; the paper's)
+    clip: bool = True                              # clip each R^2 at 0 (ours; the paper reports it unclipped)
 
 
 class InitSection(_Strict):
@@ -69,8 +76,27 @@ class LatentPriorSections(_Strict):
     batch_size: int = Field(128, ge=2, le=100_000)
     epochs: int = Field(50, ge=1, le=100_000)       # training budget of every solver of this kind
     init: InitSection = InitSection()
+    batch: Literal["separate", "shared"] = "separate"   # minibatches of mmd-prior's two terms
+    lps: LPSSection = LPSSection()
+    preset: Literal["plugin", "paper"] = "plugin"   # paper: PAPER's values for every key not given
 
 
+# arXiv 2510.11953 App. A.3 / A (a deterministic AE; Adam lr 5e-4 enters as the file's solve default)
+PAPER = {"lam": 0.3, "batch_size": 512, "batch": "shared", "lr": 5e-4,
+         "kernel": KernelSection(bandwidth="median", estimator="biased"), "lps": LPSSection(regressor="hgb", clip=False)}
+
+
+def _resolved(sections: LatentPriorSections) -> LatentPriorSections:
+    """``sections`` with ``preset: paper``'s values for the keys the file does not give."""
+    if sections.preset != "paper":
+        return sections
+    given = sections.model_fields_set
+    kernel = sections.kernel.model_dump(exclude_unset=True) if "kernel" in given else {}
+    lps_given = sections.lps.model_dump(exclude_unset=True) if "lps" in given else {}
+    update = {key: value for key, value in PAPER.items() if key not in given and key in sections.model_fields}
+    update["kernel"] = PAPER["kernel"].model_copy(update=kernel)
+    update["lps"] = PAPER["lps"].model_copy(update=lps_given)
+    return sections.model_copy(update=update)
 _PRIOR_KEYS = {"gaussian": ("mean", "std"), "uniform": ("low", "high"),
                "mixture": ("components", "radius", "std", "means", "weights")}
 
@@ -130,14 +156,16 @@ def _config(sections: LatentPriorSections) -> AEConfig:
                     decoder=tuple(sections.decoder), activation=sections.activation)
 
 
-def latent_report(data: LatentData, prior, scales, z_all: np.ndarray, *, prefix: str = "", seed: int = 0) -> dict:
+def latent_report(spec: LatentSpec, z_all: np.ndarray, *, prefix: str = "", seed: int = 0) -> dict:
     """Latent metrics of the aggregate posterior sample ``z_all`` (rows: train then test)."""
+    data, prior = spec.data, spec.prior
     rng = np.random.default_rng(seed)
     take = np.sort(rng.permutation(z_all.shape[0])[:REPORT_POINTS])
     z = z_all[take]
     ks = ks_to_prior(z, prior)
-    scores = lps(z, seed=seed)
-    out = {"mmd2_to_prior": mmd2(z, prior.sample(z.shape[0], rng), scales=scales),
+    scores = lps(z, seed=seed, regressor=spec.lps_regressor, clip=spec.lps_clip)
+    out = {"mmd2_to_prior": mmd2(z, prior.sample(z.shape[0], rng), scales=spec.scales, estimator=spec.estimator,
+                                 bandwidth=spec.bandwidth),
            "ks_max": float(ks.max()), "ks_mean": float(ks.mean()), "lps_mean": float(scores.mean()),
            "lps_max": float(scores.max()), "ks_per_dim": ks.tolist(), "lps_per_dim": scores.tolist()}
     if data.factors_train is not None:
@@ -169,7 +197,8 @@ epochs: 3
     def implicit_variables(self, sections, data_shapes, location) -> dict:
         return dict(variable_shapes(_config(sections)))
 
-    def build_model(self, sections: LatentPriorSections, ctx) -> LatentSpec:
+    def build_model(self, sections: LatentPriorSections, ctx) -> CompiledSections:
+        sections = _resolved(sections)
         loc, ds = ctx.location, sections.dataset
         if (ds.factors is None) == (ds.sklearn is None):
             raise ProblemError("dataset: give exactly one of factors: {...} and sklearn: digits",
@@ -200,9 +229,15 @@ epochs: 3
             raise ProblemError(f"batch_size: {sections.batch_size} exceeds the {train.size} training rows",
                                location=loc("batch_size"), allowed=f"2 <= batch_size <= {train.size}")
         data = LatentData(X[train], X[test], None if S is None else S[train], None if S is None else S[test], name)
-        return LatentSpec(config=_config(sections), prior=prior, data=data, lam=sections.lam,
-                          scales=tuple(sections.kernel.bandwidths), batch_size=sections.batch_size,
-                          epochs=sections.epochs, init_seed=sections.init.seed)
+        kernel = sections.kernel
+        scales = kernel.bandwidths or (PAPER_SCALES if kernel.bandwidth == "median" else DEFAULT_SCALES)
+        spec = LatentSpec(config=_config(sections), prior=prior, data=data, lam=sections.lam, scales=tuple(scales),
+                          batch_size=sections.batch_size, epochs=sections.epochs, init_seed=sections.init.seed,
+                          estimator=kernel.estimator, bandwidth=kernel.bandwidth,
+                          shared_batch=sections.batch == "shared", lps_regressor=sections.lps.regressor,
+                          lps_clip=sections.lps.clip, preset=sections.preset)
+        defaults = {"lr": PAPER["lr"]} if sections.preset == "paper" else {}
+        return CompiledSections(model=spec, solve_defaults=defaults)
 
     def torch_model(self, problem, device, dtype) -> LatentModel:
         return LatentModel(problem.sections.model, device, dtype)
@@ -223,4 +258,4 @@ epochs: 3
             err = float(((model.X_test - model.decode(x, mu_test)) ** 2).sum(1).mean())
         z = model.encode_all(x)[0].cpu().numpy().astype(np.float64)
         return {"test_recon_error": err, "test_recon_mse": err / model.cfg.dim_x, "dataset": model.spec.data.name,
-                **latent_report(model.spec.data, model.prior, model.scales, z)}
+                **latent_report(model.spec, z)}

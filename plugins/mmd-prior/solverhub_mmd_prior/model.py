@@ -6,7 +6,8 @@ by the oracle under its name; without ``rows`` it draws a fresh minibatch (with 
 prior samples and the noise from torch's default generator (seeded by ``solverhub.solve``):
 
 * ``recon``     mean_b ||x_b - dec(mu(x_b))||^2
-* ``mmd``       MMD^2_u({mu(x_b)}, {p_b ~ prior})
+* ``mmd``       MMD^2({mu(x_b)}, {p_b ~ prior})   (the problem's estimator and bandwidth rule)
+* ``recon_mmd`` recon + lambda * mmd on one shared minibatch (``batch: shared``; the paper's loss)
 * ``vae_recon`` mean_b ||x_b - dec(mu_b + sigma_b eps_b)||^2        (decoder variance 1/2)
 * ``kl``        mean_b KL(q(z|x_b) || p_vae): closed form against the prior (Gaussian) or its
   moment-matched Gaussian (uniform); one-sample Monte Carlo log q(z|x) - log p(z) (mixture).
@@ -46,10 +47,16 @@ class LatentSpec:
     prior: object            # a .metrics.priors prior (GaussianPrior, UniformPrior, MixturePrior)
     data: LatentData
     lam: float               # weight of MMD^2 in mmd-prior's loss
-    scales: tuple[float, ...]   # RBF bandwidths, times sqrt(latent_dim)
+    scales: tuple[float, ...]   # RBF bandwidth scales (times sqrt(latent_dim), or the median distance)
     batch_size: int
     epochs: int
     init_seed: int
+    estimator: str = "unbiased"     # MMD^2 estimator: unbiased | biased
+    bandwidth: str = "fixed"        # fixed | median
+    shared_batch: bool = False      # mmd-prior: one minibatch for both terms (the term recon_mmd)
+    lps_regressor: str = "knn"
+    lps_clip: bool = True
+    preset: str = "plugin"
 
     @property
     def steps(self) -> int:
@@ -153,9 +160,20 @@ class LatentModel:
     def recon(self, x, rows=None):
         return self.objective(x, self._batch(rows))
 
+    def _mmd_of(self, mu):
+        spec = self.spec
+        return mmd2_torch(mu, self.sample_prior(mu.shape[0]), scales=self.scales, estimator=spec.estimator,
+                          bandwidth=spec.bandwidth)
+
     def mmd(self, x, rows=None):
         mu, _ = self.encode(x, self.X.index_select(0, self._batch(rows)))
-        return mmd2_torch(mu, self.sample_prior(mu.shape[0]), scales=self.scales)
+        return self._mmd_of(mu)
+
+    def recon_mmd(self, x, rows=None):
+        """recon + lambda * mmd on ONE minibatch and one encoder pass (the paper's training loss)."""
+        X = self.X.index_select(0, self._batch(rows))
+        mu, _ = self.encode(x, X)
+        return ((X - self.decode(x, mu)) ** 2).sum(1).mean() + self.spec.lam * self._mmd_of(mu)
 
     def vae_recon(self, x, rows=None):
         X = self.X.index_select(0, self._batch(rows))
@@ -178,4 +196,5 @@ class LatentModel:
         return 0.5 * ((logvar.exp() + (mu - m) ** 2) / v - 1.0 - logvar + v.log()).sum(1).mean()
 
     def functions(self) -> dict:
-        return {"recon": self.recon, "mmd": self.mmd, "vae_recon": self.vae_recon, "kl": self.kl}
+        return {"recon": self.recon, "mmd": self.mmd, "recon_mmd": self.recon_mmd, "vae_recon": self.vae_recon,
+                "kl": self.kl}

@@ -1,12 +1,13 @@
 """Training methods of ``kind: latent_prior``, each Adam (Kingma & Ba 2015; beta1 0.9, beta2 0.999,
 eps 1e-8) on a minibatch gradient g of its loss, one counted ``oracle.grad(x, of=term)`` per term:
 
-* ``mmd-prior``   g = grad recon + lambda * grad mmd        (arXiv 2510.11953)
+* ``mmd-prior``   g = grad recon + lambda * grad mmd        (arXiv 2510.11953; two minibatches, ours)
+                  g = grad recon_mmd                        (``batch: shared``: one minibatch, the paper's)
 * ``kl-vae``      g = grad vae_recon + beta * grad kl
 * ``autoencoder`` g = grad recon
 
-Reconstructed (arXiv 2510.11953 gives no code): the optimiser and its settings, independent minibatches
-per term; lambda from the problem (``lambda:``), overridable by ``lam``. See docs/methods/mmd-prior.md.
+arXiv 2510.11953 App. A: Adam, lr 5e-4 (``preset: paper`` makes it the file's default; ours 1e-3),
+lambda 0.3 from the problem (``lambda:``), overridable by ``lam``. See docs/methods/mmd-prior.md.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from solverhub import Capabilities, IterState, Solver, Status
-from solverhub.plugin import AdamMoments, SolverOptions, adam_init, adam_step, option
+from solverhub.plugin import AdamMoments, OptionError, SolverOptions, adam_init, adam_step, option
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
@@ -55,8 +56,10 @@ class AEOptions(SolverOptions):
 
 
 class MMDOptions(SolverOptions):
-    lr: float = option(1e-3, "Adam step (the note: Adam 1e-3)", symbol="η", gt=0)
-    lam: float | None = option(None, "weight of MMD²; null: the problem's lambda", symbol="λ", ge=0)
+    lr: float = option(1e-3, "Adam step (the note: 1e-3; the paper 5e-4, the default under preset: paper)",
+                       symbol="η", gt=0)
+    lam: float | None = option(None, "weight of MMD²; null: the problem's lambda (batch: separate only)",
+                               symbol="λ", ge=0)
 
 
 class MMDPrior(_AdamTrainer):
@@ -69,7 +72,15 @@ class MMDPrior(_AdamTrainer):
     Options = MMDOptions
     description = "autoencoder + lambda*MMD^2 to a chosen latent prior (programmable prior), Adam"
 
+    def init(self, problem, oracle, x0, options) -> TrainState:
+        if options.lam is not None and problem.sections.model.shared_batch:
+            raise OptionError("option 'lam': with batch: shared the weight is the problem's lambda",
+                              allowed="set lambda: in the file, or batch: separate")
+        return super().init(problem, oracle, x0, options)
+
     def direction(self, state, oracle, options):
+        if state.spec.shared_batch:                          # one minibatch for both terms (the paper's)
+            return oracle.grad(state.x, of="recon_mmd")
         lam = state.spec.lam if options.lam is None else options.lam
         return oracle.grad(state.x, of="recon") + lam * oracle.grad(state.x, of="mmd")
 
@@ -106,7 +117,7 @@ class KLVAE(_AdamTrainer):
         mu, sd = (t.cpu().numpy().astype(np.float64) for t in (mu, (0.5 * logvar).exp()))
         z = mu + sd * np.random.default_rng(12345).standard_normal(mu.shape)
         return {**super().report(state, oracle, options), "posterior_std_mean": float(sd.mean()),
-                **latent_report(spec.data, spec.prior, spec.scales, z, prefix="sampled_")}
+                **latent_report(spec, z, prefix="sampled_")}
 
 
 class Autoencoder(_AdamTrainer):

@@ -1,5 +1,5 @@
 """The loss step every solver here shares (x ← x − η g, or Adam: solverhub's shared
-sync-free Adam; the paper's code steps every method with AdamW, weight decay not modelled)
+sync-free Adam, or AdamW with ``weight_decay`` > 0 as the paper's code steps every method)
 and the cheap baselines named in arXiv 2505.22601, as in the authors' code
 (``RetrainUnlearner``, ``GDUnlearner``, ``GAUnlearner``, ``NGPUnlearner``): one loss step
 per iteration on
@@ -27,10 +27,12 @@ class StepOptions(SolverOptions):
     """The loss step of every solver of this plugin."""
 
     lr: float = option(1e-3, "loss step (paper's grid: 1e-3, 5e-4, 1e-4)", symbol="η", gt=0)
-    optimizer: Literal["adam", "gd"] = option("adam", "step rule (paper: AdamW; weight decay not modelled)")
+    optimizer: Literal["adam", "gd"] = option("adam", "step rule (paper: AdamW = adam with weight_decay)")
     beta1: float = option(0.9, "Adam first-moment decay", symbol="β₁", ge=0, lt=1)
     beta2: float = option(0.999, "Adam second-moment decay", symbol="β₂", ge=0, lt=1)
     eps: float = option(1e-8, "Adam denominator guard", symbol="ε", gt=0)
+    weight_decay: float = option(0.0, "decoupled decay x ← (1 − η·wd) x before the Adam step "
+                                 "(AdamW; official code: torch AdamW, 0.01); 0: Adam", ge=0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +46,8 @@ def loss_step(state: UnlearnState, x, g, options: StepOptions) -> UnlearnState:
     """One optimizer step along −g from x; returns the new state (no host sync)."""
     if options.optimizer == "gd":
         return replace(state, x=x - options.lr * g, steps=state.steps + 1)
+    if options.weight_decay:                                   # AdamW: decay first, then the Adam step
+        x = x * (1.0 - options.lr * options.weight_decay)
     x, adam = adam_step(x, state.adam, g, options.lr, options.beta1, options.beta2, options.eps)
     return replace(state, x=x, adam=adam, steps=state.steps + 1)
 

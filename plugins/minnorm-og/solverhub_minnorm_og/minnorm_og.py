@@ -8,7 +8,11 @@ authors' code (``MinNormOGUnlearner``). Iteration t (one "epoch"):
     2. if t < projection_steps and t % proj_every == 0:
        θ ← θ + Δ,  Δ = argmin ‖θ + Δ‖² + λ_t‖Δ‖² s.t. JΔ = 0 = −c_t P_null(J) θ,
        c_t = 1/(1 + λ_t) = reg_coef · reg_coef_decay^k after k projections;
-    3. one loss step on the retain mean squared error (Adam, or gradient descent).
+    3. one loss step on the retain mean squared error (Adam, AdamW, or gradient descent).
+
+With ``batch_size`` = b the iteration is the official per-batch one: retain batch B_t (the
+next b rows of one seeded permutation, cycled), J from n_pert rows of B_t, the loss step on
+B_t's mean squared error (a model gradient, not an oracle call: ``extras.batch_gradients``).
 
 Reconstructed: the closed form of step 2 (the code's ``theta - reg_coef * proj_perp(theta)``),
 the SVD projector (code: QR, the same projector when J has full row rank), the defaults. The
@@ -20,6 +24,7 @@ from __future__ import annotations
 __all__ = ["MinNormOG", "MinNormOGOptions", "MinNormOGState", "null_component", "orthogonal_step"]
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from solverhub.plugin import lazy_module, option
 
@@ -50,6 +55,8 @@ class MinNormOGOptions(StepOptions):
     projection_steps: int | None = option(75, "project only in iterations t < this (null: always)", ge=0)
     n_pert: int | None = option(None, "retain points per Jacobian (code: grad_sample_size); null: all", ge=1)
     rank_rtol: float = option(DEFAULT_RTOL, "singular values below rank_rtol·σ_max count as zero", ge=0, lt=1)
+    batch_size: int | None = option(None, "retain rows per iteration, cycled (official code: one retain "
+                                    "batch per step); null: the full retain set", ge=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +64,8 @@ class MinNormOGState(UnlearnState):
     projections: int = 0          # orthogonal steps taken
     model_gradients: int = 0      # per-example ∇_θ f evaluations (rows of the Jacobians)
     last_coef: float = 0.0        # c_t of the last projection
+    order: Any = None             # batch mode: the seeded permutation of the retain rows
+    batch_gradients: int = 0      # batch mode: loss gradients of a retain batch (not oracle calls)
 
 
 def _subsample(X, n_pert, oracle):
@@ -76,16 +85,36 @@ class MinNormOG(UnlearningSolver):
     State = MinNormOGState
     description = "MinNorm-OG unlearning: min-norm perturbations orthogonal to retain model gradients"
 
+    def init(self, problem, oracle, x0, options):
+        state = super().init(problem, oracle, x0, options)
+        if options.batch_size is None:
+            return state
+        n = state.model.X_retain.shape[0]
+        return replace(state, order=torch.randperm(n, generator=oracle.generator, device=oracle.device))
+
+    def _batch(self, state, options):
+        """Batch t: rows order[(t·b + i) mod n], i < b (device indexing, no sync)."""
+        X, y = state.model.X_retain, state.model.y_retain
+        n, b = X.shape[0], min(options.batch_size, X.shape[0])
+        rows = state.order[(state.steps * b + torch.arange(b, device=X.device)) % n]
+        return X.index_select(0, rows), y.index_select(0, rows)
+
     def step(self, state: MinNormOGState, oracle, options: MinNormOGOptions) -> MinNormOGState:
         x, t, k, limit = state.x, state.steps, state.projections, options.projection_steps
+        batch = None if options.batch_size is None else self._batch(state, options)
         if (limit is None or t < limit) and t % options.proj_every == 0:
-            X = _subsample(state.model.X_retain, options.n_pert, oracle)
+            X = _subsample(state.model.X_retain if batch is None else batch[0], options.n_pert, oracle)
             J = state.model.net.jacobian(x, X)                              # 1. J = [∇_θ f(θ, x_i)]_i
             c = options.reg_coef * options.reg_coef_decay ** k              #    c_t, after k projections
             x, _ = orthogonal_step(x, J, c, options.rank_rtol)              # 2. θ ← θ − c_t P_null(J) θ
             state = replace(state, projections=k + 1, last_coef=c, model_gradients=state.model_gradients + X.shape[0])
-        return loss_step(state, x, oracle.grad(x, of="retain"), options)   # 3. a retain loss step
+        if batch is None:
+            return loss_step(state, x, oracle.grad(x, of="retain"), options)   # 3. a retain loss step
+        Xb, yb = batch                                                       # 3. a retain batch step
+        g = 2.0 / Xb.shape[0] * state.model.net.jacobian(x, Xb).T @ (state.model.net(x, Xb) - yb)
+        return loss_step(replace(state, batch_gradients=state.batch_gradients + 1), x, g, options)
 
     def report(self, state: MinNormOGState, oracle, options) -> dict:
         return {"projections": state.projections, "model_gradients": state.model_gradients,
-                "last_reg_coef": state.last_coef, "loss_steps": state.steps}
+                "last_reg_coef": state.last_coef, "loss_steps": state.steps,
+                "batch_gradients": state.batch_gradients}

@@ -321,3 +321,97 @@ def test_baseline_cli_and_other_kinds_refused(run_cli):
 def test_plugin_registered_without_importing_torch():
     """Registered by its entry point; loading it imports no torch."""
     check_entry_point('minnorm-og', solvers=('ga-forget', 'gd-retain', 'minnorm-og', 'neggrad-plus', 'retrain'), kinds=('unlearning',))
+
+
+# -- an independent written-out reference (no plugin function) ----------------------
+def _mlp(theta, X, shapes, shift, scale):
+    """f(θ, x) of a tanh MLP with the problem's declared variables (W1, b1, ...), row-major."""
+    h, at = (X - shift) / scale, 0
+    params = []
+    for shape in shapes:
+        size = int(np.prod(shape))
+        params.append(theta[at:at + size].reshape(shape))
+        at += size
+    for i in range(0, len(params), 2):
+        h = h @ params[i].T + params[i + 1]
+        if i + 2 < len(params):
+            h = torch.tanh(h)
+    return h[:, 0]
+
+
+SMALL_SINE = """
+name: small_sine
+kind: unlearning
+synthetic:
+  sine_poisoning: {n_retain: 12, n_forget: 3, low: -6.0, high: 6.0, forget_value: 1.5, seed: 4}
+model: {type: mlp, widths: [10, 10], activation: tanh, standardize: true, init: {seed: 1}}
+train: {method: gauss_newton, max_iterations: 200, tolerance: 1.0e-20}
+"""
+
+
+@pytest.fixture(scope="module")
+def small_sine(tmp_path_factory):
+    """A well-conditioned MLP (the sine file's retain Jacobian has σ_min/σ_max = 4e-13, below
+    rank_rtol: its projector is only accurate to ~1e-7, too loose for a 1e-10 reference)."""
+    path = tmp_path_factory.mktemp("mnog") / "small_sine.yaml"
+    path.write_text(SMALL_SINE)
+    return solverhub.load_problem(path)
+
+
+def _reference_iterates(sine, steps, *, batch_size=None, n_pert=None, weight_decay=0.0, seed=0):
+    """Alg. 1 written out: J at the CURRENT θ (torch.func.jacrev), Δ = −c_t(θ − J⁺Jθ) by numpy's
+    pinv, then one Adam(W) step on the retain mse (autograd), torch.optim.Adam's formulas."""
+    s = sine.kind.setup(sine)
+    X = torch.tensor(s.X[~s.forget], dtype=torch.float64).reshape(-1, 1)
+    y = torch.tensor(s.y[~s.forget], dtype=torch.float64)
+    shift, scale = float(s.X.mean()), float(s.X.std())
+    shapes = [v.shape for v in sine.variables]
+    f = lambda th, Z: _mlp(th, Z, shapes, shift, scale)                      # noqa: E731
+    theta = torch.tensor(s.trained.theta, dtype=torch.float64)
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    lr, b1, b2, eps, c, decay = 1e-3, 0.9, 0.999, 1e-8, 0.1, 0.9             # the documented defaults
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(y), generator=gen) if batch_size else None
+    out = []
+    for t in range(steps):
+        rows = torch.arange(len(y)) if order is None else order[(t * batch_size + torch.arange(batch_size)) % len(y)]
+        Xb, yb = X[rows], y[rows]
+        Xs = Xb if n_pert is None else Xb[torch.randperm(len(yb), generator=gen)[:n_pert]]
+        J = torch.func.jacrev(f)(theta, Xs).numpy()
+        th = theta.numpy()
+        theta = torch.tensor(th - c * decay ** t * (th - np.linalg.pinv(J, rcond=1e-10) @ (J @ th)))
+        g = torch.func.grad(lambda th: torch.mean((f(th, Xb) - yb) ** 2))(theta)
+        theta = theta * (1 - lr * weight_decay)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        theta = theta - lr * (m / (1 - b1 ** (t + 1))) / (torch.sqrt(v / (1 - b2 ** (t + 1))) + eps)
+        out.append(theta.numpy().copy())
+    return out
+
+
+@pytest.mark.parametrize("variant", [{}, {"batch_size": 5, "n_pert": 3, "weight_decay": 0.01}],
+                         ids=["full-batch-adam", "official-batch-adamw"])
+def test_iterates_match_a_written_out_algorithm_1(small_sine, variant):
+    """Alg. 1 (and the authors' per-batch AdamW loop): the Jacobian is taken at the current θ
+    (after the previous loss step), then the orthogonal step, then the loss step; 3 iterates
+    agree with an independent torch/numpy loop to 1e-10."""
+    sine = small_sine
+    ref = _reference_iterates(sine, 3, **variant)
+    names = [v.name for v in sine.variables]
+    for t in (1, 3):
+        r = solverhub.solve(sine, "minnorm-og", seed=0, options={"max_iterations": t, "tolerance": 0.0, **variant})
+        x = np.concatenate([np.ravel(r.solution[n]) for n in names])
+        assert np.abs(x - ref[t - 1]).max() < 1e-10 * max(1.0, np.abs(ref[t - 1]).max()), t
+    assert np.abs(ref[2] - ref[1]).max() > 1e-4                         # the iterates move
+
+
+def test_method_page_option_tables_match_the_code():
+    """Every default (and bound) is pinned by the page: changing one without regenerating the
+    tables of docs/methods/minnorm-og.md (`python scripts/option_tables.py`) fails here."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("option_tables", ROOT / "scripts" / "option_tables.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    page = (ROOT / "docs/methods/minnorm-og.md").read_text()
+    assert set(script.marked(page)) == {"minnorm-og", "retrain", "gd-retain", "ga-forget", "neggrad-plus"}
+    assert script.render(page) == page, "run `python scripts/option_tables.py`"
+    assert MinNormOGOptions().reg_coef == 0.1 and MinNormOGOptions().lr == 1e-3   # the sine claim's setting

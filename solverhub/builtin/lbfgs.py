@@ -1,18 +1,20 @@
-"""L-BFGS through ``torch.optim.LBFGS`` (Liu & Nocedal 1989) with a strong Wolfe line search.
+"""L-BFGS (Liu & Nocedal 1989, doi:10.1007/BF01589116) with a strong Wolfe line search,
+written on flat tensors in ``torch.optim.LBFGS``'s arithmetic.
 
-Each solverhub iteration is one ``LBFGS.step`` with ``max_iter=1``; torch
-re-evaluates f and its gradient at the start of every ``step`` call, and those
-evaluations are counted like any other. The solver state holds no live optimizer:
-it holds torch's L-BFGS memory (curvature pairs, direction, step, H_diag, ...) as
-immutable values, and each step hands torch fresh copies of its mutable parts, so a
-state is never changed by a later step.
+Each solverhub iteration is one ``torch.optim.LBFGS.step`` with ``max_iter=1``: f and its
+gradient are evaluated at the start of every iteration (counted like any other call), the
+two-loop recursion and the first step ``min(1, 1/‖g‖₁)·lr`` are torch's, and the line search
+is torch's own ``_strong_wolfe`` (More & Thuente-style bracketing and cubic zoom), so the
+iterates are torch's to rounding (tests/test_startup_lbfgs.py). No optimizer object is built:
+constructing any ``torch.optim.Optimizer`` imports ``torch._dynamo`` (seconds at start-up).
+The state holds the memory (curvature pairs, direction, step, H_diag) as immutable values.
 """
 from __future__ import annotations
 
 __all__ = ["LBFGS", "LBFGSOptions"]
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .._lazy import lazy_module
 from ..result import Status
@@ -20,6 +22,7 @@ from ..options import SolverOptions, option
 from ..solver import Capabilities, IterState, Solver
 
 torch = lazy_module("torch")
+torch_lbfgs = lazy_module("torch.optim.lbfgs")     # for _strong_wolfe only; no Optimizer is built
 
 
 class LBFGSOptions(SolverOptions):
@@ -32,18 +35,39 @@ class LBFGSOptions(SolverOptions):
 
 @dataclass(frozen=True, kw_only=True)
 class LBFGSState(IterState):
-    memory: tuple = ()   # torch.optim.LBFGS's state as (name, value) pairs; its lists as tuples
+    n_iter: int = 0            # iterations that computed a direction (torch's state["n_iter"])
+    d: Any = None              # last direction
+    t: Any = None              # last step length
+    old_dirs: tuple = ()       # y_i (gradient differences), oldest first
+    old_stps: tuple = ()       # s_i (steps)
+    ro: tuple = ()             # 1 / (y_i · s_i)
+    H_diag: Any = 1            # scale of the initial inverse Hessian, y·s / y·y
+    prev_flat_grad: Any = None
 
 
-def _thaw(memory: tuple) -> dict:
-    """torch's L-BFGS state from ``memory``: fresh lists (it appends and pops) and a fresh
-    ``prev_flat_grad`` (it is updated in place)."""
-    return {name: list(value) if isinstance(value, tuple) else
-            value.clone() if name == "prev_flat_grad" else value for name, value in memory}
-
-
-def _freeze(state: dict) -> tuple:
-    return tuple((name, tuple(value) if isinstance(value, list) else value) for name, value in state.items())
+def _direction(state: LBFGSState, g, history_size: int) -> dict:
+    """torch.optim.LBFGS's memory update and two-loop recursion for the gradient ``g``."""
+    if state.n_iter == 0:
+        return {"d": g.neg(), "old_dirs": (), "old_stps": (), "ro": (), "H_diag": 1}
+    dirs, stps, ro, H_diag = list(state.old_dirs), list(state.old_stps), list(state.ro), state.H_diag
+    y = g.sub(state.prev_flat_grad)
+    s = state.d.mul(state.t)
+    ys = y.dot(s)
+    if ys > 1e-10:
+        if len(dirs) == history_size:
+            dirs.pop(0), stps.pop(0), ro.pop(0)
+        dirs.append(y), stps.append(s), ro.append(1.0 / ys)
+        H_diag = ys / y.dot(y)
+    al = [None] * len(dirs)
+    q = g.neg()
+    for i in range(len(dirs) - 1, -1, -1):
+        al[i] = stps[i].dot(q) * ro[i]
+        q.add_(dirs[i], alpha=-al[i])
+    d = r = torch.mul(q, H_diag)
+    for i in range(len(dirs)):
+        be_i = dirs[i].dot(r) * ro[i]
+        r.add_(stps[i], alpha=al[i] - be_i)
+    return {"d": d, "old_dirs": tuple(dirs), "old_stps": tuple(stps), "ro": tuple(ro), "H_diag": H_diag}
 
 
 class LBFGS(Solver):
@@ -54,39 +78,46 @@ class LBFGS(Solver):
     priority = 10
     Options = LBFGSOptions
     description = "limited-memory BFGS (torch.optim.LBFGS's iteration, strong Wolfe)"
-    # torch.optim.LBFGS and its strong-Wolfe search read scalars with .item()/float() (7 per step measured)
+    # as torch.optim.LBFGS: float(f), the tests ys > 1e-10 and g·d > 0, the line search's comparisons
     host_syncs_per_step = 7
-
-    @classmethod
-    def prepare(cls):
-        # the first torch.optim optimizer built in a process costs seconds (torch._dynamo import)
-        torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])
 
     def init(self, problem, oracle, x0, options):
         return LBFGSState(x=x0.detach().clone())
 
     def step(self, state, oracle, options):
-        param = state.x.clone().requires_grad_(True)
-        optimizer = torch.optim.LBFGS([param], lr=options.lr, max_iter=1, max_eval=options.max_evaluations,
-                                      history_size=options.history_size, tolerance_grad=0.0, tolerance_change=0.0,
-                                      line_search_fn=None if options.line_search == "none" else "strong_wolfe")
-        optimizer.state[param].update(_thaw(state.memory))
+        x = state.x
+        value, g = oracle.value_and_grad(x)
+        loss = float(value)
+        if g.abs().max() <= 0.0:     # torch returns before any update (tolerance_grad = 0)
+            return _no_step(state)
+        memory = _direction(state, g, options.history_size)
+        d = memory["d"]
+        t = min(1.0, 1.0 / g.abs().sum()) * options.lr if state.n_iter == 0 else options.lr
+        remembered = dict(memory, n_iter=state.n_iter + 1, prev_flat_grad=g)
+        gtd = g.dot(d)
+        if gtd > 0.0:                # not a descent direction (torch: gtd > -tolerance_change)
+            return _no_step(LBFGSState(x=x, t=t, **remembered))
+        if options.line_search == "strong_wolfe":
+            def obj_func(x0, step, direction):
+                f, grad = oracle.value_and_grad(x0.add(direction, alpha=step))
+                return float(f), grad
+            try:
+                _, _, t, _ = torch_lbfgs._strong_wolfe(obj_func, x, t, d, loss, g, gtd,
+                                                       max_ls=options.max_evaluations - 1)
+            except (IndexError, RuntimeError) as err:   # torch's line search breaks on inf/nan values
+                return LBFGSState(x=x, **_memory_of(state),
+                                  stop=(Status.DIVERGED, f"L-BFGS line search stopped on non-finite values ({err})"))
+        x_new = x.add(d, alpha=t)
+        new = LBFGSState(x=x_new, t=t, **remembered)
+        return _no_step(new) if torch.equal(x_new, x) else new
 
-        def closure():
-            value, grad = oracle.value_and_grad(param.detach())
-            param.grad = grad
-            return value
 
-        try:
-            optimizer.step(closure)
-        except (IndexError, RuntimeError) as err:   # torch's line search breaks on inf/nan values
-            return LBFGSState(x=state.x, memory=state.memory,
-                              stop=(Status.DIVERGED, f"torch LBFGS stopped on non-finite values ({err})"))
-        x_new = param.detach()
-        memory = _freeze(optimizer.state[param])
-        if torch.equal(x_new, state.x):   # torch returns without a step when d is not a descent direction
-            return LBFGSState(x=x_new, memory=memory,
-                              stop=(Status.FAILED, "no progress: torch LBFGS made no step (search direction "
-                                                   "not a descent direction or line search failed; tolerance "
-                                                   "below attainable accuracy?)"))
-        return LBFGSState(x=x_new, memory=memory)
+def _memory_of(state: LBFGSState) -> dict:
+    return {name: getattr(state, name) for name in ("n_iter", "d", "t", "old_dirs", "old_stps", "ro", "H_diag",
+                                                    "prev_flat_grad")}
+
+
+def _no_step(state: LBFGSState) -> LBFGSState:
+    return LBFGSState(x=state.x, **_memory_of(state),
+                      stop=(Status.FAILED, "no progress: L-BFGS made no step (search direction not a descent "
+                                           "direction or line search failed; tolerance below attainable accuracy?)"))

@@ -160,10 +160,11 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
     entry = registry.solvers.get(cls.name)
     version = cls.version or (entry.version if entry is not None and entry.cls is cls else "unregistered")
     tdtype = getattr(torch, dtype)
-    tp = problem.lower_torch(device, tdtype)
+    tp = problem.lower_torch(device, tdtype, seed=seed)    # the seed draws the start when the file fixes none
     oracle = Oracle.for_problem(tp, problem, config=dataclasses.replace(problem.oracle_config, seed=seed),
                                 max_calls=run_opts.max_oracle_calls)
     torch.manual_seed(seed)
+    rng_before = _rng_states(oracle)
     instance = cls()
     measure_name = cls.stationarity_measure or problem.default_measure   # projected_grad_norm when bounded
     cls.prepare()
@@ -182,9 +183,11 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
                   "stationarity": measure_name, "device": str(device), "dtype": dtype, "seed": seed,
                   "options": options_json})
     t0 = time.perf_counter()
+    method_s = None         # the method's time; the rest of the timed region is measuring
     try:
         if cls.solve_direct is not None:
             ref = cls.solve_direct(problem, solver_opts)     # a Reference
+            method_s = time.perf_counter() - t0
             extras.update(ref.extras)
             if ref.x is None:
                 objective = stat = math.nan
@@ -198,6 +201,7 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
         else:
             out = run_loop(instance, problem, oracle, tp.x0.clone(), solver_opts, run_opts,
                            lambda x, known: problem.kind.measure(measure_name, tp, oracle, x, known))
+            method_s = out.wall_time_s
             x = out.state.x if out.state is not None else None
             status, message, iterations = out.status, out.message, out.iterations
             objective, stat, trace = out.final_objective, out.final_stationarity, tuple(out.trace)
@@ -218,7 +222,12 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
         result_duals = None
     finally:
         torch.set_num_threads(saved_threads)
-    wall = time.perf_counter() - t0
+    total = time.perf_counter() - t0
+    wall = total if method_s is None else method_s
+    # the same run for every seed: no minibatch or noise, a start the seed does not draw, and the
+    # solver drew nothing from the seeded generators (torch's, the oracle's)
+    extras["deterministic"] = bool(not problem.oracle_config.stochastic and not problem.start_depends_on_seed
+                                   and _rng_states(oracle) == rng_before)
     solution = None
     if x is not None and problem.dim <= MAX_SOLUTION_ELEMENTS:
         solution = {k: np.asarray(v.detach().cpu(), dtype=np.float64).tolist()
@@ -241,7 +250,15 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
         oracle_calls=dict(oracle.counts), wall_time_s=wall, device=str(device), dtype=dtype, seed=seed,
         options=options_json,
         baseline_objective=base_obj, baseline_gap=base_gap, solution=solution, trace=trace, extras=extras,
-        duals=result_duals)
+        duals=result_duals, measure_time_s=max(0.0, total - wall))
+
+
+def _rng_states(oracle) -> tuple[bytes, ...]:
+    """The seeded generators' states (torch's CPU and CUDA ones, the oracle's), to see whether a run drew from them."""
+    states = [torch.random.get_rng_state(), oracle.generator.get_state()]
+    if oracle.device.type == "cuda":
+        states.append(torch.cuda.get_rng_state(oracle.device))
+    return tuple(bytes(s.cpu().numpy().tobytes()) for s in states)
 
 
 def _duals_by_label(problem, duals) -> dict[str, list[float]] | None:

@@ -52,8 +52,8 @@ class RunOptions(BaseModel):
               "call would exceed it; null: no cap", ge=0)
     time_limit_s: float | None = option(None, "stop with `time_limit` after this many seconds; null: none", gt=0)
     tolerance: float = option(1e-6, "stop with `converged` when the stationarity measure is <= tolerance", ge=0)
-    trace_every: int = option(0, "sample the trace every k iterations; 0: every iteration on CPU, every 10 on CUDA",
-                              ge=0)
+    trace_every: int = option(0, "sample the trace every k iterations; 0: iterations 0-10, then ~10 log-spaced "
+                              "per decade and every 100 (solverhub.schedule), plus the last", ge=0)
 
 
 # -- fields of a pydantic Options model or of a legacy frozen dataclass ---------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 __all__ = ["Oracle", "BudgetExhausted", "OracleConfig", "Known"]
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -99,6 +100,18 @@ class Oracle:
             raise BudgetExhausted(f"oracle budget of {self.max_calls} calls exhausted")
         for kind in kinds:
             self.counts[kind] += 1
+
+    @contextlib.contextmanager
+    def uncounted(self):
+        """Calls made inside are not charged: the counts and the budget come back as they were
+        (the run loop measures through it, so measuring never counts against the method)."""
+        counts, cap = dict(self.counts), self.max_calls
+        self.max_calls = None
+        try:
+            yield self
+        finally:
+            self.counts.update(counts)
+            self.max_calls = cap
 
     def reseed(self, seed: int) -> None:
         self.generator.manual_seed(int(seed))

@@ -43,6 +43,9 @@ class Stationarity:
 
 @dataclass(frozen=True)
 class TracePoint:
+    """One sample of a run: ``time_s`` is the method's time so far (measuring excluded),
+    ``oracle_calls`` its counted calls (the measurement's are not counted)."""
+
     iteration: int
     time_s: float
     oracle_calls: int
@@ -96,6 +99,10 @@ class Result:
     # the run has none; JSON written before the field existed loads with None. Feasibility is
     # reported separately, as extras["max_violation"].
     duals: dict[str, list[float]] | None = None
+    # Seconds spent measuring (sampling the trace: objective, stationarity, their host sync; the
+    # final reports), kept out of ``wall_time_s`` and every ``TracePoint.time_s``, which are the
+    # method's time only. 0.0 in JSON written before the field existed.
+    measure_time_s: float = 0.0
 
     @property
     def total_oracle_calls(self) -> int:

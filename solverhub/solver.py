@@ -23,6 +23,7 @@ from ._lazy import lazy_module
 from .oracle import BudgetExhausted, Known, Oracle
 from .options import RunOptions, SolverOptions
 from .result import Status, TracePoint
+from .schedule import Schedule
 
 torch = lazy_module("torch")
 
@@ -229,7 +230,26 @@ class LoopOutcome:
     trace: list[TracePoint]
     final_objective: float
     final_stationarity: float
-    wall_time_s: float
+    wall_time_s: float            # the method's time: the clock stops while the loop measures
+    measure_time_s: float = 0.0   # time spent sampling the trace (measure + host sync)
+
+
+class _Clock:
+    """Method time: ``perf_counter`` minus the time spent measuring. On CUDA it synchronizes
+    before reading the clock at each boundary, so queued kernels count where they ran."""
+
+    def __init__(self, device):
+        self.sync = torch.cuda.synchronize if getattr(device, "type", str(device)) == "cuda" else None
+        self.measured = 0.0
+        self.t0 = self.now()
+
+    def now(self) -> float:
+        if self.sync is not None:
+            self.sync()
+        return time.perf_counter()
+
+    def method(self, at: float | None = None) -> float:
+        return (time.perf_counter() if at is None else at) - self.t0 - self.measured
 
 
 def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptions,
@@ -238,17 +258,25 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
 
     ``measure(x, known) -> (objective, stationarity)`` returns two 0-d tensors, given a
     :class:`~solverhub.oracle.Known` built from the state (``value``, ``grad``,
-    ``duals``) and ``solver.log(state)``; it is called (and synced to the host) only every
-    ``trace_every`` iterations.
+    ``duals``) and ``solver.log(state)``; it is called (and synced to the host) at the
+    iterations of the :class:`~solverhub.schedule.Schedule` (``trace_every``; 0: the default
+    log-spaced one) and at the last. The clock stops while it measures (``TracePoint.time_s``
+    and ``wall_time_s`` are the method's time) and its oracle calls are not counted
+    (``oracle.uncounted``). The tolerance is checked only at samples; a state's ``stop``
+    ends the run at once; ``time_limit_s`` bounds the wall time, measuring included.
     """
-    trace_every = run.trace_every or (1 if oracle.device.type == "cpu" else 10)
-    t0 = time.perf_counter()
+    schedule = Schedule(run.trace_every)
+    clock = _Clock(oracle.device)
     trace: list[TracePoint] = []
 
     def sample(it: int, st: IterState) -> tuple[float, float]:
-        objective, stat = measure(st.x, known_at(solver, st))
-        obj, sv = float(objective), float(stat)     # the only host sync
-        trace.append(TracePoint(it, time.perf_counter() - t0, oracle.total_calls, obj, sv))
+        t_in = clock.now()              # on CUDA: the method's queued work ends here
+        with oracle.uncounted():
+            objective, stat = measure(st.x, known_at(solver, st))
+            obj, sv = float(objective), float(stat)     # the only host sync
+        t_out = time.perf_counter()
+        trace.append(TracePoint(it, clock.method(t_in), oracle.total_calls, obj, sv))
+        clock.measured += t_out - t_in
         return obj, sv
 
     iterations = 0
@@ -257,19 +285,21 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
         state = solver.init(problem, oracle, x0, options)
     except BudgetExhausted as err:
         return LoopOutcome(None, Status.BUDGET_EXHAUSTED, str(err), 0, trace,
-                           math.nan, math.nan, time.perf_counter() - t0)
+                           math.nan, math.nan, clock.method(clock.now()))
     obj, stat = sample(0, state)
     status, message = None, ""
     if not (math.isfinite(obj) and math.isfinite(stat)):
         status, message = Status.DIVERGED, "non-finite objective or gradient at the starting point"
     elif stat <= run.tolerance:
         status, message = Status.CONVERGED, f"stationarity {stat:.3g} <= tolerance {run.tolerance:g}"
+    next_sample = schedule.next_after(0)
+    limit = run.time_limit_s
     while status is None:
         if iterations >= run.max_iterations:
             status, message = Status.MAX_ITERATIONS, f"reached max_iterations={run.max_iterations}"
             break
-        if run.time_limit_s is not None and time.perf_counter() - t0 > run.time_limit_s:
-            status, message = Status.TIME_LIMIT, f"reached time_limit_s={run.time_limit_s:g}"
+        if limit is not None and time.perf_counter() - clock.t0 > limit:
+            status, message = Status.TIME_LIMIT, f"reached time_limit_s={limit:g}"
             break
         try:
             new_state = solver.step(state, oracle, options)
@@ -281,7 +311,8 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
         if state.stop is not None:
             status, message = state.stop
             break
-        if iterations % trace_every == 0:
+        if iterations == next_sample:
+            next_sample = schedule.next_after(iterations)
             obj, stat = sample(iterations, state)
             if not (math.isfinite(obj) and math.isfinite(stat)):
                 status, message = Status.DIVERGED, f"non-finite objective or gradient at iteration {iterations}"
@@ -292,7 +323,7 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
         if status in (Status.CONVERGED, Status.MAX_ITERATIONS) and not math.isfinite(obj):
             status, message = Status.DIVERGED, f"non-finite objective at iteration {iterations}"
     return LoopOutcome(state, status, message, iterations, trace, trace[-1].objective,
-                       trace[-1].stationarity, time.perf_counter() - t0)
+                       trace[-1].stationarity, trace[-1].time_s, clock.measured)
 
 
 def known_at(solver: Solver, state) -> Known:

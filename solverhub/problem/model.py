@@ -58,6 +58,8 @@ class Problem:
     # bounds per variable, prox-able nonsmooth terms, counts of constraint functions (typed;
     # the torch side is TorchProblem.structure)
     structure: Structure = field(default_factory=Structure)
+    # (variable, spec) of the x0 generators that name no seed: the run's seed draws them (kind.start)
+    x0_generators: tuple = ()
 
     @property
     def dim(self) -> int:
@@ -82,14 +84,23 @@ class Problem:
             return "prox_grad_norm"          # composite: ||x - prox(x - ∇s(x))|| (with bounds: prox, then clip)
         return "projected_grad_norm" if name == "grad_norm" and self.has_bounds else name
 
+    @property
+    def start_depends_on_seed(self) -> bool:
+        """The file fixes no start seed: the run's seed draws the start (``kind.start(problem, seed)``)."""
+        return self.kind.start_depends_on_seed(self)
+
     def location(self, *path) -> Location:
         return Location(self.source, self.lines.line_of(path))
 
-    def lower_torch(self, device="cpu", dtype=None):
+    def lower_torch(self, device="cpu", dtype=None, seed: int | None = None):
+        """The torch lowering; ``seed``: the run's seed, which draws the start when the file fixes none."""
         from .._lazy import lazy_module
         torch = lazy_module("torch")
         dtype = dtype or torch.float64
         tp = self.kind.lower_torch(self, torch.device(device), dtype)
+        if seed is not None and self.start_depends_on_seed:
+            tp = dataclasses.replace(tp, x0=torch.as_tensor(self.kind.start(self, seed), dtype=dtype,
+                                                            device=tp.x0.device).clone())
         box = self.structure.box(self.variables)
         if box is None:
             return tp
@@ -248,6 +259,7 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
     # starting point: per-variable x0 or the top-level x0 mapping, zeros by default
     charge((offset,), Location(file, lines.line_of(("x0",) if common.x0 else ("variables",))), "x0")
     x0 = np.zeros(offset)
+    x0_generators = []
     for name in common.x0:
         if name not in declared_variables:
             raise ProblemError(f"x0: unknown variable {name!r}", location=Location(file, lines.line_of(("x0", name))),
@@ -262,6 +274,8 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
             spec, key = common.x0[var.name], ("x0", var.name)
         if spec is None:
             continue
+        if isinstance(spec, dict) and "generate" in spec and "seed" not in spec:
+            x0_generators.append((var, spec))       # no seed of its own: the run's seed draws it
         loc = Location(file, lines.line_of(key))
         with budget.transient():     # a temporary, copied into x0 (charged above)
             arr = build_array(spec, base=base, location=loc, what=".".join(key), datasets=datasets,
@@ -317,6 +331,7 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
                    parameters=dict(common.parameters), sections=compiled, x0=x0,
                    oracle_config=oracle_config, baseline=common.baseline, solve_defaults={**compiled.solve_defaults, **common.solve},
                    content_hash=content_hash, source=file, description=common.description, lines=lines,
+                   x0_generators=tuple(x0_generators),
                    structure=Structure(bounds=bounds, nonsmooth=nonsmooth, unsplit=unsplit, n_equalities=sum(c.op == "==" for c in compiled.constraints),
                                        n_inequalities=sum(c.op != "==" for c in compiled.constraints),
                                        constraints=classify_constraints(

@@ -94,6 +94,9 @@ class CompiledSections:
     solve_defaults: dict = field(default_factory=dict)
     # files the kind read itself (outside ``data:``); their digests enter the content hash
     files: tuple = ()
+    # the kind's start is drawn from a seed the file does not set: the run's seed draws it
+    # (``ModelKind.start_seed``; set by ``ModelKind.compile``)
+    seeded_start: bool = False
 
 
 @dataclass
@@ -238,6 +241,24 @@ class ProblemKind:
         """Kind-specific numbers at the final point for ``Result.extras`` (uncounted)."""
         return {}
 
+    # -- the start ---------------------------------------------------------
+    def start_depends_on_seed(self, problem) -> bool:
+        """True when the run's seed draws the start: here, some ``x0: {generate: ...}`` names no seed."""
+        return bool(problem.x0_generators)
+
+    def start(self, problem, seed: int | None = None):
+        """The starting point (flat numpy): ``problem.x0``, with the x0 generators that name no
+        seed drawn from ``seed`` (the run's seed) when it is given."""
+        if seed is None or not problem.x0_generators:
+            return problem.x0
+        from ..data import build_array
+        x0 = problem.x0.copy()
+        for var, spec in problem.x0_generators:
+            arr = build_array({**spec, "seed": int(seed) % 2**64}, base=None, what=f"x0.{var.name}",
+                              location=problem.location("variables", var.name, "x0"), default_shape=var.shape)
+            x0[var.offset:var.offset + var.size] = np.broadcast_to(arr, var.shape).reshape(-1)
+        return x0
+
     # -- measures --------------------------------------------------------
     def measure(self, name: str, tp: TorchProblem, oracle, x, known: Known):
         """Return (objective, stationarity) as 0-d tensors at ``x`` (exact, uncounted), using
@@ -341,6 +362,16 @@ class ExpressionKind(ProblemKind):
 
 
 
+def field_given(sections, path: tuple[str, ...]) -> bool:
+    """True when the file sets the (nested) section field at ``path`` (pydantic's fields set)."""
+    node = sections
+    for key in path:
+        if not isinstance(node, BaseModel) or key not in node.model_fields_set:
+            return False
+        node = getattr(node, key)
+    return True
+
+
 def bound_constraints(problem, variables) -> list:
     """The variables' finite bounds as cvxpy constraints (``lower <= x``, ``x <= upper``), kept out
     of the expression constraints' list so that its duals stay one per ``constraints:`` line."""
@@ -409,7 +440,9 @@ class ModelKind(ProblemKind):
       * ``torch_model(problem, device, dtype) -> model``: an object with
         ``objective(x_flat, rows=None) -> 0-d tensor`` (and whatever its measures and report
         need), kept as ``TorchProblem.model``;
-    and may override ``start(problem)`` (the default starting point), ``reference_solve``
+    and may override ``default_start(problem, seed=None)`` (the start when the file gives no
+    ``x0``; a kind that names its start seed's YAML key in ``start_seed`` gets the run's seed
+    there when the file does not set that key), ``reference_solve``
     (a classical method or closed form returning a :class:`Reference`, LOCAL for a local
     optimum), ``measure`` and ``report``.
     """
@@ -418,6 +451,9 @@ class ModelKind(ProblemKind):
     no_cvxpy_reason: ClassVar[str] = "the objective is a model, not a convex expression"
     # the ``data:`` entries the kind reads (others are an error at their line); None: any
     data_names: ClassVar[tuple[str, ...] | None] = None
+    # the YAML path of the kind's start seed (e.g. ("init", "seed")): when the file does not set
+    # it, ``default_start(problem, seed)`` gets the run's seed; None: the start takes no seed
+    start_seed: ClassVar[tuple[str, ...] | None] = None
 
     def build_model(self, sections, ctx: ExpressionContext):
         raise NotImplementedError
@@ -425,15 +461,20 @@ class ModelKind(ProblemKind):
     def torch_model(self, problem, device, dtype):
         raise NotImplementedError
 
-    def start(self, problem):
+    def start(self, problem, seed: int | None = None):
         """The starting point (flat numpy): the file's ``x0`` when it gives one (not all
-        zeros), else :meth:`default_start`."""
-        import numpy as np
-        return problem.x0 if np.any(problem.x0 != 0) else self.default_start(problem)
+        zeros), else :meth:`default_start` (with ``seed``, the run's seed, when the start depends on it)."""
+        if np.any(problem.x0 != 0):
+            return problem.x0
+        return self.default_start(problem) if seed is None else self.default_start(problem, seed)
 
-    def default_start(self, problem):
-        """The kind's own start when the file gives none (e.g. a seeded initialisation)."""
+    def default_start(self, problem, seed: int | None = None):
+        """The kind's own start when the file gives none (e.g. a seeded initialisation); ``seed``
+        replaces the file's start seed (only for a kind that names ``start_seed``)."""
         return problem.x0
+
+    def start_depends_on_seed(self, problem) -> bool:
+        return problem.sections.seeded_start and not np.any(problem.x0 != 0)
 
     def compile(self, sections, ctx: ExpressionContext) -> CompiledSections:
         """Checks the data names and the declared variables against the kind's, then ``build_model``."""
@@ -448,7 +489,10 @@ class ModelKind(ProblemKind):
                                    location=ctx.location("variables"),
                                    allowed="omit variables: (the kind implies them)")
         built = self.build_model(sections, ctx)
-        return built if isinstance(built, CompiledSections) else CompiledSections(model=built)
+        built = built if isinstance(built, CompiledSections) else CompiledSections(model=built)
+        if self.start_seed is not None and not field_given(sections, self.start_seed):
+            built = dataclasses.replace(built, seeded_start=True)
+        return built
 
     def _check_data_names(self, ctx: ExpressionContext) -> None:
         if self.data_names is None:

@@ -117,11 +117,11 @@ class PreparedTraining:
     def in_shape(self) -> tuple[int, ...]:
         return tuple(int(s) for s in self.X_train.shape[1:])
 
-    def build_module(self):
-        """The model with its seeded default init (built on the CPU in float32, so the
-        init is the same on every device), in eval mode."""
+    def build_module(self, seed: int | None = None):
+        """The model with its seeded default init (``seed``, else ``init_seed``; built on the CPU
+        in float32, so the init is the same on every device), in eval mode."""
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.init_seed)
+            torch.manual_seed(self.init_seed if seed is None else int(seed) % 2**63)
             module = self.factory(self.in_shape, self.n_out, **self.model_options)
         return module.eval()
 
@@ -239,6 +239,7 @@ gradient_calls: 40
         self._prepared = PreparedTraining(**prep_partial, x0=x0, batch_size=batch, budget=int(budget),
                                           steps_per_epoch=steps)
         self._files = arrays.files
+        self._seed_given = "init_seed" in sections.model_fields_set
 
     def _model(self, sections, loc):
         spec = sections.model
@@ -314,14 +315,19 @@ gradient_calls: 40
                     "trace_every": prep.steps_per_epoch}
         return CompiledSections(model=prep, n_rows=prep.n_train,
                                 batch_size=prep.batch_size or "full", solve_defaults=defaults,
-                                files=tuple(str(p) for p in self._files))
+                                files=tuple(str(p) for p in self._files), seeded_start=not self._seed_given)
 
     # -- torch -------------------------------------------------------------
     def torch_model(self, problem, device, dtype) -> "TrainingModel":
         return TrainingModel(problem.sections.model, device, dtype)
 
-    def start(self, problem):
-        return problem.sections.model.x0
+    def start(self, problem, seed: int | None = None):
+        """The module's default init: from ``init_seed``, or from ``seed`` (the run's, when the file sets no init_seed)."""
+        prep = problem.sections.model
+        if seed is None:
+            return prep.x0
+        params = prep.build_module(seed).parameters()
+        return torch.cat([p.detach().reshape(-1) for p in params]).to(torch.float64).numpy()
 
     def report(self, tp, oracle, x) -> dict:
         model: TrainingModel = tp.model

@@ -137,6 +137,25 @@ class TorchStructure:
         import torch
         return torch.clamp(x, min=self.lower, max=self.upper)
 
+    def bound_kkt(self, x, grad):
+        """Elementwise KKT residual of the bounds for the (Lagrangian) gradient ``grad``, in the
+        scale of the constraint lines' residuals: the implied bound multiplier ν ∈ [0, |gᵢ|] on the
+        side ``gᵢ`` pushes to (lower when gᵢ > 0) is chosen to balance the dual residual
+        ``|gᵢ| - ν`` against the complementarity ``ν dᵢ`` (``dᵢ`` the distance to that bound):
+        ``|gᵢ| dᵢ / (1 + dᵢ)``, about ``min(|gᵢ|, |gᵢ| dᵢ)``; ``|gᵢ|`` where that side is open.
+        The projected gradient measures the distance ``dᵢ`` itself instead, so an interior-point
+        iterate ``dᵢ ~ μ/ν`` from an active bound failed it where the same bound written as a
+        ``constraints:`` line passed (``|λ g| = μ``). ``grad`` itself when unbounded."""
+        if not self.bounded:
+            return grad
+        import torch
+        inf = torch.full_like(x, float("inf"))
+        lower = inf.neg() if self.lower is None else self.lower
+        upper = inf if self.upper is None else self.upper
+        dist = torch.where(grad > 0, x - lower, upper - x).clamp(min=0)
+        g = torch.abs(grad)
+        return torch.where(torch.isfinite(dist), g * dist / (1 + dist), g)
+
     def projected_gradient(self, x, grad):
         """``x - P(x - grad)``: the projected-gradient step whose norm is zero exactly at the
         stationary points of f on the box (``grad`` itself when unbounded)."""

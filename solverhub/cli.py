@@ -272,42 +272,38 @@ def solve(problem_file, solver, options, sets, device, dtype, seed, max_iteratio
               help="Write this compare's Results as a JSON list.")
 @click.option("--allow-outside-set", is_flag=True,
               help="Let problem-set files list problems outside their own folder.")
+@click.option("--device", default="cpu", show_default=True, metavar="auto|cpu|cuda|cuda:N",
+              help="Where the runs solve: cuda runs one worker per GPU (or --jobs, if more).")
 def compare(paths, solvers, seeds, options, store_path, jobs, time_limit_s, scheduler, no_baseline, report_dir,
-            json_out, allow_outside_set):
+            json_out, allow_outside_set, device):
     """Run problems x solvers x seeds into a resumable result store and print the table."""
-    from .bench.problemset import collect_entries, parse_solver_spec
-    from .bench.runner import ensure_baselines, plan_compare, run_compare
-    from .bench.store import ResultStore
+    from .bench.api import compare as run
+    from .bench.problemset import collect_entries
     from .options import parse_assignments
-    from .registry import get_registry
-
-    specs = [parse_solver_spec(s) for s in solvers] or \
-        [parse_solver_spec(n) for n in sorted(get_registry().solvers)]
-    entries = collect_entries(paths, allow_outside=allow_outside_set)
     from .outputs import check_distinct
+
+    entries = collect_entries(paths, allow_outside=allow_outside_set, validate=False)
     check_distinct({"--store": store_path, "--json": json_out, "--report": report_dir},
                    inputs=[*paths, *(e.path for e in entries)])
     console = _console()
-    plan = plan_compare(entries, specs, seeds, ResultStore.existing_keys(store_path),
-                        common_options=parse_assignments(options, flag="--option"), time_limit_s=time_limit_s)
-    with ResultStore(store_path) as store:
-        store.put_skipped(plan.skipped)
-        console.print(f"{len(plan.keys)} run(s): {len(plan.done)} already in {store_path}, {len(plan.tasks)} to do; "
-                      f"{len(plan.skipped)} (problem, solver) pair(s) skipped")
-        if not no_baseline:
-            ensure_baselines(plan, store)
-        _run_with_progress(plan, store, jobs, scheduler, console)
-        wanted = set(plan.keys)
-        results = [r.result for r in store.records() if r.key in wanted]
-        _print_compare_table(results, plan.skipped, console)
-        if json_out:
-            _write_json(json_out, "[" + ",\n".join(r.to_json() for r in results) + "]")
-        if report_dir:
-            from .bench.report import problem_classes, write_report
+    console.print(f"compare: {len(entries)} problem file(s), {len(solvers) or 'every registered'} solver(s), "
+                  f"{seeds} seed(s); planning...")
+    with _CompareProgress(console, store_path) as events:
+        results = run(list(paths), list(solvers) or None, seeds=seeds, store=store_path, jobs=jobs, device=device,
+                      options=parse_assignments(options, flag="--option"), time_limit_s=time_limit_s,
+                      scheduler=scheduler, baseline=not no_baseline, allow_outside_set=allow_outside_set,
+                      events=events)
+    _print_compare_table(results, events.skipped, console)
+    if json_out:
+        _write_json(json_out, "[" + ",\n".join(r.to_json() for r in results) + "]")
+    if report_dir:
+        from .bench.report import problem_classes, write_report
+        from .bench.store import ResultStore
+        with ResultStore(store_path) as store:
             records = store.records()
             index = write_report([rec.result for rec in records], Path(report_dir), skipped=store.skipped(),
                                  flag="--report", classes=problem_classes(records))
-            console.print(f"report: {index}  (open it in a browser)")
+        console.print(f"report: {index}  (open it in a browser)")
     failures = sum(_failed_or_limited(r.status) for r in results)
     if failures:
         console.print(f"[yellow]{failures} run(s) failed, diverged or hit the time limit (recorded in the store)[/yellow]")
@@ -319,23 +315,61 @@ def _failed_or_limited(status) -> bool:
     return status.is_failure or status is Status.TIME_LIMIT
 
 
-def _run_with_progress(plan, store, jobs, scheduler, console) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+class _CompareProgress:
+    """The events of a compare (:class:`solverhub.bench.api.CompareEvents`), shown from the first
+    second: on a terminal a rich bar (refreshed by the compare's own loop: no thread, so workers
+    can be forked at any time), else one line per finished run and baseline."""
 
-    from .bench.runner import run_compare
-    if not plan.tasks:
-        return
-    counts = {"failed": 0}
-    with Progress(TextColumn("[bold]compare"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
-                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
-                  transient=not console.is_terminal) as progress:
-        bar = progress.add_task("runs", total=len(plan.tasks), failed=0)
+    def __init__(self, console, store_path):
+        self.console, self.store_path = console, store_path
+        self.skipped: list = []
+        self.bar = None
+        self.done = self.failed = self.total = 0
 
-        def advance(result):
-            if _failed_or_limited(result.status):
-                counts["failed"] += 1
-            progress.update(bar, advance=1, failed=counts["failed"])
-        run_compare(plan, store, jobs=jobs, scheduler=scheduler, on_result=advance)
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+    def planned(self, plan) -> None:
+        self.skipped, self.total = plan.skipped, len(plan.tasks)
+        self.console.print(f"{len(plan.keys)} run(s): {len(plan.done)} already in {self.store_path}, "
+                           f"{len(plan.tasks)} to do; {len(plan.skipped)} (problem, solver) pair(s) skipped")
+        if self.console.is_terminal and self.total:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+            self.bar = Progress(TextColumn("[bold]compare"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"),
+                                TimeRemainingColumn(), console=self.console, auto_refresh=False, transient=False)
+            self.task = self.bar.add_task("runs", total=self.total, failed=0)
+            self.bar.start()
+
+    def baseline(self, problem, status, cached) -> None:
+        line = f"baseline {problem}: {status}{' (cached)' if cached else ''}"
+        if self.bar is not None:
+            self.bar.console.print(f"[dim]{line}[/dim]")
+            self.bar.refresh()
+        else:
+            self.console.print(line, markup=False)
+
+    def result(self, result) -> None:
+        self.done += 1
+        self.failed += _failed_or_limited(result.status)
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, failed=self.failed)
+            self.bar.refresh()
+            return
+        width = len(str(self.total))
+        self.console.print(f"[{self.done:>{width}}/{self.total}] {result.problem} "
+                           f"{result.extras.get('label', result.solver)} seed {result.seed}: "
+                           f"{result.status.value} in {result.wall_time_s:.3g} s", markup=False)
+
+    def tick(self) -> None:
+        if self.bar is not None:
+            self.bar.refresh()
 
 
 def _print_compare_table(results, skipped, console) -> None:

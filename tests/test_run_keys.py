@@ -223,7 +223,7 @@ def test_old_store_is_rekeyed_on_open_and_resume_skips_its_runs(ridge, tmp_path)
     with ResultStore(store_path) as store:
         results = store.results()
         keys = store.done_keys()
-    assert _table(store_path, "PRAGMA user_version") == [(1,)]
+    assert _table(store_path, "PRAGMA user_version") == [(2,)]          # schema 2: compact runs
     # one row per configuration and seed, no duplicate; the collapsed ones are kept aside
     assert len(results) == len(_distinct_configurations(OLD_ROWS)) == len(keys)
     rows = _table(store_path, "SELECT options, seed, created, key FROM runs WHERE key != 'my-own-key'")

@@ -15,6 +15,12 @@ Run keys hash *typed canonical* options (:func:`~solverhub.options.canonical_opt
   current code writes), 0 legacy. On open, legacy rows are re-keyed in one
   transaction (see :meth:`ResultStore._rekey_legacy`); rows that collapse into one key
   keep the most recently written one, and the others move to ``superseded_runs``.
+* 2 -- compact runs: a new row keeps its Result in ``runs.data``, a zlib blob with the trace as
+  float32/integer-delta columns (:mod:`~solverhub.bench.codec`, ~1 KB for a 30-point trace,
+  against ~6 KB of JSON), and ``result`` empty; rows written before keep their JSON ``result``
+  and read as they are (nothing is rewritten). ``runs.load1`` is the 1-minute load average
+  when the run was stored, and ``sessions`` records each compare's machine (platform, CPU
+  count, ``--jobs``), so the report can say what the wall times were measured on.
 """
 from __future__ import annotations
 
@@ -22,9 +28,13 @@ __all__ = ["ResultStore", "RunRecord", "run_key"]
 
 import hashlib
 import json
+import os
+import platform
 import sqlite3
+import struct
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -32,8 +42,9 @@ from typing import Any, Iterable
 from ..errors import OptionError, SolverhubError
 from ..options import canonical_json
 from ..result import Result
+from .codec import decode_result, encode_result
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The columns of a run, shared by ``runs`` and ``superseded_runs`` (which adds why and when).
 _RUN_FIELDS = """
@@ -46,7 +57,9 @@ _RUN_FIELDS = """
     seed INTEGER NOT NULL,
     status TEXT NOT NULL,
     result TEXT NOT NULL,
-    created REAL NOT NULL"""
+    created REAL NOT NULL,
+    data BLOB,
+    load1 REAL"""
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -59,6 +72,13 @@ CREATE TABLE IF NOT EXISTS baselines (
     status TEXT NOT NULL,
     objective REAL,
     message TEXT
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    started REAL NOT NULL,
+    platform TEXT NOT NULL,
+    cpu_count INTEGER,
+    jobs INTEGER,
+    load1 REAL
 );
 CREATE TABLE IF NOT EXISTS skipped (
     problem TEXT NOT NULL,
@@ -80,6 +100,15 @@ CREATE TABLE IF NOT EXISTS superseded_runs (
 
 _RUN_COLUMNS = ("key, problem, problem_hash, problem_path, solver, solver_version, options, seed, status, result, "
                 "created")
+# Added by schema 2 (to ``runs`` and ``superseded_runs`` of older files by ALTER TABLE).
+_NEW_COLUMNS = (("data", "BLOB"), ("load1", "REAL"))
+
+
+def _load1() -> float | None:
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):      # not on this platform
+        return None
 
 
 class _NoStore:
@@ -146,6 +175,7 @@ class ResultStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._session_recorded = False     # the first put records one (jobs unknown) unless compare did
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +223,13 @@ class ResultStore:
                     columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
                     if "key_form" not in columns:  # a schema-0 file: every row is legacy (key_form 0)
                         self._db.execute("ALTER TABLE runs ADD COLUMN key_form INTEGER NOT NULL DEFAULT 0")
-                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                if version < 2:
+                    for table in ("runs", "superseded_runs"):
+                        have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                        for name, sqltype in _NEW_COLUMNS:
+                            if name not in have:
+                                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}")
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         if self._db.execute("SELECT 1 FROM runs WHERE key_form = 0 LIMIT 1").fetchone() is not None:
             self._rekey_legacy()
 
@@ -257,7 +293,8 @@ class ResultStore:
                 members.sort()                          # most recent last (a tie: the canonical row, then key)
                 winner = members[-1][2]
                 for _, _, loser in members[:-1]:
-                    self._db.execute(f"INSERT INTO superseded_runs SELECT {_RUN_COLUMNS}, ?, ? FROM runs "
+                    self._db.execute(f"INSERT INTO superseded_runs ({_RUN_COLUMNS}, data, load1, superseded_by, "
+                                     f"superseded_at) SELECT {_RUN_COLUMNS}, data, load1, ?, ? FROM runs "
                                      "WHERE key = ?", (new, now, loser))
                     self._db.execute("DELETE FROM runs WHERE key = ?", (loser,))
                 if winner in moves:
@@ -287,10 +324,10 @@ class ResultStore:
                 short.append((old, config))
         for old, config in short:
             if config not in full:
-                for (result_json,) in self._db.execute(
-                        "SELECT result FROM runs WHERE key_form = 1 AND problem_hash = ? AND solver = ? "
+                for text, blob in self._db.execute(
+                        "SELECT result, data FROM runs WHERE key_form = 1 AND problem_hash = ? AND solver = ? "
                         "AND solver_version = ? AND options = ?", config):
-                    options = options_of(result_json)
+                    options = options_of(text) if blob is None else dict(decode_result(blob).options)
                     if set(options) > set(json.loads(config[3])):
                         full[config] = options
                         break
@@ -335,17 +372,62 @@ class ResultStore:
         """Insert or replace one run, in its own transaction. ``key`` is a canonical key
         (:func:`run_key` of typed ``options``); ``solver_version``: the version that key
         hashed (default: the Result's)."""
-        with self._transaction():
-            self._db.execute(
-                f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}, key_form) VALUES (?,?,?,?,?,?,?,?,?,?,?,1)",
-                (key, result.problem, result.problem_hash, problem_path, result.solver,
+        self.put_many([(key, result, problem_path, options, solver_version)])
+
+    def put_many(self, runs: Iterable[tuple]) -> None:
+        """Insert or replace several runs in one transaction: ``(key, result, problem_path,
+        options, solver_version)`` tuples, as :meth:`put` takes them."""
+        if not self._session_recorded:
+            self.record_session()
+        load1 = _load1()
+        rows = [(key, result.problem, result.problem_hash, problem_path, result.solver,
                  solver_version or result.solver_version,
                  canonical_options(options if options is not None else result.options), int(result.seed),
-                 result.status.value, result.to_json(), time.time()))
+                 result.status.value, "", time.time(), encode_result(result), load1)
+                for key, result, problem_path, options, solver_version in runs]
+        with self._transaction():
+            self._db.executemany(f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}, data, load1, key_form) "
+                                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,1)", rows)
 
     def records(self) -> list[RunRecord]:
-        rows = self._db.execute("SELECT key, problem_path, result FROM runs ORDER BY problem, solver, seed, key")
-        return [RunRecord(key, path, Result.from_json(text)) for key, path, text in rows]
+        rows = self._db.execute("SELECT key, problem_path, result, data FROM runs "
+                                "ORDER BY problem, solver, seed, key")
+        return [RunRecord(key, path, Result.from_json(text) if blob is None else self._decode(key, blob))
+                for key, path, text, blob in rows]
+
+    def _decode(self, key: str, blob: bytes) -> Result:
+        try:
+            return decode_result(blob)
+        except (ValueError, zlib.error, struct.error) as err:
+            raise OptionError(f"--store {self.path}: run {key} cannot be read ({err})",
+                              allowed="the solverhub that wrote this store (upgrade), or another --store") from None
+
+    def size_per_run(self) -> float:
+        """Bytes per run of the stored Results (JSON text or compact blob)."""
+        n, size = self._db.execute("SELECT COUNT(*), SUM(LENGTH(result) + IFNULL(LENGTH(data), 0)) "
+                                   "FROM runs").fetchone()
+        return (size or 0) / max(1, n)
+
+    # -- the machine ----------------------------------------------------------
+    def record_session(self, jobs: int | None = None) -> None:
+        """Note the machine a compare runs on (platform, CPU count, ``jobs``, load average);
+        a store that stores runs without it records one session with ``jobs`` unknown."""
+        self._session_recorded = True
+        with self._transaction():
+            self._db.execute("INSERT INTO sessions VALUES (?,?,?,?,?)",
+                             (time.time(), platform.platform(terse=True), os.cpu_count(), jobs, _load1()))
+
+    def machine(self) -> dict[str, Any]:
+        """What the runs were measured on: ``platforms``, ``cpu_counts``, ``jobs`` (sets over the
+        recorded sessions), ``load1`` (the runs' 1-minute load averages: min, median, max) and
+        ``runs_with_load``; empty sets where nothing was recorded (stores before schema 2)."""
+        sessions = self._db.execute("SELECT platform, cpu_count, jobs FROM sessions").fetchall()
+        loads = sorted(v for (v,) in self._db.execute("SELECT load1 FROM runs WHERE load1 IS NOT NULL"))
+        return {"platforms": sorted({p for p, _, _ in sessions}),
+                "cpu_counts": sorted({c for _, c, _ in sessions if c is not None}),
+                "jobs": sorted({j for _, _, j in sessions if j is not None}),
+                "load1": (loads[0], loads[len(loads) // 2], loads[-1]) if loads else None,
+                "runs_with_load": len(loads)}
 
     def results(self) -> list[Result]:
         return [r.result for r in self.records()]

@@ -1,6 +1,8 @@
 """solverhub: a plugin-based registry of optimization methods with declarative problem files.
 
-Public API (imports are lazy: ``import solverhub`` does not import torch or cvxpy)::
+Public API (imports are lazy: ``import solverhub`` imports pluggy and the hook marker only;
+every other name loads its module on first use, so a plugin's registration module that says
+``from solverhub import hookimpl`` costs nothing at start-up)::
 
     problem = solverhub.load_problem("problems/ridge.yaml")
     result = solverhub.solve(problem, "bfgs-wolfe", options={"tolerance": 1e-8})
@@ -12,14 +14,14 @@ __all__ = ["load_problem", "solve", "compute_baseline", "Result", "Status", "Sta
            "Solver", "Capabilities", "IterState", "Acceptance", "Refusal", "RefusalCode", "Reference", "ReferenceStatus",
            "hookimpl", "get_registry", "SolverhubError", "__version__"]
 
-from .errors import SolverhubError
 from .hookspecs import hookimpl
-from .reference import Reference, ReferenceStatus
-from .result import Result, Stationarity, Status, TracePoint
-from .solver import Acceptance, Capabilities, IterState, Refusal, RefusalCode, Solver
 
+# name -> private module holding it; imported on first access (PEP 562)
 _LAZY = {"load_problem": "problem.model", "solve": "api", "compute_baseline": "baseline",
-         "get_registry": "registry"}
+         "get_registry": "registry", "SolverhubError": "errors",
+         **dict.fromkeys(("Reference", "ReferenceStatus"), "reference"),
+         **dict.fromkeys(("Result", "Stationarity", "Status", "TracePoint"), "result"),
+         **dict.fromkeys(("Acceptance", "Capabilities", "IterState", "Refusal", "RefusalCode", "Solver"), "solver")}
 
 
 def _distribution_version() -> str:
@@ -37,5 +39,10 @@ def __getattr__(name):
         return version
     if name in _LAZY:
         import importlib
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = globals()[name] = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        return value
     raise AttributeError(f"module 'solverhub' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -3,9 +3,9 @@ plugin needs, in one module. A plugin imports only ``solverhub``, ``solverhub.pl
 and ``solverhub.testing``; everything else in the core is private and may change
 (an import-linter contract in the test suite holds the shipped plugins to this).
 
-``import solverhub.plugin`` is cheap: the solver API, results, errors and the hook
-marker load at once (as with ``import solverhub``); the problem-kind bases (pydantic),
-the data helpers (numpy) and the dataset loaders load on first use of their name::
+``import solverhub.plugin`` is cheap: only the hook marker and ``lazy_module`` load at
+once; every other name (the solver API and its options (pydantic), results, errors, the
+problem-kind bases, the data helpers (numpy), the dataset loaders) loads on first use::
 
     from solverhub.plugin import Capabilities, IterState, Solver, hookimpl, lazy_module
 
@@ -42,16 +42,18 @@ __all__ = [
 ]
 
 from ._lazy import lazy_module
-from .errors import Location, OptionError, ProblemError, SolverhubError
 from .hookspecs import hookimpl
-from .result import Result, Stationarity, Status, TracePoint
-from .oracle import Known
-from .options import SolverOptions, model_validator, option
-from .reference import Reference, ReferenceStatus
-from .solver import Acceptance, Capabilities, IterState, NoOptions, Refusal, RefusalCode, Solver
 
-# name -> (private module, name there); imported on first access (PEP 562)
+# name -> (private module, name there); imported on first access (PEP 562), so that a plugin's
+# registration module (``from solverhub.plugin import hookimpl``) costs nothing at start-up
 _LAZY = {
+    **{name: ("errors", name) for name in ("Location", "OptionError", "ProblemError", "SolverhubError")},
+    **{name: ("result", name) for name in ("Result", "Stationarity", "Status", "TracePoint")},
+    "Known": ("oracle", "Known"),
+    **{name: ("options", name) for name in ("SolverOptions", "model_validator", "option")},
+    **{name: ("reference", name) for name in ("Reference", "ReferenceStatus")},
+    **{name: ("solver", name) for name in ("Acceptance", "Capabilities", "IterState", "NoOptions", "Refusal",
+                                           "RefusalCode", "Solver")},
     "ProblemKind": ("problem.kinds.base", "ProblemKind"),
     "CompiledSections": ("problem.kinds.base", "CompiledSections"),
     "ModelKind": ("problem.kinds.base", "ModelKind"),

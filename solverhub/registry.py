@@ -7,23 +7,32 @@ down, whatever it raises: ``SystemExit``, ``KeyboardInterrupt`` and other
 ``BaseException`` subclasses included (a Ctrl-C that really arrives while plugins
 load still interrupts). ``SOLVERHUB_DISABLE_PLUGIN_AUTOLOAD=1`` turns entry-point
 loading off.
+
+A hook may return ``{name: "module:Class"}`` instead of classes: the registry then knows the
+name at once and imports the class only when that name is used (``registry.solver(name)``,
+``registry.kinds[name]``), so a ``solve`` or ``validate`` imports only the plugins it uses.
+:class:`LazyClasses` is that mapping; its ``in`` and iteration never import.
 """
 from __future__ import annotations
 
-__all__ = ["Registry", "get_registry", "reset_registry", "PluginFailure", "SolverEntry"]
+__all__ = ["Registry", "get_registry", "reset_registry", "PluginFailure", "SolverEntry", "LazyClasses"]
 
+import importlib
 import importlib.metadata as md
 import os
 import signal
 import threading
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pluggy
 
 from . import hookspecs
 from .errors import SolverRefused, UnknownName
-from .solver import Refusal, RefusalCode, Verdict, verdict_of
+
+if TYPE_CHECKING:
+    from .solver import Verdict
 
 ENTRY_POINT_GROUP = "solverhub"
 DISABLE_ENV = "SOLVERHUB_DISABLE_PLUGIN_AUTOLOAD"
@@ -42,6 +51,84 @@ class SolverEntry:
     version: str
 
 
+class LazyClasses(MutableMapping):
+    """``{name: value}`` whose values are built on first access from ``(target, plugin)`` pairs,
+    ``target`` a class or a ``"module:attr"`` string. ``resolve(name, cls, plugin)`` returns the
+    value or an error text (recorded in ``failures``; the name then leaves the mapping). Setting
+    an item registers a ready value (tests, a solver defined at run time)."""
+
+    def __init__(self, refs: dict[str, tuple[Any, str]], resolve: Callable, failures: list):
+        self._refs, self._resolve, self._failures, self._done = refs, resolve, failures, {}
+
+    def _get(self, name: str):
+        if name in self._done:
+            return self._done[name]
+        target, plugin = self._refs[name]
+        with _PluginCalls() as calls:
+            try:
+                cls = _import_target(target)
+            except BaseException as err:  # noqa: BLE001 - a plugin's import must not take the CLI down
+                if calls.fatal(err):
+                    raise
+                cls = None
+                outcome = f"importing {target} raised {_describe(err)}"
+        if cls is not None:
+            outcome = self._resolve(name, cls, plugin)
+        if isinstance(outcome, str):
+            del self._refs[name]
+            self._failures.append(PluginFailure(plugin, outcome))
+            raise KeyError(name)
+        self._done[name] = outcome
+        return outcome
+
+    def __getitem__(self, name):
+        if name not in self._refs:
+            raise KeyError(name)
+        return self._get(name)
+
+    def __setitem__(self, name, value):
+        self._refs[name], self._done[name] = (value, "(set at run time)"), value
+
+    def __delitem__(self, name):
+        del self._refs[name]
+        self._done.pop(name, None)
+
+    def __contains__(self, name):
+        return name in self._refs
+
+    def __iter__(self):
+        return iter(list(self._refs))
+
+    def __len__(self):
+        return len(self._refs)
+
+    def items(self):        # resolves every entry; the ones that fail are skipped (and recorded)
+        out = []
+        for name in list(self._refs):
+            try:
+                out.append((name, self._get(name)))
+            except KeyError:
+                continue
+        return out
+
+    def values(self):
+        return [value for _, value in self.items()]
+
+    def load_all(self) -> "LazyClasses":
+        self.items()
+        return self
+
+
+def _import_target(target):
+    """A class given as itself or as ``"package.module:Class"``."""
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise ValueError(f"{target!r} is not 'module:Class'")
+    return getattr(importlib.import_module(module), attr)
+
+
 @dataclass
 class Registry:
     """Everything the loaded plugins provide."""
@@ -49,22 +136,25 @@ class Registry:
     manager: pluggy.PluginManager
     plugins: dict[str, tuple[str, str]] = field(default_factory=dict)   # plugin name -> (distribution, version)
     _failures: list[PluginFailure] = field(default_factory=list)
-    _solvers: dict[str, SolverEntry] | None = None
-    _kinds: dict[str, type] | None = None
+    _solvers: LazyClasses | None = None
+    _kinds: LazyClasses | None = None
     _datasets: dict[str, Callable] | None = None
     _models: dict[str, Callable] | None = None
     _model_owner: dict[str, str] = field(default_factory=dict)    # model name -> plugin name
 
     # Hook results are collected lazily, so that `solverhub list` never imports
-    # the problem machinery (numpy, pydantic) and `validate` never imports solvers.
+    # the problem machinery (numpy, pydantic) and `validate` never imports solvers;
+    # a class registered as "module:Class" is imported only when its name is used.
     @property
-    def solvers(self) -> dict[str, SolverEntry]:
+    def solvers(self) -> LazyClasses:
+        """``{name: SolverEntry}``; a name is imported on access (``items()`` imports all)."""
         if self._solvers is None:
             self._solvers = _collect_solvers(self)
         return self._solvers
 
     @property
-    def kinds(self) -> dict[str, type]:
+    def kinds(self) -> LazyClasses:
+        """``{name: ProblemKind subclass}``; a kind is imported on access."""
         if self._kinds is None:
             self._kinds = _collect_kinds(self)
         return self._kinds
@@ -89,20 +179,31 @@ class Registry:
 
     @property
     def failures(self) -> list[PluginFailure]:
-        """Load and hook failures (collects every hook first)."""
-        self.solvers, self.kinds, self.datasets, self.models  # noqa: B018 - trigger collection
+        """Load and hook failures (collects every hook and imports every registered class first)."""
+        self.load_all()
         return self._failures
+
+    def load_all(self) -> "Registry":
+        """Import every registered solver and kind now (a worker before its first timed run)."""
+        self.solvers.load_all(), self.kinds.load_all(), self.datasets, self.models  # noqa: B018
+        return self
 
     # -- lookup -------------------------------------------------------------
     def solver(self, name: str) -> type:
+        """The class of solver ``name`` (importing only its module)."""
         if name not in self.solvers:
             raise UnknownName(f"unknown solver {name!r}", allowed=sorted(self.solvers))
-        return self.solvers[name].cls
+        try:
+            return self.solvers[name].cls
+        except KeyError:
+            why = next((f.error for f in reversed(self._failures) if name in f.error), "it failed to load")
+            raise UnknownName(f"solver {name!r} failed to load: {why}", allowed=sorted(self.solvers)) from None
 
     def accepting(self, problem) -> list[tuple[str, Verdict]]:
         """``[(solver name, verdict)]`` for every registered solver: an :class:`Acceptance`
         (truthy) or a :class:`Refusal` with its code; an ``accepts()`` that raises is a
         refusal with code ``ERROR``, a legacy ``(bool, reason)`` answer is normalized."""
+        from .solver import Refusal, RefusalCode, verdict_of
         out = []
         with _PluginCalls() as calls:
             for name, entry in sorted(self.solvers.items()):
@@ -116,6 +217,7 @@ class Registry:
         return out
 
     def check_accepts(self, name: str, problem) -> type:
+        from .solver import verdict_of
         cls = self.solver(name)
         verdict = verdict_of(cls(), problem)
         if not verdict:
@@ -223,43 +325,65 @@ def _build() -> Registry:
     return reg
 
 
-def _collect_solvers(reg: Registry) -> dict[str, SolverEntry]:
-    solvers: dict[str, SolverEntry] = {}
-    for impl in reg.manager.hook.solverhub_solvers.get_hookimpls():
+def _hook_refs(reg: Registry, hook: str, name_of: Callable[[Any], Any], check: Callable | None = None
+               ) -> dict[str, tuple[Any, str]]:
+    """``{name: (class or "module:Class", plugin)}`` from every implementation of ``hook``: a
+    mapping result is taken as it is (nothing imported), classes are checked and keyed by name."""
+    refs: dict[str, tuple[Any, str]] = {}
+    for impl in getattr(reg.manager.hook, hook).get_hookimpls():
         with _PluginCalls() as calls:
             try:
-                classes = list(impl.function() or ())
+                provided = impl.function() or ()
+                pairs = list(provided.items()) if isinstance(provided, Mapping) else \
+                    [(None, cls) for cls in provided]
             except BaseException as err:  # noqa: BLE001
                 if calls.fatal(err):
                     raise
-                reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_solvers raised {_describe(err)}"))
+                reg._failures.append(PluginFailure(impl.plugin_name, f"{hook} raised {_describe(err)}"))
                 continue
-        for cls in classes:
-            problem = _validate_solver(cls)
-            if problem:
-                reg._failures.append(PluginFailure(impl.plugin_name, problem))
+        for name, target in pairs:
+            if name is None:
+                problem = check(target) if check else None
+                if problem:
+                    reg._failures.append(PluginFailure(impl.plugin_name, problem))
+                    continue
+                name = name_of(target)
+            if not isinstance(name, str) or not name or not isinstance(target, (str, type)):
+                reg._failures.append(PluginFailure(impl.plugin_name, f"{hook}: {name!r}: {target!r} is not a "
+                                                   "name and a class or 'module:Class'"))
                 continue
-            if cls.name in solvers:
-                reg._failures.append(PluginFailure(impl.plugin_name, f"solver name {cls.name!r} already registered "
-                                                   f"by {solvers[cls.name].distribution}"))
-                continue
-            dist, version = reg.plugins.get(impl.plugin_name, (impl.plugin_name, "0"))
-            solvers[cls.name] = SolverEntry(cls, dist, cls.version or version)
-    return solvers
+            if name in refs:
+                if hook == "solverhub_solvers":
+                    reg._failures.append(PluginFailure(impl.plugin_name, f"solver name {name!r} already "
+                                                       f"registered by {_dist(reg, refs[name][1])}"))
+                continue                       # kinds: the first registration wins
+            refs[name] = (target, impl.plugin_name)
+    return refs
 
 
-def _collect_kinds(reg: Registry) -> dict[str, type]:
-    kinds: dict[str, type] = {}
-    for impl in reg.manager.hook.solverhub_problem_kinds.get_hookimpls():
-        with _PluginCalls() as calls:
-            try:
-                for cls in impl.function() or ():
-                    kinds.setdefault(cls.name, cls)
-            except BaseException as err:  # noqa: BLE001
-                if calls.fatal(err):
-                    raise
-                reg._failures.append(PluginFailure(impl.plugin_name, f"solverhub_problem_kinds raised {_describe(err)}"))
-    return kinds
+def _dist(reg: Registry, plugin: str) -> str:
+    return reg.plugins.get(plugin, (plugin, "0"))[0]
+
+
+def _collect_solvers(reg: Registry) -> LazyClasses:
+    def resolve(name, cls, plugin):
+        problem = _validate_solver(cls)
+        if problem is None and cls.name != name:
+            problem = f"registered as {name!r} but {cls.__name__}.name is {cls.name!r}"
+        if problem:
+            return problem
+        dist, version = reg.plugins.get(plugin, (plugin, "0"))
+        return SolverEntry(cls, dist, cls.version or version)
+    refs = _hook_refs(reg, "solverhub_solvers", lambda cls: getattr(cls, "name", None), _validate_solver)
+    return LazyClasses(refs, resolve, reg._failures)
+
+
+def _collect_kinds(reg: Registry) -> LazyClasses:
+    def resolve(name, cls, plugin):
+        if not isinstance(cls, type) or getattr(cls, "name", None) != name:
+            return f"kind {name!r}: {cls!r} is not a problem kind named {name!r}"
+        return cls
+    return LazyClasses(_hook_refs(reg, "solverhub_problem_kinds", lambda cls: getattr(cls, "name", None)), resolve, reg._failures)
 
 
 def _collect_datasets(reg: Registry) -> dict[str, Callable]:

@@ -414,17 +414,27 @@ def check_solver(solver_cls, *, problems: Mapping[str, str] | None = None, max_i
 def check_entry_point(name: str, solvers: tuple[str, ...] = (), kinds: tuple[str, ...] = ()) -> None:
     """In a fresh interpreter: the ``solverhub`` entry point ``name`` is installed, its module's
     hooks return exactly the solvers and problem kinds named (sorted names), and loading it and
-    calling them imports no torch (registration stays cheap; cf. pluggy's lazy plugins)."""
+    calling them imports no torch (registration stays cheap; cf. pluggy's lazy plugins); a hook
+    that returns ``{name: "module:Class"}`` must name classes whose ``name`` is that name."""
     import subprocess
     import sys
     code = ("import sys; from importlib.metadata import entry_points\n"
             f"eps = [e for e in entry_points(group='solverhub') if e.name == {name!r}]\n"
             f"assert eps, 'no solverhub entry point named {name}'\n"
             "mod = eps[0].load()\n"
-            "def names(hook): return sorted(c.name for c in getattr(mod, hook, lambda: [])())\n"
+            "def got(hook): return getattr(mod, hook, lambda: [])() or []\n"
+            "def names(hook): r = got(hook); return sorted(r) if isinstance(r, dict) else sorted(c.name for c in r)\n"
             f"assert names('solverhub_solvers') == {sorted(solvers)!r}, names('solverhub_solvers')\n"
             f"assert names('solverhub_problem_kinds') == {sorted(kinds)!r}, names('solverhub_problem_kinds')\n"
-            "assert 'torch' not in sys.modules, 'torch imported at registration'\n")
+            "assert 'torch' not in sys.modules, 'torch imported at registration'\n"
+            # a {name: 'module:Class'} registration names the class it imports
+            "import importlib\n"
+            "for hook in ('solverhub_solvers', 'solverhub_problem_kinds'):\n"
+            "    r = got(hook)\n"
+            "    for n, t in (r.items() if isinstance(r, dict) else ()):\n"
+            "        m, _, a = t.partition(':') if isinstance(t, str) else ('', '', '')\n"
+            "        c = getattr(importlib.import_module(m), a) if m else t\n"
+            "        assert c.name == n, f'{hook}: {n!r} names {t!r}, whose name is {c.name!r}'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]

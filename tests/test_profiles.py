@@ -174,9 +174,11 @@ def test_solver_labels_split_configurations_not_problem_defaults():
           run("adam", "q", [(1, 0.1, 1.0)], options={"lr": 0.01, "max_iterations": 500}),
           run("gd", "p", [(1, 0.1, 1.0)], options={"max_iterations": 100}),
           run("gd", "q", [(1, 0.1, 1.0)], options={"max_iterations": 500})]
-    assert solver_labels(rs) == ["adam:lr=0.01", "adam:lr=0.1", "adam:lr=0.01", "gd", "gd"]
+    assert solver_labels(rs, defaults={}) == ["adam:lr=0.01", "adam:lr=0.1", "adam:lr=0.01", "gd", "gd"]
+    # with adam's installed defaults (lr 0.01), the default configuration is plain "adam"
+    assert solver_labels(rs) == ["adam", "adam:lr=0.1", "adam", "gd", "gd"]
     costs = solve_costs(rs, 0.5)
-    assert set(next(iter(costs.values()))) == {"adam:lr=0.01", "adam:lr=0.1", "gd"}
+    assert set(next(iter(costs.values()))) == {"adam", "adam:lr=0.1", "gd"}
 
 
 def test_summary_rows(hand_results):

@@ -44,9 +44,10 @@ every run failed stays in both, solving nothing.)
 """
 from __future__ import annotations
 
-__all__ = ["Instance", "Profile", "MEASURES", "NEVER_SOLVES", "FEASIBILITY_TOL", "is_infeasible", "never_solves",
-           "structure_class", "STRUCTURE_CLASSES", "solver_labels", "reference_values", "solve_costs",
-           "performance_ratios", "performance_profile", "data_profile"]
+__all__ = ["Instance", "Profile", "MEASURES", "NEVER_SOLVES", "FEASIBILITY_TOL", "RUN_OPTIONS", "is_infeasible",
+           "never_solves", "structure_class", "STRUCTURE_CLASSES", "solver_labels", "option_defaults",
+           "deterministic_groups", "collapse_repeats", "reference_values", "CostFrame", "solve_costs",
+           "performance_ratios", "performance_profile", "data_profile", "matrix_profile"]
 
 import json
 import math
@@ -58,6 +59,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..result import Result, Status
+from .codec import trace_columns
 
 MEASURES = ("oracle_calls", "time")
 NEVER_SOLVES = frozenset({Status.FAILED, Status.DIVERGED, Status.INFEASIBLE, Status.UNBOUNDED})
@@ -139,29 +141,160 @@ def _option_text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def solver_labels(results: Sequence[Result]) -> list[str]:
-    """One label per result: the solver name, plus ``:key=value,...`` for the options that
-    tell two configurations of that solver apart on the same problem (``adam:lr=0.01`` vs
-    ``adam:lr=0.1``). Options that differ only between problems (a problem file's
-    ``solve:`` defaults such as ``max_iterations``) do not split a solver.
+def _option_key(value):
+    """A hashable stand-in for an option value (cheap for scalars)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return (type(value).__name__, value)
+    return ("json", json.dumps(value, sort_keys=True, default=str))
+
+
+# Options of the run, not of the method: never part of a label (see solverhub.options.RunOptions).
+RUN_OPTIONS = frozenset({"max_iterations", "max_oracle_calls", "time_limit_s", "tolerance", "trace_every",
+                         "device", "dtype", "seed", "jobs"})
+
+
+def _run_option_names() -> frozenset[str]:
+    try:
+        from ..options import RunOptions, option_names
+        return RUN_OPTIONS | set(option_names(RunOptions))
+    except Exception:  # noqa: BLE001 - the fixed list is enough to label
+        return RUN_OPTIONS
+
+
+def option_defaults(solvers: Iterable[str]) -> dict[str, dict[str, object]]:
+    """``{solver: {option: default}}`` from the installed registry; a solver that is not
+    installed (or a registry that does not load) gives ``{}`` (its options then all show)."""
+    out: dict[str, dict[str, object]] = {}
+    try:
+        from ..options import option_names
+        from ..registry import get_registry
+        entries = get_registry().solvers
+    except Exception:  # noqa: BLE001 - labels still work, only less short
+        return out
+    for name in solvers:
+        entry = entries.get(name)
+        try:
+            cls = entry.cls.Options
+            fields = getattr(cls, "model_fields", None)
+            out[name] = ({k: f.default for k, f in fields.items()} if fields is not None else
+                         {k: getattr(cls(), k) for k in option_names(cls)})
+        except Exception:  # noqa: BLE001 - a missing or odd plugin: no defaults
+            continue
+    return out
+
+
+def solver_labels(results: Sequence[Result], defaults: Mapping[str, Mapping[str, object]] | None = None
+                  ) -> list[str]:
+    """One label per result: the solver's name plus the options the user set, as
+    ``name:key=value,...``: the solver's own options (never run options such as
+    ``max_iterations``, ``time_limit_s`` or ``trace_every``) whose values tell two
+    configurations of that solver apart on one problem (``adam:lr=0.01`` vs
+    ``adam:lr=0.1``), each shown only where it is not the solver's default (``defaults``:
+    ``{solver: {option: value}}``, default :func:`option_defaults` of the installed
+    solvers), so ``gd`` and ``gd:lr=<its default>`` are one label. Options that differ only
+    between problems (a problem file's ``solve:`` defaults) do not split a solver.
     """
+    skip = _run_option_names()
     groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for r in results:
         groups[(r.solver, r.problem_hash)].append(r)
     varying: dict[str, set[str]] = defaultdict(set)
     for (solver, _), runs in groups.items():
-        keys = set().union(*(r.options for r in runs))
+        if len(runs) < 2:
+            continue
+        first = runs[0].options
+        keys = set().union(*(r.options for r in runs)) - skip - varying[solver]
         for k in keys:
-            if len({_option_text(r.options.get(k)) for r in runs}) > 1:
+            v0 = _option_key(first.get(k))
+            if any(_option_key(r.options.get(k)) != v0 for r in runs):
                 varying[solver].add(k)
+    if varying and defaults is None:
+        defaults = option_defaults(varying)
+    defaults = defaults or {}
+    cache: dict[tuple, str] = {}
     labels = []
     for r in results:
         keys = sorted(varying.get(r.solver, ()))
-        if keys:
-            labels.append(r.solver + ":" + ",".join(f"{k}={_option_text(r.options.get(k))}" for k in keys))
-        else:
+        if not keys:
             labels.append(r.solver)
+            continue
+        mine = defaults.get(r.solver, {})
+        shown = tuple((k, _option_key(r.options.get(k))) for k in keys
+                      if not (k in mine and _option_key(mine[k]) == _option_key(r.options.get(k))))
+        key = (r.solver, shown)
+        if key not in cache:
+            cache[key] = r.solver + (":" + ",".join(f"{k}={_option_text(r.options.get(k))}" for k, _ in shown)
+                                     if shown else "")
+        labels.append(cache[key])
     return labels
+
+
+def _same_run(a: Result, b: Result, rel: float = 1e-12) -> bool:
+    if a.status is not b.status or a.iterations != b.iterations:
+        return False
+    fa, fb = a.objective, b.objective
+    if not (_finite(fa) and _finite(fb)):
+        return str(fa) == str(fb)
+    return abs(fa - fb) <= rel * max(abs(fa), abs(fb), 1e-300)
+
+
+def _flag(r: Result):
+    flag = getattr(r, "deterministic", None)
+    return r.extras.get("deterministic") if flag is None else flag
+
+
+def deterministic_groups(results: Sequence[Result], labels: Sequence[str]) -> dict[tuple[str, str], bool]:
+    """``{(problem_hash, label): deterministic}`` for the groups run with several seeds.
+
+    A group is deterministic when its runs say so (``Result.deterministic`` or
+    ``extras["deterministic"]``, all true), else -- runs written before the flag -- when every
+    seed's run is the same run: equal status and iterations, and final objectives equal to
+    1e-12 relative (the same non-finite value counts as equal)."""
+    groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r, lab in zip(results, labels):
+        groups[(r.problem_hash, lab)].append(r)
+    out = {}
+    for key, runs in groups.items():
+        if len({r.seed for r in runs}) < 2:
+            continue
+        flags = {_flag(r) for r in runs}
+        if flags <= {True, False} and flags:
+            out[key] = flags == {True}
+        else:
+            out[key] = all(_same_run(runs[0], r) for r in runs[1:])
+    return out
+
+
+def collapse_repeats(results: Sequence[Result], labels: Sequence[str],
+                     deterministic: Mapping[tuple[str, str], bool] | None = None
+                     ) -> tuple[list[Result], list[str]]:
+    """Results for the profiles with deterministic repeats counted once: on a problem where
+    every solver's runs are deterministic (:func:`deterministic_groups`), each solver keeps
+    one run, the one of median wall time, as the instance of the problem's smallest seed (one
+    instance instead of one per seed). A problem with a stochastic solver keeps all its seeds
+    (a deterministic solver then solves each seed's instance alike)."""
+    if deterministic is None:
+        deterministic = deterministic_groups(results, labels)
+    by_problem: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(results):
+        by_problem[r.problem_hash].append(i)
+    keep: list[int] = []
+    reseed: dict[int, int] = {}
+    for phash, idx in by_problem.items():
+        labs = {labels[i] for i in idx}
+        if not all(deterministic.get((phash, lab), False) for lab in labs):
+            keep += idx
+            continue
+        seed0 = min(results[i].seed for i in idx)
+        for lab in sorted(labs):
+            mine = sorted((i for i in idx if labels[i] == lab), key=lambda i: (results[i].wall_time_s, i))
+            chosen = mine[(len(mine) - 1) // 2]
+            keep.append(chosen)
+            reseed[chosen] = seed0
+    keep.sort()
+    out = [results[i] if i not in reseed or results[i].seed == reseed[i] else results[i].replace(seed=reseed[i])
+           for i in keep]
+    return out, [labels[i] for i in keep]
 
 
 def reference_values(results: Iterable[Result]) -> dict[str, tuple[float, str]]:
@@ -179,22 +312,16 @@ def reference_values(results: Iterable[Result]) -> dict[str, tuple[float, str]]:
             base[r.problem_hash] = float(r.baseline_objective)
         if never_solves(r):
             continue
-        values = [p.objective for p in r.trace] + [r.objective]
-        finite = [v for v in values if _finite(v)]
-        if finite:
-            best[r.problem_hash] = min(best.get(r.problem_hash, math.inf), min(finite))
+        low = r.objective if _finite(r.objective) else math.inf
+        if r.trace:
+            obj = trace_columns(r.trace).objective
+            obj = obj[np.isfinite(obj)]
+            if obj.size:
+                low = min(low, float(obj.min()))
+        if low < math.inf:
+            best[r.problem_hash] = min(best.get(r.problem_hash, math.inf), low)
     out = {h: (v, "best found") for h, v in best.items()}
     out.update({h: (v, "baseline") for h, v in base.items()})
-    return out
-
-
-def _start_values(results: Sequence[Result]) -> dict[tuple[str, int | None], float]:
-    """f(x_0) of traced runs, keyed by (problem_hash, seed) and (problem_hash, None)."""
-    out: dict[tuple[str, int | None], float] = {}
-    for r in results:
-        if r.trace and _finite(r.trace[0].objective):
-            out.setdefault((r.problem_hash, r.seed), r.trace[0].objective)
-            out.setdefault((r.problem_hash, None), r.trace[0].objective)
     return out
 
 
@@ -202,37 +329,7 @@ def _uses_oracle(r: Result) -> bool:
     return bool(r.trace) or r.total_oracle_calls > 0
 
 
-def _run_cost(r: Result, f_l: float, f0: float | None, tau: float, measure: str) -> float:
-    """The Moré-Wild cost of one run: first trace point passing the test, else inf."""
-    if never_solves(r):
-        return math.inf
-    if r.trace:
-        f0 = r.trace[0].objective
-        if not _finite(f0):
-            return math.inf
-        threshold = tau * (f0 - f_l)
-        for p in r.trace:
-            if _finite(p.objective) and p.objective - f_l <= threshold:
-                return float(p.oracle_calls if measure == "oracle_calls" else p.time_s)
-        return math.inf
-    if f0 is None or not _finite(r.objective) or r.objective - f_l > tau * (f0 - f_l):
-        return math.inf
-    return float(r.total_oracle_calls if measure == "oracle_calls" else r.wall_time_s)
-
-
-def solve_costs(results: Iterable[Result], tau: float, measure: str = "oracle_calls"
-                ) -> dict[Instance, dict[str, float]]:
-    """Cost for each solver to solve each instance at tolerance ``tau`` (Moré & Wild 2009).
-
-    Returns ``{Instance(problem, problem_hash, seed, dim): {solver: cost}}`` with every
-    solver of ``results`` present for every instance (``inf`` = not solved; no run, or a
-    run that failed the test). Solvers are keyed by :func:`solver_labels` (configurations
-    of one solver with different options are different solvers); if one label still has
-    several runs on an instance, its cheapest counts. Instances are the
-    ``(problem_hash, seed)`` pairs that any run covers. See the module docstring for
-    ``f_L`` and the test itself.
-    """
-    _check_measure(measure)
+def _check_tau(tau) -> float:
     raw = tau
     try:
         tau = float(tau)
@@ -240,31 +337,133 @@ def solve_costs(results: Iterable[Result], tau: float, measure: str = "oracle_ca
         tau = math.nan
     if not 0 < tau < 1:
         raise OptionError(f"tau must be a number in (0, 1), got {raw!r}", allowed="e.g. 1e-1, 1e-3, 1e-6")
-    results = list(results)
-    labels = solver_labels(results)
-    f_ref = reference_values(results)
-    starts = _start_values(results)
-    if measure == "oracle_calls":
-        answered = {lab for lab, r in zip(labels, results) if not never_solves(r)}
-        users = {lab for lab, r in zip(labels, results) if _uses_oracle(r)}
-        keep = [i for i, lab in enumerate(labels) if lab in users or lab not in answered]
-        results, labels = [results[i] for i in keep], [labels[i] for i in keep]
-    solvers = sorted(set(labels))
-    out: dict[Instance, dict[str, float]] = {}
-    keys: dict[tuple[str, int], Instance] = {}
-    for r, label in zip(results, labels):
-        key = (r.problem_hash, r.seed)
-        if key not in keys:
-            keys[key] = Instance(r.problem, r.problem_hash, r.seed, int(r.problem_dim))
-            out[keys[key]] = {s: math.inf for s in solvers}
-        inst = keys[key]
-        if r.problem_hash not in f_ref:
-            continue
-        f_l = f_ref[r.problem_hash][0]
-        f0 = starts.get((r.problem_hash, r.seed), starts.get((r.problem_hash, None)))
-        cost = _run_cost(r, f_l, f0, tau, measure)
-        out[inst][label] = min(out[inst][label], cost)
-    return dict(sorted(out.items(), key=lambda kv: (kv[0].problem, kv[0].problem_hash, kv[0].seed)))
+    return tau
+
+
+class CostFrame:
+    """The runs of one profile group as numpy columns (built once, then costed for every tau
+    and measure without a Python loop over trace points): per run its instance and solver
+    index, final values and flags, and every trace concatenated with per-run offsets.
+
+    ``refused``: ``(problem name, solver)`` pairs the solver refused (``ResultStore.skipped()``);
+    their instances are *not applicable* to that solver (cost ``nan``), not failures.
+    """
+
+    def __init__(self, results: Sequence[Result], labels: Sequence[str] | None = None,
+                 refused: Iterable[tuple[str, str]] = ()):
+        results = list(results)
+        self.results = results
+        self.labels = list(labels) if labels is not None else solver_labels(results)
+        n = len(results)
+        self.solvers = sorted(set(self.labels))
+        sidx = {s: j for j, s in enumerate(self.solvers)}
+        keys: dict[tuple[str, int], int] = {}
+        inst_of = np.empty(n, dtype=np.int64)
+        instances: list[Instance] = []
+        for i, r in enumerate(results):
+            key = (r.problem_hash, r.seed)
+            if key not in keys:
+                keys[key] = len(instances)
+                instances.append(Instance(r.problem, r.problem_hash, r.seed, int(r.problem_dim)))
+            inst_of[i] = keys[key]
+        order = sorted(range(len(instances)), key=lambda k: (instances[k].problem, instances[k].problem_hash,
+                                                             instances[k].seed))
+        rank = np.empty(len(instances), dtype=np.int64)
+        rank[order] = np.arange(len(instances))
+        self.instances = [instances[k] for k in order]
+        self.inst = rank[inst_of] if n else inst_of
+        self.solver = np.array([sidx[lab] for lab in self.labels], dtype=np.int64)
+        self.never = np.array([never_solves(r) for r in results], dtype=bool)
+        self.uses_oracle = np.array([_uses_oracle(r) for r in results], dtype=bool)
+        self.final = np.array([r.objective for r in results], dtype=float)
+        self.wall = np.array([r.wall_time_s for r in results], dtype=float)
+        self.calls = np.array([r.total_oracle_calls for r in results], dtype=float)
+        refs = reference_values(results)
+        self.f_l = np.array([refs[r.problem_hash][0] if r.problem_hash in refs else math.nan for r in results])
+        cols = [trace_columns(r.trace) for r in results]
+        lens = np.array([len(c) for c in cols], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if n else lens
+        self.lens = lens
+        cat = (lambda name: np.concatenate([getattr(c, name) for c in cols]).astype(float)) if n else \
+            (lambda name: np.zeros(0))
+        self.t_obj, self.t_calls, self.t_time = cat("objective"), cat("oracle_calls"), cat("time_s")
+        # f(x_0): a traced run's own first point; an untraced run borrows one (same seed preferred)
+        f0 = np.full(n, math.nan)
+        traced = lens > 0
+        f0[traced] = self.t_obj[self.starts[traced]]
+        borrow: dict[tuple[str, int | None], float] = {}
+        for i in np.flatnonzero(traced & np.isfinite(f0)):
+            r = results[i]
+            borrow.setdefault((r.problem_hash, r.seed), f0[i])
+            borrow.setdefault((r.problem_hash, None), f0[i])
+        for i in np.flatnonzero(~traced):
+            r = results[i]
+            f0[i] = borrow.get((r.problem_hash, r.seed), borrow.get((r.problem_hash, None), math.nan))
+        self.f0 = f0
+        names = {(p, s.split(":")[0]) for p, s in refused}
+        self.na = np.zeros((len(self.instances), len(self.solvers)), dtype=bool)
+        for k, inst in enumerate(self.instances):
+            for j, s in enumerate(self.solvers):
+                if (inst.problem, s.split(":")[0]) in names:
+                    self.na[k, j] = True
+        self.dims = np.array([inst.dim for inst in self.instances], dtype=float)
+
+    def costs(self, tau: float, measure: str = "oracle_calls") -> tuple[list[str], np.ndarray]:
+        """``(solvers, t)``: ``t[instance, solver]`` the Moré-Wild cost (``inf`` unsolved, ``nan``
+        not applicable: refused); with ``measure="oracle_calls"`` the solvers that never use the
+        oracle are left out (see the module docstring)."""
+        _check_measure(measure)
+        tau = _check_tau(tau)
+        n = len(self.results)
+        cost = np.full(n, math.inf)
+        thr = tau * (self.f0 - self.f_l)
+        ok_run = ~self.never & np.isfinite(self.f_l) & np.isfinite(self.f0)
+        traced = self.lens > 0
+        if self.t_obj.size:
+            run_of = np.repeat(np.arange(n), self.lens)
+            with np.errstate(invalid="ignore"):
+                passing = np.isfinite(self.t_obj) & (self.t_obj - self.f_l[run_of] <= thr[run_of])
+            hits = np.flatnonzero(passing)
+            pos = np.searchsorted(hits, self.starts)
+            first = hits[np.minimum(pos, max(hits.size - 1, 0))] if hits.size else np.zeros(n, dtype=np.int64)
+            found = traced & ok_run & (pos < hits.size)
+            found &= np.where(found, first < self.starts + self.lens, False)
+            values = self.t_calls if measure == "oracle_calls" else self.t_time
+            cost[found] = values[first[found]]
+        with np.errstate(invalid="ignore"):
+            plain = ~traced & ok_run & np.isfinite(self.final) & (self.final - self.f_l <= thr)
+        cost[plain] = (self.calls if measure == "oracle_calls" else self.wall)[plain]
+        cols = np.arange(len(self.solvers))
+        if measure == "oracle_calls":
+            answered = np.zeros(len(self.solvers), bool)
+            users = np.zeros(len(self.solvers), bool)
+            np.logical_or.at(answered, self.solver, ~self.never)
+            np.logical_or.at(users, self.solver, self.uses_oracle)
+            cols = np.flatnonzero(users | ~answered)
+        t = np.full((len(self.instances), len(self.solvers)), math.inf)
+        np.minimum.at(t, (self.inst, self.solver), cost)
+        t[self.na & np.isinf(t)] = math.nan
+        return [self.solvers[j] for j in cols], t[:, cols]
+
+
+def solve_costs(results: Iterable[Result], tau: float, measure: str = "oracle_calls", *,
+                refused: Iterable[tuple[str, str]] = ()) -> dict[Instance, dict[str, float]]:
+    """Cost for each solver to solve each instance at tolerance ``tau`` (Moré & Wild 2009).
+
+    Returns ``{Instance(problem, problem_hash, seed, dim): {solver: cost}}`` with every
+    solver of ``results`` present for every instance (``inf`` = not solved; no run, or a
+    run that failed the test; ``nan`` = not applicable: the pair is in ``refused``, as
+    ``(problem name, solver)``). Solvers are keyed by :func:`solver_labels` (configurations
+    of one solver with different options are different solvers); if one label still has
+    several runs on an instance, its cheapest counts. Instances are the
+    ``(problem_hash, seed)`` pairs that any run covers. See the module docstring for
+    ``f_L`` and the test itself. (:class:`CostFrame` is the same, for many taus at once.)
+    """
+    _check_measure(measure)
+    _check_tau(tau)
+    frame = CostFrame(list(results), refused=refused)
+    solvers, t = frame.costs(tau, measure)
+    return {inst: dict(zip(solvers, row.tolist())) for inst, row in zip(frame.instances, t)}
 
 
 def _matrix(costs: Mapping[Instance, Mapping[str, float]]) -> tuple[list[str], np.ndarray]:
@@ -287,24 +486,28 @@ def performance_ratios(costs: Mapping[Instance, Mapping[str, float]]) -> dict[In
 def _ratios(t: np.ndarray) -> np.ndarray:
     if t.shape[1] == 0:
         return t.copy()
-    best = t.min(axis=1, keepdims=True)
+    filled = np.where(np.isnan(t), math.inf, t)        # nan: not applicable (a refused pair)
+    best = filled.min(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = t / best
     r[(t == 0) & (best == 0)] = 1.0
-    r[~np.isfinite(t)] = math.inf
+    r[np.isinf(t)] = math.inf
+    r[np.isnan(t)] = math.nan
     return r
 
 
 def _step_curves(values: np.ndarray, solvers: list[str], alphas) -> tuple[np.ndarray, dict, dict]:
-    """Fraction of rows with ``values[:, s] <= alpha`` for each alpha (right-continuous)."""
-    n = values.shape[0]
+    """Fraction of rows with ``values[:, s] <= alpha`` for each alpha (right-continuous),
+    over the rows where ``values[:, s]`` is not ``nan`` (instances the solver accepts)."""
     if alphas is None:
         finite = values[np.isfinite(values)]
         alphas = np.unique(finite)
     alphas = np.asarray(alphas, dtype=float).reshape(-1)
     curves, solved = {}, {}
     for j, s in enumerate(solvers):
-        col = np.sort(values[:, j])
+        col = values[:, j]
+        col = np.sort(col[~np.isnan(col)])
+        n = col.size
         counts = np.searchsorted(col, alphas, side="right")
         curves[s] = counts / n if n else np.zeros_like(alphas)
         solved[s] = float(np.isfinite(col).sum() / n) if n else 0.0
@@ -315,9 +518,9 @@ def performance_profile(costs: Mapping[Instance, Mapping[str, float]], alphas: S
                         *, tau: float | None = None, measure: str = "oracle_calls") -> Profile:
     """Dolan & Moré (2002) performance profile.
 
-    rho_s(alpha) = |{p in P : r_{p,s} <= alpha}| / |P|, with r_{p,s} the performance
-    ratio (:func:`performance_ratios`); P is every instance of ``costs``, including those
-    no solver solved. ``rho_s(1)`` is the fraction where ``s`` is (one of) the cheapest,
+    rho_s(alpha) = |{p in P_s : r_{p,s} <= alpha}| / |P_s|, with r_{p,s} the performance
+    ratio (:func:`performance_ratios`); P_s is every instance of ``costs`` that ``s``
+    accepts (cost not ``nan``), including those no solver solved. ``rho_s(1)`` is the fraction where ``s`` is (one of) the cheapest,
     ``rho_s(inf)`` the fraction it solves. ``alphas`` default: every finite ratio, sorted
     (the breakpoints, starting at 1 when anything is solved). ``tau``/``measure`` only label
     the result.
@@ -326,8 +529,7 @@ def performance_profile(costs: Mapping[Instance, Mapping[str, float]], alphas: S
     profiles", Math. Program. 91 (2002) 201-213.
     """
     solvers, t = _matrix(costs)
-    alphas_, curves, solved = _step_curves(_ratios(t), solvers, alphas)
-    return Profile("performance", measure, tau, alphas_, curves, solved, t.shape[0])
+    return matrix_profile("performance", solvers, t, None, alphas, tau=tau, measure=measure)
 
 
 def data_profile(costs: Mapping[Instance, Mapping[str, float]], alphas: Sequence[float] | None = None,
@@ -335,7 +537,7 @@ def data_profile(costs: Mapping[Instance, Mapping[str, float]], alphas: Sequence
                  measure: str = "oracle_calls") -> Profile:
     """Moré & Wild (2009) data profile.
 
-    d_s(alpha) = |{p in P : t_{p,s} / (n_p + 1) <= alpha}| / |P|: the fraction of instances
+    d_s(alpha) = |{p in P_s : t_{p,s} / (n_p + 1) <= alpha}| / |P_s|: the fraction of instances
     solved within alpha "simplex gradients" (units of n_p + 1 oracle calls, n_p the
     problem's number of unknowns, ``Instance.dim``). ``normalize`` (default: ``True``
     for ``measure="oracle_calls"``, ``False`` for ``"time"``, whose alpha is then plain
@@ -347,10 +549,22 @@ def data_profile(costs: Mapping[Instance, Mapping[str, float]], alphas: Sequence
     """
     _check_measure(measure)
     solvers, t = _matrix(costs)
+    dims = np.array([inst.dim for inst in costs], dtype=float)
+    return matrix_profile("data", solvers, t, dims, alphas, normalize=normalize, tau=tau, measure=measure)
+
+
+def matrix_profile(kind: str, solvers: list[str], t: np.ndarray, dims: np.ndarray | None,
+                   alphas: Sequence[float] | None = None, *, normalize: bool | None = None,
+                   tau: float | None = None, measure: str = "oracle_calls") -> Profile:
+    """:func:`performance_profile` (``kind="performance"``) or :func:`data_profile`
+    (``"data"``, ``dims``: n_p per row) of a cost matrix ``t[instance, solver]``
+    (:meth:`CostFrame.costs`)."""
+    if kind == "performance":
+        alphas_, curves, solved = _step_curves(_ratios(t), solvers, alphas)
+        return Profile("performance", measure, tau, alphas_, curves, solved, t.shape[0])
     if normalize is None:
         normalize = measure == "oracle_calls"
     if normalize:
-        dims = np.array([inst.dim for inst in costs], dtype=float).reshape(-1, 1)
-        t = t / (dims + 1.0)
+        t = t / (np.asarray(dims, dtype=float).reshape(-1, 1) + 1.0)
     alphas_, curves, solved = _step_curves(t, solvers, alphas)
     return Profile("data", measure, tau, alphas_, curves, solved, t.shape[0])

@@ -9,7 +9,12 @@ cvxpy is imported only here, and only when a baseline is asked for. The answer i
 """
 from __future__ import annotations
 
-__all__ = ["compute_baseline", "NoBaseline", "Reference", "ReferenceStatus"]
+__all__ = ["compute_baseline", "NoBaseline", "Reference", "ReferenceStatus", "cache_dir", "cached_baseline",
+           "cache_baseline"]
+
+import json
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -144,3 +149,61 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
     elif status is ReferenceStatus.INACCURATE and polished and cert.value <= spec.tolerance:
         status = ReferenceStatus.CERTIFIED
     return ref.replace(status=status, x=x, objective=objective, certificate=cert, polished=polished, message=message)
+
+
+# -- the baseline cache (compare) ----------------------------------------------------------
+# A baseline depends only on the problem's content (its content hash covers the YAML, the
+# overrides and every data file), so compare keeps each answer in one small JSON file per
+# hash, shared by every store: a second compare of the same problems, into any store,
+# computes no baseline. Answers that may change on a retry (failed, time_limit) are not kept.
+CACHE_FORMAT = 1
+_CACHED_STATUSES = {"certified", "inaccurate", "local", "declared", "none", "infeasible", "unbounded"}
+
+
+def cache_dir() -> Path:
+    """``$SOLVERHUB_CACHE/baselines-v1``, default ``$XDG_CACHE_HOME/solverhub`` (``~/.cache/solverhub``)."""
+    root = os.environ.get("SOLVERHUB_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "solverhub")
+    return Path(root) / f"baselines-v{CACHE_FORMAT}"
+
+
+def cached_baseline(problem_hash: str) -> dict | None:
+    """The cached answer ``{problem, status, objective, message}`` for this content hash, or None."""
+    if not problem_hash.isalnum():
+        return None
+    try:
+        data = json.loads((cache_dir() / f"{problem_hash}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("status") not in _CACHED_STATUSES:
+        return None
+    objective = data.get("objective")
+    if objective is not None and not isinstance(objective, (int, float)):
+        return None
+    return data
+
+
+def cache_baseline(problem_hash: str, problem: str, status: str, objective: float | None, message: str) -> bool:
+    """Keep a baseline answer (atomically: a temporary file renamed into place); False when
+    the status is not kept or the cache folder cannot be written (the compare goes on)."""
+    if status not in _CACHED_STATUSES or not problem_hash.isalnum():
+        return False
+    import tempfile
+    folder = cache_dir()
+    text = json.dumps({"problem": problem, "status": status, "objective": objective, "message": message})
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{problem_hash}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, folder / f"{problem_hash}.json")
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError:
+        return False
+    return True

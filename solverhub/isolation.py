@@ -46,7 +46,8 @@ the rest is not shown; ``compare`` shows none of it.
 """
 from __future__ import annotations
 
-__all__ = ["OutputCapture", "Supervised", "IsolatedWorker", "run_forked", "solve_isolated", "describe_exit",
+__all__ = ["OutputCapture", "Supervised", "IsolatedWorker", "ForkedWorker", "fork_threads", "can_fork_workers",
+           "run_forked", "solve_isolated", "describe_exit",
            "hard_limit_s", "HEAD_BYTES", "TAIL_BYTES", "PASSTHROUGH_BYTES", "SETUP_LIMIT_S"]
 
 import atexit
@@ -632,8 +633,34 @@ def _watch_parent(parent: int) -> None:
             os._exit(70)
 
 
+def _serve(inbox: Connection, outbox: Connection, problems: dict | None, max_threads: int | None) -> None:
+    """A worker's loop: receive a task, run it (``bench.tasks.execute``), send its answer."""
+    from .bench.tasks import execute
+
+    def begin(info: dict) -> None:
+        outbox.send_bytes(_dumps({"t": "begin", "info": info}))
+
+    while True:
+        try:
+            task = inbox.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        if task is None:
+            os._exit(0)         # nothing to clean up: skip the interpreter's (torch's) teardown
+        payload = execute(task, on_begin=begin, problems=problems, max_threads=max_threads)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        try:
+            outbox.send_bytes(_dumps({"t": "done", "payload": payload}))
+        except (BrokenPipeError, OSError):
+            os._exit(0)
+
+
 def _worker_main() -> None:  # pragma: no cover - runs in the worker process
-    """Entry point of an :class:`IsolatedWorker` process: ``argv[1:3]`` are the control fds."""
+    """Entry point of a spawned :class:`IsolatedWorker`: ``argv[1:3]`` are the control fds."""
     inbox = Connection(int(sys.argv[1]), writable=False)
     outbox = Connection(int(sys.argv[2]), readable=False)
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C: the supervising process decides
@@ -651,66 +678,120 @@ def _worker_main() -> None:  # pragma: no cover - runs in the worker process
         get_registry().solvers  # noqa: B018 - import the plugins now
     except BaseException:  # noqa: BLE001 - the runs will report it
         pass
-    from .bench.tasks import run_task
+    _serve(inbox, outbox, None, None)
 
-    def begin(info: dict) -> None:
-        outbox.send_bytes(_dumps({"t": "begin", "info": info}))
 
-    while True:
-        try:
-            task = inbox.recv()
-        except (EOFError, OSError):
-            os._exit(0)
-        if task is None:
-            os._exit(0)         # nothing to clean up: skip the interpreter's (torch's) teardown
-        payload = run_task(task, on_begin=begin)
-        for stream in (sys.stdout, sys.stderr):
+def _forked_main(inbox_r: int, ctl_w: int, out_w: int, parent: int, problems: dict | None,
+                 max_threads: int | None, close_fds) -> None:  # pragma: no cover - the forked worker
+    code = 0
+    try:
+        for fd in close_fds:            # the other workers' pipes: their EOFs must not wait for us
             try:
-                stream.flush()
-            except Exception:  # noqa: BLE001
+                os.close(fd)
+            except OSError:
                 pass
-        try:
-            outbox.send_bytes(_dumps({"t": "done", "payload": payload}))
-        except (BrokenPipeError, OSError):
-            os._exit(0)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.close(out_w)
+        _set_pdeathsig(parent)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:                        # Ctrl-C: the supervising process decides (it kills us)
+                signal.signal(sig, signal.SIG_IGN if sig == signal.SIGINT else signal.SIG_DFL)
+            except (ValueError, OSError):
+                pass
+        enc = getattr(sys.stdout, "encoding", None) or "utf-8"
+        sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, encoding=enc, errors="backslashreplace", closefd=False)
+        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, encoding=enc, errors="backslashreplace", closefd=False)
+        import faulthandler
+        faulthandler.enable(file=sys.stderr)     # into the capture, not a copy of the parent's fd 2
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+        _serve(Connection(inbox_r, writable=False), Connection(ctl_w, readable=False), problems, max_threads)
+    except BaseException:  # noqa: BLE001 - never return into the parent's code
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def fork_threads(jobs: int) -> int:
+    """Torch intra-op threads for each of ``jobs`` forked workers: the cores shared out when this
+    process has no other thread (so no OpenMP pool that a fork would break), else 1 (as
+    PyTorch's own DataLoader workers do)."""
+    try:
+        alone = len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        alone = threading.active_count() == 1 and "torch" not in sys.modules
+    return max(1, (os.cpu_count() or 1) // max(1, jobs)) if alone else 1
+
+
+def can_fork_workers(device: str = "cpu") -> bool:
+    """Whether compare workers may be forked from this process: POSIX, and no CUDA (a CUDA
+    worker is spawned: a fork cannot use a CUDA context, nor one its parent initialised)."""
+    if not hasattr(os, "fork") or str(device).startswith("cuda"):
+        return False
+    torch = sys.modules.get("torch")
+    return not (torch is not None and torch.cuda.is_initialized())
 
 
 class IsolatedWorker:
     """A worker process for compare tasks (see the module docstring), supervised from here.
 
-    ``submit(task)``, then feed ``step(ready)`` (or call ``run(task)``); each finished task
-    gives ``(task, result_json, alive)``: the Result carries the run's captured output; a
-    run past its hard limit is ``time_limit``, a dead worker ``failed``; ``alive`` False
-    means the worker is gone and must be replaced."""
+    This one is a fresh interpreter (``subprocess``); :class:`ForkedWorker` is a fork of
+    this process. ``submit(task)``, then feed ``step(ready)`` (or call ``run(task)``); each
+    finished task gives ``(task, answer_json, alive)``: a run's Result carries its captured
+    output; a run past its hard limit is ``time_limit``, a dead worker ``failed``; ``alive``
+    False means the worker is gone and must be replaced. ``device``: what the worker's runs
+    use (a GPU worker is pinned to ``cuda:i``)."""
 
-    def __init__(self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES):
-        self.head, self.tail = head, tail
+    def __init__(self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES, device: str | None = None, **start):
+        self.head, self.tail, self.device = head, tail, device
+        self.process, inbox_w, ctl_r, out_r = self._start(**start)
+        self.inbox = Connection(inbox_w, readable=False)
+        self.sup = Supervised(self.process, Connection(ctl_r, writable=False), {out_r: "stdout"},
+                              OutputCapture(head, tail))
+        self.task = None
+        self._started()
+
+    def _start(self):
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
         out_r, out_w = os.pipe()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         try:
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-c", "from solverhub.isolation import _worker_main; _worker_main()",
                  str(p2c_r), str(c2p_w)], stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
                 pass_fds=(p2c_r, c2p_w), env=env, close_fds=True)
         finally:
             for fd in (p2c_r, c2p_w, out_w):
                 os.close(fd)
-        self.inbox = Connection(p2c_w, readable=False)
-        self.sup = Supervised(self.process, Connection(c2p_r, writable=False), {out_r: "stdout"},
-                              OutputCapture(head, tail))
-        self.task = None
+        return process, p2c_w, c2p_r, out_r
+
+    def _started(self) -> None:
         try:
-            self.inbox.send(list(sys.path))
+            self.inbox.send(list(sys.path))       # the worker imports what this process can
         except OSError:
             pass
+
+    def fds(self) -> list[int]:
+        """This worker's descriptors held here (a worker forked later closes them)."""
+        out = [*self.sup.outputs]
+        for conn in (self.sup.conn, self.inbox):
+            try:
+                out.append(conn.fileno())
+            except OSError:
+                pass
+        if self.sup.pidfd is not None:
+            out.append(self.sup.pidfd)
+        return out
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def submit(self, task) -> None:
+        if self.device is not None and hasattr(task, "device") and task.device != self.device:
+            import dataclasses
+            task = dataclasses.replace(task, device=self.device)
         self.task = task
         self.sup.arm(task.time_limit_s, OutputCapture(self.head, self.tail))
         try:
@@ -735,34 +816,33 @@ class IsolatedWorker:
         return self._finish(self.sup.expire())
 
     def run(self, task) -> tuple[str, bool]:
-        """Run one task here and now: ``(result_json, alive)``."""
+        """Run one task here and now: ``(answer_json, alive)``."""
         self.submit(task)
         _, payload, alive = self._finish(supervise(self.sup))
         return payload, alive
 
     def _finish(self, state: str) -> tuple[Any, str, bool]:
-        from .bench.tasks import failed_result
+        from .bench.tasks import BaselineTask, failed_baseline, failed_result
         from .result import Result, Status
         task, self.task = self.task, None
         sup = self.sup
         output = sup.capture.text()
-        if state == "done" and sup.message.get("t") == "done":
-            result = Result.from_json(sup.message["payload"])
-            alive = True
-        elif state == "done":       # the worker never sends anything else; a confused worker is replaced
-            result = failed_result(task, Status.FAILED, sup.message.get("message") or "worker process failed",
-                                   sup.elapsed_s)
-            alive = False
+        ok = state == "done" and sup.message.get("t") == "done"
+        alive = ok
+        if state == "done" and not ok:      # the worker never sends anything else; a confused worker is replaced
+            status, message = "failed", sup.message.get("message") or "worker process failed"
         elif state == "time_limit":
-            result = failed_result(task, Status.TIME_LIMIT, f"killed after {sup.elapsed_s:.1f} s "
-                                   f"(time_limit_s={sup.limit_s:g})", sup.elapsed_s)
-            alive = False
+            status, message = "time_limit", f"killed after {sup.elapsed_s:.1f} s (time_limit_s={sup.limit_s:g})"
+        elif not ok:
+            status, message = "failed", f"worker process died: {describe_exit(sup.exit_code)}"
+        if isinstance(task, BaselineTask):
+            return task, (sup.message["payload"] if ok else failed_baseline(task, status, message)), alive
+        if ok:
+            result = Result.from_json(sup.message["payload"])
         else:
-            result = failed_result(task, Status.FAILED, f"worker process died: {describe_exit(sup.exit_code)}",
-                                   sup.elapsed_s)
-            alive = False
-        if state != "done" and sup.begin_info:
-            result = result.replace(solver_version=sup.begin_info.get("solver_version", result.solver_version))
+            result = failed_result(task, Status(status), message, sup.elapsed_s)
+            if sup.begin_info:
+                result = result.replace(solver_version=sup.begin_info.get("solver_version", result.solver_version))
         return task, result.replace(captured_output=output).to_json(), alive
 
     def close(self, timeout: float = 2.0) -> None:
@@ -770,11 +850,9 @@ class IsolatedWorker:
             self.inbox.send(None)
         except OSError:
             pass
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        if _wait_exit(self.process, timeout) is None:
             self.process.kill()
-            self.process.wait(timeout=5)
+            _wait_exit(self.process, 5)
         try:
             self.inbox.close()
         except OSError:
@@ -782,13 +860,45 @@ class IsolatedWorker:
         self.sup.close()
 
     def kill(self) -> None:
-        self.process.kill()
         try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+            self.process.kill()
+        except OSError:
             pass
+        _wait_exit(self.process, 5)
         try:
             self.inbox.close()
         except OSError:
             pass
         self.sup.close()
+
+
+class ForkedWorker(IsolatedWorker):
+    """A persistent worker **forked** from this process: it starts in milliseconds with
+    torch, the plugins and every Problem this process loaded already in memory
+    (``problems``: content hash -> Problem, read by the runs instead of the files).
+    ``threads``: its torch intra-op threads (:func:`fork_threads`); ``close_fds``: the
+    descriptors of the other workers, closed in the child."""
+
+    def _start(self, problems: dict | None = None, threads: int | None = None, close_fds=()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        _reap_exiting()
+        _prctl()
+        p2c_r, p2c_w = os.pipe()
+        c2p_r, c2p_w = os.pipe()
+        out_r, out_w = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            for fd in (p2c_w, c2p_r, out_r):
+                os.close(fd)
+            _forked_main(p2c_r, c2p_w, out_w, parent, problems, threads, list(close_fds))
+        for fd in (p2c_r, c2p_w, out_w):
+            os.close(fd)
+        return _Forked(pid), p2c_w, c2p_r, out_r
+
+    def _started(self) -> None:
+        pass

@@ -81,12 +81,17 @@ def _cli(*args, env_path=None, **kw):
                           env=env, cwd=ROOT, **kw)
 
 
-def _rows(store_path):
+def _keys(store_path):
     db = sqlite3.connect(store_path, timeout=60)
     try:
-        return db.execute("SELECT key, solver, status, options, result FROM runs").fetchall()
+        return [row[0] for row in db.execute("SELECT key FROM runs")]
     finally:
         db.close()
+
+
+def _results(store_path):
+    with ResultStore(store_path) as store:
+        return {rec.key: rec.result for rec in store.records()}
 
 
 def test_misbehaving_runs_are_recorded_and_the_compare_goes_on(crashy_path, tmp_path):
@@ -96,8 +101,7 @@ def test_misbehaving_runs_are_recorded_and_the_compare_goes_on(crashy_path, tmp_
                 "--time-limit-s", "1", "--jobs", "2", "--store", store, "--no-baseline",
                 "--report", tmp_path / "report", env_path=crashy_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    status = {json.loads(opts).get("mode", "gd"): (st, json.loads(res)["message"])
-              for _, _, st, opts, res in _rows(store)}
+    status = {r.options.get("mode", "gd"): (r.status.value, r.message) for r in _results(store).values()}
     assert status["raise"][0] == "failed" and "deliberate crash" in status["raise"][1]
     assert status["exit"][0] == "failed" and "exit code 3" in status["exit"][1]
     assert status["hang"][0] == "time_limit" and "killed" in status["hang"][1]
@@ -117,22 +121,22 @@ def test_resume_after_kill_9_completes_without_duplicates(crashy_path, tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            if store.exists() and len(_rows(store)) >= 2:
+            if store.exists() and len(_keys(store)) >= 2:
                 break
         except sqlite3.OperationalError:      # the store is being created by the compare
             pass
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)          # the compare and its workers, mid-run
     proc.wait()
-    partial = len(_rows(store))
+    partial = len(_keys(store))
     assert 2 <= partial < 8, partial
     again = _cli(*args, env_path=crashy_path, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"{partial} already in" in again.stdout
-    rows = _rows(store)
-    keys = [r[0] for r in rows]
+    rows = _results(store)
+    keys = _keys(store)
     assert len(rows) == 8 and len(set(keys)) == 8
-    assert {json.loads(r[4])["seed"] for r in rows} == set(range(8))
+    assert {r.seed for r in rows.values()} == set(range(8))
 
 
 def test_plan_skips_refusals_and_checks_options_first(tmp_path):

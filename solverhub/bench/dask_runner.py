@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 from ..errors import OptionError
 from ..result import Status
-from .tasks import RunTask, failed_result
+from .tasks import BaselineTask, RunTask, failed_baseline, failed_result
 
 _IDLE: list = []            # (IsolatedWorker, idle since) of this (Dask worker) process, free for the next task
 _IDLE_LOCK = threading.Lock()
@@ -27,8 +27,8 @@ IDLE_TIMEOUT_S = 60.0       # an idle worker (a few hundred MB) is closed after 
 _reaper: threading.Thread | None = None
 
 
-def run_task_isolated(task: RunTask) -> str:
-    """What a Dask worker executes: ``run_task`` in a child process under the hard limit."""
+def run_task_isolated(task: RunTask | BaselineTask) -> str:
+    """What a Dask worker executes: a run (or a baseline) in a child process under the hard limit."""
     from ..isolation import IsolatedWorker
     with _IDLE_LOCK:
         worker = _IDLE.pop()[0] if _IDLE else None
@@ -46,7 +46,7 @@ def run_task_isolated(task: RunTask) -> str:
         _park(worker)
     else:
         worker.kill()
-    return _where(payload)
+    return payload if isinstance(task, BaselineTask) else _where(payload)
 
 
 def _park(worker) -> None:
@@ -99,7 +99,7 @@ def _close_idle() -> None:
         w.close(timeout=1.0)
 
 
-def run_on_dask(tasks: Sequence[RunTask], address, record: Callable[[RunTask, str], None]) -> None:
+def run_on_dask(tasks: Sequence[RunTask | BaselineTask], address, record: Callable[[RunTask, str], None]) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -116,7 +116,9 @@ def run_on_dask(tasks: Sequence[RunTask], address, record: Callable[[RunTask, st
             try:
                 payload = future.result()
             except Exception as err:  # noqa: BLE001 - a lost worker or cancelled task
-                payload = failed_result(task, Status.FAILED, f"dask: {type(err).__name__}: {err}").to_json()
+                why = f"dask: {type(err).__name__}: {err}"
+                payload = (failed_baseline(task, "failed", why) if isinstance(task, BaselineTask)
+                           else failed_result(task, Status.FAILED, why).to_json())
             record(task, payload)
     finally:
         if own:

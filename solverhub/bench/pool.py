@@ -1,18 +1,23 @@
-"""A small pool of worker processes with a hard per-run time limit and per-run output capture.
+"""A pool of persistent worker processes with a hard per-run time limit and per-run output capture.
 
-Unlike ``concurrent.futures``, one hung or crashed worker can be killed and
-replaced without losing the others: a run that outlives its limit is recorded
-``time_limit``, a worker that dies is recorded ``failed`` with its exit code or
-signal. Workers are :class:`solverhub.isolation.IsolatedWorker` processes (fresh
-interpreters, not forks: torch's thread pools do not survive a fork) that import
-torch and the plugins once, and report when a run begins, so the time limit
-counts the run and not the start-up. A worker's stdout and stderr are a pipe
-read here: each run's output is kept, bounded (``Result.captured_output``), and
-never reaches the terminal.
+Workers are started once per compare and run one task after the other. On CPU they
+are **forked** from the compare process (:class:`~solverhub.isolation.ForkedWorker`),
+which has already imported torch, solverhub and the plugins and loaded every problem
+while planning: a worker starts in milliseconds and reads its problems from memory.
+For CUDA (a fork cannot use CUDA) and where ``fork`` does not exist, workers are fresh
+interpreters (:class:`~solverhub.isolation.IsolatedWorker`) that import once and load
+each problem once. Unlike ``concurrent.futures``, one hung or crashed worker is killed
+and replaced without losing the others: a run that outlives its limit is recorded
+``time_limit``, a worker that dies is recorded ``failed`` with its exit code or signal.
+A worker's stdout and stderr are a pipe read here: each run's output is kept, bounded
+(``Result.captured_output``), and never reaches the terminal.
+
+Baselines (:class:`~solverhub.bench.tasks.BaselineTask`) go through the same workers,
+under the same limits: the first worker takes them first, the others start on runs.
 """
 from __future__ import annotations
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerPool", "assign_devices"]
 
 import time
 from collections import deque
@@ -20,31 +25,87 @@ from multiprocessing.connection import wait
 from typing import Callable, Iterable
 
 from ..isolation import HARD_LIMIT_GRACE_S, IsolatedWorker  # noqa: F401 - HARD_LIMIT_GRACE_S re-exported
-from .tasks import RunTask
+from .tasks import BaselineTask
+
+TICK_S = 0.5        # with a ``tick`` callback: the longest the loop waits without calling it
+
+
+def assign_devices(device: str, jobs: int, gpus: int) -> list[str]:
+    """The device of each worker: ``jobs`` CPU workers for ``cpu``; for ``cuda`` one worker
+    per GPU (``cuda:0`` .. ``cuda:{gpus-1}``), or ``jobs`` workers dealt round-robin over
+    the GPUs when ``jobs`` is larger; a named GPU (``cuda:1``) takes every worker."""
+    jobs = max(1, int(jobs))
+    if device == "cuda":
+        if gpus < 1:
+            raise ValueError("device 'cuda' with no GPU")
+        return [f"cuda:{i % gpus}" for i in range(max(jobs, gpus))]
+    return [device] * jobs
+
+
+def preload() -> None:
+    """Import what every run needs once, here, before workers are forked from this process."""
+    import torch  # noqa: F401
+
+    from .. import api  # noqa: F401
+    from ..registry import get_registry
+    from . import tasks  # noqa: F401
+    get_registry().solvers  # noqa: B018
 
 
 class WorkerPool:
-    """``jobs`` worker processes running :func:`solverhub.bench.tasks.run_task`."""
+    """Persistent workers running :func:`solverhub.bench.tasks.execute`, one per entry of
+    ``devices`` (default ``jobs`` CPU workers). ``problems``: content hash -> Problem,
+    inherited by forked workers."""
 
-    def __init__(self, jobs: int = 1):
-        self.jobs = max(1, int(jobs))
+    def __init__(self, jobs: int = 1, *, devices: list[str] | None = None, problems: dict | None = None):
+        self.devices = list(devices) if devices else ["cpu"] * max(1, int(jobs))
+        self.jobs = len(self.devices)
+        self.problems = problems
+        self.started = 0            # workers started, replacements included
 
-    def run(self, tasks: Iterable[RunTask], on_result: Callable[[RunTask, str], None]) -> None:
-        queue = deque(tasks)
-        workers: list[IsolatedWorker] = [IsolatedWorker() for _ in range(min(self.jobs, len(queue)))]
+    def _new_worker(self, index: int, others) -> IsolatedWorker:
+        from ..isolation import ForkedWorker, can_fork_workers, fork_threads
+        device = self.devices[index]
+        self.started += 1
+        if can_fork_workers(device):
+            return ForkedWorker(device=device, problems=self.problems, threads=fork_threads(self.jobs),
+                                close_fds=[fd for w in others if w is not None for fd in w.fds()])
+        return IsolatedWorker(device=device)
+
+    def run(self, tasks: Iterable, on_result: Callable[[object, str], None],
+            tick: Callable[[], None] | None = None) -> None:
+        """Run every task; ``on_result(task, answer_json)`` as each finishes (in this process);
+        ``tick()`` at least every ``TICK_S`` (a progress display)."""
+        tasks = list(tasks)
+        baselines = deque(t for t in tasks if isinstance(t, BaselineTask))
+        runs = deque(t for t in tasks if not isinstance(t, BaselineTask))
+        workers: list[IsolatedWorker | None] = [None] * min(self.jobs, len(tasks))
+
+        def next_task(i: int):
+            first, second = (baselines, runs) if i == 0 else (runs, baselines)
+            return (first or second).popleft()
+
+        from ..isolation import can_fork_workers
+        if workers and any(can_fork_workers(d) for d in self.devices):
+            preload()
         try:
-            while queue or any(w.task is not None for w in workers):
+            for i in range(len(workers)):
+                workers[i] = self._new_worker(i, workers)
+            while baselines or runs or any(w.task is not None for w in workers):
                 for i, w in enumerate(workers):
-                    if w.task is None and queue:
+                    if w.task is None and (baselines or runs):
                         if not w.alive:             # died while idle: not the next run's fault
                             w.kill()
-                            workers[i] = w = IsolatedWorker()
-                        w.submit(queue.popleft())
+                            workers[i] = None
+                            workers[i] = w = self._new_worker(i, workers)
+                        w.submit(next_task(i))
                 busy = [w for w in workers if w.task is not None]
                 deadlines = [d for d in (w.deadline() for w in busy) if d is not None]
                 timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
                 if any(w.sup.pidfd is None for w in busy):
                     timeout = 0.25 if timeout is None else min(timeout, 0.25)
+                if tick is not None:
+                    timeout = TICK_S if timeout is None else min(timeout, TICK_S)
                 ready = set(wait([x for w in busy for x in w.waitables()], timeout=timeout))
                 now = time.monotonic()
                 for w in workers:
@@ -57,8 +118,12 @@ class WorkerPool:
                     if not alive:
                         w.kill()                    # replaced above when there is more to do
                     on_result(task, payload)
+                if tick is not None:
+                    tick()
         finally:
             for w in workers:
+                if w is None:
+                    continue
                 if w.task is not None or not w.alive:
                     w.kill()
                 else:

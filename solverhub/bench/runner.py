@@ -1,9 +1,11 @@
-"""Compare: plan problems x solvers x seeds against a result store, compute the
-baselines once per problem, and execute the missing runs in local worker
-processes or on a Dask distributed cluster."""
+"""Compare: plan problems x solvers x seeds against a result store, then execute the
+missing runs and baselines in persistent local worker processes (``bench/pool.py``) or
+on a Dask distributed cluster. Baselines come from the cache when known
+(``solverhub.baseline.cache_dir``), else they are computed by the workers alongside the
+runs; a run that finishes before its problem's baseline gets its gap when it arrives."""
 from __future__ import annotations
 
-__all__ = ["Plan", "plan_compare", "run_compare", "ensure_baselines"]
+__all__ = ["Plan", "plan_compare", "run_compare", "ensure_baselines", "baseline_tasks"]
 
 import math
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from ..result import Result
 from ..solver import Refusal, verdict_of
 from .problemset import ProblemEntry, SolverSpec
 from .store import ResultStore, run_key
-from .tasks import RunTask
+from .tasks import BaselineTask, RunTask
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Plan:
     problems: dict = field(default_factory=dict)               # problem_hash -> Problem
     versions: dict[str, str] = field(default_factory=dict)     # run key -> the solver version in that key
     resolved: dict[str, dict] = field(default_factory=dict)    # run key -> every option the run uses
+    entries: dict = field(default_factory=dict)                # problem_hash -> ProblemEntry
 
     @property
     def keys(self) -> list[str]:
@@ -95,7 +98,8 @@ def _resolved_options(cls, problem, options: dict, time_limit_s: float | None) -
 
 
 def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec], seeds: int, done: set[str],
-                 *, common_options: dict | None = None, time_limit_s: float | None = None) -> Plan:
+                 *, common_options: dict | None = None, time_limit_s: float | None = None,
+                 device: str = "cpu") -> Plan:
     """Check every option, then load every problem, *before* any run starts (bad input fails
     fast, before the store is created). ``done``: keys already in the store.
 
@@ -109,6 +113,7 @@ def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec],
     for entry in entries:
         problem = load_problem(entry.path, overrides=entry.overrides)
         plan.problems[problem.content_hash] = problem
+        plan.entries.setdefault(problem.content_hash, entry)
         for config in configs:
             verdict = verdict_of(config.cls(), problem)
             if not verdict:
@@ -125,25 +130,70 @@ def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec],
                 plan.tasks.append(RunTask(key=key, problem_path=str(entry.path), problem_name=problem.name,
                                           problem_hash=problem.content_hash, solver=config.name, seed=seed,
                                           options=dict(config.options), overrides=dict(entry.overrides),
-                                          time_limit_s=time_limit_s, label=config.label))
+                                          time_limit_s=time_limit_s, label=config.label, device=device))
     return plan
 
 
-def ensure_baselines(plan: Plan, store: ResultStore, on_baseline: Callable | None = None) -> None:
-    """Compute each problem's baseline once and cache it in the store."""
-    from ..baseline import NoBaseline, compute_baseline
+_RETRIED = ("time_limit",)      # stored baseline answers that a later compare computes again
+
+
+def _known_baseline(store: ResultStore, problem_hash: str, name: str) -> bool:
+    """Whether the store has this problem's baseline, copying it from the cache when there."""
+    from ..baseline import cached_baseline
+    stored = store.baseline(problem_hash)
+    if stored is not None and stored[0] not in _RETRIED:
+        return True
+    cached = cached_baseline(problem_hash)
+    if cached is None:
+        return False
+    store.put_baseline(problem_hash, name, cached["status"], cached.get("objective"),
+                       (cached.get("message") or "") + " (from the baseline cache)")
+    return True
+
+
+def baseline_tasks(plan: Plan, store: ResultStore, time_limit_s: float | None = None,
+                   on_baseline: Callable | None = None) -> list[BaselineTask]:
+    """The baselines still to compute for the plan's problems; those in the cache are copied
+    into the store now (``on_baseline(name, status, cached=True)`` for each)."""
+    out = []
     for problem_hash, problem in plan.problems.items():
-        if store.baseline(problem_hash) is not None:
+        if _known_baseline(store, problem_hash, problem.name):
+            if on_baseline is not None:
+                on_baseline(problem.name, store.baseline(problem_hash)[0], True)
             continue
-        try:
-            base = compute_baseline(problem)
-            store.put_baseline(problem_hash, problem.name, base.status.value, base.objective, base.message)
-        except NoBaseline as err:
-            store.put_baseline(problem_hash, problem.name, "none", None, f"no convex baseline: {err}")
-        except Exception as err:  # noqa: BLE001 - a baseline failure must not stop the compare
-            store.put_baseline(problem_hash, problem.name, "failed", None, f"{type(err).__name__}: {err}")
+        entry = plan.entries.get(problem_hash)
+        out.append(BaselineTask(problem_path=str(entry.path) if entry else str(problem.source),
+                                problem_name=problem.name, problem_hash=problem_hash,
+                                overrides=dict(entry.overrides) if entry else {}, time_limit_s=time_limit_s))
+    return out
+
+
+def record_baseline(store: ResultStore, task: BaselineTask, answer_json: str) -> tuple[str, float | None]:
+    """Store (and cache) a worker's baseline answer; ``(status, objective)``."""
+    import json
+
+    from ..baseline import cache_baseline
+    answer = json.loads(answer_json)
+    status, objective, message = answer.get("status", "failed"), answer.get("objective"), answer.get("message", "")
+    store.put_baseline(task.problem_hash, task.problem_name, status, objective, message)
+    cache_baseline(task.problem_hash, task.problem_name, status, objective, message)
+    return status, objective
+
+
+def ensure_baselines(plan: Plan, store: ResultStore, on_baseline: Callable | None = None,
+                     time_limit_s: float | None = None) -> None:
+    """Compute each problem's missing baseline now (in a worker, under the time limit), before
+    any run; :func:`run_compare` with ``baselines=True`` does it alongside the runs instead."""
+    from .pool import WorkerPool
+    tasks = baseline_tasks(plan, store, time_limit_s)
+    if not tasks:
+        return
+
+    def record(task, answer):
+        record_baseline(store, task, answer)
         if on_baseline is not None:
-            on_baseline(problem.name)
+            on_baseline(task.problem_name)
+    WorkerPool(1, problems=plan.problems).run(tasks, record)
 
 
 def _with_gap(result: Result, store: ResultStore) -> Result:
@@ -155,10 +205,24 @@ def _with_gap(result: Result, store: ResultStore) -> Result:
     return result.replace(baseline_objective=objective, baseline_gap=gap)
 
 
+def with_gaps(store: ResultStore, results: list[Result]) -> list[Result]:
+    """The results, each with its problem's baseline gap when the store has the baseline (a run
+    stored before its baseline, by a compare killed in between, has none in the store)."""
+    return [_with_gap(r, store) if r.baseline_objective is None else r for r in results]
+
+
 def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str | None = None,
-                on_result: Callable[[Result], None] | None = None) -> None:
-    """Execute ``plan.tasks``; each finished run is committed to the store at once."""
-    def record(task: RunTask, result_json: str) -> None:
+                on_result: Callable[[Result], None] | None = None, baselines: bool = False,
+                time_limit_s: float | None = None, devices: list[str] | None = None,
+                on_baseline: Callable | None = None, tick: Callable[[], None] | None = None) -> None:
+    """Execute ``plan.tasks`` (and, with ``baselines``, the missing baselines alongside them);
+    each finished run is committed to the store at once. ``on_baseline(name, status, cached)``
+    for each baseline, ``on_result(result)`` for each run, ``tick()`` now and then."""
+    waiting: dict[str, list] = {}           # problem hash -> runs stored before its baseline arrived
+    extra = baseline_tasks(plan, store, time_limit_s, on_baseline) if baselines else []
+    pending = {t.problem_hash for t in extra}
+
+    def record_run(task: RunTask, result_json: str) -> None:
         result = _with_gap(Result.from_json(result_json), store)
         version = plan.versions.get(task.key)
         changes = {}
@@ -169,14 +233,29 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
             changes["options"] = {**result.options, **resolved}   # ...reports every option, as a solved one does
         result = result.replace(extras={**result.extras, "label": task.label or task.solver}, **changes)
         store.put(task.key, result, task.problem_path, options=task.options, solver_version=version)
+        if task.problem_hash in pending:
+            waiting.setdefault(task.problem_hash, []).append((task, result, version))
         if on_result is not None:
             on_result(result)
 
-    if not plan.tasks:
+    def record(task, payload: str) -> None:
+        if not isinstance(task, BaselineTask):
+            return record_run(task, payload)
+        status, objective = record_baseline(store, task, payload)
+        pending.discard(task.problem_hash)
+        for run, result, version in waiting.pop(task.problem_hash, []):
+            updated = _with_gap(result, store)
+            if updated is not result:
+                store.put(run.key, updated, run.problem_path, options=run.options, solver_version=version)
+        if on_baseline is not None:
+            on_baseline(task.problem_name, status, False)
+
+    tasks = [*extra, *plan.tasks]
+    if not tasks:
         return
     if scheduler:
         from .dask_runner import run_on_dask
-        run_on_dask(plan.tasks, scheduler, record)
+        run_on_dask(tasks, scheduler, record)
     else:
         from .pool import WorkerPool
-        WorkerPool(jobs).run(plan.tasks, record)
+        WorkerPool(jobs, devices=devices, problems=plan.problems).run(tasks, record, tick=tick)

@@ -1,10 +1,17 @@
-"""One compare run as a picklable task, and ``run_task``: what a worker (local
-process or Dask) executes. ``run_task`` never raises: anything that goes wrong
-becomes a ``failed`` Result, so one run can never take the compare down."""
+"""What a compare worker executes: a run (:class:`RunTask`) or a problem's baseline
+(:class:`BaselineTask`), both picklable. :func:`execute` never raises: anything that
+goes wrong becomes a ``failed`` answer, so one run can never take the compare down.
+
+A worker reuses a problem across its runs: a forked worker reads the Problem the
+compare loaded while planning (``problems``, by content hash); a spawned one (Dask,
+CUDA) loads each file once and keeps it under the content hash the plan named, so a
+run always solves exactly the content its run key hashes."""
 from __future__ import annotations
 
-__all__ = ["RunTask", "run_task", "failed_result"]
+__all__ = ["RunTask", "BaselineTask", "run_task", "baseline_task", "execute", "failed_result",
+           "failed_baseline"]
 
+import json
 import math
 import time
 import traceback
@@ -25,34 +32,106 @@ class RunTask:
     overrides: dict = field(default_factory=dict)   # --set / problem-set `set:`
     time_limit_s: float | None = None
     label: str = ""                                 # solver as the user wrote it, e.g. "adam:lr=0.01"
+    device: str = "cpu"                             # cpu, cuda, cuda:1 (the worker may pin its own GPU)
+
+
+@dataclass(frozen=True)
+class BaselineTask:
+    """The reference objective of one problem (``compute_baseline``), under a time limit."""
+
+    problem_path: str
+    problem_name: str
+    problem_hash: str
+    overrides: dict = field(default_factory=dict)
+    time_limit_s: float | None = None
+    key: str = ""
+
+    def __post_init__(self):
+        if not self.key:
+            object.__setattr__(self, "key", f"baseline:{self.problem_hash}")
 
 
 def failed_result(task: RunTask, status: Status, message: str, wall_time_s: float = 0.0) -> Result:
     return Result(solver=task.solver, problem=task.problem_name, problem_hash=task.problem_hash, status=status,
                   message=message, objective=math.nan, stationarity=Stationarity("none", math.nan), iterations=0,
-                  oracle_calls={}, wall_time_s=wall_time_s, device="cpu", seed=task.seed, options=dict(task.options))
+                  oracle_calls={}, wall_time_s=wall_time_s, device=getattr(task, "device", "cpu"), seed=task.seed,
+                  options=dict(task.options))
 
 
-def run_task(task: RunTask, on_begin=None) -> str:
+def failed_baseline(task: BaselineTask, status: str, message: str) -> str:
+    """A baseline that did not finish (``failed``, ``time_limit``), as the worker's JSON answer."""
+    return json.dumps({"status": status, "objective": None, "message": message})
+
+
+_LOADED: dict[str, object] = {}     # content hash -> Problem, in a spawned worker
+_MAX_LOADED = 64
+
+
+def _problem(task, problems):
+    """The task's Problem: inherited from the planning process, loaded before by this
+    worker, or loaded now (and kept when its content hash is the one the plan named)."""
+    found = (problems or {}).get(task.problem_hash) or _LOADED.get(task.problem_hash)
+    if found is not None:
+        return found, ""
+    from ..problem.model import load_problem
+    problem = load_problem(task.problem_path, overrides=task.overrides)
+    if problem.content_hash != task.problem_hash:
+        return problem, " (problem file changed during the compare)"
+    if len(_LOADED) >= _MAX_LOADED:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[task.problem_hash] = problem
+    return problem, ""
+
+
+def run_task(task: RunTask, on_begin=None, problems=None, max_threads: int | None = None) -> str:
     """Solve one task in this process; return the Result as JSON (a string pickles cheaply and
     safely). ``on_begin(info)``: called when the timed region starts (see ``solverhub.isolation``,
     whose workers run this)."""
     t0 = time.perf_counter()
     try:
         from ..api import _solve_here
-        from ..problem.model import load_problem
         options = dict(task.options)
         if task.time_limit_s is not None:
             given = options.get("time_limit_s")
             options["time_limit_s"] = min(float(given), task.time_limit_s) if given is not None else task.time_limit_s
-        problem = load_problem(task.problem_path, overrides=task.overrides)
-        result = _solve_here(problem, task.solver, options=options, seed=task.seed, device="cpu", dtype="float64",
-                             baseline=False, on_begin=on_begin)
-        if result.problem_hash != task.problem_hash:
-            result = result.replace(message=result.message + " (problem file changed during the compare)")
+        problem, note = _problem(task, problems)
+        result = _solve_here(problem, task.solver, options=options, seed=task.seed, device=task.device,
+                             dtype="float64", baseline=False, on_begin=on_begin, max_threads=max_threads)
+        if note:
+            result = result.replace(message=result.message + note)
         return result.to_json()
     except BaseException as err:  # noqa: BLE001 - a worker must always answer
         if isinstance(err, KeyboardInterrupt):
             raise
         detail = "".join(traceback.format_exception_only(type(err), err)).strip()
         return failed_result(task, Status.FAILED, detail, time.perf_counter() - t0).to_json()
+
+
+def baseline_task(task: BaselineTask, on_begin=None, problems=None, max_threads: int | None = None) -> str:
+    """``compute_baseline`` of the task's problem (certified with the torch oracle on CPU):
+    JSON ``{status, objective, message}``; status ``none`` when the problem has no reference."""
+    try:
+        from ..baseline import NoBaseline, compute_baseline
+        if max_threads is not None:
+            import torch
+            torch.set_num_threads(max_threads)
+        problem, _ = _problem(task, problems)
+        if on_begin is not None:
+            on_begin({"time_limit_s": task.time_limit_s, "solver": "baseline"})
+        try:
+            base = compute_baseline(problem)
+        except NoBaseline as err:
+            return json.dumps({"status": "none", "objective": None, "message": f"no convex baseline: {err}"})
+        objective = base.objective if base.objective is not None and math.isfinite(base.objective) else None
+        return json.dumps({"status": base.status.value, "objective": objective, "message": base.message})
+    except BaseException as err:  # noqa: BLE001 - a baseline failure must not stop the compare
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        return failed_baseline(task, "failed", f"{type(err).__name__}: {err}")
+
+
+def execute(task, on_begin=None, problems=None, max_threads: int | None = None) -> str:
+    """Run ``task`` (a RunTask or a BaselineTask) here; the answer as a JSON string."""
+    if isinstance(task, BaselineTask):
+        return baseline_task(task, on_begin, problems, max_threads)
+    return run_task(task, on_begin, problems, max_threads)

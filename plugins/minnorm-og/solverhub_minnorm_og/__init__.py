@@ -7,12 +7,16 @@ __all__ = ["MinNormOG", "MinNormOGOptions", "Retrain", "GDRetain", "GAForget", "
            "NegGradPlusOptions", "StepOptions", "Unlearning", "orthogonal_step", "null_component"]
 __version__ = "0.1.0"
 
-from .baselines import GAForget, GDRetain, NegGradPlus, NegGradPlusOptions, Retrain, StepOptions
-from .minnorm_og import MinNormOG, MinNormOGOptions, null_component, orthogonal_step
+# name -> submodule; imported on first access (PEP 562): registering the plugin imports nothing
+_LAZY = {**dict.fromkeys(("GAForget", "GDRetain", "NegGradPlus", "NegGradPlusOptions", "Retrain", "StepOptions"),
+                         ".baselines"),
+         **dict.fromkeys(("MinNormOG", "MinNormOGOptions", "null_component", "orthogonal_step"), ".minnorm_og"),
+         "Unlearning": ".kind"}
 
 
 def __getattr__(name):
-    if name == "Unlearning":
-        from .kind import Unlearning
-        return Unlearning
-    raise AttributeError(name)
+    if name in _LAZY:
+        import importlib
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

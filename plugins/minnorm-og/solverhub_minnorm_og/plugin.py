@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from solverhub.plugin import hookimpl
 
-from .baselines import GAForget, GDRetain, NegGradPlus, Retrain
-from .minnorm_og import MinNormOG
 
-
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    return [MinNormOG, Retrain, GDRetain, GAForget, NegGradPlus]
+    return {"minnorm-og": f"{__package__}.minnorm_og:MinNormOG", "retrain": f"{__package__}.baselines:Retrain",
+            "gd-retain": f"{__package__}.baselines:GDRetain", "ga-forget": f"{__package__}.baselines:GAForget",
+            "neggrad-plus": f"{__package__}.baselines:NegGradPlus"}
 
 
 @hookimpl
 def solverhub_problem_kinds():
-    from .kind import Unlearning
-    return [Unlearning]
+    return {"unlearning": f"{__package__}.kind:Unlearning"}

@@ -415,3 +415,30 @@ def test_method_page_option_tables_match_the_code():
     assert set(script.marked(page)) == {"minnorm-og", "retrain", "gd-retain", "ga-forget", "neggrad-plus"}
     assert script.render(page) == page, "run `python scripts/option_tables.py`"
     assert MinNormOGOptions().reg_coef == 0.1 and MinNormOGOptions().lr == 1e-3   # the sine claim's setting
+
+
+def test_baseline_steps_written_out_on_an_overdetermined_linear_model(write_problem):
+    """Where θ* = pinv(X) y does not interpolate (20 rows, 3 features) the loss gradients are not
+    zero, so each baseline's one gradient step is visible: numpy's mse gradients 2/n Xᵀ(Xθ − y)."""
+    p = solverhub.load_problem(write_problem("""
+        name: over
+        kind: unlearning
+        model: {type: linear}
+        data:
+          X: {generate: normal, shape: [20, 3], seed: 5}
+          y: {generate: normal, shape: [20], seed: 6}
+        forget: {first: 6}
+        """))
+    X, y = p.data["X"], p.data["y"]
+    Xf, yf, Xr, yr = X[:6], y[:6], X[6:], y[6:]
+    theta = np.linalg.pinv(X) @ y
+    gf, gr = 2 / 6 * Xf.T @ (Xf @ theta - yf), 2 / 14 * Xr.T @ (Xr @ theta - yr)
+    assert np.linalg.norm(gf) > 0.1 and np.linalg.norm(gr) > 0.1
+    lr, c = 0.05, 0.3
+    opts = {"max_iterations": 1, "tolerance": 0.0, "optimizer": "gd", "lr": lr}
+    expect = {"ga-forget": theta + lr * gf, "gd-retain": theta - lr * gr,
+              "neggrad-plus": theta - lr * (gr - c * gf), "retrain": np.zeros(3) - lr * 2 / 14 * Xr.T @ (-yr)}
+    for solver, want in expect.items():
+        extra = {"ga_coef": c} if solver == "neggrad-plus" else {}
+        np.testing.assert_allclose(w(solverhub.solve(p, solver, options={**opts, **extra})), want, atol=1e-12,
+                                   err_msg=solver)

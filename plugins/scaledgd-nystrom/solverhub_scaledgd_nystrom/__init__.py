@@ -7,8 +7,30 @@ __all__ = ["MatrixFactorization", "LoraFinetune", "ScaledGD", "ScaledGDNystrom",
            "standard_adapter", "nora_plus_precondition", "pretrained_weights", "mlp_forward"]
 __version__ = "0.1.0"
 
-from .factorization_kind import MatrixFactorization
-from .lora_kind import LoraFinetune, mlp_forward, pretrained_weights
-from .nora import (Lora, LoraOptions, Nora, NoraOptions, apply_nora_, nora_plus_precondition, nystrom_adapter,
-                   standard_adapter)
-from .scaledgd import NystromOptions, ScaledGD, ScaledGDNystrom, ScaledGDOptions
+# name -> submodule; imported on first access (PEP 562): registering the plugin imports nothing
+_LAZY = {
+    "MatrixFactorization": ".factorization_kind",
+    "LoraFinetune": ".lora_kind",
+    "mlp_forward": ".lora_kind",
+    "pretrained_weights": ".lora_kind",
+    "Lora": ".nora",
+    "LoraOptions": ".nora",
+    "Nora": ".nora",
+    "NoraOptions": ".nora",
+    "apply_nora_": ".nora",
+    "nora_plus_precondition": ".nora",
+    "nystrom_adapter": ".nora",
+    "standard_adapter": ".nora",
+    "NystromOptions": ".scaledgd",
+    "ScaledGD": ".scaledgd",
+    "ScaledGDNystrom": ".scaledgd",
+    "ScaledGDOptions": ".scaledgd",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

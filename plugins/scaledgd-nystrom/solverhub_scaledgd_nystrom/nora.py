@@ -1,6 +1,6 @@
 """NoRA: LoRA with Nyström initialization, NoRA+, and the standard LoRA reference.
 
-M. Li, Y. Zhang, A. Mokhtari, N. He, "On the Crucial Role of Initialization for Matrix
+B. Li, L. Zhang, A. Mokhtari, N. He, "On the Crucial Role of Initialization for Matrix
 Factorization", ICLR 2025, arXiv 2410.18965, and its official code (a peft fork). A layer
 W₀ (out × in) is adapted as W₀ + s·B A, s = alpha / r:
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from solverhub.plugin import hookimpl
 
-from .factorization_kind import MatrixFactorization
-from .lora_kind import LoraFinetune
-from .nora import Lora, Nora
-from .scaledgd import ScaledGD, ScaledGDNystrom
 
-
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    return [ScaledGDNystrom, ScaledGD, Nora, Lora]
+    return {"scaledgd-nystrom": f"{__package__}.scaledgd:ScaledGDNystrom",
+            "scaledgd": f"{__package__}.scaledgd:ScaledGD", "nora": f"{__package__}.nora:Nora",
+            "lora": f"{__package__}.nora:Lora"}
 
 
 @hookimpl
 def solverhub_problem_kinds():
-    return [MatrixFactorization, LoraFinetune]
+    return {"matrix_factorization": f"{__package__}.factorization_kind:MatrixFactorization",
+            "lora_finetune": f"{__package__}.lora_kind:LoraFinetune"}

@@ -1,6 +1,6 @@
 """ScaledGD for low-rank matrix factorization from a Nyström or a small random start.
 
-M. Li, Y. Zhang, A. Mokhtari, N. He, "On the Crucial Role of Initialization for Matrix
+B. Li, L. Zhang, A. Mokhtari, N. He, "On the Crucial Role of Initialization for Matrix
 Factorization", ICLR 2025, arXiv 2410.18965 (ScaledGD: Tong, Ma, Chi 2021):
 
     symmetric   X ← X − η ∇_X f · (XᵀX)^†

@@ -466,3 +466,127 @@ def test_no_host_syncs_in_step(cls, problem, options, count_host_syncs):
     assert result.iterations == 200 and len(result.trace) == 5
     assert syncs["in_step"] == 0
     assert everywhere["n"] <= 2 * len(result.trace) + 10, everywhere["n"]
+
+
+# -- independent written-out references (numpy; no plugin function) -----------------------
+def _asym_reference(M, x0, steps, lr=0.5, damping=1e-6, alternating=True):
+    """ScaledGD on f = ½‖XYᵀ − M‖²: X ← X − η (XYᵀ − M)Y (YᵀY + λI)⁻¹, then Y ← Y − η (X'Yᵀ − M)ᵀX'
+    (X'ᵀX' + λI)⁻¹ with X' the new X (alternating) or the old one (simultaneous)."""
+    m, n = M.shape
+    r = x0.size // (m + n)
+    X, Y, out, eye = x0[:m * r].reshape(m, r), x0[m * r:].reshape(n, r), [], np.eye(r)
+    for _ in range(steps):
+        Xn = X - lr * (X @ Y.T - M) @ Y @ np.linalg.inv(Y.T @ Y + damping * eye)
+        Xg = Xn if alternating else X
+        Y = Y - lr * (Xg @ Y.T - M).T @ Xg @ np.linalg.inv(Xg.T @ Xg + damping * eye)
+        X = Xn
+        out.append((X.copy(), Y.copy()))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_random_init_asymmetric_iterates_match_a_written_out_scaledgd(seed):
+    """The `scaledgd` reference of the mf-asym claim: 1e-3·N(0, 1) start drawn from the run's seed
+    (torch.randn, flat X then Y), damped alternating ScaledGD(λ = 1e-6), η = ½; iterates 1, 3, 6
+    agree with numpy to 1e-10 relative (a wrong Gram matrix in either preconditioner fails)."""
+    p = load("mf-asym")
+    M = p.data["M"]
+    x0 = 1e-3 * torch.randn(p.dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).numpy()
+    ref = _asym_reference(M, x0, 6)
+    for t in (1, 3, 6):
+        r = solverhub.solve(p, "scaledgd", options={"max_iterations": t, "tolerance": 0.0}, seed=seed)
+        X, Y = ref[t - 1]
+        for got, want in ((r.solution["X"], X), (r.solution["Y"], Y)):
+            assert np.abs(np.asarray(got) - want).max() <= 1e-10 * np.abs(want).max(), t
+    assert np.linalg.norm(ref[5][0] @ ref[5][1].T - M) < 1e-2 * np.linalg.norm(M)   # it is converging
+
+
+def test_plain_scaledgd_from_a_small_random_init_does_not_converge_on_mf_asym():
+    """The paper's plain ScaledGD (simultaneous, no damping): from 1e-3·N(0, 1) the first step
+    blows both factors up and it does not reach 1e-8 in 300 iterations; the stabilized default
+    (alternating, λ = 1e-6) reaches it in 14 — so the Nyström advantage on mf-asym is 1 iteration
+    against no convergence (plain) or 14 (stabilized), not a ratio of two converging methods."""
+    p = load("mf-asym")
+    M = p.data["M"]
+    x0 = 1e-3 * torch.randn(p.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    plain = _asym_reference(M, x0, 3, damping=0.0, alternating=False)
+    r = solverhub.solve(p, "scaledgd", seed=0, options={"max_iterations": 3, "tolerance": 0.0,
+                                                         "update": "simultaneous", "damping": 0.0})
+    np.testing.assert_allclose(r.solution["X"], plain[2][0], rtol=1e-8, atol=1e-10 * np.abs(plain[2][0]).max())
+    for seed in (0, 3):
+        r = solverhub.solve(p, "scaledgd", seed=seed, options={"max_iterations": 300, "tolerance": 0.0,
+                                                               "update": "simultaneous", "damping": 0.0})
+        assert min(r.extras["rel_error_trace"]) > 1e-3, seed
+    assert iterations_to(p, "scaledgd", seed=0) == 14
+
+
+def test_nora_default_sigma_start_written_out():
+    """NoRA's default start: A_l = σ Ωᵀ W_l / scaling with σ = 0.1 (official config), Ω ~ N(0, 1)
+    (out × r) drawn in layer order from the run's seed, B_l = 0 — recomputed with torch.randn."""
+    p = load("lora-teacher")
+    tp, parts = _nora_start(p)
+    assert Nora.Options().sigma == 0.1
+    gen, spec = torch.Generator().manual_seed(0), p.sections.model
+    for l, (W0, _) in enumerate(pretrained_weights(p)):
+        omega = torch.randn(W0.shape[0], spec.rank, generator=gen, dtype=torch.float64).numpy()
+        np.testing.assert_allclose(parts[f"A{l}"].numpy(), 0.1 * omega.T @ W0 / spec.scaling, rtol=1e-12, atol=1e-15)
+        assert not parts[f"B{l}"].numpy().any()
+
+
+def test_method_page_option_tables_match_the_code():
+    """Changing a default (NoRA's σ, ScaledGD's damping, ...) without regenerating the tables of
+    docs/methods/scaledgd-nystrom.md (`python scripts/option_tables.py`) fails here."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("option_tables", ROOT / "scripts" / "option_tables.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    page = (ROOT / "docs/methods/scaledgd-nystrom.md").read_text()
+    assert set(script.marked(page)) == {"scaledgd-nystrom", "scaledgd", "nora", "lora"}
+    assert script.render(page) == page, "run `python scripts/option_tables.py`"
+
+
+def test_nora_plus_iterates_match_a_written_out_loop():
+    """NoRA+ (official ``preconditioning``): g_A ← P_B g_A/‖P_B‖_F with P_B = (BᵀB + εI)⁻¹ (skipped at
+    step 0), g_B ← g_B P_A/‖P_A‖_F with P_A = (AAᵀ + εI)⁻¹, then Adam — written out with torch
+    autograd on a hand forward pass of lora-teacher; three iterates to 1e-10."""
+    p = load("lora-teacher")
+    npz = np.load(SET / "teacher.npz")
+    W, b = ([torch.tensor(npz[f"{k}{l}"], dtype=torch.float64) for l in range(3)] for k in "Wb")
+    X, y = (torch.tensor(npz[k], dtype=torch.float64) for k in ("X", "y"))
+    r_, s = 4, 8 / 4
+    gen = torch.Generator().manual_seed(0)
+    A = [0.1 * torch.randn(w.shape[0], r_, generator=gen, dtype=torch.float64).T @ w / s for w in W]
+    B = [torch.zeros(w.shape[0], r_, dtype=torch.float64) for w in W]
+
+    def loss(params):
+        h = X
+        for l in range(3):
+            z = h @ W[l].T + b[l] + s * (h @ params[2 * l].T) @ params[2 * l + 1].T
+            h = torch.tanh(z) if l < 2 else z
+        return torch.mean((h - y) ** 2)
+
+    params = [t for l in range(3) for t in (A[l], B[l])]
+    m = [torch.zeros_like(t) for t in params]
+    v = [torch.zeros_like(t) for t in params]
+    lr, b1, b2, eps, reg = 1e-2, 0.9, 0.999, 1e-8, 1e-6
+    ref = []
+    for t in range(3):
+        g = list(torch.func.grad(loss)(params))
+        for l in range(3):
+            Al, Bl = params[2 * l], params[2 * l + 1]
+            PA = torch.linalg.inv(Al @ Al.T + reg * torch.eye(r_, dtype=torch.float64))
+            if t > 0:
+                PB = torch.linalg.inv(Bl.T @ Bl + reg * torch.eye(r_, dtype=torch.float64))
+                g[2 * l] = PB @ g[2 * l] / torch.linalg.norm(PB)
+            g[2 * l + 1] = g[2 * l + 1] @ PA / torch.linalg.norm(PA)
+        for i in range(6):
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
+            params[i] = params[i] - lr * (m[i] / (1 - b1 ** (t + 1))) / (torch.sqrt(v[i] / (1 - b2 ** (t + 1))) + eps)
+        ref.append([q.clone() for q in params])
+    for t in (1, 3):
+        r = solverhub.solve(p, "nora", seed=0, options={"max_iterations": t, "tolerance": 0.0, "plus": True})
+        for l in range(3):
+            for name, want in ((f"A{l}", ref[t - 1][2 * l]), (f"B{l}", ref[t - 1][2 * l + 1])):
+                got = np.asarray(r.solution[name])
+                assert np.abs(got - want.numpy()).max() <= 1e-10 * max(1.0, want.abs().max().item()), (t, name)

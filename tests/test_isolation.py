@@ -332,9 +332,9 @@ def test_compare_captures_each_runs_output_and_keeps_the_terminal_quiet(wild_sit
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout) + len(proc.stderr) < 20_000, "a chatty plugin reached the terminal"
     assert "chatter" not in proc.stdout + proc.stderr
-    db = sqlite3.connect(store)
-    rows = {json.loads(o)["mode"]: Result.from_json(r) for o, r in db.execute("SELECT options, result FROM runs")}
-    db.close()
+    from solverhub.bench.store import ResultStore
+    with ResultStore(store) as db:
+        rows = {r.options["mode"]: r for r in db.results()}
     chatty, quiet, died = rows["chatty"], rows["quiet"], rows["exit"]
     assert chatty.status is Status.CONVERGED and chatty.captured_output.startswith("chatter 0 ")
     assert "bytes of output left out" in chatty.captured_output

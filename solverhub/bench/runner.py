@@ -258,4 +258,5 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
         run_on_dask(tasks, scheduler, record)
     else:
         from .pool import WorkerPool
-        WorkerPool(jobs, devices=devices, problems=plan.problems).run(tasks, record, tick=tick)
+        WorkerPool(jobs, devices=devices, problems=plan.problems).run(tasks, record,
+                                                                      **({"tick": tick} if tick else {}))

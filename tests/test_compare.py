@@ -1,5 +1,4 @@
 """Compare: resumable store, worker isolation (crash, hang, NaN), parallel and Dask runs."""
-import json
 import os
 import signal
 import sqlite3

@@ -10,7 +10,6 @@ import importlib.metadata as md
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap

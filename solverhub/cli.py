@@ -302,7 +302,7 @@ def compare(paths, solvers, seeds, options, store_path, jobs, time_limit_s, sche
         with ResultStore(store_path) as store:
             records = store.records()
             index = write_report([rec.result for rec in records], Path(report_dir), skipped=store.skipped(),
-                                 flag="--report", classes=problem_classes(records))
+                                 flag="--report", classes=problem_classes(records), machine=store.machine())
         console.print(f"report: {index}  (open it in a browser)")
     failures = sum(_failed_or_limited(r.status) for r in results)
     if failures:
@@ -437,7 +437,7 @@ def report(store_path, out_dir, fmt, taus, pooled):
               else export_path(out_dir, fmt, "--out"))
     check_distinct({"--out": target}, inputs=[store_path])
     with ResultStore(store_path) as store:
-        records, skipped = store.records(), store.skipped()
+        records, skipped, machine = store.records(), store.skipped(), store.machine()
     results = [rec.result for rec in records]
     if not results:
         raise OptionError(f"{store_path} holds no runs", allowed="run solverhub compare --store first")
@@ -445,7 +445,7 @@ def report(store_path, out_dir, fmt, taus, pooled):
         from .bench.report import problem_classes, write_report
         kwargs = {"taus": tuple(taus)} if taus else {}
         index = write_report(results, target, skipped=skipped, flag="--out", classes=problem_classes(records),
-                             pooled=pooled, **kwargs)
+                             pooled=pooled, machine=machine, **kwargs)
         click.echo(f"report: {index}")
     else:
         from .bench.report import export_runs

@@ -158,7 +158,7 @@ def test_report_tables(report, results):
     assert len(summary) == len(pairs) == 9
     cells = {(a["problem"], a["solver"]): c for a, c in summary}
     gd_ridge = cells[("ridge", "gd")]
-    assert gd_ridge[2] == "2" and gd_ridge[3] == "converged 2"       # runs, status counts
+    assert gd_ridge[2] == "1 of 2 seeds" and gd_ridge[3] == "converged 2"   # deterministic: one run; statuses
     assert gd_ridge[6].startswith("grad_norm ")
     assert cells[("log_barrier", "gd")][3] == "diverged 1"
     assert cells[("small_lsq", "exploding")][3] == "failed 1" and cells[("small_lsq", "exploding")][4] == "-"

@@ -26,6 +26,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..result import Result
+from .codec import trace_columns
 from .profiles import NEVER_SOLVES, Profile, solver_labels
 
 Y_CEILING = 1e100    # diverging runs are drawn at this height
@@ -42,11 +43,29 @@ def _figure(width: float, height: float):
     return fig
 
 
-def _margins(fig, width: float, height: float, rows: int, title: bool) -> None:
-    """Fixed margins in inches (a layout engine would draw every figure twice)."""
+LEGEND_WIDTH = 2.6     # inches to the right of the axes for the figure's legend
+
+
+def _margins(fig, width: float, height: float, rows: int, title: bool, legend: float = 0.0) -> None:
+    """Fixed margins in inches (a layout engine would draw every figure twice); ``legend``:
+    inches kept free on the right for the legend, outside every curve."""
     top = 0.65 if title else 0.4
-    fig.subplots_adjust(left=0.8 / width, right=1 - 0.25 / width, bottom=0.6 / height, top=1 - top / height,
-                        wspace=1.0 / (width / 2 - 1.0), hspace=0.95 / max(1.0, (height - top - 0.6) / rows - 0.95))
+    plot_width = width - legend
+    fig.subplots_adjust(left=0.8 / width, right=1 - (0.25 + legend) / width, bottom=0.6 / height,
+                        top=1 - top / height, wspace=1.0 / (plot_width / 2 - 1.0),
+                        hspace=0.95 / max(1.0, (height - top - 0.6) / rows - 0.95))
+
+
+def _outside_legend(fig, axes, width: float) -> None:
+    """One legend for the whole figure, right of the axes (never over a curve); entries
+    from every panel, each label once."""
+    seen = {}
+    for ax in axes:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(name, handle)
+    if seen:
+        fig.legend(list(seen.values()), list(seen.keys()), loc="upper left", fontsize=8, frameon=False,
+                   bbox_to_anchor=(1 - (LEGEND_WIDTH - 0.1) / width, 1 - 0.7 / fig.get_figheight()))
 
 
 def _quiet_minor_labels(ax) -> None:
@@ -106,12 +125,10 @@ def _draw_profile(ax, profile: Profile, colors: Mapping[str, str]) -> None:
         x = np.concatenate([[lo], alphas, [hi]])
         first = 0.0 if kind == "data" or alphas[0] > lo else float(curve[0])
         y = np.concatenate([[first], curve, [curve[-1]]])
-        ax.step(x, y, where="post", color=colors.get(label), lw=1.8,
-                label=f"{label} (solves {100 * profile.solved[label]:.0f}%)")
+        ax.step(x, y, where="post", color=colors.get(label), lw=1.8, label=label)
     ax.set_xlim(lo, hi)
     _quiet_minor_labels(ax)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
 
 
 def plot_profiles(profiles: Sequence[Profile], path: str | Path, *, title: str | None = None,
@@ -120,14 +137,15 @@ def plot_profiles(profiles: Sequence[Profile], path: str | Path, *, title: str |
     if colors is None:
         colors = solver_colors([s for p in profiles for s in p.curves])
     rows = max(1, math.ceil(len(profiles) / columns))
-    width, height = 6.0 * columns, 4.2 * rows + (0.4 if title else 0)
+    width, height = 5.2 * columns + LEGEND_WIDTH, 4.2 * rows + (0.4 if title else 0)
     fig = _figure(width, height)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    _margins(fig, width, height, rows, bool(title))
+    _margins(fig, width, height, rows, bool(title), LEGEND_WIDTH)
     for ax, profile in zip(axes, profiles):
         _draw_profile(ax, profile, colors)
     for ax in axes[len(profiles):]:
         ax.set_visible(False)
+    _outside_legend(fig, axes[:len(profiles)], width)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
@@ -159,8 +177,9 @@ def convergence_series(runs: Sequence[Result], measure: str, f_star: float | Non
     for r in runs:
         if not r.trace:
             continue
-        xs = np.array([p.oracle_calls if measure == "oracle_calls" else p.time_s for p in r.trace], float)
-        ys = _y_values([p.objective for p in r.trace], [p.stationarity for p in r.trace], f_star)
+        cols = trace_columns(r.trace)
+        xs = (cols.oracle_calls if measure == "oracle_calls" else cols.time_s).astype(float)
+        ys = _y_values(cols.objective, cols.stationarity, f_star)
         ok = np.isfinite(ys) & np.isfinite(xs)
         if ok.any():
             order = np.argsort(xs[ok], kind="stable")
@@ -196,10 +215,10 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
         by_solver.setdefault(label, []).append(r)
     stat_name = next((r.stationarity.name for r in results), "stationarity")
     ylabel = "relative gap (f - f*) / max(1, |f*|)" if f_star is not None else stat_name
-    width, height = 12.0, 4.2 + (0.4 if title else 0)
+    width, height = 10.4 + LEGEND_WIDTH, 4.2 + (0.4 if title else 0)
     fig = _figure(width, height)
     axes = fig.subplots(1, 2, squeeze=False).ravel()
-    _margins(fig, width, height, 1, bool(title))
+    _margins(fig, width, height, 1, bool(title), LEGEND_WIDTH)
     for ax, measure in zip(axes, ("oracle_calls", "time")):
         drew = False
         for label, runs in sorted(by_solver.items()):
@@ -233,14 +252,9 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
         ax.set_ylabel(ylabel)
         _quiet_minor_labels(ax)
         ax.grid(True, alpha=0.3)
-        if drew:
-            handles, names = ax.get_legend_handles_labels()
-            seen = {}
-            for h, n in zip(handles, names):
-                seen.setdefault(n, h)
-            ax.legend(seen.values(), seen.keys(), fontsize=8, loc="best")
-        else:
+        if not drew:
             ax.text(0.5, 0.5, "no finite trace", ha="center", va="center", transform=ax.transAxes)
+    _outside_legend(fig, axes, width)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

@@ -28,12 +28,13 @@ from ..errors import Location, OptionError
 from ..outputs import atomic_output, atomic_write_text, check_output_dir, check_output_file
 from ..result import Result, Status
 from . import profiles as _profiles
-from .summary import problem_labels, summarize
+from .summary import measure_columns, problem_labels, summarize
 
 EXPORT_FORMATS = ("csv", "parquet")
 DEFAULT_TAUS = (1e-1, 1e-3, 1e-6)
 STOPPED = frozenset({Status.MAX_ITERATIONS, Status.BUDGET_EXHAUSTED, Status.TIME_LIMIT})
 _ORACLE_KINDS = ("value", "grad", "hvp", "stochastic_grad")
+MAX_LISTED_RUNS = 200     # failures / stopped-by-a-limit rows listed in full; the rest counted
 
 
 # -- exports -------------------------------------------------------------------
@@ -163,6 +164,9 @@ tr:nth-child(even) td{background:#fafafa}
 .st-max_iterations,.st-budget_exhausted,.st-time_limit{color:#8a5a00}
 .note{color:#555;font-size:.9em}img{max-width:100%;border:1px solid #e4e4e4;margin:.4em 0}
 code{background:#f4f4f4;padding:0 .2em}
+.scroll{overflow-x:auto;max-width:100%}td{overflow-wrap:anywhere;max-width:24em}
+td.num{white-space:nowrap;overflow-wrap:normal}.spread{color:#666;font-size:.85em}
+@media print{.scroll{overflow:visible}table{font-size:.72em}}
 """
 
 
@@ -194,13 +198,13 @@ def _status_html(counts: dict[str, int]) -> str:
 def _table(table_id: str, header: Sequence[str], rows: Iterable[tuple[dict, Sequence[str]]],
            numeric: Sequence[int] = ()) -> str:
     """``rows``: (data-attributes, already-escaped cells)."""
-    out = [f'<table id="{_e(table_id)}"><thead><tr>' + "".join(f"<th>{_e(h)}</th>" for h in header)
-           + "</tr></thead><tbody>"]
+    out = [f'<div class="scroll"><table id="{_e(table_id)}"><thead><tr>'
+           + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead><tbody>"]
     for attrs, cells in rows:
         a = "".join(f' data-{k}="{_e(v)}"' for k, v in attrs.items())
         out.append(f"<tr{a}>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
                                          for i, c in enumerate(cells)) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
@@ -251,19 +255,46 @@ def problem_classes(records) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _profile_groups(results, classes, pooled) -> list[tuple[str, str, list[Result]]]:
-    """``(slug, title, results)`` per profile group: one per (kind, structure class) when
-    ``classes`` is given, plus the pooled group (slug ``""``) when asked or when there are no
-    classes."""
+def _profile_groups(results, labels, classes, pooled) -> list[tuple[str, str, list[int]]]:
+    """``(slug, title, indices into results)`` per profile group: one per (kind, structure
+    class) when ``classes`` is given, plus the pooled group (slug ``""``) when asked or when
+    there are no classes."""
+    everything = list(range(len(results)))
     if classes is None:
-        return [("", "all problems", list(results))]
-    groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
-    for r in results:
-        groups[classes.get(r.problem_hash, ("unknown", "unknown"))].append(r)
-    out = [(_slug(f"{kind}-{cls}"), f"kind {kind}, {cls}", runs) for (kind, cls), runs in sorted(groups.items())]
+        return [("", "all problems", everything)]
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(results):
+        groups[classes.get(r.problem_hash, ("unknown", "unknown"))].append(i)
+    out = [(_slug(f"{kind}-{cls}"), f"kind {kind}, {cls}", idx) for (kind, cls), idx in sorted(groups.items())]
     if pooled:
-        out.append(("", "all problems (pooled)", list(results)))
+        out.append(("", "all problems (pooled)", everything))
     return out
+
+
+def machine_note(machine: dict | None) -> str:
+    """One sentence on what the wall times were measured on (``ResultStore.machine()``), and a
+    warning when the runs shared the machine (several jobs, or a load average above 1.5 per
+    run slot); ``""`` when nothing was recorded."""
+    if not machine:
+        return ""
+    cpus, jobs, load = machine.get("cpu_counts") or [], machine.get("jobs") or [], machine.get("load1")
+    parts = []
+    if machine.get("platforms"):
+        parts.append(", ".join(machine["platforms"]))
+    if cpus:
+        parts.append(f"{'/'.join(map(str, cpus))} CPU(s)")
+    if jobs:
+        parts.append(f"--jobs {'/'.join(map(str, jobs))}")
+    if load:
+        parts.append(f"1-minute load average at run time {load[1]:.2f} (min {load[0]:.2f}, max {load[2]:.2f})")
+    if not parts:
+        return ""
+    shared = (max(jobs, default=1) > 1) or (load is not None and cpus and load[1] > max(cpus))
+    text = "Wall times measured on " + "; ".join(parts) + "."
+    if shared:
+        text += (" The runs shared this machine (concurrent jobs or a load above its CPU count): "
+                 "time axes include contention; compare them within this report only.")
+    return text
 
 
 def _infeasible_note(r: Result) -> str:
@@ -289,7 +320,8 @@ def _check_taus(taus) -> tuple[float, ...]:
 
 def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequence[float] = DEFAULT_TAUS,
                  skipped: Iterable = (), title: str = "solverhub compare", flag: str = "out_dir",
-                 classes: dict[str, tuple[str, str]] | None = None, pooled: bool = False) -> Path:
+                 classes: dict[str, tuple[str, str]] | None = None, pooled: bool = False,
+                 machine: dict | None = None) -> Path:
     """Write the HTML report of ``results`` to ``out_dir/index.html`` (+ PNGs); return its path.
 
     Sections: runs overview, the table (:func:`~solverhub.bench.summary.summarize`), the
@@ -303,6 +335,12 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     reason)`` tuples as ``ResultStore.skipped()`` returns them, see :func:`_skipped_rows`). Existing files in ``out_dir`` other than
     the ones written are left alone.
 
+    Labels are :func:`~solverhub.bench.profiles.solver_labels`; a deterministic solver's seeds
+    are one row (with the min/median/max of its wall times) and, on a problem where every
+    solver is deterministic, one profile instance (:func:`~solverhub.bench.profiles.collapse_repeats`);
+    a skipped pair (a refusal) is not applicable to that solver, never a failure. ``machine``
+    (``ResultStore.machine()``) is stated under the time axes (:func:`machine_note`).
+
     ``out_dir`` must be a new or existing folder, and every file the report writes in it
     (``index.html``, the PNGs) new or a regular file: all are checked before any work (a
     FIFO, a device node or a folder in the way is an :class:`OptionError` naming ``flag``),
@@ -315,7 +353,10 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     skipped_rows = _skipped_rows(skipped)
     plabels = problem_labels(results)
     problem_hashes = sorted({r.problem_hash for r in results}, key=plabels.get)
-    groups = _profile_groups(results, classes, pooled)
+    labels = _profiles.solver_labels(results)
+    deterministic = _profiles.deterministic_groups(results, labels)
+    prof_results, prof_labels = _profiles.collapse_repeats(results, labels, deterministic)
+    groups = _profile_groups(prof_results, prof_labels, classes, pooled)
     figure_names = ([_profile_name(t, g[0]) for t in taus for g in groups]
                     + [_convergence_name(plabels[h], h) for h in problem_hashes])
     out = check_output_dir(out_dir, flag, files=("index.html", *figure_names))
@@ -324,10 +365,12 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     except OSError as err:
         raise OptionError(f"{flag}: cannot create the folder ({err.strerror or err})",
                           location=Location(str(out)), allowed="a new folder name or an existing folder") from None
-    labels = _profiles.solver_labels(results)
     colors = plots.solver_colors(labels)
     refs = _profiles.reference_values(results)
-    summary = summarize(results)
+    summary = summarize(results, labels)
+    measures = measure_columns(summary)
+    refused = [(p, s) for p, s, _ in skipped_rows]
+    machine_text = machine_note(machine)
     infeasible_runs: dict[tuple[str, str], int] = defaultdict(int)
     for r, lab in zip(results, labels):
         if r.status is not Status.INFEASIBLE and _profiles.is_infeasible(r):
@@ -349,16 +392,32 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     add('<h2 id="table">Results per problem and solver</h2>')
     add('<p class="note">Medians over seeds: objective, relative gap to the baseline '
         "(f - f*)/max(1, |f*|), and stationarity over the runs where they are finite; oracle calls, "
-        "wall time and iterations over all runs. Status counts list every run.</p>")
-    add(_table("summary", ["problem", "solver", "runs", "status", "objective", "gap to baseline",
-                           "stationarity", "oracle calls", "wall time (s)", "iterations"],
+        "wall time (with its min and max over seeds) and iterations over all runs. Status counts list every "
+        "run. A deterministic solver whose seeds all gave the same run is one run (&quot;1 of N seeds&quot;). "
+        "Solver labels: the solver and the options set to a non-default value (run options such as "
+        "time_limit_s or trace_every never split a solver)."
+        + (f" Kind measures (from each run's report): {_e(', '.join(measures))}." if measures else "")
+        + (f" {_e(machine_text)}" if machine_text else "") + "</p>")
+
+    def runs_cell(row):
+        return f"1 of {row.runs} seeds" if row.deterministic else str(row.runs)
+
+    def wall_cell(row):
+        if row.runs < 2 or not math.isfinite(row.wall_time_min):
+            return _num(row.wall_time_s, ".3g")
+        return (f"{_num(row.wall_time_s, '.3g')} <span class=\"spread\">[{_num(row.wall_time_min, '.3g')}, "
+                f"{_num(row.wall_time_max, '.3g')}]</span>")
+    head = ["problem", "solver", "runs", "status", "objective", "gap to baseline", "stationarity", "oracle calls",
+            "wall time (s) [min, max]", "iterations"] + [m.replace("_", " ") for m in measures]
+    add(_table("summary", head,
                (({"problem": row.problem, "solver": row.solver},
-                 [_e(row.problem), _e(row.solver), str(row.runs), _status_html(row.status_counts)
+                 [_e(row.problem), _e(row.solver), runs_cell(row), _status_html(row.status_counts)
                   + _infeasible_html(infeasible_runs.get((row.problem_hash, row.solver), 0)),
                   _num(row.objective, ".10g"), _num(row.baseline_gap, ".2e"),
                   f"{_e(row.stationarity_name)} {_num(row.stationarity, '.2e')}", _num(row.oracle_calls, ".12g"),
-                  _num(row.wall_time_s, ".3g"), _num(row.iterations, ".12g")]) for row in summary),
-               numeric=(2, 4, 5, 7, 8, 9)))
+                  wall_cell(row), _num(row.iterations, ".12g")]
+                 + [_num(row.measures.get(m), ".4g") for m in measures]) for row in summary),
+               numeric=(2, 4, 5, 7, 8, 9, *range(10, 10 + len(measures)))))
 
     # reference values
     add('<h2 id="references">Reference values f<sub>L</sub></h2>')
@@ -380,19 +439,27 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
         "rho(alpha) is the fraction of instances a solver solves within alpha times the cost of the "
         "cheapest solver on that instance. Data profile (Moré &amp; Wild 2009): the fraction solved within "
         "alpha (n + 1) oracle calls (n: the problem's unknowns), or within alpha seconds. A solver that "
-        "makes no oracle calls (cvxpy) appears in the time profiles only.</p>")
+        "makes no oracle calls (cvxpy) appears in the time profiles only. Each solver's fractions are over the "
+        "instances it accepts: a pair it refused (see skipped pairs) is left out of its profile, not counted "
+        "as a failure. A deterministic solver's repeated seeds count once where every solver on the problem is "
+        "deterministic.</p>")
+    if machine_text:
+        add(f'<p class="note">{_e(machine_text)}</p>')
     if classes is not None:
         add('<p class="note">One set of profiles per problem kind and structure class (smooth, bounds, composite, '
             "constrained), each over that class's instances and the solvers that ran on them"
             + ("; then all problems pooled." if pooled else "; pooled profiles with <code>report --pooled</code>.")
             + "</p>")
-    for tau, (gslug, gtitle, gresults) in ((t, g) for t in taus for g in groups):
+    frames = {gslug: _profiles.CostFrame([prof_results[i] for i in idx], [prof_labels[i] for i in idx], refused)
+              for gslug, _, idx in groups}
+    for tau, (gslug, gtitle, _idx) in ((t, g) for t in taus for g in groups):
         slug = _tau_slug(tau) + (f"-{gslug}" if gslug else "")
+        frame = frames[gslug]
         profs = []
         for measure in ("oracle_calls", "time"):
-            costs = _profiles.solve_costs(gresults, tau, measure)
-            profs.append(_profiles.performance_profile(costs, tau=tau, measure=measure))
-            profs.append(_profiles.data_profile(costs, tau=tau, measure=measure))
+            solvers_, t = frame.costs(tau, measure)
+            profs.append(_profiles.matrix_profile("performance", solvers_, t, frame.dims, tau=tau, measure=measure))
+            profs.append(_profiles.matrix_profile("data", solvers_, t, frame.dims, tau=tau, measure=measure))
         image = out / _profile_name(tau, gslug)
         heading = f"tau = {tau:g}" + (f", {gtitle}" if classes is not None else "")
         with atomic_output(image, flag) as tmp:
@@ -421,9 +488,22 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     add('<p class="note">y: relative gap (f - f*)/max(1, |f*|) to the baseline objective f* (floored at 1e-16) '
         "when the problem has one, else the stationarity measure. Lines: median over seeds; bands: min to max "
         "over seeds (each trace read as a step function that holds its last value). Crosses: runs without a "
-        "trace (cvxpy), at their final value.</p>")
+        "trace (cvxpy), at their final value. A deterministic solver is drawn once (its run of median wall "
+        "time)." + (f" {_e(machine_text)}" if machine_text else "") + "</p>")
     by_problem: dict[str, list[int]] = defaultdict(list)
+    drawn: set[tuple[str, str]] = set()
+    members: dict[tuple[str, str], list[int]] = defaultdict(list)     # deterministic groups, by wall time
+    for i in sorted(range(len(results)), key=lambda i: results[i].wall_time_s):
+        if deterministic.get((results[i].problem_hash, labels[i])):
+            members[(results[i].problem_hash, labels[i])].append(i)
+    median_run = {key: idx[(len(idx) - 1) // 2] for key, idx in members.items()}
     for i, r in enumerate(results):
+        key = (r.problem_hash, labels[i])
+        if key in median_run:
+            if key in drawn:
+                continue
+            drawn.add(key)
+            i = median_run[key]
         by_problem[r.problem_hash].append(i)
     for h in sorted(by_problem, key=plabels.get):
         idx = by_problem[h]
@@ -441,7 +521,11 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
         if not chosen:
             return '<p class="note">None.</p>'
         chosen.sort(key=lambda t: (plabels[t[0].problem_hash], t[1], t[0].seed))
-        return _table(table_id, ["problem", "solver", "seed", "status", "message"],
+        more = len(chosen) - MAX_LISTED_RUNS
+        chosen = chosen[:MAX_LISTED_RUNS]
+        return (f'<p class="note">The first {MAX_LISTED_RUNS} of {MAX_LISTED_RUNS + more} runs; all are in the '
+                "CSV export.</p>" if more > 0 else "") + _table(table_id, ["problem", "solver", "seed", "status",
+                                                                           "message"],
                       (({"problem": plabels[r.problem_hash], "solver": lab, "status": r.status.value},
                         [_e(plabels[r.problem_hash]), _e(lab), str(r.seed),
                          f'<span class="st-{_e(r.status.value)}">{_e(r.status.value)}</span>'

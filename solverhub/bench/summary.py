@@ -3,11 +3,13 @@
 Pure functions over :class:`~solverhub.result.Result` lists. Solvers are keyed by
 :func:`~solverhub.bench.profiles.solver_labels` (two option sets of one solver are two
 rows); problems by ``problem_hash`` (a problem run with different ``--set`` values is
-two problems).
+two problems). A deterministic solver's seeds (:func:`~solverhub.bench.profiles.deterministic_groups`)
+are one run, shown with the spread of its wall times; each kind's measures in
+``Result.extras`` (:data:`MEASURE_COLUMNS`) become columns.
 """
 from __future__ import annotations
 
-__all__ = ["SummaryRow", "summarize", "problem_labels", "STATUS_ORDER"]
+__all__ = ["SummaryRow", "summarize", "problem_labels", "measure_columns", "STATUS_ORDER", "MEASURE_COLUMNS"]
 
 import math
 import statistics
@@ -16,9 +18,12 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from ..result import Result, Status
-from .profiles import solver_labels
+from .profiles import deterministic_groups, solver_labels
 
 STATUS_ORDER = tuple(Status)
+# Kinds' own measures (Result.extras) shown as table columns when any run has them.
+MEASURE_COLUMNS = ("test_accuracy", "fit_accuracy", "test_loss", "factorization_error", "rel_error", "param_error",
+                   "max_violation", "eps_g", "eps_f")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class SummaryRow:
     wall_time_s: float
     iterations: float
     status_counts: dict[str, int] = field(default_factory=dict)
+    deterministic: bool = False     # every seed gave the same run: shown once
+    wall_time_min: float = math.nan
+    wall_time_max: float = math.nan
+    measures: dict[str, float] = field(default_factory=dict)   # medians of MEASURE_COLUMNS present
 
     @property
     def converged(self) -> int:
@@ -74,18 +83,29 @@ def problem_labels(results: Sequence[Result]) -> dict[str, str]:
     return out
 
 
-def summarize(results: Iterable[Result]) -> list[SummaryRow]:
-    """The compare table, sorted by problem label then solver label."""
+def measure_columns(rows: Iterable[SummaryRow]) -> list[str]:
+    """The :data:`MEASURE_COLUMNS` some row has, in that order."""
+    present = set().union(*(row.measures for row in rows))
+    return [k for k in MEASURE_COLUMNS if k in present]
+
+
+def summarize(results: Iterable[Result], labels: Sequence[str] | None = None) -> list[SummaryRow]:
+    """The compare table, sorted by problem label then solver label (``labels``: the
+    results' solver labels, default :func:`~solverhub.bench.profiles.solver_labels`)."""
     results = list(results)
-    labels = solver_labels(results)
+    labels = list(labels) if labels is not None else solver_labels(results)
     plabels = problem_labels(results)
     groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for r, label in zip(results, labels):
         groups[(r.problem_hash, label)].append(r)
+    deterministic = deterministic_groups(results, labels)
     rows = []
     for (phash, solver), runs in groups.items():
         base = next((r.baseline_objective for r in runs if r.baseline_objective is not None), None)
         names = Counter(r.stationarity.name for r in runs)
+        walls = [r.wall_time_s for r in runs if r.wall_time_s is not None and math.isfinite(r.wall_time_s)]
+        measures = {k: _median(r.extras.get(k) for r in runs if isinstance(r.extras.get(k), (int, float)))
+                    for k in MEASURE_COLUMNS if any(k in r.extras for r in runs)}
         rows.append(SummaryRow(
             problem=plabels[phash], problem_hash=phash, solver=solver, runs=len(runs),
             seeds=tuple(sorted({r.seed for r in runs})),
@@ -96,6 +116,9 @@ def summarize(results: Iterable[Result]) -> list[SummaryRow]:
             oracle_calls=_median(r.total_oracle_calls for r in runs),
             wall_time_s=_median(r.wall_time_s for r in runs),
             iterations=_median(r.iterations for r in runs),
-            status_counts=dict(Counter(r.status.value for r in runs))))
+            status_counts=dict(Counter(r.status.value for r in runs)),
+            deterministic=deterministic.get((phash, solver), False),
+            wall_time_min=min(walls, default=math.nan), wall_time_max=max(walls, default=math.nan),
+            measures=measures))
     rows.sort(key=lambda row: (row.problem, row.solver))
     return rows

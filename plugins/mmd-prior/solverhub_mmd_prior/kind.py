@@ -93,7 +93,7 @@ def _resolved(sections: LatentPriorSections) -> LatentPriorSections:
     given = sections.model_fields_set
     kernel = sections.kernel.model_dump(exclude_unset=True) if "kernel" in given else {}
     lps_given = sections.lps.model_dump(exclude_unset=True) if "lps" in given else {}
-    update = {key: value for key, value in PAPER.items() if key not in given and key in sections.model_fields}
+    update = {key: value for key, value in PAPER.items() if key not in given and key in type(sections).model_fields}
     update["kernel"] = PAPER["kernel"].model_copy(update=kernel)
     update["lps"] = PAPER["lps"].model_copy(update=lps_given)
     return sections.model_copy(update=update)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from solverhub.plugin import hookimpl
 
 
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    from .solvers import KLVAE, Autoencoder, MMDPrior
-    return [MMDPrior, KLVAE, Autoencoder]
+    return {"mmd-prior": f"{__package__}.solvers:MMDPrior", "kl-vae": f"{__package__}.solvers:KLVAE",
+            "autoencoder": f"{__package__}.solvers:Autoencoder"}
 
 
 @hookimpl
 def solverhub_problem_kinds():
-    from .kind import LatentPrior
-    return [LatentPrior]
+    return {"latent_prior": f"{__package__}.kind:LatentPrior"}

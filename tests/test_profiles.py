@@ -299,3 +299,71 @@ def test_structure_class_of_shipped_problems():
         assert files, folder
         classes = {structure_class(solverhub.load_problem(f)) for f in files}
         assert expected in classes, (folder, classes)
+
+
+# -- labels, deterministic repeats, refused pairs (issue 16) --------------------------------
+def test_run_options_never_split_a_label():
+    """cvxpy run under three time limits (three compares into one store) is one solver."""
+    rs = [run("cvxpy", "p", [], objective=0.0, options={"solver": "", "time_limit_s": t, "trace_every": k})
+          for t, k in ((None, 0), (60.0, 1), (300.0, 10))]
+    assert solver_labels(rs, defaults={}) == ["cvxpy"] * 3
+
+
+def test_default_value_is_the_plain_label():
+    """``gd`` and ``gd:lr=<default>`` are one configuration; ``gd:lr=0.5`` is another."""
+    defaults = {"gd": {"lr": None, "backtracking": True}}
+    rs = [run("gd", "p", [(1, 0.1, 1.0)], options={"lr": None, "backtracking": True}),
+          run("gd", "p", [(1, 0.1, 1.0)], options={"lr": 0.5, "backtracking": True}),
+          run("gd", "p", [(1, 0.1, 1.0)], options={"lr": None, "backtracking": False})]
+    assert solver_labels(rs, defaults=defaults) == ["gd", "gd:lr=0.5", "gd:backtracking=false"]
+    assert solver_labels(rs[:1] + rs[:1], defaults=defaults) == ["gd", "gd"]
+
+
+def _seeds(solver, problem, trace, seeds=(0, 1, 2), walls=(3.0, 1.0, 2.0), **kw):
+    return [run(solver, problem, trace, seed=s, wall=w, **kw) for s, w in zip(seeds, walls)]
+
+
+def test_deterministic_repeats_detected_flagged_and_counted_once():
+    from solverhub.bench.profiles import collapse_repeats, deterministic_groups
+    det = _seeds("A", "p", [(1, 0.5, 1.0), (4, 1.0, 0.0)], baseline=0.0)
+    noisy = [run("S", "p", [(1, 0.5, 1.0), (4, 1.0, 0.1 * s)], seed=s, baseline=0.0) for s in (0, 1, 2)]
+    flagged = [r.replace(extras={"deterministic": True}) for r in
+               [run("F", "q", [(1, 0.5, 1.0), (4 + s, 1.0, 0.0)], seed=s) for s in (0, 1)]]
+    labels = ["A"] * 3 + ["S"] * 3 + ["F"] * 2
+    groups = deterministic_groups(det + noisy + flagged, labels)
+    assert groups == {("hash-p", "A"): True, ("hash-p", "S"): False, ("hash-q", "F"): True}
+    # p has a stochastic solver: every seed stays an instance; q collapses to one run, one instance
+    kept, kept_labels = collapse_repeats(det + noisy + flagged, labels, groups)
+    assert kept_labels == ["A"] * 3 + ["S"] * 3 + ["F"] and len(kept) == 7
+    alone, _ = collapse_repeats(det, ["A"] * 3)
+    assert len(alone) == 1 and alone[0].wall_time_s == 2.0 and alone[0].seed == 0     # median wall time, seed 0
+    assert len(solve_costs(alone, TAU)) == 1
+    rows = {row.solver: row for row in summarize(det + noisy)}
+    assert rows["A"].deterministic and rows["A"].runs == 3 and not rows["S"].deterministic
+    assert (rows["A"].wall_time_min, rows["A"].wall_time_s, rows["A"].wall_time_max) == (1.0, 2.0, 3.0)
+
+
+def test_refused_pairs_are_not_applicable():
+    """B refused problem q: its profile is over p only (1 of 1 solved), not 1 of 2."""
+    rs = [run("A", "p", [(1, 0.5, 1.0), (4, 1.0, 0.0)], baseline=0.0),
+          run("B", "p", [(1, 0.5, 1.0), (2, 1.0, 0.0)], baseline=0.0),
+          run("A", "q", [(1, 0.5, 1.0), (8, 1.0, 0.0)], baseline=0.0)]
+    costs = solve_costs(rs, TAU, refused=[("q", "B")])
+    Qa = Instance("q", "hash-q", 0, 1)
+    assert costs[P0] == {"A": 4.0, "B": 2.0} and costs[Qa]["A"] == 8.0 and math.isnan(costs[Qa]["B"])
+    prof = performance_profile(costs)
+    assert prof.solved == {"A": 1.0, "B": 1.0}
+    np.testing.assert_array_equal(prof.alphas, [1.0, 2.0])
+    np.testing.assert_array_equal(prof.curves["B"], [1.0, 1.0])
+    np.testing.assert_array_equal(prof.curves["A"], [0.5, 1.0])
+    # without the refusal, the missing run is a failure
+    assert performance_profile(solve_costs(rs, TAU)).solved == {"A": 1.0, "B": 0.5}
+
+
+def test_kind_measures_become_columns():
+    from solverhub.bench.summary import measure_columns
+    rs = [run("A", "p", [(1, 0.5, 1.0)], seed=s).replace(extras={"test_accuracy": acc, "noise": 1})
+          for s, acc in ((0, 0.9), (1, 0.8))] + [run("B", "p", [(1, 0.5, 1.0)])]
+    rows = summarize(rs)
+    assert measure_columns(rows) == ["test_accuracy"]
+    assert rows[0].measures == {"test_accuracy": pytest.approx(0.85, abs=1e-12)} and rows[1].measures == {}

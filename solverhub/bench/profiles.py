@@ -269,7 +269,8 @@ def collapse_repeats(results: Sequence[Result], labels: Sequence[str],
                      deterministic: Mapping[tuple[str, str], bool] | None = None
                      ) -> tuple[list[Result], list[str]]:
     """Results for the profiles with deterministic repeats counted once: on a problem where
-    every solver's runs are deterministic (:func:`deterministic_groups`), each solver keeps
+    every solver's runs are deterministic (:func:`deterministic_groups`; a solver run with one
+    seed only counts as deterministic), and at least one solver ran several seeds, each keeps
     one run, the one of median wall time, as the instance of the problem's smallest seed (one
     instance instead of one per seed). A problem with a stochastic solver keeps all its seeds
     (a deterministic solver then solves each seed's instance alike)."""
@@ -282,7 +283,8 @@ def collapse_repeats(results: Sequence[Result], labels: Sequence[str],
     reseed: dict[int, int] = {}
     for phash, idx in by_problem.items():
         labs = {labels[i] for i in idx}
-        if not all(deterministic.get((phash, lab), False) for lab in labs):
+        flags = [deterministic.get((phash, lab)) for lab in labs]            # None: one seed only
+        if False in flags or True not in flags:
             keep += idx
             continue
         seed0 = min(results[i].seed for i in idx)

@@ -72,6 +72,7 @@ class Oracle:
         self.dim = x0.numel()
         self.n_rows = n_rows
         self.config = config
+        self._stochastic, self._noisy = config.stochastic, config.noisy   # read on every call: cached (frozen config)
         self.max_calls = max_calls
         self.unflatten = unflatten
         self.counts = {"value": 0, "grad": 0, "hvp": 0, "stochastic_grad": 0}
@@ -88,7 +89,7 @@ class Oracle:
     # -- bookkeeping -------------------------------------------------------
     @property
     def stochastic(self) -> bool:
-        return self.config.stochastic
+        return self._stochastic
 
     @property
     def total_calls(self) -> int:
@@ -142,10 +143,14 @@ class Oracle:
             return self._fn(of)(x, rows)
 
     def _value_and_grad(self, x, rows=None, of=None):
-        with torch.enable_grad():
-            xg = x.detach().requires_grad_(True)
-            value = self._fn(of)(xg, rows)
-            grad = torch.autograd.grad(value, xg, allow_unused=True)[0] if value.requires_grad else None
+        fn = self._objective if of is None else self._fn(of)
+        xg = x.detach().requires_grad_(True)
+        if torch.is_grad_enabled():        # the usual case: no context manager on the hot path
+            value = fn(xg, rows)
+        else:
+            with torch.enable_grad():
+                value = fn(xg, rows)
+        grad = torch.autograd.grad(value, xg, allow_unused=True)[0] if value.requires_grad else None
         if grad is None:       # the function does not depend on x (e.g. a constant lower level)
             grad = torch.zeros_like(x)
         return value.detach(), grad
@@ -157,20 +162,20 @@ class Oracle:
 
     def value_and_grad(self, x, of: str | None = None):
         """(f(x), the configured gradient); counted as one value and one gradient call."""
-        if self.stochastic and of is None:
+        if self._stochastic and of is None:
             self._charge("value", "stochastic_grad")
             return self._value(x), self._configured_grad(x)
         self._charge(self._key("value", of), self._key("grad", of))
         value, grad = self._value_and_grad(x, of=of)
-        return value, (self._add_noise(grad) if self.config.noisy else grad)
+        return value, (self._add_noise(grad) if self._noisy else grad)
 
     def grad(self, x, of: str | None = None):
         """The configured gradient (exact, minibatch or noisy) of f or of the named function ``of``."""
         if of is not None:
             self._charge(self._key("grad", of))
             grad = self._value_and_grad(x, of=of)[1]
-            return self._add_noise(grad) if self.config.noisy else grad
-        if not self.config.stochastic:
+            return self._add_noise(grad) if self._noisy else grad
+        if not self._stochastic:
             self._charge("grad")
             return self._value_and_grad(x)[1]
         self._charge("stochastic_grad")
@@ -185,7 +190,7 @@ class Oracle:
         gradients along a step (secant curvature, gradient alignment), which a
         fresh draw per point would swamp with sampling noise. Exact oracle: two exact gradients.
         """
-        if not self.config.stochastic:
+        if not self._stochastic:
             self._charge("grad", "grad")
             return self._value_and_grad(x)[1], self._value_and_grad(y)[1]
         self._charge("stochastic_grad", "stochastic_grad")
@@ -210,7 +215,7 @@ class Oracle:
         with torch.enable_grad():
             value = self._operator(z.detach())
         value = value.detach()
-        return self._add_noise(value) if self.config.noisy else value
+        return self._add_noise(value) if self._noisy else value
 
     def operator_jvp(self, z, v, transpose: bool = False):
         """Exact J_F(z) v (``transpose``: J_F(z)ᵀ v) by autograd, noise-free; one ``operator`` call."""
@@ -248,12 +253,18 @@ class Oracle:
         grad = self._value_and_grad(x, rows)[1]
         return self._add_noise(grad) if cfg.noisy else grad
 
-    def hvp(self, x, v):
-        """Exact Hessian-vector product ∇²f(x) v, counted as one ``hvp`` call."""
+    def hvp(self, x, v, of: str | None = None):
+        """Exact Hessian-vector product ∇²f(x) v (or of the named function ``of``; 0 where it is
+        affine), counted as one ``hvp`` call."""
         self._charge("hvp")
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
-            (g,) = torch.autograd.grad(self._objective(xg, None), xg, create_graph=True)
+            value = self._fn(of)(xg, None)
+            if not value.requires_grad:
+                return torch.zeros_like(x)
+            (g,) = torch.autograd.grad(value, xg, create_graph=True)
+            if not g.requires_grad:
+                return torch.zeros_like(x)
             (hv,) = torch.autograd.grad(g, xg, grad_outputs=v)
         return hv.detach()
 

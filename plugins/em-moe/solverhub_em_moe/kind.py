@@ -102,6 +102,7 @@ def moe_arrays(problem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 
 class MixtureOfExperts(ModelKind):
     name = "mixture_of_experts"
+    start_seed = ("init", "seed")      # unset in the file: the run's seed draws the start
     description = "gated mixture of linear or logistic experts; objective: the negative log-likelihood"
     Sections = MoESections
     data_names = DATA_NAMES
@@ -172,13 +173,13 @@ planted: {n: 200, d: 3, snr: 4.0, gate_norm: 2.0, seed: 5}
         return MoEModel(cfg=problem.sections.model.config, X=torch.as_tensor(X, dtype=dtype, device=device),
                         y=torch.as_tensor(y, dtype=dtype, device=device), truth=truth)
 
-    def default_start(self, problem) -> np.ndarray:
+    def default_start(self, problem, seed=None) -> np.ndarray:
         """beta ~ scale * N(0, I), gate = 0: zeros are a symmetric stationary point of the NLL
         when every expert starts equal."""
         spec: MoESpec = problem.sections.model
         nb = int(np.prod(variable_shapes(spec.config)["beta"]))      # the flat layout: beta, then gate
         x0 = np.zeros(problem.dim)
-        x0[:nb] = spec.init.scale * np.random.default_rng(spec.init.seed).standard_normal(nb)
+        x0[:nb] = spec.init.scale * np.random.default_rng(spec.init.seed if seed is None else seed).standard_normal(nb)
         return x0
 
     def report(self, tp, oracle, x) -> dict:

@@ -61,6 +61,7 @@ class LoraMetaModel:
 
 class LoraMeta(ModelKind):
     name = "lora_meta"
+    start_seed = ("init", "seed")      # unset in the file: the run's seed draws the start
     description = ("T linear tasks sharing a base with task-specific rank-k parts (LoRA-ML, arXiv 2410.22264); "
                    "objective: the meta loss over (A, U)")
     Sections = LoraMetaSections
@@ -101,12 +102,12 @@ finetune: {steps: 200}
     def torch_model(self, problem, device, dtype) -> LoraMetaModel:
         return LoraMetaModel(problem.sections.model, device, dtype)
 
-    def default_start(self, problem) -> np.ndarray:
+    def default_start(self, problem, seed=None) -> np.ndarray:
         """A = 0, U ~ init.scale * N(0, 1) (the official code's start)."""
         spec: LoraMetaSpec = problem.sections.model
         p, init = spec.planted, spec.init
         x0 = np.zeros(problem.dim)
-        x0[p.d * p.d:] = init.scale * np.random.default_rng(init.seed).standard_normal(p.tasks * p.d * p.rank)
+        x0[p.d * p.d:] = init.scale * np.random.default_rng(init.seed if seed is None else seed).standard_normal(p.tasks * p.d * p.rank)
         return x0
 
     def report(self, tp, oracle, x) -> dict:

@@ -176,6 +176,7 @@ def latent_report(spec: LatentSpec, z_all: np.ndarray, *, prefix: str = "", seed
 
 class LatentPrior(ModelKind):
     name = "latent_prior"
+    start_seed = ("init", "seed")      # unset in the file: the run's seed draws the start
     description = "autoencoder whose aggregate posterior should match a chosen prior; objective: reconstruction error"
     Sections = LatentPriorSections
     data_names = ()                 # the kind makes its own data (dataset:)
@@ -246,10 +247,10 @@ epochs: 3
         tp = super().lower_torch(problem, device, dtype)
         return replace(tp, functions=tp.model.functions())     # the loss terms the oracle counts by name
 
-    def default_start(self, problem) -> np.ndarray:
+    def default_start(self, problem, seed=None) -> np.ndarray:
         """torch.nn.Linear's init, drawn with numpy."""
         spec: LatentSpec = problem.sections.model
-        return init_params(spec.config, spec.init_seed)
+        return init_params(spec.config, spec.init_seed if seed is None else seed)
 
     def report(self, tp, oracle, x) -> dict:
         model: LatentModel = tp.model

@@ -119,6 +119,7 @@ _OPTIMA: dict[str, float] = {}      # content hash -> f* (closed form)
 
 class MatrixFactorization(ModelKind):
     name = "matrix_factorization"
+    start_seed = ("init_seed",)        # unset in the file: the run's seed draws the start
     description = "low-rank factorization X Xᵀ ≈ M or X Yᵀ ≈ M (Frobenius loss), closed-form baseline"
     Sections = FactorizationSections
     data_names = ("M",)
@@ -184,9 +185,9 @@ rank: 2
         f_star = per_problem(_OPTIMA, problem, lambda: self.reference_solve(problem).objective)
         return FactorizationModel(problem.sections.model, Layout.of(problem), M, f_star)
 
-    def default_start(self, problem) -> np.ndarray:
+    def default_start(self, problem, seed=None) -> np.ndarray:
         spec = problem.sections.model
-        return spec.init_scale * np.random.default_rng(spec.init_seed).standard_normal(problem.dim)
+        return spec.init_scale * np.random.default_rng(spec.init_seed if seed is None else seed).standard_normal(problem.dim)
 
     def measure(self, name, tp, oracle, x, known):
         model: FactorizationModel = tp.model

@@ -182,6 +182,7 @@ def _targets(problem, name, device, dtype):
 
 class LoraFinetune(ModelKind):
     name = "lora_finetune"
+    start_seed = ("lora", "init_seed")  # unset in the file: the run's seed draws the start
     description = "fine-tune a small pretrained MLP on a new task with LoRA adapters (loss of the new task)"
     Sections = LoraSections
     polishable = False
@@ -257,9 +258,9 @@ loss: mse
         spec = self._spec(sections, ctx.symbols.data, ctx.location("lora"))
         return CompiledSections(model=spec, rows=("X", "y"), n_rows=int(ctx.symbols.data["X"][0]))
 
-    def default_start(self, problem) -> np.ndarray:
+    def default_start(self, problem, seed=None) -> np.ndarray:
         """The standard LoRA start as float64 numpy: A ~ U(−1/√in, 1/√in), B = 0."""
-        rng = np.random.default_rng(problem.sections.model.init_seed)
+        rng = np.random.default_rng(problem.sections.model.init_seed if seed is None else seed)
         x = np.zeros(problem.dim)
         for v in problem.variables:
             if v.name.startswith("A"):

@@ -131,6 +131,9 @@ class TorchEvaluator:
         self.layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
 
     def unflatten(self, x):
+        if len(self.layout) == 1:        # one variable: a view of the whole vector (no slice on the autograd path)
+            name, shape, _, _ = self.layout[0]
+            return {name: x.reshape(shape)}
         return {name: x[off:off + size].reshape(shape) for name, shape, off, size in self.layout}
 
     def env(self, x, rows=None):
@@ -264,6 +267,9 @@ class ProblemKind:
         """Return (objective, stationarity) as 0-d tensors at ``x`` (exact, uncounted), using
         what the solver already computed (:class:`Known`) when the oracle is exact."""
         value, grad = known.value, known.grad
+        if name == "kkt_residual" and tp.structure.epigraph is not None:    # epigraph form (its multipliers)
+            from ..epigraph import epigraph_kkt
+            return oracle.peek_value(x), epigraph_kkt(tp, oracle, x, known.duals)
         if name == "prox_grad_norm" and "smooth" in oracle.functions:   # needs ∇s, not ∇f: f's value only
             from ..composite import prox_grad_mapping    # ||x - prox_g(x - ∇s(x))||, step 1
             value = value if value is not None and not oracle.stochastic else oracle.peek_value(x)
@@ -318,6 +324,11 @@ class ExpressionKind(ProblemKind):
             functions["smooth"] = ev.scalar(problem.sections.functions["smooth"])
             structure = dataclasses.replace(structure, nonsmooth=torch_terms(problem.structure.nonsmooth,
                                                                              problem.variables))
+        if problem.structure.epigraph is not None:     # unsplit terms: their epigraph form and the smooth rest
+            from ..epigraph import torch_epigraph
+            functions["smooth"] = ev.scalar(problem.sections.functions["smooth"])
+            structure = dataclasses.replace(structure, epigraph=torch_epigraph(problem.structure.epigraph, ev,
+                                                                               problem.dim))
         return TorchProblem(ev.scalar(problem.sections.objective), constraints, ev.unflatten, x0,
                             functions=functions, structure=structure)
 

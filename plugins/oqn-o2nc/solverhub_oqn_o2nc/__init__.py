@@ -7,6 +7,21 @@ __all__ = ["OQNO2NC", "OQNOptions", "OQNState", "learner_step", "project_operato
            "secant_loss", "solve_ball_quadratic"]
 __version__ = "0.1.0"
 
-from .matrix_learner import learner_step, project_operator_norm, secant_loss
-from .solver import OQNO2NC, OQNOptions, OQNState
-from .subproblem import solve_ball_quadratic
+# name -> submodule; imported on first access (PEP 562): registering the plugin imports nothing
+_LAZY = {
+    "learner_step": ".matrix_learner",
+    "project_operator_norm": ".matrix_learner",
+    "secant_loss": ".matrix_learner",
+    "OQNO2NC": ".solver",
+    "OQNOptions": ".solver",
+    "OQNState": ".solver",
+    "solve_ball_quadratic": ".subproblem",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from solverhub.plugin import hookimpl
 
-from .solver import OQNO2NC
 
-
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    return [OQNO2NC]
+    return {"oqn-o2nc": f"{__package__}.solver:OQNO2NC"}

@@ -27,10 +27,10 @@ w_{n+1}, so for a quadratic with B_n = H it is exact: m_{n+1} = g_{n+1}.
 
 * ``"played"`` (default): center_n = Δ_n. With exact hints this is implicit OGD,
   Δ_{n+1} = Proj(Δ_n − η g_{n+1}) (regret O(D²/η), no Σ‖g‖² term).
-* ``"ogd"``: the note's literal two-sequence form, center_n = Δ̂_n with
-  Δ̂_{n+1} = Proj(Δ̂_n − η g_n). Unprojected it plays Δ̂_{n+1} − ηB_n(…), i.e.
-  its hint predicts g_{n+1} − g_n rather than g_{n+1}; it measured far worse
-  (docs/methods/oqn-o2nc.md) and is kept for comparison.
+* ``"ogd"``: two-sequence optimistic OGD (Rakhlin & Sridharan 2013): the OGD sequence
+  Δ̂_{n+1} = Proj(Δ̂_n − η g_n) is updated first and the played step starts from it,
+  Δ_{n+1} = Proj(Δ̂_{n+1} − η m_{n+1}(Δ_{n+1})). (The method note writes the prox
+  center as Δ̂_n, one index behind; that off-by-one measured 6x worse and was dropped.)
 
 With ``hints=False`` (B ≡ 0) both anchors reduce to Δ_{n+1} = Proj(Δ_n − η g_n),
 non-optimistic O2NC-OGD, computed by the same arithmetic (bit-for-bit).
@@ -131,7 +131,7 @@ class OQNO2NC(Solver):
     name = "oqn-o2nc"
     paper = "Jiang, Mokhtari, Patitucci, arXiv:2412.02175"
     kinds = ("minimize", "finite_sum")
-    capabilities = Capabilities(stochastic_ok=True, max_dim=2000)
+    capabilities = Capabilities(stochastic_ok=True, max_dim=2000, nonsmooth=True)   # Goldstein measure: nonsmooth f
     priority = 1
     Options = OQNOptions
     stationarity_measure = "goldstein_grad_norm"
@@ -180,9 +180,9 @@ class OQNO2NC(Solver):
                 B, eigenvalues, eigenvectors, loss = learner_step(B, s, y, options.rho, bound)
                 upd.update(B=B, eigenvalues=eigenvalues, eigenvectors=eigenvectors, L_estimate=L_estimate,
                            L_bound=bound, learner_loss_sum=state.learner_loss_sum + loss)
-            if options.anchor == "ogd":
-                center = state.center
-                upd["center"] = ogd_ball_step(center, g, options.eta, options.D)[0]
+            if options.anchor == "ogd":                      # two-sequence: play from the updated Δ̂_{n+1}
+                center = ogd_ball_step(state.center, g, options.eta, options.D)[0]
+                upd["center"] = center
             else:
                 center = delta
             B_delta = B @ delta

@@ -271,6 +271,63 @@ def test_hints_off_equals_the_o2nc_plugin_when_installed():
         [(p.objective, p.stationarity) for p in theirs.trace]
 
 
+# -- the played step, pinned by an independent numpy loop -----------------------------------
+def note_grad(x):
+    """∇f of the note's test-2 problem in numpy: H x + ((x_i² − 1) x_i for i < 2)."""
+    g = NOTE_H @ x
+    g[:2] += (x[:2] ** 2 - 1.0) * x[:2]
+    return g
+
+
+def reference_oqn(grad, x0, n_rounds, *, eta, D, rho=0.5, L_safety=2.0, anchor="played"):
+    """OQN written out in numpy from the module doc / method note 07, no plugin function:
+    w_n = x_{n−1} + Δ_n/2, g_n = ∇f(w_n); B_n = clip_{±2 max‖y‖/‖s‖}(sym(B + 2ρ(y − Bs)sᵀ/sᵀs));
+    center = Δ_n ("played") or Δ̂_{n+1} = Proj(Δ̂_n − η g_n) ("ogd", the updated center);
+    Δ_{n+1} = argmin_{‖Δ‖≤D} ½ΔᵀAΔ − bᵀΔ with A = I + (η/2)B_n, b = center − η(g_n + ½B_nΔ_n)
+    (numpy solve, or brentq on the secular equation when the ball is active).
+    Returns per round (x_n, Δ_{n+1}, ball active)."""
+    d = len(x0)
+    x, delta, B, center = x0.copy(), np.zeros(d), np.zeros((d, d)), np.zeros(d)
+    L_est, last_w, last_g, out = 0.0, None, None, []
+    for _ in range(n_rounds):
+        w = x + 0.5 * delta
+        g = grad(w)
+        x_new = x + delta
+        if last_g is not None:
+            s, y = w - last_w, g - last_g
+            L_est = max(L_est, np.linalg.norm(y) / np.linalg.norm(s))
+            stepped = B + 2.0 * rho * np.outer(y - B @ s, s) / (s @ s)
+            lam, V = np.linalg.eigh(0.5 * (stepped + stepped.T))
+            B = (V * np.clip(lam, -L_safety * L_est, L_safety * L_est)) @ V.T
+        if anchor == "ogd":
+            v = center - eta * g
+            center = v * min(1.0, D / np.linalg.norm(v))
+        A = np.eye(d) + 0.5 * eta * B
+        b = (center if anchor == "ogd" else delta) - eta * (g + 0.5 * B @ delta)
+        delta_next = _reference_trs(A, b, D)
+        out.append((x_new, delta_next, np.linalg.norm(delta_next) >= D * (1 - 1e-12)))
+        x, delta, last_w, last_g = x_new, delta_next, w, g
+    return out
+
+
+@pytest.mark.parametrize("anchor", ["played", "ogd"])
+@pytest.mark.parametrize("D", [10.0, 1.0, 0.1], ids=["interior", "mixed", "boundary"])
+def test_played_step_matches_an_independent_numpy_loop(anchor, D):
+    """40 rounds of the solver (default η, ρ, L_safety) against ``reference_oqn``: x_n and Δ_{n+1}
+    agree to 1e-10 (measured ≤ 6e-12). Pins the ½ on B_nΔ_n, the matrix I + (η/2)B_n, the
+    midpoint, the learner's step 2ρ with ρ = ½ and the center of each anchor. D = 10 keeps the
+    ball inactive after round 1, D = 0.1 active in every round, D = 1 mixes both."""
+    problem = solverhub.load_problem(NOTE_YAML)
+    states = drive(OQNO2NC, problem, OQNOptions(D=D, anchor=anchor), 40).states
+    x0 = make_oracle(problem).x0.numpy().copy()
+    ref = reference_oqn(note_grad, x0, 40, eta=0.3, D=D, anchor=anchor)
+    active = sum(r[2] for r in ref)
+    assert {10.0: active <= 2, 1.0: 5 <= active <= 35, 0.1: active == 40}[D], active
+    for st, (x, delta, _) in zip(states[1:], ref):
+        np.testing.assert_allclose(st.iterate.numpy(), x, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(st.delta.numpy(), delta, rtol=0, atol=1e-10)
+
+
 # -- test 3: the ODOG note's test-2 problem at equal gradient calls -------------------------
 def reference_odog(oracle, x0, n_calls, eta, radius, K):
     """ODOG, written out from method note 02 (2 calls per round, h_1 = ∇f(x0)):

@@ -45,7 +45,8 @@ solve: {{max_iterations: 1000000, trace_every: 1000}}
 pytestmark = pytest.mark.usefixtures("single_thread")   # solverhub.testing's fixture
 
 
-# -- T3: the training claim --------------------------------------------------------------------
+# -- T3: the training claim (about 40-80 s: slow; the steps themselves are pinned in test_mmd_prior_reference.py) --
+@pytest.mark.slow
 def test_t3_mmd_prior_matches_the_uniform_prior_and_lowers_lps():
     p = solverhub.load_problem(yaml())
     mmd = solverhub.solve(p, "mmd-prior", seed=0)

@@ -7,17 +7,18 @@ every other name loads its module on first use, so a plugin's registration modul
     problem = solverhub.load_problem("problems/ridge.yaml")
     result = solverhub.solve(problem, "bfgs-wolfe", options={"tolerance": 1e-8})
     result.to_json()
+    results = solverhub.compare("problems/smooth/", ["gd", "lbfgs"], seeds=3, jobs=2)
 """
 from __future__ import annotations
 
-__all__ = ["load_problem", "solve", "compute_baseline", "Result", "Status", "Stationarity", "TracePoint",
+__all__ = ["load_problem", "solve", "compare", "compute_baseline", "Result", "Status", "Stationarity", "TracePoint",
            "Solver", "Capabilities", "IterState", "Acceptance", "Refusal", "RefusalCode", "Reference", "ReferenceStatus",
            "hookimpl", "get_registry", "SolverhubError", "__version__"]
 
 from .hookspecs import hookimpl
 
 # name -> private module holding it; imported on first access (PEP 562)
-_LAZY = {"load_problem": "problem.model", "solve": "api", "compute_baseline": "baseline",
+_LAZY = {"load_problem": "problem.model", "solve": "api", "compare": "bench.api", "compute_baseline": "baseline",
          "get_registry": "registry", "SolverhubError": "errors",
          **dict.fromkeys(("Reference", "ReferenceStatus"), "reference"),
          **dict.fromkeys(("Result", "Stationarity", "Status", "TracePoint"), "result"),

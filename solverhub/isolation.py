@@ -47,6 +47,7 @@ the rest is not shown; ``compare`` shows none of it.
 from __future__ import annotations
 
 __all__ = ["OutputCapture", "Supervised", "IsolatedWorker", "ForkedWorker", "fork_threads", "can_fork_workers",
+           "note_torch_import",
            "run_forked", "solve_isolated", "describe_exit",
            "hard_limit_s", "HEAD_BYTES", "TAIL_BYTES", "PASSTHROUGH_BYTES", "SETUP_LIMIT_S"]
 
@@ -712,14 +713,34 @@ def _forked_main(inbox_r: int, ctl_w: int, out_w: int, parent: int, problems: di
         os._exit(code)
 
 
+_TORCH_IMPORT_THREADS = [1]     # native threads ``import torch`` starts (measured by note_torch_import)
+
+
+def note_torch_import() -> None:
+    """Import torch here if it is not yet, counting the native threads the import itself starts
+    (so :func:`fork_threads` can tell them from an OpenMP pool started by a torch op)."""
+    if "torch" in sys.modules:
+        return
+    before = _native_threads()
+    import torch  # noqa: F401
+    if before is not None:
+        _TORCH_IMPORT_THREADS[0] = max(0, (_native_threads() or before) - before)
+
+
+def _native_threads() -> int | None:
+    """OS threads of this process that are not Python threads (None where /proc is missing)."""
+    try:
+        return len(os.listdir("/proc/self/task")) - threading.active_count()
+    except OSError:
+        return None
+
+
 def fork_threads(jobs: int) -> int:
     """Torch intra-op threads for each of ``jobs`` forked workers: the cores shared out when this
-    process has no other thread (so no OpenMP pool that a fork would break), else 1 (as
-    PyTorch's own DataLoader workers do)."""
-    try:
-        alone = len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        alone = threading.active_count() == 1 and "torch" not in sys.modules
+    process has no native thread beyond those ``import torch`` starts (so no OpenMP pool, which a
+    fork would break), else 1 (as PyTorch's own DataLoader workers do)."""
+    native = _native_threads()
+    alone = native is not None and native <= _TORCH_IMPORT_THREADS[0]
     return max(1, (os.cpu_count() or 1) // max(1, jobs)) if alone else 1
 
 

@@ -44,8 +44,8 @@ def assign_devices(device: str, jobs: int, gpus: int) -> list[str]:
 
 def preload() -> None:
     """Import what every run needs once, here, before workers are forked from this process."""
-    import torch  # noqa: F401
-
+    from ..isolation import note_torch_import
+    note_torch_import()
     from .. import api  # noqa: F401
     from ..registry import get_registry
     from . import tasks  # noqa: F401

@@ -137,18 +137,19 @@ def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec],
 _RETRIED = ("time_limit",)      # stored baseline answers that a later compare computes again
 
 
-def _known_baseline(store: ResultStore, problem_hash: str, name: str) -> bool:
-    """Whether the store has this problem's baseline, copying it from the cache when there."""
+def _known_baseline(store: ResultStore, problem_hash: str, name: str) -> str | None:
+    """Where this problem's baseline is known: ``"store"``, ``"cache"`` (copied into the store
+    now) or None."""
     from ..baseline import cached_baseline
     stored = store.baseline(problem_hash)
     if stored is not None and stored[0] not in _RETRIED:
-        return True
+        return "store"
     cached = cached_baseline(problem_hash)
     if cached is None:
-        return False
+        return None
     store.put_baseline(problem_hash, name, cached["status"], cached.get("objective"),
                        (cached.get("message") or "") + " (from the baseline cache)")
-    return True
+    return "cache"
 
 
 def baseline_tasks(plan: Plan, store: ResultStore, time_limit_s: float | None = None,
@@ -157,8 +158,9 @@ def baseline_tasks(plan: Plan, store: ResultStore, time_limit_s: float | None = 
     into the store now (``on_baseline(name, status, cached=True)`` for each)."""
     out = []
     for problem_hash, problem in plan.problems.items():
-        if _known_baseline(store, problem_hash, problem.name):
-            if on_baseline is not None:
+        known = _known_baseline(store, problem_hash, problem.name)
+        if known:
+            if on_baseline is not None and known == "cache":
                 on_baseline(problem.name, store.baseline(problem_hash)[0], True)
             continue
         entry = plan.entries.get(problem_hash)

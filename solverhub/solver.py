@@ -38,6 +38,9 @@ class Capabilities:
     bounds: bool = False           # keeps the iterates within the variables' lower/upper bounds
     devices: tuple[str, ...] = ("cpu", "cuda")
     max_dim: int | None = None     # refuses problems with more unknowns (e.g. dense d x d state)
+    # takes objectives with nonsmooth atoms no prox splits (structure.unsplit): the epigraph form,
+    # a convex solver, or a nonsmooth method with its own stationarity measure (Goldstein)
+    nonsmooth: bool = False
 
 
 class RefusalCode(str, enum.Enum):
@@ -180,6 +183,9 @@ class Solver:
         if caps.max_dim is not None and problem.dim > caps.max_dim:
             return Refusal(RefusalCode.TOO_LARGE,
                            f"keeps dense {problem.dim}x{problem.dim} state; limit is {caps.max_dim} unknowns")
+        structure = getattr(problem, "structure", None)
+        if structure is not None and structure.unsplit and not caps.nonsmooth:
+            return Refusal(RefusalCode.STRUCTURE, structure.nonsmooth_refusal(problem.location("objective").line))
         return as_verdict(self.accepts_problem(problem))
 
     def accepts_problem(self, problem) -> Verdict:

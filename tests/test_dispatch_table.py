@@ -1,6 +1,6 @@
 """The dispatch table of docs/cli.md agrees with ``Registry.dispatch`` (issue 15).
 
-Each row: kinds, a structure class (``smooth``, ``bounds``, ``composite``,
+Each row: kinds, a structure class (``smooth``, ``bounds``, ``composite``, ``nonsmooth``,
 ``constrained`` as :func:`solverhub.bench.profiles.structure_class` reads it, or
 ``any``), a condition, the dispatched solver and an example file. The first row
 matching a problem applies. Checked: every example dispatches to its row's solver
@@ -70,7 +70,7 @@ def test_table_parses_and_names_registered_solvers():
     assert len(ROWS) >= 10
     for row in ROWS:
         assert row["solver"] in registry.solvers, row["line"]
-        assert row["structure"] in ("any", "smooth", "bounds", "composite", "constrained"), row["line"]
+        assert row["structure"] in ("any", "smooth", "bounds", "composite", "nonsmooth", "constrained"), row["line"]
         assert row["examples"], row["line"]
 
 

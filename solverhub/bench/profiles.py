@@ -66,7 +66,7 @@ NEVER_SOLVES = frozenset({Status.FAILED, Status.DIVERGED, Status.INFEASIBLE, Sta
 FEASIBILITY_TOL = 1e-6
 # extras key -> what it measures; a run whose value exceeds the tolerance is infeasible
 _INFEASIBILITY_KEYS = ("max_violation", "eps_g")
-STRUCTURE_CLASSES = ("smooth", "bounds", "composite", "constrained")
+STRUCTURE_CLASSES = ("smooth", "bounds", "composite", "nonsmooth", "constrained")
 
 
 def is_infeasible(r: Result, tol: float = FEASIBILITY_TOL) -> bool:
@@ -91,11 +91,14 @@ def never_solves(r: Result, tol: float = FEASIBILITY_TOL) -> bool:
 
 def structure_class(problem) -> str:
     """The profile class of a :class:`~solverhub.problem.model.Problem`: ``constrained``
-    (constraint functions), else ``composite`` (a nonsmooth term split off), else ``bounds``,
+    (constraint functions), else ``nonsmooth`` (nonsmooth atoms no prox splits), else ``composite``
+    (a nonsmooth term split off), else ``bounds``,
     else ``smooth``."""
     st = problem.structure
     if st.has_constraint_functions:
         return "constrained"
+    if st.unsplit:
+        return "nonsmooth"       # nonsmooth atoms no prox splits (epigraph form or cvxpy)
     if st.nonsmooth:
         return "composite"
     return "bounds" if st.has_bounds else "smooth"

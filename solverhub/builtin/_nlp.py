@@ -18,28 +18,75 @@ np = lazy_module("numpy")
 
 
 class Constraints:
-    """``eq(x)``/``ineq(x)`` (flat, possibly empty), ``jac_eq``/``jac_ineq`` (rows x dim) and
-    ``split(lam, mu)`` -> one multiplier tensor per ``constraints:`` line."""
+    """``eq(z)``/``ineq(z)`` (flat, possibly empty), ``jac_eq``/``jac_ineq`` (rows x dim) and
+    ``split(lam, mu)`` -> one multiplier tensor per ``constraints:`` line (then one per epigraph term).
+
+    With an epigraph form (``structure.epigraph``: nonsmooth terms without a prox,
+    ``solverhub.problem.epigraph``) the solvers work on ``z = (x, t)``: ``dim = n + n_aux``,
+    the objective is ``smooth(x) + w·t`` (:meth:`value_and_grad`; the oracle's ``smooth``),
+    the epigraph rows ``p_l(x) - t <= 0`` follow the lines' inequalities and :meth:`original`
+    gives back ``x``. Without one, ``z = x`` and the objective is the oracle's f."""
 
     def __init__(self, problem, x0):
         tp = problem.lower_torch(x0.device, x0.dtype)
         self.lines = tuple(tp.constraints)
         self.structure = tp.structure       # h(x) and g(x), stacked in line order by the lowering
-        self.dtype, self.device, self.dim = x0.dtype, x0.device, x0.numel()
+        self.epigraph = tp.structure.epigraph
+        self.n = x0.numel()
+        self.dtype, self.device = x0.dtype, x0.device
+        self.dim = self.n + (self.epigraph.n_aux if self.epigraph is not None else 0)
         with torch.no_grad():
             self.sizes = tuple(int(torch.as_tensor(fn(x0)).numel()) for _, fn in self.lines)
         self.is_eq = tuple(op == "==" for op, _ in self.lines)
+        if self.epigraph is not None:
+            self.sizes += self.epigraph.row_counts
+            self.is_eq += (False,) * len(self.epigraph.row_counts)
         self.n_eq = sum(n for n, e in zip(self.sizes, self.is_eq) if e)
         self.n_ineq = sum(n for n, e in zip(self.sizes, self.is_eq) if not e)
+
+    # -- the (augmented) variables and objective ------------------------------
+    def start(self, x0):
+        """``z0``: ``x0`` and, with an epigraph, its tight auxiliaries."""
+        return x0 if self.epigraph is None else torch.cat([x0, self.epigraph.tight(x0)])
+
+    def original(self, z):
+        return z[:self.n]
+
+    def box(self, problem):
+        """Flat numpy ``(lower, upper)`` over ``z`` (auxiliaries free), or None."""
+        box = problem.structure.box(problem.variables)
+        if box is None or self.epigraph is None:
+            return box
+        free = np.full(self.epigraph.n_aux, np.inf)
+        return np.concatenate([box[0], -free]), np.concatenate([box[1], free])
+
+    def value_and_grad(self, oracle, z, peek: bool = False):
+        """Objective value and gradient at ``z`` (counted unless ``peek``)."""
+        if self.epigraph is None:
+            return oracle.peek_value_and_grad(z) if peek else oracle.value_and_grad(z)
+        x, t = z[:self.n], z[self.n:]
+        call = oracle.peek_value_and_grad if peek else oracle.value_and_grad
+        value, grad = call(x, of="smooth")
+        w = self.epigraph.weights
+        return value + torch.dot(w, t), torch.cat([grad, w])
+
+    def hvp(self, oracle, z, v):
+        """Hessian-vector product of the objective (counted; the epigraph's linear part has none)."""
+        if self.epigraph is None:
+            return oracle.hvp(z, v)
+        return torch.cat([oracle.hvp(z[:self.n], v[:self.n], of="smooth"), torch.zeros_like(v[self.n:])])
 
     def _or_empty(self, fn, x):
         return fn(x) if fn is not None else torch.zeros(0, dtype=self.dtype, device=self.device)
 
-    def eq(self, x):
-        return self._or_empty(self.structure.equalities, x)
+    def eq(self, z):
+        return self._or_empty(self.structure.equalities, z[:self.n])
 
-    def ineq(self, x):
-        return self._or_empty(self.structure.inequalities, x)
+    def ineq(self, z):
+        g = self._or_empty(self.structure.inequalities, z[:self.n])
+        if self.epigraph is None:
+            return g
+        return torch.cat([g, self.epigraph.rows(z[:self.n], z[self.n:])])
 
     def _jac(self, fn, x, rows: int):
         if rows == 0:
@@ -102,16 +149,25 @@ class Constraints:
 
 
 class ConstrainedSolver(Solver):
-    """What the constrained builtins share: kind ``constrained``, constraints and bounds,
-    refusal of a problem without constraint lines, dispatch priority ``priority`` on one."""
+    """What the constrained builtins share: kind ``constrained`` (and ``minimize`` with
+    nonsmooth terms in epigraph form), constraints and bounds, refusal of a problem with
+    neither, dispatch priority ``priority`` on one."""
 
-    kinds = ("constrained",)
-    capabilities = Capabilities(constraints=True, bounds=True)
+    kinds = ("constrained", "minimize")
+    capabilities = Capabilities(constraints=True, bounds=True, nonsmooth=True)
 
     def priority_for(self, problem):
-        return self.priority if problem.structure.has_constraint_functions else 0
+        st = problem.structure
+        return self.priority if st.has_constraint_functions or st.epigraph is not None else 0
 
     def accepts_problem(self, problem):
+        st = problem.structure
+        if st.epigraph is not None:
+            return Acceptance(f"accepts kind {problem.kind.name!r}: nonsmooth term(s) "
+                              f"{', '.join(t.text for t in st.epigraph.terms)} in epigraph form "
+                              f"({st.epigraph.n_aux} auxiliary variable(s))")
+        if st.unsplit:
+            return Refusal(RefusalCode.STRUCTURE, f"the objective's nonsmooth term has no epigraph form: {st.no_epigraph}")
         if not problem.structure.has_constraint_functions:
             return Refusal(RefusalCode.STRUCTURE, "no constraints: lbfgsb or lbfgs solve this")
         return Acceptance(f"accepts kind {problem.kind.name!r}: {problem.structure.n_equalities} equality and "

@@ -12,7 +12,8 @@ iterations of torch.optim.LBFGS (strong Wolfe line search) on L_ρ, warm-started
 come from the counted oracle, h and g by autograd (not oracle calls). The variables' finite
 bounds enter L_ρ as extra inequality rows (their multipliers are internal; the updates read
 the inner solution) and the iterate the run loop sees is that solution projected onto the
-box. Everything stays on the oracle's device; the updates make no host sync (ρ is a tensor,
+box. Nonsmooth terms without a prox run in epigraph form (``_nlp.Constraints``: L_ρ over
+``z = (x, t)``, the iterate reported is ``x``). Everything stays on the oracle's device; the updates make no host sync (ρ is a tensor,
 its increase a ``torch.where``); torch.optim.LBFGS syncs a few times per inner iteration
 (its loss and convergence tests). See docs/methods/auglag.md.
 """
@@ -47,6 +48,7 @@ class AugLagOptions(SolverOptions):
 @dataclass(frozen=True, kw_only=True)
 class AugLagState(IterState):
     cons: Any = None
+    z: Any = None             # the inner solver's variables: x, then epigraph auxiliaries (if any)
     lam: Any = None           # equality multipliers (flat)
     mu: Any = None            # inequality multipliers: constraint rows, then the bound rows
     rho: Any = None           # 0-d tensor
@@ -56,8 +58,8 @@ class AugLagState(IterState):
     outer: int = 0
 
 
-def _bound_rows(problem, x0):
-    box = problem.structure.box(problem.variables)
+def _bound_rows(problem, cons, x0):
+    box = cons.box(problem)
     if box is None:
         return None
     lower, upper = (torch.as_tensor(b, dtype=x0.dtype).to(x0.device) for b in box)
@@ -84,14 +86,14 @@ class AugLag(ConstrainedSolver):
 
     def init(self, problem, oracle, x0, options):
         cons = Constraints(problem, x0)
-        box = _bound_rows(problem, x0)
+        box = _bound_rows(problem, cons, x0)
         n_mu = cons.n_ineq + (0 if box is None else int(box[2].sum()) + int(box[3].sum()))
         zeros = lambda n: torch.zeros(n, dtype=x0.dtype, device=x0.device)   # noqa: E731
-        x = x0 if box is None else torch.clamp(x0, min=box[0], max=box[1])
-        return AugLagState(x=x, cons=cons, lam=zeros(cons.n_eq), mu=zeros(n_mu), box=box,
+        z = cons.start(x0 if box is None else torch.clamp(x0, min=box[0][:x0.numel()], max=box[1][:x0.numel()]))
+        return AugLagState(x=cons.original(z), z=z, cons=cons, lam=zeros(cons.n_eq), mu=zeros(n_mu), box=box,
                            rho=torch.as_tensor(options.rho0, dtype=x0.dtype, device=x0.device),
                            infeasibility=torch.as_tensor(float("inf"), dtype=x0.dtype, device=x0.device),
-                           duals=cons.ls_multipliers(x, oracle.peek_grad(x)))   # uncounted: a measurement
+                           duals=cons.ls_multipliers(z, cons.value_and_grad(oracle, z, peek=True)[1]))   # a measurement
 
     def _penalty(self, state, x):
         cons, rho = state.cons, state.rho
@@ -101,7 +103,7 @@ class AugLag(ConstrainedSolver):
 
     def step(self, state, oracle, options):
         cons = state.cons
-        p = state.x.detach().clone().requires_grad_(True)
+        p = state.z.detach().clone().requires_grad_(True)
         max_eval = 2 * options.inner_iterations
         opt = torch.optim.LBFGS([p], lr=1.0, max_iter=options.inner_iterations, max_eval=max_eval,
                                 history_size=options.history_size,
@@ -110,7 +112,7 @@ class AugLag(ConstrainedSolver):
 
         def closure():
             opt.zero_grad()
-            value, grad = oracle.value_and_grad(p.detach())
+            value, grad = cons.value_and_grad(oracle, p.detach())
             with torch.enable_grad():
                 xg = p.detach().requires_grad_(True)
                 pen = self._penalty(state, xg)
@@ -134,7 +136,8 @@ class AugLag(ConstrainedSolver):
         grow = (infeas > options.tau * state.infeasibility) & (infeas > options.feasibility_tol) \
             & (not capped)
         new_rho = torch.where(grow, torch.clamp(options.gamma * rho, max=options.rho_max), rho)
-        return AugLagState(x=x, cons=cons, lam=lam, mu=mu, rho=new_rho, infeasibility=infeas, box=state.box,
+        return AugLagState(x=cons.original(x), z=x, cons=cons, lam=lam, mu=mu, rho=new_rho, infeasibility=infeas,
+                           box=state.box,
                            duals=cons.split(lam, mu[:cons.n_ineq]), outer=state.outer + 1)
 
     def report(self, state, oracle, options):

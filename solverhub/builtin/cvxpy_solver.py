@@ -16,13 +16,15 @@ class CvxpySolver(Solver):
     name = "cvxpy"
     paper = "Diamond & Boyd (2016), JMLR 17(83); doi:10.48550/arXiv.1603.00943"
     kinds = ("minimize", "constrained", "finite_sum", "bilevel", "monotone", "minimax")
-    capabilities = Capabilities(constraints=True, bounds=True, stochastic_ok=True, devices=("cpu", "cuda"))
+    capabilities = Capabilities(constraints=True, bounds=True, stochastic_ok=True, devices=("cpu", "cuda"),
+                                nonsmooth=True)
     priority = 5
     Options = CvxpyOptions
     description = "the convex baseline: the problem's DCP form solved by cvxpy (CPU)"
 
     def priority_for(self, problem):
-        return 50 if problem.has_constraints else self.priority
+        # constraints, or nonsmooth terms without a prox (its epigraph form is cvxpy's own): the convex solver first
+        return 50 if problem.has_constraints or problem.structure.unsplit else self.priority
 
     def accepts_problem(self, problem):
         from ..problem.kinds.base import NoBaseline, reference_takes_bounds

@@ -3,7 +3,9 @@ thread (``_scipy_thread``: one solverhub iteration is one scipy iteration, the r
 budgets, time limit and trace), f and ∇f from the counted torch oracle, the constraints
 ``h(x) = 0`` / ``g(x) <= 0`` and their Jacobians by autograd (``_nlp.Constraints``; not oracle
 calls), the variables' bounds as scipy ``Bounds``, and the multipliers in ``state.duals`` (cvxpy's
-sign convention) for the constrained kind's KKT measure and ``Result.duals``. scipy's own
+sign convention) for the constrained kind's KKT measure and ``Result.duals``. Nonsmooth terms
+without a prox run in epigraph form (``_nlp.Constraints``: scipy sees ``z = (x, t)``, the
+states hold ``x``). scipy's own
 stopping tests are set tight by default, so the run loop's tolerance on the KKT residual
 decides; when scipy stops first, the next step ends the run as ``failed`` unless that
 tolerance was met at scipy's last point.
@@ -50,16 +52,16 @@ class ScipyNLPSolver(ConstrainedSolver):
     def init(self, problem, oracle, x0, options):
         from scipy.optimize import Bounds, minimize
         cons = Constraints(problem, x0)
-        box = problem.structure.box(problem.variables)
+        box = cons.box(problem)        # over z = (x, epigraph auxiliaries) when there are any
         cache = {}
 
-        def fun(x):
-            xt = cons.tensor(x)
-            value, grad = oracle.value_and_grad(xt)
+        def fun(z):
+            zt = cons.tensor(z)
+            value, grad = cons.value_and_grad(oracle, zt)
             host = cons.numpy(torch.cat([value.reshape(1), grad.reshape(-1)]))   # one sync
-            cache["last"] = (np.array(x, dtype=np.float64), xt, value, grad)
+            cache["last"] = (np.array(z, dtype=np.float64), zt, value, grad)
             return float(host[0]), host[1:].copy()
-        start = cons.numpy(x0).copy()
+        start = cons.numpy(cons.start(x0)).copy()
         bounds = None
         if box is not None:
             start = np.clip(start, *box)
@@ -69,15 +71,16 @@ class ScipyNLPSolver(ConstrainedSolver):
         worker = ScipyWorker(lambda callback: minimize(fun, start, callback=callback, **kwargs),
                              name=f"solverhub-{self.name}")
         worker.cache = cache
-        return ScipyNLPState(x=x0, run=ScipyRun(worker), cons=cons,
-                             duals=cons.ls_multipliers(x0, oracle.peek_grad(x0)))   # uncounted: a measurement
+        z0 = cons.start(x0)
+        return ScipyNLPState(x=x0, run=ScipyRun(worker), cons=cons,   # uncounted: a measurement
+                             duals=cons.ls_multipliers(z0, cons.value_and_grad(oracle, z0, peek=True)[1]))
 
-    def _point(self, state, x_np):
-        """(x, value, grad) at scipy's point: the cached evaluation when it is that point."""
+    def _point(self, state, z_np):
+        """(z, value, grad) at scipy's point: the cached evaluation when it is that point."""
         last = state.run.worker.cache.get("last")
-        if last is not None and np.array_equal(last[0], np.asarray(x_np, dtype=np.float64)):
+        if last is not None and np.array_equal(last[0], np.asarray(z_np, dtype=np.float64)):
             return last[1], last[2], last[3]
-        return state.cons.tensor(x_np), None, None
+        return state.cons.tensor(z_np), None, None
 
     def step(self, state, oracle, options):
         worker = state.run.worker
@@ -88,9 +91,13 @@ class ScipyNLPSolver(ConstrainedSolver):
                                  stop=(Status.FAILED, f"{self.method} stopped ({state.message}) before the "
                                                       "KKT residual met the tolerance"))
         kind, res = worker.next()
-        x, value, grad = self._point(state, res.x)
-        peek_grad = grad if grad is not None else oracle.peek_grad(x)     # uncounted: a measurement
-        duals = self.multipliers(res, state.cons, x, peek_grad)
+        cons = state.cons
+        z, value, grad = self._point(state, res.x)
+        peek_grad = grad if grad is not None else cons.value_and_grad(oracle, z, peek=True)[1]   # a measurement
+        duals = self.multipliers(res, cons, z, peek_grad)
+        x = cons.original(z)
+        if cons.epigraph is not None:      # value and grad are of the epigraph objective, not of f
+            value = grad = None
         if kind == "iterate":
             return ScipyNLPState(x=x, value=value, grad=grad, duals=duals,
                                  scipy_iterations=state.scipy_iterations + 1, **common)

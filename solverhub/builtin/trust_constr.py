@@ -24,7 +24,9 @@ np = lazy_module("numpy")
 class TrustConstrOptions(SolverOptions):
     hessian: Literal["hvp", "bfgs"] = option("hvp", "Hessians: exact products by autograd (hvp: oracle.hvp for f, "
                                                     "double backward for the constraints) or scipy's BFGS updates")
-    gtol: float = option(1e-14, "scipy's stop on the Lagrangian gradient's max-norm (tiny: the loop decides)", gt=0)
+    gtol: float = option(0.0, "scipy's stop on the Lagrangian gradient's max-norm; 0: off, the loop decides (scipy's "
+                              "interior-point test ignores the barrier parameter: any gtol > 0 may stop it with "
+                              "complementarity ~ the barrier, e.g. 1.3e-6 from HS21's active bound)", ge=0)
     xtol: float = option(1e-14, "scipy's stop on the trust radius", gt=0)
     barrier_tol: float = option(1e-10, "scipy's final barrier parameter (interior point: complementarity ~ this)",
                                 gt=0)
@@ -64,7 +66,7 @@ class TrustConstr(ScipyNLPSolver):
         if options.hessian == "bfgs":
             from scipy.optimize import BFGS
             return {"hess": BFGS()}
-        return {"hessp": lambda x, p: cons.numpy(oracle.hvp(cons.tensor(x), cons.tensor(p)))}
+        return {"hessp": lambda z, p: cons.numpy(cons.hvp(oracle, cons.tensor(z), cons.tensor(p)))}
 
     def scipy_options(self, options):
         return {"gtol": options.gtol, "xtol": options.xtol, "maxiter": 2**31 - 1,

@@ -80,6 +80,8 @@ class Problem:
         for a composite objective (``structure.nonsmooth``), ``projected_grad_norm`` when
         variables are bounded (both zero exactly at the stationary points)."""
         name = self.kind.default_measure
+        if name == "grad_norm" and self.structure.epigraph is not None:
+            return "kkt_residual"            # nonsmooth terms in epigraph form: its KKT residual (epigraph_kkt)
         if name == "grad_norm" and self.structure.nonsmooth:
             return "prox_grad_norm"          # composite: ||x - prox(x - ∇s(x))|| (with bounds: prox, then clip)
         return "projected_grad_norm" if name == "grad_norm" and self.has_bounds else name
@@ -299,11 +301,18 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
                       data={k: v.shape for k, v in data.items()}, parameters=dict(common.parameters))
     ctx = ExpressionContext(symbols=symbols, file=file, line_of=lines.line_of)
     compiled = kind.compile(sections, ctx)
-    smooth, nonsmooth, unsplit = None, (), ()
+    smooth, nonsmooth, unsplit, epigraph, no_epigraph = None, (), (), None, ""
     if getattr(kind, "composite", False) and compiled.objective is not None:   # f = smooth + prox-able terms
         from .composite import split_objective
         smooth, nonsmooth, unsplit = split_objective(compiled.objective, variables, common.parameters)
-        if nonsmooth:
+        if unsplit:       # no prox for some term: the epigraph form for the constrained solvers instead
+            from .epigraph import reformulate
+            epigraph = reformulate(compiled.objective, common.parameters)
+            if not isinstance(epigraph, str):
+                nonsmooth, smooth = (), epigraph.smooth     # the split serves no method once a term is unsplit
+            else:
+                epigraph, no_epigraph = None, epigraph
+        if nonsmooth or epigraph is not None:
             compiled = dataclasses.replace(compiled, functions={**compiled.functions, "smooth": smooth})
 
     oc = common.oracle
@@ -332,7 +341,8 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
                    oracle_config=oracle_config, baseline=common.baseline, solve_defaults={**compiled.solve_defaults, **common.solve},
                    content_hash=content_hash, source=file, description=common.description, lines=lines,
                    x0_generators=tuple(x0_generators),
-                   structure=Structure(bounds=bounds, nonsmooth=nonsmooth, unsplit=unsplit, n_equalities=sum(c.op == "==" for c in compiled.constraints),
+                   structure=Structure(bounds=bounds, nonsmooth=nonsmooth, unsplit=unsplit, epigraph=epigraph,
+                                       no_epigraph=no_epigraph, n_equalities=sum(c.op == "==" for c in compiled.constraints),
                                        n_inequalities=sum(c.op != "==" for c in compiled.constraints),
                                        constraints=classify_constraints(
                                            compiled.constraints, parameters=common.parameters,

@@ -79,6 +79,10 @@ class Structure:
     n_equalities: int = 0          # number of expression constraints of each sense (the functions
     n_inequalities: int = 0        # themselves are lowered with the problem: TorchStructure)
     constraints: tuple[ConstraintInfo, ...] = ()   # one per ``constraints:`` line, classified
+    # unsplit nonsmooth terms in epigraph form for the constrained solvers (problem.epigraph.Epigraph),
+    # or None; ``no_epigraph``: why they have none (file:line text)
+    epigraph: Any = None
+    no_epigraph: str = ""
 
     @property
     def has_bounds(self) -> bool:
@@ -87,6 +91,16 @@ class Structure:
     @property
     def has_constraint_functions(self) -> bool:
         return bool(self.n_equalities or self.n_inequalities)
+
+    def nonsmooth_refusal(self, line: int | None = None) -> str:
+        """Why a smooth method refuses an objective with unsplit nonsmooth atoms (``line``: the objective's)."""
+        at = f", line {line}" if line else ""
+        if self.epigraph is not None:
+            terms = ", ".join(t.text for t in self.epigraph.terms)
+            return (f"objective has a nonsmooth term without a prox ({terms}{at}); a gradient method is neither "
+                    "convergent nor measurable on it: use auglag/slsqp/trust-constr (epigraph form) or cvxpy")
+        return (f"objective has a nonsmooth term without a prox ({', '.join(self.unsplit)}{at}) and no epigraph "
+                f"form ({self.no_epigraph}): cvxpy solves it when it is convex")
 
     def box(self, variables) -> tuple[np.ndarray, np.ndarray] | None:
         """Flat ``(lower, upper)`` over all unknowns (``variables``: the problem's, with
@@ -118,13 +132,15 @@ class TorchStructure:
     """The torch side of :class:`Structure`: flat bound tensors (``-inf``/``inf`` where a side is
     open, ``None`` when nothing is bounded), nonsmooth terms with their prox, and constraint
     functions ``equalities(x) -> h(x)`` (want 0) and ``inequalities(x) -> g(x)`` (want <= 0), each a
-    flat tensor, or ``None`` when the problem has none."""
+    flat tensor, or ``None`` when the problem has none; ``epigraph``: the epigraph form of nonsmooth
+    terms without a prox (``solverhub.problem.epigraph``)."""
 
     lower: Any = None
     upper: Any = None
     nonsmooth: tuple[TorchNonsmooth, ...] = ()
     equalities: Callable | None = None
     inequalities: Callable | None = None
+    epigraph: Any = None          # problem.epigraph.TorchEpigraph of the unsplit nonsmooth terms, or None
 
     @property
     def bounded(self) -> bool:

@@ -82,7 +82,7 @@ class ConversionSolver(Solver):
     """Base of ``o2nc`` and ``odog``: kinds, capabilities, the measure, the round's close, report."""
 
     kinds = ("minimize", "finite_sum")
-    capabilities = Capabilities(stochastic_ok=True)
+    capabilities = Capabilities(stochastic_ok=True, nonsmooth=True)   # Goldstein measure: nonsmooth f
     stationarity_measure = "goldstein_grad_norm"
 
     @staticmethod

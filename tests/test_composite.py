@@ -219,7 +219,7 @@ def test_fista_rate_1_over_k2_against_ista_1_over_k():
     base = compute_baseline(p)
     f_star, R2 = base.objective, float(np.sum((base.x - p.x0) ** 2))
     K = 300
-    common = {"lr": 1 / L, "backtracking": False, "max_iterations": K, "tolerance": 0.0}
+    common = {"lr": 1 / L, "backtracking": False, "max_iterations": K, "tolerance": 0.0, "trace_every": 1}
     ista = solverhub.solve(p, "proxgrad", options=common)
     fista = solverhub.solve(p, "fista", options={**common, "restart": False})
     gi = np.array([t.objective - f_star for t in ista.trace])

@@ -92,7 +92,11 @@ def results(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(results, tmp_path_factory):
     return write_report(results, tmp_path_factory.mktemp("out") / "report", taus=TAUS, skipped=SKIPPED,
-                        title="test <report>")
+                        title="test <report>", machine=MACHINE)
+
+
+MACHINE = {"platforms": ["Linux-6.1-x86_64"], "cpu_counts": [2], "jobs": [2], "load1": (1.5, 2.5, 3.75),
+           "runs_with_load": 13}
 
 
 class Page(HTMLParser):
@@ -378,3 +382,23 @@ def test_report_infeasible_point_and_profiles_by_class(results, tmp_path):
             self.result, self.problem_path = result, problem_path
     recs = [Rec(ridge[0], str(REPO / "problems" / "smooth" / "ridge.yaml")), Rec(lsq[0], str(tmp_path / "gone.yaml"))]
     assert problem_classes(recs) == {ridge[0].problem_hash: ("minimize", "smooth")}
+
+
+# -- the machine note and the table's page fit (issue 16) ------------------------------------
+def test_machine_note_states_the_machine_and_warns_when_shared():
+    from solverhub.bench.report import machine_note
+    assert machine_note(None) == "" and machine_note({"platforms": [], "cpu_counts": [], "jobs": []}) == ""
+    quiet = machine_note({"platforms": ["Linux"], "cpu_counts": [16], "jobs": [1], "load1": (0.5, 1.0, 1.5)})
+    assert quiet == ("Wall times measured on Linux; 16 CPU(s); --jobs 1; 1-minute load average at run time 1.00 "
+                     "(min 0.50, max 1.50).")
+    shared = machine_note(MACHINE)
+    assert shared.startswith("Wall times measured on Linux-6.1-x86_64; 2 CPU(s); --jobs 2;")
+    assert "shared this machine" in shared
+    assert "shared this machine" in machine_note({"platforms": ["Linux"], "cpu_counts": [2], "jobs": [1],
+                                                  "load1": (3.0, 4.0, 5.0)})
+
+
+def test_report_shows_machine_and_scrolls_wide_tables(report):
+    text = report.read_text(encoding="utf-8")
+    assert text.count("shared this machine") >= 2          # under the table and under the time axes
+    assert '<div class="scroll"><table id="summary">' in text and "overflow-x:auto" in text

@@ -331,14 +331,21 @@ def test_deterministic_repeats_detected_flagged_and_counted_once():
     from solverhub.bench.profiles import collapse_repeats, deterministic_groups
     det = _seeds("A", "p", [(1, 0.5, 1.0), (4, 1.0, 0.0)], baseline=0.0)
     noisy = [run("S", "p", [(1, 0.5, 1.0), (4, 1.0, 0.1 * s)], seed=s, baseline=0.0) for s in (0, 1, 2)]
+    # flagged deterministic but cut at different iterations (a time limit): not the same run
     flagged = [r.replace(extras={"deterministic": True}) for r in
-               [run("F", "q", [(1, 0.5, 1.0), (4 + s, 1.0, 0.0)], seed=s) for s in (0, 1)]]
+               [run("F", "q", [(1, 0.5, 1.0), (4, 1.0, 0.0)] + [(5, 1.5, 0.0)] * s, seed=s) for s in (0, 1)]]
+    same_but_flagged_random = [r.replace(extras={"deterministic": False}) for r in _seeds("R", "q", [(1, 0.5, 1.0)])]
+    assert deterministic_groups(same_but_flagged_random, ["R"] * 3) == {("hash-q", "R"): False}
+    assert deterministic_groups([r.replace(extras={"deterministic": True}) for r in det], ["A"] * 3) == \
+        {("hash-p", "A"): True}
     labels = ["A"] * 3 + ["S"] * 3 + ["F"] * 2
     groups = deterministic_groups(det + noisy + flagged, labels)
-    assert groups == {("hash-p", "A"): True, ("hash-p", "S"): False, ("hash-q", "F"): True}
+    assert groups == {("hash-p", "A"): True, ("hash-p", "S"): False, ("hash-q", "F"): False}
     # p has a stochastic solver: every seed stays an instance; q collapses to one run, one instance
     kept, kept_labels = collapse_repeats(det + noisy + flagged, labels, groups)
-    assert kept_labels == ["A"] * 3 + ["S"] * 3 + ["F"] and len(kept) == 7
+    assert kept_labels == ["A"] * 3 + ["S"] * 3 + ["F"] * 2 and len(kept) == 8
+    kept, kept_labels = collapse_repeats(det + flagged[:1], ["A"] * 3 + ["F"])
+    assert kept_labels == ["A", "F"] and {r.seed for r in kept} == {0}
     alone, _ = collapse_repeats(det, ["A"] * 3)
     assert len(alone) == 1 and alone[0].wall_time_s == 2.0 and alone[0].seed == 0     # median wall time, seed 0
     assert len(solve_costs(alone, TAU)) == 1

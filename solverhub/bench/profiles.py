@@ -249,10 +249,12 @@ def _flag(r: Result):
 def deterministic_groups(results: Sequence[Result], labels: Sequence[str]) -> dict[tuple[str, str], bool]:
     """``{(problem_hash, label): deterministic}`` for the groups run with several seeds.
 
-    A group is deterministic when its runs say so (``Result.deterministic`` or
-    ``extras["deterministic"]``, all true), else -- runs written before the flag -- when every
-    seed's run is the same run: equal status and iterations, and final objectives equal to
-    1e-12 relative (the same non-finite value counts as equal)."""
+    A group is deterministic when no run says it is not (``Result.deterministic`` or
+    ``extras["deterministic"]`` false: a stochastic oracle, a seeded start, a solver that drew
+    random numbers) and every seed's run is the same run: equal status and iterations, and
+    final objectives equal to 1e-12 relative (the same non-finite value counts as equal; a run
+    cut by the time limit at another iteration is not the same run). Runs written before the
+    flag are judged by the second test alone."""
     groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for r, lab in zip(results, labels):
         groups[(r.problem_hash, lab)].append(r)
@@ -261,10 +263,7 @@ def deterministic_groups(results: Sequence[Result], labels: Sequence[str]) -> di
         if len({r.seed for r in runs}) < 2:
             continue
         flags = {_flag(r) for r in runs}
-        if flags <= {True, False} and flags:
-            out[key] = flags == {True}
-        else:
-            out[key] = all(_same_run(runs[0], r) for r in runs[1:])
+        out[key] = False not in flags and all(_same_run(runs[0], r) for r in runs[1:])
     return out
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 __all__ = ["EMMoE", "Options", "EMState", "MixtureOfExperts", "generate_planted"]
 __version__ = "0.1.0"
 
-from .em import EMMoE, EMState, Options
 
-_LAZY = {"MixtureOfExperts": ".kind", "generate_planted": ".planted"}
+_LAZY = {"EMMoE": ".em", "EMState": ".em", "Options": ".em", "MixtureOfExperts": ".kind",
+         "generate_planted": ".planted"}
 
 
 def __getattr__(name):

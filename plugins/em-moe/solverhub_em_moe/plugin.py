@@ -5,13 +5,12 @@ from __future__ import annotations
 from solverhub.plugin import hookimpl
 
 
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    from .em import EMMoE
-    return [EMMoE]
+    return {"em-moe": f"{__package__}.em:EMMoE"}
 
 
 @hookimpl
 def solverhub_problem_kinds():
-    from .kind import MixtureOfExperts
-    return [MixtureOfExperts]
+    return {"mixture_of_experts": f"{__package__}.kind:MixtureOfExperts"}

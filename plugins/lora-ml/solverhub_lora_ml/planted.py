@@ -6,7 +6,8 @@ regression as its closed form). Planted (``default_rng(planted.seed)``, all N(0,
     A* (d x d),  U*_t (d x k),  X_t (d x N),  Y_t = (A* + U*_t U*_tᵀ) X_t + sigma * N(0, 1)
 
 New task (``default_rng(new_task.seed)``): W_new = A* + u uᵀ, Y' = W_new X' + sigma * noise.
-Reconstructed [R]: these standard-normal laws and noise std sigma (the official code: sigma²).
+``planted.symmetric``: A* = (G + Gᵀ)/2 as the official code. Reconstructed [R]: these
+standard-normal laws and noise std sigma (the official code: std sigma², i.e. write 0.01 for its 0.1).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class PlantedSpec(_Strict):
     n: int = Field(500, gt=0)
     sigma: float = Field(0.1, ge=0)
     seed: int = Field(0, ge=0)
+    symmetric: bool = False         # A* = (G + Gᵀ)/2 (the official linear code) instead of G
 
 
 class NewTaskSpec(_Strict):
@@ -82,6 +84,8 @@ def generate(p: PlantedSpec, new: NewTaskSpec) -> PlantedTasks:
     d, T, k, N = p.d, p.tasks, p.rank, p.n
     rng = np.random.default_rng(p.seed)
     A = rng.standard_normal((d, d))
+    if p.symmetric:
+        A = 0.5 * (A + A.T)
     U = rng.standard_normal((T, d, k))
     X = rng.standard_normal((T, d, N))
     W = A[None] + U @ U.transpose(0, 2, 1)

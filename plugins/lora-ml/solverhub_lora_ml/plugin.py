@@ -5,14 +5,13 @@ from __future__ import annotations
 from solverhub.plugin import hookimpl
 
 
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    from .baseline import RetrainStandard
-    from .lora_ml import LoraML
-    return [LoraML, RetrainStandard]
+    return {"lora-ml": f"{__package__}.lora_ml:LoraML",
+            "retrain-standard": f"{__package__}.baseline:RetrainStandard"}
 
 
 @hookimpl
 def solverhub_problem_kinds():
-    from .kind import LoraMeta
-    return [LoraMeta]
+    return {"lora_meta": f"{__package__}.kind:LoraMeta"}

@@ -155,3 +155,90 @@ def test_no_host_syncs_in_step(monkeypatch):
         # report() (end of run) adds a fixed number of syncs for the extras
         assert r.iterations == 200 and len(r.trace) == 5
         assert syncs["n"] <= 2 * len(r.trace) + 10, (solver, syncs["n"])
+
+
+# -- an independent written-out reference (numpy from the raw samples; no plugin function) ------
+def _official_linear_steps(pl, x0, outer, inner=10, lr_in=0.003, lr_out=0.03):
+    """The official linear code's loop (jacob-block/peft-ml, linear/learners.py) in numpy: each outer
+    step takes `inner` GD steps on every U_t with grad (X_t R_tᵀ + R_t X_tᵀ) U_t / N, R_t = (A + U_tU_tᵀ)X_t − Y_t
+    (all tasks at once), then one GD step on A with grad Σ_t R_t X_tᵀ / (N T)."""
+    T, d, N = pl.X.shape
+    A, U = x0[:d * d].reshape(d, d).copy(), x0[d * d:].reshape(T, d, -1).copy()
+    out = []
+    for _ in range(outer):
+        for _ in range(inner):
+            R = (A[None] + U @ U.transpose(0, 2, 1)) @ pl.X - pl.Y
+            U = U - lr_in * (pl.X @ R.transpose(0, 2, 1) + R @ pl.X.transpose(0, 2, 1)) @ U / N
+        R = (A[None] + U @ U.transpose(0, 2, 1)) @ pl.X - pl.Y
+        A = A - lr_out * (R @ pl.X.transpose(0, 2, 1)).sum(0) / (N * T)
+        out.append((A.copy(), U.copy()))
+    return out
+
+
+def test_lora_ml_iterates_match_the_official_linear_loop_written_out():
+    """Inner (adapter) and outer (base) steps pinned to 1e-10 against numpy from the raw X_t, Y_t:
+    a wrong inner-step scaling (e.g. without the per-task factor T), a wrong outer normalization
+    or a stale A in the inner steps fails here."""
+    p = solverhub.load_problem(planted(T=3, n=200))
+    pl = p.sections.model.tasks
+    x0 = np.zeros(p.dim)
+    x0[100:] = 0.1 * np.random.default_rng(0).standard_normal(30)        # the kind's start: A = 0, U ~ N(0, 0.1²)
+    ref = _official_linear_steps(pl, x0, 3)
+    for t in (1, 3):
+        r = solverhub.solve(p, "lora-ml", options={"max_iterations": t, "tolerance": 0.0})
+        A, U = ref[t - 1]
+        np.testing.assert_allclose(np.asarray(r.solution["A"]), A, rtol=0, atol=1e-10 * max(1, np.abs(A).max()))
+        np.testing.assert_allclose(np.asarray(r.solution["U"]), U, rtol=0, atol=1e-10 * max(1, np.abs(U).max()))
+    assert np.abs(ref[2][0]).max() > 1e-2                                    # A moved
+
+
+def test_retrain_standard_iterates_written_out():
+    """SR (official: the same A-step on the pooled tasks, no adapters): A ← A − 0.03 Σ_t (A X_t − Y_t) X_tᵀ/(N T)."""
+    p = solverhub.load_problem(planted(T=3, n=200))
+    pl = p.sections.model.tasks
+    T, d, N = pl.X.shape
+    A = np.zeros((d, d))
+    for _ in range(4):
+        A = A - 0.03 * ((A[None] @ pl.X - pl.Y) @ pl.X.transpose(0, 2, 1)).sum(0) / (N * T)
+    r = solverhub.solve(p, "retrain-standard", options={"max_iterations": 4, "tolerance": 0.0})
+    np.testing.assert_allclose(np.asarray(r.solution["A"]), A, rtol=0, atol=1e-10 * np.abs(A).max())
+    assert not np.asarray(r.solution["U"]).any()
+
+
+def test_symmetric_base_draw():
+    """planted.symmetric: A* = (G + Gᵀ)/2 with G the same first draw (the official code's A*)."""
+    p, q = (solverhub.load_problem(planted(d=4, T=2, n=20).replace("seed: 0}", f"seed: 0{s}}}"))
+            for s in ("", ", symmetric: true"))
+    G, S = p.sections.model.tasks.A_true, q.sections.model.tasks.A_true
+    np.testing.assert_allclose(S, 0.5 * (G + G.T), atol=0)
+    G2 = np.random.default_rng(0).standard_normal((4, 4))
+    np.testing.assert_allclose(G, G2, atol=0)
+
+
+def test_method_page_option_tables_match_the_code():
+    """Changing a default without regenerating docs/methods/lora-ml.md's tables fails here."""
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[3]
+    spec = importlib.util.spec_from_file_location("option_tables", root / "scripts" / "option_tables.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    page = (root / "docs/methods/lora-ml.md").read_text()
+    assert set(script.marked(page)) == {"lora-ml", "retrain-standard"}
+    assert script.render(page) == page, "run `python scripts/option_tables.py`"
+
+
+PAPER = __import__("pathlib").Path(__file__).resolve().parents[1] / "problems" / "paper_synthetic.yaml"
+
+
+@pytest.mark.slow
+def test_paper_synthetic_experiment_reproduces():
+    """arXiv 2410.22264's synthetic experiment with the official settings (plugins/lora-ml/problems/
+    paper_synthetic.yaml; ~1 min): LoRA-ML recovers A* and adapts to the new task; SR does not."""
+    p = solverhub.load_problem(PAPER)
+    ml = solverhub.solve(p, "lora-ml", options={"tolerance": 0.0})
+    sr = solverhub.solve(p, "retrain-standard", options={"tolerance": 0.0})
+    assert ml.iterations == 3000 and ml.oracle_calls["grad"] == 33000
+    assert ml.extras["shared_error"] < 5e-3 and sr.extras["shared_error"] > 3.0
+    assert ml.extras["post_finetune_loss"] < 1e-4 and sr.extras["post_finetune_loss"] > 10.0
+    assert ml.objective < 1.01 * ml.extras["truth_meta_loss"]

@@ -23,16 +23,20 @@ eigendecomposition and the secular equation (subproblem.py); the quasi-Newton
 step is the solve with I + (η/2)B_n. The hint uses the *actual* next query point
 w_{n+1}, so for a quadratic with B_n = H it is exact: m_{n+1} = g_{n+1}.
 
-``anchor`` (the prox center), both reconstructed:
+``anchor`` (the prox center; the paper's formula was not available, facts 07):
 
-* ``"played"`` (default): center_n = Δ_n. With exact hints this is implicit OGD,
-  Δ_{n+1} = Proj(Δ_n − η g_{n+1}) (regret O(D²/η), no Σ‖g‖² term).
+* ``"corrected"`` (default): center_n = Δ_n − η(g_n − m_n), the one-projection
+  optimistic step of the same authors' ODOG (arXiv 2510.03167, paper-facts 02):
+  Δ_{n+1} = Proj(Δ_n − η m_{n+1} − η(g_n − m_n)); unprojected it equals ``"ogd"``.
+* ``"played"``: center_n = Δ_n, the correction dropped (the default before
+  issue 17; kept because the comparison table of the method page was measured
+  with it). With exact hints it is implicit OGD, Δ_{n+1} = Proj(Δ_n − η g_{n+1}).
 * ``"ogd"``: two-sequence optimistic OGD (Rakhlin & Sridharan 2013): the OGD sequence
   Δ̂_{n+1} = Proj(Δ̂_n − η g_n) is updated first and the played step starts from it,
   Δ_{n+1} = Proj(Δ̂_{n+1} − η m_{n+1}(Δ_{n+1})). (The method note writes the prox
   center as Δ̂_n, one index behind; that off-by-one measured 6x worse and was dropped.)
 
-With ``hints=False`` (B ≡ 0) both anchors reduce to Δ_{n+1} = Proj(Δ_n − η g_n),
+With ``hints=False`` (B ≡ 0) all anchors reduce to Δ_{n+1} = Proj(Δ_n − η g_n),
 non-optimistic O2NC-OGD, computed by the same arithmetic (bit-for-bit).
 
 Stationarity (O2NC's Goldstein-style measure): rounds form episodes of K; an
@@ -88,7 +92,9 @@ class OQNOptions(SolverOptions):
     L: float | None = option(None, "bound ‖B‖_op ≤ L; null: L_safety × running secant estimate", symbol="L", gt=0)
     L_safety: float = option(2.0, "factor on the running estimate max ‖y‖/‖s‖ (used when L is null)", ge=1)
     hints: bool = option(True, "false: B ≡ 0, the method is non-optimistic O2NC-OGD")
-    anchor: Literal["played", "ogd"] = option("played", "prox center of the optimistic step (see the module doc)")
+    anchor: Literal["corrected", "played", "ogd"] = option(
+        "corrected", "prox center of the optimistic step: Δ_n − η(g_n − m_n) (ODOG's one-projection form), "
+        "Δ_n, or the OGD sequence Δ̂_{n+1} (see the module doc)")
     output: Literal["average", "last"] = option("average", "Result.solution: the output point, or x_n")
 
 
@@ -183,6 +189,8 @@ class OQNO2NC(Solver):
             if options.anchor == "ogd":                      # two-sequence: play from the updated Δ̂_{n+1}
                 center = ogd_ball_step(state.center, g, options.eta, options.D)[0]
                 upd["center"] = center
+            elif options.anchor == "corrected" and state.hint is not None:
+                center = delta - options.eta * (g - state.hint)   # the last round's hint error, m_n
             else:
                 center = delta
             B_delta = B @ delta

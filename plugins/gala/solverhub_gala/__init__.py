@@ -7,4 +7,19 @@ from __future__ import annotations
 __all__ = ["GALA", "GALAOptions", "GALAState", "BASES", "ftrl_step_size"]
 __version__ = "0.1.0"
 
-from .gala import BASES, GALA, GALAOptions, GALAState, ftrl_step_size
+# name -> submodule; imported on first access (PEP 562): registering the plugin imports nothing
+_LAZY = {
+    "BASES": ".gala",
+    "GALA": ".gala",
+    "GALAOptions": ".gala",
+    "GALAState": ".gala",
+    "ftrl_step_size": ".gala",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

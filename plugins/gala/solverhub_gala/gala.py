@@ -20,6 +20,11 @@ One iteration (t = 0, 1, ...), with d_t the base optimiser's direction::
 η_{t+1} is follow-the-regularized-leader on the surrogate losses
 ℓ_s(η) = −η a_s + ½ η² b_s with the regulariser ½ λ0 (η − η0)², in closed form.
 The note's "pure ratio of sums" Π_[0, η_max](Σa/Σb) is ``reg=0, eta_min=0``.
+
+``rule="paper"`` is the paper's practical rule (Sec. 5.1 per the reviews; the unofficial
+code's closed form): a_t = ⟨g'_{t+1}, g'_t⟩ (the same-batch pair; base adam: ⟨g'_{t+1}, d_t⟩,
+the sources give the pair for SGD only), η_{t+1} = max(0, Σa / Σb) with no regulariser, floor
+or cap, every round recorded (η_t = 0 included); ``reg``, ``eta_min``, ``eta_max`` are ignored.
 Cost: one gradient at x_0, then two gradient calls per step, drawn with
 ``oracle.grad_pair`` so both are on the same minibatch (or noise draw).
 
@@ -78,6 +83,9 @@ class GALAOptions(SolverOptions):
     beta1: float = option(0.9, "Adam's first-moment decay (base=adam only)", symbol="β1", ge=0, lt=1)
     beta2: float = option(0.999, "Adam's second-moment decay (base=adam only)", symbol="β2", ge=0, lt=1)
     eps: float = option(1e-8, "Adam's denominator offset (base=adam only)", symbol="ε", ge=0)
+    rule: Literal["regularized", "paper"] = option(
+        "regularized", "regularized: FTRL with reg, floor and cap, a_t = ⟨g'_{t+1}, d_t⟩ (ours); "
+        "paper: max(0, Σa/Σb), a_t = ⟨g'_{t+1}, g'_t⟩ on one batch (Sec. 5.1)")
 
     @model_validator(mode="before")
     @classmethod
@@ -165,12 +173,19 @@ class GALA(Solver):
         moved = dx > 0
         L = torch.where(moved, torch.linalg.vector_norm(g_new - g_old) / torch.where(moved, dx, torch.ones_like(dx)),
                         torch.zeros_like(dx))                   # 0/0 -> 0: no NaN when x_{t+1} = x_t
-        stepped = eta > 0                                       # a round with η_t = 0 records nothing
-        a = torch.where(stepped, torch.dot(g_new, d), torch.zeros_like(dx))
-        b = torch.where(stepped, L * torch.dot(d, d), torch.zeros_like(dx))
-        lam = torch.where(state.lam > 0, state.lam, options.reg * b)   # λ0 = reg · (first positive b)
-        sum_a, sum_b = state.sum_a + a, state.sum_b + b
-        eta_new = ftrl_step_size(sum_a, sum_b, lam, options.lr, eta, options.eta_min, options.eta_max)
+        if options.rule == "paper":                             # the paper's practical rule, every round counted
+            a = torch.dot(g_new, g_old if options.base == "sgd" else d)
+            b = L * torch.dot(d, d)
+            lam = state.lam                                     # stays 0: no regulariser
+            sum_a, sum_b = state.sum_a + a, state.sum_b + b
+            eta_new = ftrl_step_size(sum_a, sum_b, lam, options.lr, eta, 0.0, math.inf)
+        else:
+            stepped = eta > 0                                   # a round with η_t = 0 records nothing
+            a = torch.where(stepped, torch.dot(g_new, d), torch.zeros_like(dx))
+            b = torch.where(stepped, L * torch.dot(d, d), torch.zeros_like(dx))
+            lam = torch.where(state.lam > 0, state.lam, options.reg * b)   # λ0 = reg · (first positive b)
+            sum_a, sum_b = state.sum_a + a, state.sum_b + b
+            eta_new = ftrl_step_size(sum_a, sum_b, lam, options.lr, eta, options.eta_min, options.eta_max)
         steps = state.steps + 1
         trace = state.eta_trace
         if steps & (steps - 1) == 0:                            # iterations 1, 2, 4, 8, ...: a log-spaced trace

@@ -9,6 +9,24 @@ __all__ = ["AdaGrad", "AdaGradOptions", "AdaGradState", "SGD", "SGDOptions", "SG
            "GradNormStats", "TuneResult", "tune_step", "DEFAULT_LR_GRID"]
 __version__ = "0.1.0"
 
-from .adagrad import AdaGrad, AdaGradOptions, AdaGradState
-from .sgd import DEFAULT_LR_GRID, SGD, SGDOptions, SGDState, TuneResult, tune_step
-from .stats import GradNormStats
+# name -> submodule; imported on first access (PEP 562): registering the plugin imports nothing
+_LAZY = {
+    "AdaGrad": ".adagrad",
+    "AdaGradOptions": ".adagrad",
+    "AdaGradState": ".adagrad",
+    "DEFAULT_LR_GRID": ".sgd",
+    "SGD": ".sgd",
+    "SGDOptions": ".sgd",
+    "SGDState": ".sgd",
+    "TuneResult": ".sgd",
+    "tune_step": ".sgd",
+    "GradNormStats": ".stats",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

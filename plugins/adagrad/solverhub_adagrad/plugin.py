@@ -1,12 +1,10 @@
 """Entry point ``adagrad`` (group ``solverhub``): registers the solvers ``adagrad`` and ``sgd``."""
 from __future__ import annotations
 
-from solverhub import hookimpl
-
-from .adagrad import AdaGrad
-from .sgd import SGD
+from solverhub.plugin import hookimpl
 
 
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    return [AdaGrad, SGD]
+    return {"adagrad": f"{__package__}.adagrad:AdaGrad", "sgd": f"{__package__}.sgd:SGD"}

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from solverhub.plugin import hookimpl
 
-from .bfgs import BFGSWolfe
 
-
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    return [BFGSWolfe]
+    return {"bfgs-wolfe": f"{__package__}.bfgs:BFGSWolfe"}

@@ -8,5 +8,23 @@ __all__ = ["DBGD", "DBGDOptions", "DBGDState", "barrier_direction", "barrier_res
            "PenaltyGD", "PenaltyGDOptions", "PenaltyState"]
 __version__ = "0.1.0"
 
-from .dbgd import DBGD, DBGDOptions, DBGDState, barrier_direction, barrier_residual, step_size
-from .penalty import PenaltyGD, PenaltyGDOptions, PenaltyState
+# name -> submodule; imported on first access (PEP 562): registering the plugin imports nothing
+_LAZY = {
+    "DBGD": ".dbgd",
+    "DBGDOptions": ".dbgd",
+    "DBGDState": ".dbgd",
+    "barrier_direction": ".dbgd",
+    "barrier_residual": ".dbgd",
+    "step_size": ".dbgd",
+    "PenaltyGD": ".penalty",
+    "PenaltyGDOptions": ".penalty",
+    "PenaltyState": ".penalty",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,11 +1,10 @@
 """Entry point ``dbgd`` (group ``solverhub``): registers ``dbgd`` and ``penalty-gd``."""
 from __future__ import annotations
 
-from solverhub import hookimpl
+from solverhub.plugin import hookimpl
 
 
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    from .dbgd import DBGD
-    from .penalty import PenaltyGD
-    return [DBGD, PenaltyGD]
+    return {"dbgd": f"{__package__}.dbgd:DBGD", "penalty-gd": f"{__package__}.penalty:PenaltyGD"}

@@ -11,6 +11,20 @@ from __future__ import annotations
 __all__ = ["O2NC", "O2NCOptions", "ODOG", "ODOGOptions", "ConversionState", "optimistic_update"]
 __version__ = "0.1.0"
 
-from .conversion import ConversionState
-from .o2nc import O2NC, O2NCOptions
-from .odog import ODOG, ODOGOptions, optimistic_update
+# name -> submodule; imported on first access (PEP 562): registering the plugin imports nothing
+_LAZY = {
+    "ConversionState": ".conversion",
+    "O2NC": ".o2nc",
+    "O2NCOptions": ".o2nc",
+    "ODOG": ".odog",
+    "ODOGOptions": ".odog",
+    "optimistic_update": ".odog",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,23 @@ __all__ = ["QNHPE", "QNHPEOptions", "QNHPEState", "Extragradient", "Extragradien
            "GDA", "GDAOptions", "secant_update", "project_jacobian"]
 __version__ = "0.1.0"
 
-from .extragradient import Extragradient, ExtragradientOptions
-from .gda import GDA, GDAOptions
-from .jacobian_learner import project_jacobian, secant_update
-from .qn_hpe import QNHPE, QNHPEOptions, QNHPEState
+# name -> submodule; imported on first access (PEP 562): registering the plugin imports nothing
+_LAZY = {
+    "Extragradient": ".extragradient",
+    "ExtragradientOptions": ".extragradient",
+    "GDA": ".gda",
+    "GDAOptions": ".gda",
+    "project_jacobian": ".jacobian_learner",
+    "secant_update": ".jacobian_learner",
+    "QNHPE": ".qn_hpe",
+    "QNHPEOptions": ".qn_hpe",
+    "QNHPEState": ".qn_hpe",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,13 +2,11 @@
 ``extragradient`` and ``gda``. Importing it does not import torch."""
 from __future__ import annotations
 
-from solverhub import hookimpl
-
-from .extragradient import Extragradient
-from .gda import GDA
-from .qn_hpe import QNHPE
+from solverhub.plugin import hookimpl
 
 
+# {name: "module:Class"}: the registry imports a class only when its name is used
 @hookimpl
 def solverhub_solvers():
-    return [QNHPE, Extragradient, GDA]
+    return {"qn-hpe": f"{__package__}.qn_hpe:QNHPE",
+            "extragradient": f"{__package__}.extragradient:Extragradient", "gda": f"{__package__}.gda:GDA"}

@@ -109,7 +109,7 @@ def test_conformance(cls):
 
 def test_plugin_registers_three_solvers_without_importing_torch():
     code = ("import sys, solverhub_qn_hpe, solverhub_qn_hpe.plugin as p; "
-            "assert 'torch' not in sys.modules; print(sorted(c.name for c in p.solverhub_solvers()))")
+            "assert 'torch' not in sys.modules; print(sorted(p.solverhub_solvers()))")    # {name: 'module:Class'}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['extragradient', 'gda', 'qn-hpe']"
     solvers = solverhub.get_registry().solvers

@@ -138,3 +138,18 @@ def test_baseline_cache_round_trip_and_what_it_refuses(tmp_path, monkeypatch):
     (tmp_path / "baselines-v1" / "abc125.json").write_text("{not json")
     assert baseline.cached_baseline("abc125") is None
     assert baseline.cached_baseline("../etc") is None
+
+
+def test_the_python_example_of_comparing_md_runs(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "docs" / "comparing.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"### From Python.*?```python\n(.*?)```", text, re.S)
+    (tmp_path / "problems").symlink_to(repo / "problems")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOLVERHUB_CACHE", str(tmp_path / "cache"))
+    exec(compile(block, "docs/comparing.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and all(" converged gap " in line and line.endswith(" cpu") for line in lines), lines
+    assert (tmp_path / "compare-demo" / "api.sqlite").is_file()

@@ -1,0 +1,89 @@
+"""solverhub compare vs benchopt 1.10 on the same 60 runs (the anchor of issue 16), whole commands.
+
+The anchor (``/work/shared/anchors``, or ``--anchors``): ridge least squares on 10 simulated
+datasets (n = 40..220, d = 20), two solvers, 3 repetitions / seeds = 60 runs, as
+
+    benchopt run <copy of benchopt_ridge> --no-plot -n 20 -r 3 -j J
+    solverhub compare <anchors>/solverhub_ridge --solver gd --solver lbfgs --seeds 3 --jobs J
+
+Both cold, alternating, for J = 1 and 2: benchopt's ``__cache__/`` and ``outputs/`` are
+deleted before each of its runs; each solverhub compare writes a new store with an empty
+baseline cache (``SOLVERHUB_CACHE`` in a temporary folder), so it computes its 10 cvxpy
+baselines too. benchopt is installed with pip into a throwaway venv (``python3 -m venv``;
+``--venv DIR`` reuses one); it is never a dependency of solverhub.
+
+Prints the seconds and runs/s of each command and the ratio solverhub / benchopt (runs/s).
+Run: python benchmarks/bench_vs_benchopt.py [--jobs 1 2] [--repeat 2] [--venv DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUNS = 60       # 10 datasets x 2 solvers x 3 repetitions (seeds)
+
+
+def ensure_benchopt(venv: Path) -> Path:
+    exe = venv / "bin" / "benchopt"
+    if not exe.exists():
+        subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "benchopt==1.10.0"], check=True)
+    return exe
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--anchors", default="/work/shared/anchors")
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=2, help="alternating pairs per J")
+    ap.add_argument("--venv", default=None, help="a venv with benchopt==1.10.0 (default: a throwaway one)")
+    args = ap.parse_args()
+    anchors = Path(args.anchors)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        benchopt = ensure_benchopt(Path(args.venv) if args.venv else tmp / "venv")
+        bench = tmp / "benchopt_ridge"
+        shutil.copytree(anchors / "benchopt_ridge", bench)
+        env = dict(os.environ)
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; {RUNS} runs each")
+        for jobs in args.jobs:
+            times: dict[str, list[float]] = {"benchopt": [], "solverhub": []}
+            for rep in range(args.repeat):
+                order = ("benchopt", "solverhub") if rep % 2 == 0 else ("solverhub", "benchopt")
+                for tool in order:
+                    if tool == "benchopt":
+                        for junk in ("__cache__", "outputs"):
+                            shutil.rmtree(bench / junk, ignore_errors=True)
+                        cmd = [str(benchopt), "run", ".", "--no-plot", "-n", "20", "-r", "3", "-j", str(jobs)]
+                        times[tool].append(timed(cmd, bench, env))
+                    else:
+                        run_dir = Path(tempfile.mkdtemp(dir=tmp))
+                        cmd = [sys.executable, "-m", "solverhub.cli", "compare", str(anchors / "solverhub_ridge"),
+                               "--solver", "gd", "--solver", "lbfgs", "--seeds", "3", "--jobs", str(jobs),
+                               "--store", str(run_dir / "runs.sqlite")]
+                        times[tool].append(timed(cmd, run_dir, dict(env, SOLVERHUB_CACHE=str(run_dir / "cache"))))
+            b, s = statistics.median(times["benchopt"]), statistics.median(times["solverhub"])
+            print(f"J={jobs}: benchopt {b:6.2f} s = {RUNS / b:6.1f} runs/s; solverhub {s:6.2f} s = {RUNS / s:6.1f} "
+                  f"runs/s (medians of {args.repeat}: {times}); solverhub / benchopt runs/s = {b / s:.2f}x "
+                  f"(goal >= 5x with 2 jobs each)")
+        print(f"load average at the end {os.getloadavg()[0]:.2f} (a shared machine: the ratio is what counts)")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,6 @@ Each case installs a real entry-point distribution into ``site/`` of its folder
 * ``compare`` with a chatty or hanging plugin: the store has the runs, the terminal stays quiet.
 """
 import json
-import sqlite3
 
 from kit import RIDGE, Case
 
@@ -123,11 +122,9 @@ IMPORT_RAISES = {
 
 def store_has(mode: str, status: str, fragment: str = "", *, output_from: str = ""):
     def check(folder, got):
-        db = sqlite3.connect(folder / "runs.sqlite")
-        try:
-            rows = [json.loads(r) for (r,) in db.execute("SELECT result FROM runs")]
-        finally:
-            db.close()
+        from solverhub.bench.store import ResultStore     # rows are compact blobs: read them as Results
+        with ResultStore(folder / "runs.sqlite") as db:
+            rows = [json.loads(r.to_json()) for r in db.results()]
         run = next(r for r in rows if r["options"].get("mode") == mode)
         assert run["status"] == status and fragment in run["message"], run["message"]
         assert len(run["captured_output"].encode()) <= 40_000

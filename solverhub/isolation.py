@@ -20,16 +20,20 @@ Two ways of getting a child, one supervisor for both (:class:`Supervised`):
   as PyTorch's own DataLoader workers do. A parent that has initialised CUDA
   cannot fork a CUDA child: ``solve(isolate=True)`` refuses that with an error.
 
-* ``compare`` runs go to **persistent worker processes** (:class:`IsolatedWorker`):
-  a fresh interpreter started with ``subprocess`` (not ``multiprocessing``: a Dask
-  worker is a daemonic process and may not have multiprocessing children), which
-  imports torch, the core and the plugins once and then runs one task after the
-  other. Its stdout and stderr are one pipe read by the supervising process, so a
-  run's output is captured per run even when the worker is killed mid-run, and a
-  plugin's class-level warm-up (``Solver.prepare``) is paid once per worker. The
-  local pool (``bench/pool.py``) multiplexes several; on a Dask cluster each Dask
-  worker keeps its own (``bench/dask_runner.py``), so the hard limit is the same
-  on a cluster as on this machine.
+* ``compare`` runs go to **persistent worker processes**, started once per compare
+  and running one task after the other. Locally on CPU they are forks of the compare
+  process (:class:`ForkedWorker`), made after it has imported torch and the plugins and
+  loaded every problem: a worker starts in milliseconds and reads its problems from
+  memory; it gets ``cores // jobs`` torch threads, or one when this process may have
+  started an OpenMP pool (:func:`fork_threads`). For CUDA, on a Dask worker (a daemonic
+  process that may not have multiprocessing children) and without ``fork``, a worker is
+  a fresh interpreter started with ``subprocess`` (:class:`IsolatedWorker`) that imports
+  torch, the core and the plugins once. Either way its stdout and stderr are one pipe
+  read by the supervising process, so a run's output is captured per run even when the
+  worker is killed mid-run, and a plugin's class-level warm-up (``Solver.prepare``) is
+  paid once per worker. The local pool (``bench/pool.py``) multiplexes several; on a
+  Dask cluster each Dask worker keeps its own (``bench/dask_runner.py``), so the hard
+  limit is the same on a cluster as on this machine.
 
 The child tells the supervisor when the timed region begins (``on_begin``, with the
 effective ``time_limit_s``); the run is killed ``hard_limit_s(limit)`` after that

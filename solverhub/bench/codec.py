@@ -108,24 +108,14 @@ def trace_columns(trace) -> TraceColumns:
                         [p.objective for p in trace], [p.stationarity for p in trace])
 
 
-def _int_column(values: np.ndarray) -> tuple[int, bytes]:
-    deltas = np.diff(values, prepend=np.int64(0))
-    code = 0 if deltas.size == 0 or (np.abs(deltas).max() < 2 ** 31) else 1
-    return code, deltas.astype(_INT[code]).tobytes()
+def _shuffled(data: np.ndarray) -> bytes:
+    return data.view(np.uint8).reshape(-1, data.itemsize).T.tobytes()
 
 
-def _float_column(values: np.ndarray) -> tuple[int, bytes]:
-    finite = values[np.isfinite(values)]
-    code = 1 if finite.size and np.abs(finite).max() > _F32_MAX else 0
-    data = values.astype(_FLOAT[code])
-    return code, data.view(np.uint8).reshape(-1, data.itemsize).T.tobytes()      # byte-shuffled
-
-
-def _unshuffle(buf: bytes, offset: int, n: int, code: int) -> tuple[np.ndarray, int]:
-    dtype = np.dtype(_FLOAT[code])
-    size = n * dtype.itemsize
-    raw = np.frombuffer(buf, np.uint8, size, offset).reshape(dtype.itemsize, n).T.copy()
-    return raw.view(dtype).reshape(n).astype(np.float64), offset + size
+def _unshuffled(buf: bytes, offset: int, count: int, dtype) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    raw = np.frombuffer(buf, np.uint8, count * dtype.itemsize, offset).reshape(dtype.itemsize, count)
+    return raw.T.copy().view(dtype).reshape(count)
 
 
 def encode_result(result: Result) -> bytes:
@@ -139,10 +129,13 @@ def encode_result(result: Result) -> bytes:
         ref = float(cols.objective[finite[-1]]) if finite.size else 0.0
         with np.errstate(invalid="ignore", over="ignore"):
             delta = cols.objective - ref
-        columns = [_int_column(cols.iteration), _int_column(cols.oracle_calls), _float_column(cols.time_s),
-                   _float_column(delta), _float_column(cols.stationarity)]
-        parts.append(struct.pack("<d5B", ref, *(code for code, _ in columns)))
-        parts += [data for _, data in columns]
+        ints = np.diff(np.stack([cols.iteration, cols.oracle_calls]), axis=1, prepend=np.int64(0)).reshape(-1)
+        int_code = 0 if np.abs(ints).max() < 2 ** 31 else 1
+        floats = np.concatenate([cols.time_s, delta, cols.stationarity])
+        finite = floats[np.isfinite(floats)]
+        float_code = 1 if finite.size and np.abs(finite).max() > _F32_MAX else 0
+        parts += [struct.pack("<dBB", ref, int_code, float_code), ints.astype(_INT[int_code]).tobytes(),
+                  _shuffled(floats.astype(_FLOAT[float_code]))]
     packer = zlib.compressobj(6, zdict=_ZDICT)
     return bytes([CODEC_VERSION]) + packer.compress(b"".join(parts)) + packer.flush()
 
@@ -160,25 +153,22 @@ def decode_result(blob: bytes) -> Result:
     off += 4
     if not n:
         return _result(data, ())
-    ref, *codes = struct.unpack_from("<d5B", buf, off)
-    off += struct.calcsize("<d5B")
-    ints = []
-    for code in codes[:2]:
-        dtype = np.dtype(_INT[code])
-        ints.append(np.cumsum(np.frombuffer(buf, dtype, n, off).astype(np.int64)))
-        off += n * dtype.itemsize
-    time_s, off = _unshuffle(buf, off, n, codes[2])
-    delta, off = _unshuffle(buf, off, n, codes[3])
-    stat, off = _unshuffle(buf, off, n, codes[4])
-    return _result(data, TraceColumns(ints[0], time_s, ints[1], ref + delta, stat))
+    ref, int_code, float_code = struct.unpack_from("<dBB", buf, off)
+    off += 10
+    int_type = np.dtype(_INT[int_code])
+    ints = np.frombuffer(buf, int_type, 2 * n, off).reshape(2, n).cumsum(axis=1, dtype=np.int64)
+    off += 2 * n * int_type.itemsize
+    floats = _unshuffled(buf, off, 3 * n, _FLOAT[float_code]).astype(np.float64).reshape(3, n)
+    return _result(data, TraceColumns(ints[0], floats[0], ints[1], floats[1] + ref, floats[2]))
 
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Result))
+_STATUS = {s.value: s for s in Status}
 
 
 def _result(data: dict, trace) -> Result:
     """``Result.from_dict`` without its trace loop and copy (the decode path of 10^5 runs)."""
-    data["status"] = Status(data["status"])
+    data["status"] = _STATUS[data["status"]]
     data["stationarity"] = Stationarity(**data["stationarity"])
     data["trace"] = trace
     if not _FIELDS.issuperset(data):

@@ -162,19 +162,14 @@ def _y_values(points_obj, points_stat, f_star: float | None) -> np.ndarray:
     return np.where(np.isfinite(y) & (y > 0), np.minimum(y, Y_CEILING), np.nan)
 
 
-def _step_at(xs: np.ndarray, ys: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Value of the step function through (xs, ys) at ``grid``: nan before xs[0], held after."""
-    idx = np.searchsorted(xs, grid, side="right") - 1
-    out = ys[np.clip(idx, 0, None)].astype(float)
-    out[idx < 0] = np.nan
-    return out
-
-
 def convergence_series(runs: Sequence[Result], measure: str, f_star: float | None):
     """``(grid, median, low, high)`` over the traced ``runs`` (seeds of one solver), or
-    ``None`` when no run has a finite traced value. ``measure``: ``oracle_calls``/``time``."""
-    traces = []
-    for r in runs:
+    ``None`` when no run has a finite traced value. ``measure``: ``oracle_calls``/``time``.
+
+    Vectorized over runs: every trace point is placed at the first grid point at or after its
+    x, then each run's row is forward-filled (a step function holding its latest value)."""
+    xs_l, ys_l, run_l = [], [], []
+    for k, r in enumerate(runs):
         if not r.trace:
             continue
         cols = trace_columns(r.trace)
@@ -183,13 +178,23 @@ def convergence_series(runs: Sequence[Result], measure: str, f_star: float | Non
         ok = np.isfinite(ys) & np.isfinite(xs)
         if ok.any():
             order = np.argsort(xs[ok], kind="stable")
-            traces.append((xs[ok][order], ys[ok][order]))
-    if not traces:
+            xs_l.append(xs[ok][order])
+            ys_l.append(ys[ok][order])
+            run_l.append(np.full(order.size, len(run_l)))
+    if not xs_l:
         return None
-    grid = np.unique(np.concatenate([xs for xs, _ in traces]))
+    xs, ys, row = np.concatenate(xs_l), np.concatenate(ys_l), np.concatenate(run_l)
+    grid = np.unique(xs)
     if grid.size > MAX_POINTS:
         grid = grid[np.unique(np.linspace(0, grid.size - 1, MAX_POINTS).round().astype(int))]
-    values = np.vstack([_step_at(xs, ys, grid) for xs, ys in traces])
+    col = np.searchsorted(grid, xs, side="left")
+    keep = col < grid.size                  # points past a subsampled grid's last x never show
+    values = np.full((len(xs_l), grid.size), np.nan)
+    last = np.r_[(row[1:] != row[:-1]) | (col[1:] != col[:-1]), True] & keep   # the latest point per column
+    values[row[last], col[last]] = ys[last]
+    filled = np.where(np.isnan(values), 0, np.arange(grid.size))
+    np.maximum.accumulate(filled, axis=1, out=filled)
+    values = np.take_along_axis(values, filled, axis=1)
     with warnings.catch_warnings():     # all-nan columns (before every seed's first point)
         warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(values, axis=0)

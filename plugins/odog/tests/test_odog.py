@@ -57,7 +57,8 @@ def rounds_of(run):
 
 
 def reference_odog(oracle, x0, n_rounds, eta, radius, *, shifted_query=False, shifted_hint=False):
-    """The note's recursion written out; the two flags are deliberate off-by-one variants."""
+    """The note's recursion written out (torch, no plugin function); the two flags are deliberate
+    off-by-one variants. Δ_{n+1} = Proj_D(Δ_n − η h_{n+1} − η (g_n − h_n))."""
     x, delta, hint = x0.clone(), torch.zeros_like(x0), oracle.grad(x0)
     rounds = []
     for _ in range(n_rounds):
@@ -65,10 +66,88 @@ def reference_odog(oracle, x0, n_rounds, eta, radius, *, shifted_query=False, sh
         extrapolated = x_new + 0.5 * delta
         g = oracle.grad(extrapolated if shifted_query else w)   # shifted: g_n taken from round n+1's point
         hint_next = oracle.grad(extrapolated)
-        delta_next, _ = optimistic_update(delta, g, hint_next if shifted_hint else hint, hint_next, eta, radius)
+        v = delta - eta * hint_next - eta * (g - (hint_next if shifted_hint else hint))
+        delta_next = v * torch.clamp(radius / torch.linalg.vector_norm(v), max=1.0)
         rounds.append((x.numpy(), x_new.numpy(), g.numpy(), delta.numpy()))
         x, delta, hint = x_new, delta_next, hint_next
     return rounds
+
+
+def reference_conversion_numpy(grad, x0, n_rounds, *, eta, D, K, adaptive, optimistic=True,
+                               gamma=1.0, alpha=1e-12):
+    """ODOG (optimistic=True) or O2NC-OGD in numpy, from paper-facts 02 and method note 02:
+    h_1 = ∇f(x_0); x_n = x_{n−1} + Δ_n, w_n = x_{n−1} + Δ_n/2, g_n = ∇f(w_n), h_{n+1} = ∇f(x_n + Δ_n/2);
+    η_n = η, or adaptive η_n = γ D / sqrt(α + Σ_{i ≤ n in the episode} e_i) with e_i = ‖g_i − h_i‖²
+    (ODOG) or ‖g_i‖² (O2NC), the sum restarted every K rounds (paper Sec. 4: "n mod T");
+    Δ_{n+1} = Proj_D(Δ_n − η_n h_{n+1} − η_n (g_n − h_n)) (ODOG) or Proj_D(Δ_n − η_n g_n) (O2NC).
+    Returns per round (x_n, Δ_{n+1}, η_n)."""
+    x, delta = np.array(x0, dtype=np.float64), np.zeros(len(x0))
+    hint = grad(x) if optimistic else None
+    episode_sum, out = 0.0, []
+    for n in range(1, n_rounds + 1):
+        w, x_new = x + 0.5 * delta, x + delta
+        g = grad(w)
+        if optimistic:
+            hint_next = grad(x_new + 0.5 * delta)
+            episode_sum += np.sum((g - hint) ** 2)
+        else:
+            episode_sum += g @ g
+        eta_n = gamma * D / np.sqrt(alpha + episode_sum) if adaptive else eta
+        v = delta - eta_n * hint_next - eta_n * (g - hint) if optimistic else delta - eta_n * g
+        delta = v * min(1.0, D / np.linalg.norm(v))
+        out.append((x_new, delta, eta_n))
+        if optimistic:
+            hint = hint_next
+        x = x_new
+        if n % K == 0:
+            episode_sum = 0.0
+    return out
+
+
+@pytest.mark.parametrize("solver", ["odog", "o2nc"])
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_learner_update_matches_an_independent_numpy_loop(solver, adaptive):
+    """45 rounds with K = 7 (six episode restarts of the adaptive sum), the defaults of γ and α:
+    x_n, Δ_{n+1} and η_n equal the numpy loop to 1e-12 relative. Pins the optimistic update, the
+    hint's point, the adaptive rule (its numerator γD, its square root, the sum of ‖g − h‖² for
+    ODOG and ‖g‖² for O2NC, the restart at each episode and the round's own term in the sum)."""
+    cls, opts = {"odog": (ODOG, ODOGOptions), "o2nc": (O2NC, O2NCOptions)}[solver]
+    options = opts(D=0.1, eta=0.3, K=7, adaptive=adaptive)
+    states = drive(cls, QUAD_YAML, options, 45).states
+    ref = reference_conversion_numpy(quad_grad, QUAD_X0, 45, eta=0.3, D=0.1, K=7, adaptive=adaptive,
+                                     optimistic=solver == "odog")
+    etas = [r[2] for r in ref]
+    assert (len(set(etas)) > 20) == adaptive          # the adaptive step does vary
+    for st, (x, delta, eta_n) in zip(states[1:], ref):
+        np.testing.assert_allclose(st.iterate.numpy(), x, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(st.delta.numpy(), delta, rtol=1e-12, atol=1e-14)
+        assert float(st.last_eta) == pytest.approx(eta_n, rel=1e-12)
+
+
+def test_adaptive_step_values_on_a_known_sequence():
+    """The adaptive rule on hand-computed numbers (f = ½‖x‖², x_0 = (3, 4), D = 1, γ = 1, α = 1e-12):
+    round 1 has Δ_1 = 0, so g_1 = h_1 = x_0, its error is 0 and η_1 = γD/sqrt(α) = 1e6; the projection
+    then plays Δ_2 = −x_0/‖x_0‖ = (−0.6, −0.8). Round 2: g_2 = x_0 + Δ_2/2 = (2.7, 3.6), h_2 = x_0
+    (the hint made in round 1 at x_1 + Δ_1/2 = x_0), e_2 = ‖(−0.3, −0.4)‖² = 0.25, η_2 = 1/sqrt(0.25 + α) ≈ 2."""
+    text = _yaml("half-norm", [3.0, 4.0], {"c": [0.0, 0.0]}, "0.5 * sum(square(x)) + c @ x")
+    states = drive(ODOG, text, ODOGOptions(D=1.0, K=50, adaptive=True), 2).states
+    assert float(states[1].last_eta) == pytest.approx(1e6, rel=1e-9)
+    np.testing.assert_allclose(states[1].delta.numpy(), [-0.6, -0.8], rtol=0, atol=1e-15)
+    assert float(states[2].last_eta) == pytest.approx(1.0 / np.sqrt(0.25 + 1e-12), rel=1e-14)   # 2 − 4e-12
+    assert ODOGOptions().adaptive is True and O2NCOptions().adaptive is False
+    assert (ODOGOptions().gamma, ODOGOptions().alpha, ODOGOptions().eta) == (1.0, 1e-12, 0.3)
+
+
+def test_defaults_are_the_documented_ones():
+    """The option tables of docs/methods/odog.md are the ones generated from the Options, so a default
+    changed in the code without the page fails here (and in tests/test_options.py)."""
+    import re
+    from pathlib import Path
+    from solverhub.options import options_table
+    page = (Path(__file__).resolve().parents[3] / "docs/methods/odog.md").read_text()
+    for name, opts in (("odog", ODOGOptions), ("o2nc", O2NCOptions)):
+        table = re.search(rf"<!-- options: {name} -->\n(.*?)\n<!-- /options -->", page, re.S).group(1)
+        assert table == options_table(opts), name
 
 
 # -- test 1: quadratic identity and exact call counts ------------------------------------

@@ -1,7 +1,8 @@
 """Diagonal AdaGrad, measured in the ℓ1 gradient norm.
 
-Reference: arXiv 2406.04592 (AdaGrad analysed in the ℓ1 norm of the gradient;
-only the abstract was at hand). Method note: /work/shared/methods/12-adagrad-l1.md.
+Reference: D. Maladkar, R. Jiang, A. Mokhtari, arXiv 2406.04592 (AdaGrad analysed in the
+ℓ1 norm of the gradient; v3: COLT 2025; no algorithm box or constants were found, paper facts 12).
+Method note: /work/shared/methods/12-adagrad-l1.md.
 Per coordinate, with g_t the oracle's gradient at x_t (exact, minibatch or noisy)::
 
     v_t = v_{t-1} + g_t ⊙ g_t,   v_{-1} = 0

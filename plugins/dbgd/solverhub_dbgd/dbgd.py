@@ -10,7 +10,7 @@ descent", NeurIPS 2021). One iteration (∇f and ∇g at x_k)::
     v_k = ∇f(x_k) + λ_k ∇g(x_k),   λ_k = max{(φ(x_k) − <∇f, ∇g>) / ‖∇g‖², 0},
     x_{k+1} = x_k − η_k v_k.
 
-Reconstructed (method note 03; the paper's algorithm section was not at hand):
+The update is the paper's eqs. (11), (13), (14) (paper facts 03). Reconstructed (not found):
 the barrier φ = β‖∇g‖^q with q = 1 + p (Gong et al.'s min{α(g − ĝ), β‖∇g‖^q} as
 an option), the step η_k = η / (1 + k/k0)^a (a = 0: constant), and the numerics
 (‖∇g‖² never formed; max|∂g/∂x_i| ≤ 1e-300 gives λ = 0). No host syncs in

@@ -373,6 +373,39 @@ def test_svd_clip_bounds_B_and_symmetric_structure_keeps_symmetry():
 
 
 # -- options, budgets, report, host syncs --------------------------------------------
+ROTATION = """
+name: scaled-rotation
+kind: monotone
+variables: {z: {shape: [2], x0: [1.0, -2.0]}}
+data: {R: [[0.6, -0.8], [0.8, 0.6]]}
+operator: "R @ z"
+"""
+
+
+def test_estimated_clip_is_twice_the_largest_secant_ratio():
+    """Default jacobian_bound = 0: the svd clip is at 2 × max ‖y‖/‖s‖. For F(z) = R z with R a rotation
+    (monotone: cos θ = 0.6 > 0) every secant ratio is exactly ‖R s‖/‖s‖ = 1, so the bound is 2. With
+    B_0 = 10 I (singular values 10 > 2) the first update must be clipped: ‖B_1‖₂ = 2 exactly, and the
+    secant direction keeps B_1 s = R s. A changed factor (or clip default) moves ‖B_1‖₂."""
+    states = drive(QNHPE, ROTATION, {"initial_jacobian": 10.0, "update_on": "every_trial"}, 1).states
+    B1 = states[1].B.numpy()
+    assert float(states[1].secant_max) == pytest.approx(1.0, rel=1e-12)
+    assert np.linalg.svd(B1, compute_uv=False)[0] == pytest.approx(2.0, rel=1e-12)
+    assert QNHPE.Options().jacobian_bound == 0.0 and QNHPE.Options().projection == "svd_clip"
+
+
+def test_defaults_are_the_documented_ones():
+    """The option tables of docs/methods/qn-hpe.md are the ones generated from the Options, so a default
+    changed in the code without the page fails here (and in tests/test_options.py)."""
+    import re
+    from pathlib import Path
+    from solverhub.options import options_table
+    page = (Path(__file__).resolve().parents[3] / "docs/methods/qn-hpe.md").read_text()
+    for name, cls in (("qn-hpe", QNHPE), ("extragradient", Extragradient), ("gda", GDA)):
+        table = re.search(rf"<!-- options: {name} -->\n(.*?)\n<!-- /options -->", page, re.S).group(1)
+        assert table == options_table(cls.Options), name
+
+
 @pytest.mark.parametrize("cls, bad", [(QNHPE, {"alpha1": 0.5, "alpha2": 0.5}), (QNHPE, {"rho": 1.0}),
                                       (QNHPE, {"projection": "oracle"}), (Extragradient, {"theta": 1.0}),
                                       (GDA, {"step": -1.0})])

@@ -66,6 +66,14 @@ class TraceColumns(Sequence):
         self.objective = np.asarray(objective, dtype=np.float64)
         self.stationarity = np.asarray(stationarity, dtype=np.float64)
 
+    @classmethod
+    def _of(cls, iteration, time_s, oracle_calls, objective, stationarity) -> "TraceColumns":
+        """From arrays already of the right dtypes (the decoder's fast path)."""
+        out = cls.__new__(cls)
+        out.iteration, out.time_s, out.oracle_calls = iteration, time_s, oracle_calls
+        out.objective, out.stationarity = objective, stationarity
+        return out
+
     def __len__(self) -> int:
         return int(self.iteration.shape[0])
 
@@ -159,7 +167,7 @@ def decode_result(blob: bytes) -> Result:
     ints = np.frombuffer(buf, int_type, 2 * n, off).reshape(2, n).cumsum(axis=1, dtype=np.int64)
     off += 2 * n * int_type.itemsize
     floats = _unshuffled(buf, off, 3 * n, _FLOAT[float_code]).astype(np.float64).reshape(3, n)
-    return _result(data, TraceColumns(ints[0], floats[0], ints[1], floats[1] + ref, floats[2]))
+    return _result(data, TraceColumns._of(ints[0], floats[0], ints[1], floats[1] + ref, floats[2]))
 
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(Result))
@@ -171,6 +179,8 @@ def _result(data: dict, trace) -> Result:
     data["status"] = _STATUS[data["status"]]
     data["stationarity"] = Stationarity(**data["stationarity"])
     data["trace"] = trace
-    if not _FIELDS.issuperset(data):
-        data = {k: v for k, v in data.items() if k in _FIELDS}
-    return Result(**data)
+    if len(data) == len(_FIELDS) and _FIELDS.issuperset(data):
+        out = object.__new__(Result)                 # every field present: skip the frozen __init__
+        out.__dict__.update(data)
+        return out
+    return Result(**{k: v for k, v in data.items() if k in _FIELDS})

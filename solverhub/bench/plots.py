@@ -168,28 +168,27 @@ def convergence_series(runs: Sequence[Result], measure: str, f_star: float | Non
 
     Vectorized over runs: every trace point is placed at the first grid point at or after its
     x, then each run's row is forward-filled (a step function holding its latest value)."""
-    xs_l, ys_l, run_l = [], [], []
-    for k, r in enumerate(runs):
-        if not r.trace:
-            continue
-        cols = trace_columns(r.trace)
-        xs = (cols.oracle_calls if measure == "oracle_calls" else cols.time_s).astype(float)
-        ys = _y_values(cols.objective, cols.stationarity, f_star)
-        ok = np.isfinite(ys) & np.isfinite(xs)
-        if ok.any():
-            order = np.argsort(xs[ok], kind="stable")
-            xs_l.append(xs[ok][order])
-            ys_l.append(ys[ok][order])
-            run_l.append(np.full(order.size, len(run_l)))
-    if not xs_l:
+    cols = [trace_columns(r.trace) for r in runs if r.trace]
+    if not cols:
         return None
-    xs, ys, row = np.concatenate(xs_l), np.concatenate(ys_l), np.concatenate(run_l)
+    row = np.repeat(np.arange(len(cols)), [len(c) for c in cols])
+    xs = np.concatenate([c.oracle_calls if measure == "oracle_calls" else c.time_s for c in cols]).astype(float)
+    ys = _y_values(np.concatenate([c.objective for c in cols]), np.concatenate([c.stationarity for c in cols]),
+                   f_star)
+    ok = np.isfinite(ys) & np.isfinite(xs)
+    if not ok.any():
+        return None
+    _, row = np.unique(row[ok], return_inverse=True)        # runs without a finite point have no row
+    xs, ys = xs[ok], ys[ok]
+    order = np.lexsort((xs, row))                          # by run, then x (stable)
+    xs, ys, row = xs[order], ys[order], row[order]
+    n_rows = int(row.max()) + 1
     grid = np.unique(xs)
     if grid.size > MAX_POINTS:
         grid = grid[np.unique(np.linspace(0, grid.size - 1, MAX_POINTS).round().astype(int))]
     col = np.searchsorted(grid, xs, side="left")
     keep = col < grid.size                  # points past a subsampled grid's last x never show
-    values = np.full((len(xs_l), grid.size), np.nan)
+    values = np.full((n_rows, grid.size), np.nan)
     last = np.r_[(row[1:] != row[:-1]) | (col[1:] != col[:-1]), True] & keep   # the latest point per column
     values[row[last], col[last]] = ys[last]
     filled = np.where(np.isnan(values), 0, np.arange(grid.size))

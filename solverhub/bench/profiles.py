@@ -309,22 +309,34 @@ def reference_values(results: Iterable[Result]) -> dict[str, tuple[float, str]]:
     is false: not failed/diverged/infeasible/unbounded, final point feasible).
     Problems with neither are absent.
     """
+    results = list(results)
+    cols = [trace_columns(r.trace) for r in results]
+    return _references(results, [never_solves(r) for r in results], cols)
+
+
+def _references(results: Sequence[Result], never: Sequence[bool], cols: Sequence) -> dict[str, tuple[float, str]]:
+    """:func:`reference_values` with each run's never-solves flag and trace columns given
+    (vectorized over the concatenated traces)."""
     base: dict[str, float] = {}
-    best: dict[str, float] = {}
-    for r in results:
-        if _finite(r.baseline_objective) and r.problem_hash not in base:
+    code: dict[str, int] = {}
+    problem = np.empty(len(results), dtype=np.int64)
+    for i, r in enumerate(results):
+        problem[i] = code.setdefault(r.problem_hash, len(code))
+        if r.problem_hash not in base and _finite(r.baseline_objective):
             base[r.problem_hash] = float(r.baseline_objective)
-        if never_solves(r):
-            continue
-        low = r.objective if _finite(r.objective) else math.inf
-        if r.trace:
-            obj = trace_columns(r.trace).objective
-            obj = obj[np.isfinite(obj)]
-            if obj.size:
-                low = min(low, float(obj.min()))
-        if low < math.inf:
-            best[r.problem_hash] = min(best.get(r.problem_hash, math.inf), low)
-    out = {h: (v, "best found") for h, v in best.items()}
+    low = np.array([r.objective for r in results], dtype=float)
+    lens = np.array([len(c) for c in cols], dtype=np.int64)
+    if lens.sum():
+        traced = np.flatnonzero(lens > 0)
+        obj = np.concatenate([cols[i].objective for i in traced])
+        obj = np.where(np.isfinite(obj), obj, math.inf)
+        starts = np.concatenate([[0], np.cumsum(lens[traced])[:-1]])
+        low[traced] = np.fmin(low[traced], np.minimum.reduceat(obj, starts))
+    low[~np.isfinite(low) | np.asarray(never, dtype=bool)] = math.inf
+    best = np.full(len(code), math.inf)
+    np.minimum.at(best, problem, low)
+    names = list(code)
+    out = {names[k]: (float(v), "best found") for k, v in enumerate(best) if v < math.inf}
     out.update({h: (v, "baseline") for h, v in base.items()})
     return out
 
@@ -378,13 +390,13 @@ class CostFrame:
         self.inst = rank[inst_of] if n else inst_of
         self.solver = np.array([sidx[lab] for lab in self.labels], dtype=np.int64)
         self.never = np.array([never_solves(r) for r in results], dtype=bool)
+        cols = [trace_columns(r.trace) for r in results]
         self.uses_oracle = np.array([_uses_oracle(r) for r in results], dtype=bool)
         self.final = np.array([r.objective for r in results], dtype=float)
         self.wall = np.array([r.wall_time_s for r in results], dtype=float)
         self.calls = np.array([r.total_oracle_calls for r in results], dtype=float)
-        refs = reference_values(results)
+        refs = _references(results, self.never, cols)
         self.f_l = np.array([refs[r.problem_hash][0] if r.problem_hash in refs else math.nan for r in results])
-        cols = [trace_columns(r.trace) for r in results]
         lens = np.array([len(c) for c in cols], dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if n else lens
         self.lens = lens

@@ -4,7 +4,8 @@ gd/lbfgs deterministic across seeds, adam/sgd not, cvxpy untraced) are written t
 store, then read back and reported.
 
 Prints: bytes per run in the store (and per run of the same Results as JSON, the format
-before schema 2, and their ratio; goal <= 2 KB/run); write time (one transaction per 1000
+before schema 2, and their ratio; goal <= 2 KB/run); decode time of a compact run vs its
+JSON (ratio); write time (one transaction per 1000
 runs, and per single ``put`` on a 2000-run sample); the time of the report path (read the
 store, then ``write_report``: tables, profiles at three taus, 10 convergence figures) for 2000
 runs and for all of them (goal: 10^5 runs -> <= 30 s).
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from solverhub.bench.codec import TraceColumns
+from solverhub.bench.codec import TraceColumns, decode_result, encode_result
 from solverhub.bench.report import write_report
 from solverhub.bench.store import ResultStore, run_key
 from solverhub.result import Result, Stationarity, Status
@@ -103,7 +104,17 @@ def main() -> None:
     print(f"{n} synthetic runs built in {time.perf_counter() - t0:.1f} s "
           f"(mean trace {np.mean([len(r.trace) for _, r in items[::97]]):.0f} points)")
     sample = items[::max(1, n // 2000)][:2000]
-    json_bytes = np.mean([len(r.to_json().encode()) for _, r in sample])
+    texts = [r.to_json() for _, r in sample]
+    json_bytes = np.mean([len(t.encode()) for t in texts])
+    blobs = [encode_result(r) for _, r in sample]
+    t_json = time.perf_counter()
+    for text in texts:
+        Result.from_json(text)
+    t_json = time.perf_counter() - t_json
+    t_blob = time.perf_counter()
+    for blob in blobs:
+        decode_result(blob)
+    t_blob = time.perf_counter() - t_blob
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t_put = time.perf_counter()
@@ -124,11 +135,16 @@ def main() -> None:
         read_all, t_all = report(tmp / "runs.sqlite", tmp / "report")
     print(f"store: {per_run:.0f} B/run of Result data ({file_bytes:.0f} B/run of file) vs {json_bytes:.0f} B/run "
           f"as JSON: {json_bytes / per_run:.1f}x smaller (goal <= 2048 B/run)")
+    print(f"read: a compact run decodes in {1e6 * t_blob / len(blobs):.0f} us, its JSON (schema 1) in "
+          f"{1e6 * t_json / len(texts):.0f} us: {t_json / t_blob:.1f}x faster")
     print(f"write: {n / t_write:.0f} runs/s in 1000-run transactions ({t_write:.1f} s for {n}); "
           f"{len(sample) / t_put:.0f} runs/s with one put per run")
     print(f"report: {n_small} runs in {t_small:.1f} s (read {read_small:.1f} s); {n} runs in {t_all:.1f} s "
           f"(read {read_all:.1f} s) -> {t_all / 30.0:.2f}x the 30 s goal; "
           f"per run {1e3 * t_all / n:.2f} ms vs {1e3 * t_small / n_small:.2f} ms at {n_small}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} CPU(s), 1-minute load average {load:.1f} at the end "
+          "(times scale with it; the ratios less)")
 
 
 if __name__ == "__main__":

@@ -367,7 +367,7 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
                           location=Location(str(out)), allowed="a new folder name or an existing folder") from None
     colors = plots.solver_colors(labels)
     refs = _profiles.reference_values(results)
-    summary = summarize(results, labels)
+    summary = summarize(results, labels, deterministic)
     measures = measure_columns(summary)
     refused = [(p, s) for p, s, _ in skipped_rows]
     machine_text = machine_note(machine)

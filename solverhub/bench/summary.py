@@ -89,16 +89,20 @@ def measure_columns(rows: Iterable[SummaryRow]) -> list[str]:
     return [k for k in MEASURE_COLUMNS if k in present]
 
 
-def summarize(results: Iterable[Result], labels: Sequence[str] | None = None) -> list[SummaryRow]:
+def summarize(results: Iterable[Result], labels: Sequence[str] | None = None,
+              deterministic: dict[tuple[str, str], bool] | None = None) -> list[SummaryRow]:
     """The compare table, sorted by problem label then solver label (``labels``: the
-    results' solver labels, default :func:`~solverhub.bench.profiles.solver_labels`)."""
+    results' solver labels, default :func:`~solverhub.bench.profiles.solver_labels`;
+    ``deterministic``: :func:`~solverhub.bench.profiles.deterministic_groups` of them, computed
+    when not given)."""
     results = list(results)
     labels = list(labels) if labels is not None else solver_labels(results)
     plabels = problem_labels(results)
     groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
     for r, label in zip(results, labels):
         groups[(r.problem_hash, label)].append(r)
-    deterministic = deterministic_groups(results, labels)
+    if deterministic is None:
+        deterministic = deterministic_groups(results, labels)
     rows = []
     for (phash, solver), runs in groups.items():
         base = next((r.baseline_objective for r in runs if r.baseline_objective is not None), None)

@@ -412,6 +412,38 @@ def test_line_search_rejects_any_increase_at_unit_step():
     assert result.found and result.step == 0.5 and result.trials == 2
 
 
+@pytest.mark.parametrize("value, slope, approximate", [
+    (1.0 + 1e-14, 0.9997, True),       # inside (2c1 − 1)φ'(0) = 0.9998 ≥ φ'(η) ≥ c2 φ'(0) = −0.9
+    (1.0 + 1e-14, -0.8999, True),      # just above the lower end
+    (1.0 + 1e-14, 0.99985, False),     # above the upper bound (2c1 − 1)φ'(0): not approximate Wolfe
+    (1.0 + 1e-14, -0.9001, False),     # below the curvature bound c2 φ'(0)
+    (1.0 + 1e-9, 0.5, False),          # |φ(η) − φ(0)| = 1e-9 > 1e3·ε·|φ(0)|: not rounding noise
+])
+def test_approximate_wolfe_acceptance_and_its_bounds(value, slope, approximate):
+    """Hager–Zhang's approximate Wolfe conditions, used only when φ(1) − φ(0) is at f's rounding level
+    (≤ 1e3·ε·|φ(0)| = 2.2e-13 here): accept η = 1 iff (2c1 − 1)φ'(0) ≥ φ'(1) ≥ c2 φ'(0). φ(0) = 1,
+    φ'(0) = −1, c1 = 1e-4, c2 = 0.9; sufficient decrease fails at η = 1 (φ(1) > φ(0)). Otherwise the
+    search bisects to η = 1/2, where the scripted φ(η) = 1 − η/2, φ' = −1/2 meets the weak Wolfe conditions."""
+    def phi(eta):
+        return (value, slope) if eta == 1.0 else (1.0 - 0.5 * eta, -0.5)
+
+    result = weak_wolfe_search(phi, 1.0, -1.0, c1=1e-4, c2=0.9)
+    assert result.found and result.approximate is approximate
+    assert (result.step, result.trials) == ((1.0, 1) if approximate else (0.5, 2))
+
+
+def test_defaults_are_the_documented_ones():
+    """The option table of docs/methods/bfgs-wolfe.md is the one generated from Options, so a default
+    changed in the code without the page fails here (and in tests/test_options.py)."""
+    import re
+    from pathlib import Path
+    from solverhub.options import options_table
+    page = (Path(__file__).resolve().parents[3] / "docs/methods/bfgs-wolfe.md").read_text()
+    table = re.search(r"<!-- options: bfgs-wolfe -->\n(.*?)\n<!-- /options -->", page, re.S).group(1)
+    assert table == options_table(Options)
+    assert (Options().c1, Options().c2, Options().interpolate) == (1e-4, 0.9, True)
+
+
 def test_plugin_registered_without_importing_torch():
     """Registered by its entry point; loading it imports no torch."""
     check_entry_point('bfgs-wolfe', solvers=('bfgs-wolfe',))

@@ -124,7 +124,7 @@ def category(rel: str) -> str:
     if p.structure.nonsmooth:
         return "composite"        # smooth + prox-able terms: fista (tests/test_composite.py checks the references)
     if p.structure.unsplit:
-        return "nonsmooth"        # nonsmooth without a prox (max): cvxpy only (tests/test_classics.py checks linprog)
+        return "nonsmooth"        # nonsmooth without a prox (max): epigraph form (tests/test_structure_epigraph.py)
     if p.has_bounds:
         return "bounds"           # variable bounds only: lbfgsb (tests/test_bounds.py checks scipy's answers)
     if p.oracle_config.stochastic:
@@ -282,17 +282,23 @@ def test_composite_problems_reach_baseline_with_fista(rel):
 
 
 @pytest.mark.parametrize("rel", of("nonsmooth"))
-def test_nonsmooth_problems_are_solved_by_cvxpy_only(rel):
-    """A nonsmooth objective with no cheap prox (Chebyshev's max): prox methods refuse, cvxpy's answer
-    matches the objective in numpy, and its baseline is not called certified by a gradient norm."""
+def test_nonsmooth_problems_are_solved_in_epigraph_form(rel):
+    """A nonsmooth objective with no cheap prox (max of abs): smooth and prox methods refuse, the
+    dispatched solver (cvxpy when DCP, else trust-constr on the epigraph form) and slsqp on the
+    epigraph form agree, judged by the epigraph KKT residual; the objective is f in numpy."""
     p = problem(rel)
-    for name in ("fista", "proxgrad"):
+    for name in ("fista", "proxgrad", "lbfgs"):
         with pytest.raises(SolverRefused):
             solverhub.solve(p, name)
-    r = solve(rel, "cvxpy", with_baseline=False)
-    c = sol(r, "c")
-    assert r.objective == pytest.approx(np.abs(p.data["V"] @ c - p.data["y"]).max(), rel=1e-9)
-    assert baseline(rel).status.value != "certified", baseline(rel).message
+    dispatched = solve(rel, None, with_baseline=False)
+    slsqp = solve(rel, "slsqp", options={"tolerance": 1e-9}, with_baseline=False)
+    for r in (dispatched, slsqp):
+        assert r.status.value == "converged" and r.stationarity.name == "kkt_residual", r.message
+    assert slsqp.objective == pytest.approx(dispatched.objective, rel=1e-4)
+    name = p.variables[0].name
+    v = sol(slsqp, name)
+    model = p.data["V"] @ v if "V" in p.data else v[0] * np.exp(v[1] * p.data["t"])
+    assert slsqp.objective == pytest.approx(np.abs(model - p.data["y"]).max(), rel=1e-9)
 
 
 # ---------------------------------------------------------------------------

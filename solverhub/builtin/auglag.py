@@ -77,6 +77,10 @@ class AugLag(ConstrainedSolver):
     # (measured at most 4 per inner iteration on the kit's problems) x inner_iterations = 30
     host_syncs_per_step = 150
 
+    @classmethod
+    def prepare(cls):
+        import torch.optim  # noqa: F401  (its first import, ~1 s with torch._dynamo, out of the timed region)
+
     def _ineq(self, state_box, cons, x):
         g = cons.ineq(x)
         if state_box is None:

@@ -1,8 +1,9 @@
 """BFGS with a weak Wolfe line search.
 
-Reference: arXiv 2507.00361 (BFGS with a weak Wolfe line search: global
-linear, then superlinear, affine-invariant rates; title and equation numbers
-not at hand: see the method note 04-bfgs-weak-wolfe.md). The iteration:
+Reference: Q. Jin, A. Mokhtari, "Affine-Invariant Global Non-Asymptotic
+Convergence Analysis of BFGS under Self-Concordance", arXiv 2507.00361 (BFGS
+with a weak Wolfe line search: global linear, then superlinear, affine-invariant
+rates; method note 04, paper-facts 04). The iteration:
 
     x_{t+1} = x_t + η_t d_t,   d_t = −B_t⁻¹ g_t,
     B_{t+1} = B_t − B_t s sᵀ B_t / (sᵀ B_t s) + y yᵀ / (sᵀ y),
@@ -14,8 +15,9 @@ kept here in inverse form H = B⁻¹ (identical iterates):
 η_t satisfies the weak Wolfe conditions, found by the core's shared line search
 (``solverhub.plugin.weak_wolfe_search`` on a ``LineFunction``: one host sync per
 trial, plus one per step for φ(0), φ'(0)). Reconstructed (not stated in the paper
-text we could reach): the defaults c1 = 1e-4, c2 = 0.9 and the doubling/bisection
-bracketing.
+text we could reach): the defaults c1 = 1e-4, c2 = 0.9, the doubling/bisection
+bracketing and (default ``interpolate=True``) the safeguarded quadratic step
+after a sufficient-decrease failure.
 
 Affine invariance (h(y) = f(Ay), H0_h = A⁻¹ H0 A⁻ᵀ, y0 = A⁻¹ x0 gives
 x_t = A y_t) holds because the search sees only φ(η) and φ'(η), always tries

@@ -239,6 +239,14 @@ class Registry:
             cls = self.solvers[name].cls
             if verdict and device in cls.capabilities.devices:
                 candidates.append((-cls().priority_for(problem), name, cls))
+        st = getattr(problem, "structure", None)
+        if not candidates and st is not None and st.unsplit and st.epigraph is None:   # bad input, at its line
+            from .errors import ProblemError
+            raise ProblemError(f"objective: nonsmooth term ({', '.join(st.unsplit)}) has no prox and cannot be "
+                               f"reformulated ({st.no_epigraph}), and no registered solver takes it",
+                               location=problem.location("objective"),
+                               allowed="prox-able terms c * h(v), c * norm1|norm_inf|sum|max of maxima of smooth "
+                                       "pieces (epigraph form), or a DCP objective (cvxpy)")
         if not candidates:
             raise SolverRefused(f"no registered solver accepts problem {problem.name!r} (kind {problem.kind.name!r})",
                                 allowed="install a plugin for this kind; see `solverhub list --for FILE`")

@@ -148,3 +148,19 @@ def test_epigraph_kkt_is_zero_at_the_optimum_and_not_elsewhere(cheb_cvxpy):
     _, at_opt = p.kind.measure("kkt_residual", tp, oracle, x, Known())
     _, off = p.kind.measure("kkt_residual", tp, oracle, x + 1e-3, Known())
     assert float(at_opt) < 1e-8 and float(off) > 1e-3
+
+
+def test_a_term_no_solver_can_take_is_bad_input_at_its_line(tmp_path, monkeypatch):
+    from solverhub.errors import ProblemError
+    path = tmp_path / "bad.yaml"
+    path.write_text(TEMPLATE.format(objective="sum_squares(x) * norm1(A @ x)"))
+    p = load_problem(path)
+    registry = get_registry()
+    everyone = type(registry).accepting
+    nonsmooth_methods = ("o2nc", "odog", "oqn-o2nc")     # the Goldstein methods take any nonsmooth f
+    monkeypatch.setattr(type(registry), "accepting",
+                        lambda self, problem: [(n, v) for n, v in everyone(self, problem) if n not in nonsmooth_methods])
+    with pytest.raises(ProblemError) as err:
+        registry.dispatch(p)
+    line = str(err.value).splitlines()[0]
+    assert line.startswith(f"{path}:8: ") and "has no prox and cannot be reformulated" in line and "allowed:" in line

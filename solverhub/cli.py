@@ -87,8 +87,10 @@ def _store_option(ctx, param, value):
 
 
 def _problem(path: str, sets=()):
-    from .options import parse_assignments
     from .problem.model import load_problem
+    if not sets:                 # validate imports neither the options models nor torch
+        return load_problem(Path(path))
+    from .options import parse_assignments
     return load_problem(Path(path), overrides=parse_assignments(sets, flag="--set"))
 
 

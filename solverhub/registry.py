@@ -71,7 +71,7 @@ class LazyClasses(MutableMapping):
                 if calls.fatal(err):
                     raise
                 cls = None
-                outcome = f"importing {target} raised {_describe(err)}"
+                outcome = f"{name!r}: importing {target} raised {_describe(err)}"
         if cls is not None:
             outcome = self._resolve(name, cls, plugin)
         if isinstance(outcome, str):
@@ -196,7 +196,7 @@ class Registry:
         try:
             return self.solvers[name].cls
         except KeyError:
-            why = next((f.error for f in reversed(self._failures) if name in f.error), "it failed to load")
+            why = next((f.error for f in reversed(self._failures) if repr(name) in f.error), "see `solverhub plugins`")
             raise UnknownName(f"solver {name!r} failed to load: {why}", allowed=sorted(self.solvers)) from None
 
     def accepting(self, problem) -> list[tuple[str, Verdict]]:

@@ -680,7 +680,7 @@ def _worker_main() -> None:  # pragma: no cover - runs in the worker process
         import torch  # noqa: F401 - pay the imports once, before any run is timed
         from . import api  # noqa: F401
         from .registry import get_registry
-        get_registry().solvers  # noqa: B018 - import the plugins now
+        get_registry().load_all()    # import every registered solver and kind now
     except BaseException:  # noqa: BLE001 - the runs will report it
         pass
     _serve(inbox, outbox, None, None)

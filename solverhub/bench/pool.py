@@ -49,7 +49,7 @@ def preload() -> None:
     from .. import api  # noqa: F401
     from ..registry import get_registry
     from . import tasks  # noqa: F401
-    get_registry().solvers  # noqa: B018
+    get_registry().load_all()    # every solver and kind class, before the fork
 
 
 class WorkerPool:

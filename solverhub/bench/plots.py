@@ -58,13 +58,14 @@ def _margins(fig, width: float, height: float, rows: int, title: bool, legend: f
 
 def _outside_legend(fig, axes, width: float) -> None:
     """One legend for the whole figure, right of the axes (never over a curve); entries
-    from every panel, each label once."""
+    from every panel, each label once, sorted."""
     seen = {}
     for ax in axes:
         for handle, name in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(name, handle)
     if seen:
-        fig.legend(list(seen.values()), list(seen.keys()), loc="upper left", fontsize=8, frameon=False,
+        names = sorted(seen)
+        fig.legend([seen[n] for n in names], names, loc="upper left", fontsize=8, frameon=False,
                    bbox_to_anchor=(1 - (LEGEND_WIDTH - 0.1) / width, 1 - 0.7 / fig.get_figheight()))
 
 

@@ -1,5 +1,6 @@
 """FISTA: accelerated proximal gradient with backtracking and adaptive restart, for f = s + g
-(s smooth, g prox-able terms and/or the variables' bounds).
+(s smooth, g prox-able terms and/or the indicators of the variables' bounds and of simple-set
+``constraints:`` lines: simplex, l2/l1/linf balls, constant bounds).
 
     x_k = P(prox_{t g}(y_k - t ∇s(y_k)))          (t backtracked as in proxgrad)
     t_{k+1} = (1 + sqrt(1 + 4 t_k²)) / 2,  y_{k+1} = x_k + (t_k - 1)/t_{k+1} (x_k - x_{k-1})
@@ -45,8 +46,8 @@ class FISTA(Solver):
     name = "fista"
     paper = ("Beck & Teboulle (2009), SIAM J. Imaging Sci. 2(1):183-202, doi:10.1137/080716542; adaptive restart: "
              "O'Donoghue & Candès (2015), Found. Comput. Math. 15:715-732, doi:10.1007/s10208-013-9150-3")
-    kinds = ("minimize", "finite_sum")
-    capabilities = Capabilities(bounds=True)
+    kinds = ("minimize", "finite_sum", "constrained")     # constrained: simple sets only (projection)
+    capabilities = Capabilities(bounds=True, constraints=True)
     priority = 1
     Options = FISTAOptions
     description = "FISTA with backtracking and adaptive restart: the default for composite (smooth + prox) problems"

@@ -1,5 +1,6 @@
 """Proximal gradient (ISTA) with backtracking for f = s + g: s smooth, g a sum of prox-able terms
-and/or the indicator of the variables' bounds (then it is projected gradient).
+and/or the indicator of the variables' bounds and of ``constraints:`` lines that are simple sets
+(simplex, l2/l1/linf balls, constant bounds; then it is projected gradient).
 
     x_{k+1} = P(prox_{t g}(x_k - t ∇s(x_k))),  t halved until
     s(x_{k+1}) <= s(x_k) + ∇s(x_k)ᵀ(x_{k+1} - x_k) + ||x_{k+1} - x_k||² / (2t)
@@ -45,7 +46,15 @@ def smooth_of(oracle):
 
 
 def composite_refusal(problem):
-    """Acceptance of a problem by a prox method, or a STRUCTURE refusal naming the unsplit atoms."""
+    """Acceptance of a problem by a prox method, or a STRUCTURE refusal naming the unsplit atoms
+    or the first constraint line that is not a simple set with a projection."""
+    if problem.has_constraints and not problem.structure.simple_sets:
+        bad = next((c for c in problem.structure.constraints if not c.projection), None)
+        what = (f"{bad.label} ({bad.text}, line {bad.line}) is {bad.detail}" if bad is not None
+                else "two sets (or a set and lower/upper) on one variable")
+        return Refusal(RefusalCode.NO_CONSTRAINTS,
+                       f"projects only onto simple sets of whole variables (simplex, l2/l1/linf ball, constant "
+                       f"bounds), one per variable: {what}; auglag/slsqp/trust-constr take it")
     unsplit = problem.structure.unsplit
     if unsplit:
         return Refusal(RefusalCode.STRUCTURE,
@@ -55,7 +64,8 @@ def composite_refusal(problem):
     terms = problem.structure.nonsmooth
     return Acceptance(f"accepts kind {problem.kind.name!r}"
                       + (f": smooth part + {len(terms)} prox-able term(s)" if terms else "")
-                      + (" with variable bounds (projection)" if problem.has_bounds else ""))
+                      + (" with variable bounds (projection)" if problem.has_bounds else "")
+                      + (" with simple-set constraints (projected gradient)" if problem.has_constraints else ""))
 
 
 def prox_gradient_step(oracle, structure, x, s, g, lr, options, *, with_grad=True):
@@ -91,8 +101,8 @@ class ProxGradState(IterState):
 class ProxGrad(Solver):
     name = "proxgrad"
     paper = "Beck & Teboulle (2009), SIAM J. Imaging Sci. 2(1):183-202, doi:10.1137/080716542 (ISTA, §3)"
-    kinds = ("minimize", "finite_sum")
-    capabilities = Capabilities(bounds=True)
+    kinds = ("minimize", "finite_sum", "constrained")     # constrained: simple sets only (projection)
+    capabilities = Capabilities(bounds=True, constraints=True)
     priority = 0
     Options = ProxGradOptions
     description = "proximal gradient (ISTA) with backtracking: smooth part + prox-able terms and bounds"

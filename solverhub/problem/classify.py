@@ -113,6 +113,36 @@ def _simplex(node: Compare, nonneg: set[str], parameters) -> str | None:
     return None
 
 
+def _value(node: Node, parameters) -> float | None:
+    if isinstance(node, Const):
+        return float(node.value)
+    if isinstance(node, Param) and node.name in parameters:
+        return float(parameters[node.name])
+    if isinstance(node, Neg):
+        v = _value(node.arg, parameters)
+        return None if v is None else -v
+    return None
+
+
+def _projection(node: Compare, nonneg: set[str], parameters) -> tuple:
+    """The projection a line admits on its own (``ConstraintInfo.projection``), or ()."""
+    if node.op == "==":
+        for total, one in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(total, Call) and total.atom == "sum" and isinstance(total.args[0], Var) \
+                    and total.args[0].name in nonneg and _is_one(one, parameters):
+                return ("simplex", total.args[0].name, 1.0)
+        return ()
+    small, big = (node.left, node.right) if node.op == "<=" else (node.right, node.left)
+    if isinstance(small, Call) and small.atom in _BALLS and isinstance(small.args[0], Var):
+        r = _value(big, parameters)
+        return ("ball", small.atom, small.args[0].name, r) if r is not None and r > 0 else ()
+    for var, const, side in ((small, big, "upper"), (big, small, "lower")):
+        c = _value(const, parameters)
+        if isinstance(var, Var) and c is not None:
+            return ("implied", var.name) if side == "lower" and c == 0 and var.name in nonneg else (side, var.name, c)
+    return ()
+
+
 def _size(node: Compare) -> int:
     import numpy as np
     return int(np.prod(np.broadcast_shapes(node.left.shape, node.right.shape), dtype=np.int64))
@@ -123,6 +153,7 @@ def classify_constraints(constraints, *, parameters=None, texts=(), line_of=None
     string or a named entry whose ``name`` becomes the label; ``line_of(path)``: their file lines)."""
     parameters = dict(parameters or {})
     nonneg = _nonneg_variables(constraints)
+    simplex_vars = {p[1] for p in (_projection(n, nonneg, parameters) for n in constraints) if p[:1] == ("simplex",)}
     out = []
     for i, node in enumerate(constraints):
         detail = _bound(node)
@@ -137,5 +168,5 @@ def classify_constraints(constraints, *, parameters=None, texts=(), line_of=None
         name = getattr(entry, "name", None)     # ``{expr: ..., name: budget}`` entries carry a name
         out.append(ConstraintInfo(index=i, label=name or f"constraints[{i}]", op=node.op, cls=cls, detail=detail,
                                   size=_size(node), line=line_of(("constraints", i)) if line_of else None,
-                                  text=str(entry)))
+                                  text=str(entry), projection=_projection(node, simplex_vars, parameters)))
     return tuple(out)

@@ -19,7 +19,8 @@ clipped to an interval is the prox of the sum), a documented approximation for t
 """
 from __future__ import annotations
 
-__all__ = ["split_objective", "torch_terms", "prox", "nonsmooth_value", "prox_grad_mapping", "polish", "SPLIT_ATOMS"]
+__all__ = ["split_objective", "torch_terms", "prox", "nonsmooth_value", "prox_grad_mapping", "polish", "SPLIT_ATOMS",
+           "set_projection"]
 
 import math
 
@@ -171,11 +172,50 @@ def torch_terms(terms, variables) -> tuple[TorchNonsmooth, ...]:
     return tuple(out)
 
 
+def set_projection(infos, variables):
+    """``P(x_flat)``: the Euclidean projection onto the simple sets of the ``constraints:`` lines
+    (``Structure.simple_sets``: one set per variable, blocks disjoint, so it is blockwise): simplex
+    and l1 ball by sorting (Duchi et al. 2008, ``prox.py``), l2 ball by scaling, linf ball and
+    constant bounds by clipping. No host sync."""
+    from ..parts.projections import project_ball
+    from .prox import project_l1_ball, project_simplex
+    ops: dict[str, list] = {}
+    for info in infos:
+        kind, name, *rest = info.projection
+        if kind == "ball":
+            name, rest = rest[0], (name, rest[1])
+        ops.setdefault(name, []).append((kind, *rest))
+    layout = [(v.name, v.offset, v.size, v.shape) for v in variables]
+
+    def block(v, kind, *args):
+        if kind == "simplex":
+            return project_simplex(v, args[0])
+        if kind == "ball":
+            atom, r = args
+            return project_ball(v, r)[0] if atom == "norm2" else project_l1_ball(v, r) if atom == "norm1" \
+                else torch.clamp(v, -r, r)
+        if kind == "lower":
+            return torch.clamp(v, min=args[0])
+        return v if kind == "implied" else torch.clamp(v, max=args[0])
+
+    def project(x):
+        out = []
+        for name, off, size, shape in layout:
+            v = x[off:off + size]
+            for op in ops.get(name, ()):
+                v = block(v.reshape(shape), *op).reshape(-1)
+            out.append(v)
+        return torch.cat(out)
+    return project
+
+
 def prox(structure, x, step):
-    """``prox_{step g}`` of all nonsmooth terms (blockwise), then the projection onto the bounds."""
+    """``prox_{step g}`` of all nonsmooth terms (blockwise), then the projection onto the bounds
+    and onto the constraint lines' simple sets (``structure.sets``)."""
     for term in structure.nonsmooth:      # disjoint blocks: the composition is the blockwise prox
         x = term.prox(x, step)
-    return structure.project_bounds(x)
+    x = structure.project_bounds(x)
+    return x if structure.sets is None else structure.sets(x)
 
 
 def nonsmooth_value(structure, x):

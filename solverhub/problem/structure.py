@@ -67,6 +67,10 @@ class ConstraintInfo:
     size: int
     line: int | None = None
     text: str = ""
+    # the Euclidean projection it admits on its own, for proxgrad/fista (classify.py): ("simplex",
+    # var, r), ("ball", "norm2"|"norm1"|"norm_inf", var, r), ("lower"|"upper", var, c), ("implied", var)
+    # (x >= 0 beside a simplex on x); () when the line is no simple set of a whole variable
+    projection: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,18 @@ class Structure:
     @property
     def has_bounds(self) -> bool:
         return any(b.lower is not None or b.upper is not None for b in self.bounds.values())
+
+    @property
+    def simple_sets(self) -> bool:
+        """Every ``constraints:`` line is a simple set of a whole variable with a cheap projection
+        (simplex, l2/l1/linf ball, a constant bound), no variable has two sets or a set and its own
+        lower/upper: proxgrad and fista project onto them (``TorchStructure.sets``)."""
+        if not self.constraints or any(not c.projection for c in self.constraints):
+            return False
+        sets = [c.projection[1 if c.projection[0] != "ball" else 2] for c in self.constraints
+                if c.projection[0] in ("simplex", "ball")]
+        bounded = {c.projection[1] for c in self.constraints if c.projection[0] in ("lower", "upper")}
+        return len(sets) == len(set(sets)) and not (set(sets) & (bounded | set(self.bounds)))
 
     @property
     def has_constraint_functions(self) -> bool:
@@ -141,6 +157,7 @@ class TorchStructure:
     equalities: Callable | None = None
     inequalities: Callable | None = None
     epigraph: Any = None          # problem.epigraph.TorchEpigraph of the unsplit nonsmooth terms, or None
+    sets: Callable | None = None  # projection onto the constraint lines' simple sets (Structure.simple_sets)
 
     @property
     def bounded(self) -> bool:

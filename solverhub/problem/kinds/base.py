@@ -324,6 +324,10 @@ class ExpressionKind(ProblemKind):
             functions["smooth"] = ev.scalar(problem.sections.functions["smooth"])
             structure = dataclasses.replace(structure, nonsmooth=torch_terms(problem.structure.nonsmooth,
                                                                              problem.variables))
+        if problem.structure.simple_sets:        # constraint lines that are simple sets: their projection
+            from ..composite import set_projection
+            structure = dataclasses.replace(structure, sets=set_projection(problem.structure.constraints,
+                                                                           problem.variables))
         if problem.structure.epigraph is not None:     # unsplit terms: their epigraph form and the smooth rest
             from ..epigraph import torch_epigraph
             functions["smooth"] = ev.scalar(problem.sections.functions["smooth"])

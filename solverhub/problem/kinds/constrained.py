@@ -37,7 +37,9 @@ class Constrained(ExpressionKind):
 
     Stationarity is the KKT residual max(||∇f + Σλ∇g||, primal violation,
     |complementarity|), computed with the multipliers a solver reports in
-    ``Known.duals`` (one tensor per constraint, cvxpy's sign convention).
+    ``Known.duals`` (one tensor per constraint, cvxpy's sign convention). A solver without
+    multipliers on simple sets (proxgrad, fista) is measured by the projected-gradient norm
+    ||x - P(x - ∇f(x))|| onto them (zero exactly at the stationary points on the set).
     """
 
     name = "constrained"
@@ -57,6 +59,9 @@ class Constrained(ExpressionKind):
 
     def measure(self, name, tp, oracle, x, known):
         value, grad = oracle.peek_value_and_grad(x)
+        if known.duals is None and tp.structure.sets is not None:    # projected gradient on the simple sets
+            from ..composite import prox_grad_mapping                  # (proxgrad/fista: no multipliers)
+            return value, torch.linalg.vector_norm(prox_grad_mapping(tp.structure, x, grad))
         return value, kkt_residual(tp, x, grad, known.duals)
 
 

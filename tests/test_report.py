@@ -281,7 +281,7 @@ def _expected(r):
             "stationarity_name": r.stationarity.name, "stationarity_value": r.stationarity.value,
             "iterations": r.iterations, "oracle_calls_total": r.total_oracle_calls,
             "oracle_calls_value": r.oracle_calls.get("value", 0), "oracle_calls_grad": r.oracle_calls.get("grad", 0),
-            "wall_time_s": r.wall_time_s, "device": r.device, "dtype": r.dtype, "solver_version": r.solver_version}
+            "wall_time_s": r.wall_time_s, "measure_time_s": r.measure_time_s, "device": r.device, "dtype": r.dtype, "solver_version": r.solver_version}
 
 
 def _same(a, b):

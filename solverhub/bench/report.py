@@ -47,7 +47,7 @@ def _columns(kinds: Sequence[str]) -> list[str]:
     return (["problem", "problem_hash", "problem_dim", "solver", "solver_version", "seed", "status", "message",
              "objective", "baseline_objective", "baseline_gap", "stationarity_name", "stationarity_value",
              "iterations", "oracle_calls_total"] + [f"oracle_calls_{k}" for k in kinds]
-            + ["wall_time_s", "device", "dtype", "options", "extras"])
+            + ["wall_time_s", "measure_time_s", "device", "dtype", "options", "extras"])
 
 
 def run_rows(results: Iterable[Result]) -> list[dict[str, Any]]:
@@ -57,7 +57,8 @@ def run_rows(results: Iterable[Result]) -> list[dict[str, Any]]:
     message, objective, baseline_objective, baseline_gap, stationarity_name,
     stationarity_value, iterations, oracle_calls_total, oracle_calls_<kind> (value,
     grad, hvp, stochastic_grad, then any other kind, 0 where a run has none),
-    wall_time_s, device, dtype, options (JSON, keys sorted), extras (JSON: the solver's and
+    wall_time_s (the method's time), measure_time_s (the run loop's measuring, 0 for runs
+    written before it was recorded), device, dtype, options (JSON, keys sorted), extras (JSON: the solver's and
     the kind's own report, e.g. min_t of the l1 gradient norm; long lists are kept).
     """
     results = list(results)
@@ -72,7 +73,9 @@ def run_rows(results: Iterable[Result]) -> list[dict[str, Any]]:
                "stationarity_name": r.stationarity.name, "stationarity_value": float(r.stationarity.value),
                "iterations": int(r.iterations), "oracle_calls_total": int(r.total_oracle_calls)}
         row.update({f"oracle_calls_{k}": int(r.oracle_calls.get(k, 0)) for k in kinds})
-        row.update({"wall_time_s": float(r.wall_time_s), "device": r.device, "dtype": r.dtype,
+        row.update({"wall_time_s": float(r.wall_time_s),
+                    "measure_time_s": float(getattr(r, "measure_time_s", 0.0) or 0.0), "device": r.device,
+                    "dtype": r.dtype,
                     "options": json.dumps(r.options, sort_keys=True),
                     "extras": json.dumps(r.extras, sort_keys=True, default=str)})
         rows.append(row)
@@ -133,7 +136,8 @@ def export_runs(results: Iterable[Result], path: str | Path, fmt: str = "csv", *
         except ImportError:
             raise OptionError("parquet export needs pandas and pyarrow", allowed="csv") from None
         frame = pd.DataFrame(rows, columns=columns)
-        for col in ("objective", "baseline_objective", "baseline_gap", "stationarity_value", "wall_time_s"):
+        for col in ("objective", "baseline_objective", "baseline_gap", "stationarity_value", "wall_time_s",
+                    "measure_time_s"):
             frame[col] = frame[col].astype("float64")
         for col in columns:
             if col in ("problem_dim", "seed", "iterations") or col.startswith("oracle_calls_"):

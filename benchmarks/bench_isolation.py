@@ -2,6 +2,7 @@
 
     python benchmarks/bench_isolation.py [--repeat 60] [--problem problems/smooth/ridge.yaml] [--solver gd]
     python benchmarks/bench_isolation.py --cli [--repeat 8]     # also the whole CLI, `solve` vs `solve --no-isolation`
+    python benchmarks/bench_isolation.py --workers [--repeat 4] # compare workers: forked vs spawned start-up
 
 Both paths solve the same loaded problem in the same (warm) process, interleaved
 (in-process, isolated, in-process, ...) so drift on a shared machine hits both
@@ -12,6 +13,11 @@ sent back as JSON and parsed, output capture and reaping the child.
 
 ``--cli`` also times ``solverhub solve`` end to end in fresh processes (start-up
 dominates there; the difference is noisier and reported the same way).
+
+``--workers`` times what a compare pays to get a worker and its first run answered
+(start, first run of the problem, close): a worker forked from this process (what
+``compare`` uses on CPU) against a fresh interpreter (``subprocess``: CUDA, Dask), and
+what replacing a crashed worker costs (a run that ``os._exit``s, then the next run).
 """
 from __future__ import annotations
 
@@ -58,6 +64,7 @@ def main() -> None:
     ap.add_argument("--solver", default="gd")
     ap.add_argument("--repeat", type=int, default=60)
     ap.add_argument("--cli", action="store_true", help="also time the CLI end to end")
+    ap.add_argument("--workers", action="store_true", help="also time compare workers: forked vs spawned")
     args = ap.parse_args()
 
     import solverhub
@@ -76,6 +83,9 @@ def main() -> None:
     print(f"problem {problem.name} ({problem.dim} unknowns), solver {args.solver}, cpu")
     report("api", *paired(here, isolated, args.repeat))
 
+    if args.workers:
+        workers(args.problem, args.solver, max(2, args.repeat // 15))
+
     if args.cli:
         exe = [sys.executable, "-m", "solverhub.cli", "solve", args.problem, "--solver", args.solver, "--device", "cpu"]
         env = dict(os.environ, COLUMNS="120")
@@ -86,6 +96,32 @@ def main() -> None:
             return go
         run(["--no-isolation"])()
         report("cli", *paired(run(["--no-isolation"]), run([]), max(2, args.repeat // 8)))
+
+
+def workers(problem_path: str, solver: str, repeat: int) -> None:
+    """Start a compare worker, answer one run, close it: forked vs spawned (medians, ratio)."""
+    from solverhub.bench.pool import preload
+    from solverhub.bench.problemset import collect_entries, parse_solver_spec
+    from solverhub.bench.runner import plan_compare
+    from solverhub.isolation import ForkedWorker, IsolatedWorker
+    preload()
+    plan = plan_compare(collect_entries([problem_path]), [parse_solver_spec(solver)], 1, set())
+    task = plan.tasks[0]
+
+    def cycle(make):
+        def go():
+            worker = make()
+            payload, alive = worker.run(task)
+            assert alive and '"converged"' in payload, payload[:300]
+            worker.close()
+        return go
+    forked = cycle(lambda: ForkedWorker(problems=plan.problems, threads=1))
+    spawned = cycle(IsolatedWorker)
+    forked()
+    tf, ts = paired(forked, spawned, repeat)
+    mf, ms = statistics.median(tf), statistics.median(ts)
+    print(f"compare worker, start + first run + close ({repeat} pairs): forked {mf * 1e3:.1f} ms, "
+          f"spawned {ms * 1e3:.1f} ms; spawned / forked = {ms / mf:.1f}x")
 
 
 if __name__ == "__main__":

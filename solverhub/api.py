@@ -163,7 +163,10 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
     tp = problem.lower_torch(device, tdtype, seed=seed)    # the seed draws the start when the file fixes none
     oracle = Oracle.for_problem(tp, problem, config=dataclasses.replace(problem.oracle_config, seed=seed),
                                 max_calls=run_opts.max_oracle_calls)
-    torch.manual_seed(seed)
+    if str(device).startswith("cuda"):
+        torch.manual_seed(seed)
+    else:       # the CPU generator only: torch.manual_seed also queues a lazy CUDA seeding per call
+        torch.default_generator.manual_seed(seed)   # (a stack trace each), which a compare worker repeats
     rng_before = _rng_states(oracle)
     instance = cls()
     measure_name = cls.stationarity_measure or problem.default_measure   # projected_grad_norm when bounded

@@ -174,6 +174,12 @@ def latent_report(spec: LatentSpec, z_all: np.ndarray, *, prefix: str = "", seed
     return {prefix + key: value for key, value in out.items()}
 
 
+def _have_sklearn() -> bool:
+    """scikit-learn importable (found, not imported: the kind's module stays light)."""
+    import importlib.util
+    return importlib.util.find_spec("sklearn") is not None
+
+
 class LatentPrior(ModelKind):
     name = "latent_prior"
     start_seed = ("init", "seed")      # unset in the file: the run's seed draws the start
@@ -230,6 +236,10 @@ epochs: 3
             raise ProblemError(f"batch_size: {sections.batch_size} exceeds the {train.size} training rows",
                                location=loc("batch_size"), allowed=f"2 <= batch_size <= {train.size}")
         data = LatentData(X[train], X[test], None if S is None else S[train], None if S is None else S[test], name)
+        if sections.lps.regressor != "knn" and not _have_sklearn():
+            where = ("lps", "regressor") if "lps" in sections.model_fields_set else ("preset",)
+            raise ProblemError(f"lps.regressor: {sections.lps.regressor} needs scikit-learn, which is not installed",
+                               location=loc(*where), allowed="pip install 'solverhub[sklearn]', or lps: {regressor: knn}")
         kernel = sections.kernel
         scales = kernel.bandwidths or (PAPER_SCALES if kernel.bandwidth == "median" else DEFAULT_SCALES)
         spec = LatentSpec(config=_config(sections), prior=prior, data=data, lam=sections.lam, scales=tuple(scales),

@@ -211,3 +211,16 @@ def test_lps_unclipped_is_negative_on_independent_codes_and_regressors_see_depen
     for regressor in ("hgb", "mlp"):
         scores = lps(dep, regressor=regressor, clip=False)
         assert scores[1] > 0.9 and scores[0] < 0.2, (regressor, scores)
+
+
+def test_sklearn_regressor_without_scikit_learn_is_a_file_line_error(monkeypatch, tmp_path):
+    import solverhub_mmd_prior.kind as kind
+    monkeypatch.setattr(kind, "_have_sklearn", lambda: False)
+    path = tmp_path / "p.yaml"
+    path.write_text(TEXT + "lps: {regressor: hgb}\n")
+    with pytest.raises(solverhub.errors.ProblemError) as err:
+        solverhub.load_problem(path)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("lps:"))
+    assert f"p.yaml:{line}: lps.regressor: hgb needs scikit-learn" in str(err.value), str(err.value)
+    assert "lps: {regressor: knn}" in str(err.value)
+    assert solverhub.load_problem(TEXT).sections.model.lps_regressor == "knn"     # kNN needs nothing

@@ -265,7 +265,8 @@ class Oracle:
             (g,) = torch.autograd.grad(value, xg, create_graph=True)
             if not g.requires_grad:
                 return torch.zeros_like(x)
-            (hv,) = torch.autograd.grad(g, xg, grad_outputs=v)
+            # (g·v) summed, not grad_outputs=v: a tensor grad_outputs makes torch import sympy (~1 s)
+            (hv,) = torch.autograd.grad((g * v).sum(), xg)
         return hv.detach()
 
     # -- uncounted, for measurements ---------------------------------------

@@ -1,5 +1,6 @@
 """Compare: resumable store, worker isolation (crash, hang, NaN), parallel and Dask runs."""
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -108,6 +109,9 @@ def test_misbehaving_runs_are_recorded_and_the_compare_goes_on(crashy_path, tmp_
     assert status["gd"][0] == "converged"
     assert (tmp_path / "report" / "index.html").is_file()
     assert "4 run(s) failed" in proc.stdout
+    # progress: a line per finished run as it finishes (stdout is not a terminal here)
+    assert re.search(r"^\[[1-5]/5\] ridge crashy:mode=raise seed 0: failed in ", proc.stdout, re.M), proc.stdout
+    assert proc.stdout.index("5 run(s): 0 already in") < proc.stdout.index("/5] ridge gd seed 0: converged")
 
 
 def test_resume_after_kill_9_completes_without_duplicates(crashy_path, tmp_path):

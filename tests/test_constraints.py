@@ -211,3 +211,32 @@ def test_bound_kkt_scales_bounds_as_constraint_lines():
                           rtol=1e-6, atol=1e-15)
     assert float(st.projected_gradient(x, g)[0]) == pytest.approx(1.28e-6, rel=1e-6)   # what failed before
     assert torch.equal(TorchStructure().bound_kkt(x, g), g)
+
+
+BOX_EQ_QP = """
+name: box_eq_qp
+kind: constrained
+variables: {x: {shape: [8], lower: 0, upper: 0.3}}
+data:
+  A: {generate: normal, shape: [12, 8], seed: 3}
+  b: {generate: normal, shape: [12], seed: 4}
+objective: "0.5 * sum_squares(A @ x - b)"
+constraints:
+  - {expr: "sum(x) == 1", name: budget}
+"""
+
+
+def test_auglag_inner_solvers_agree_on_a_bound_and_equality_qp():
+    """The default inner solver with bounds is L-BFGS-B (bounds kept exactly); torch L-BFGS with the
+    bounds as PHR rows reaches the same point; both match cvxpy's point and its equality dual."""
+    p = load_problem(BOX_EQ_QP)
+    ref = solve(p, "cvxpy")
+    default = solve(p, "auglag", options={"max_iterations": 100})
+    torch_inner = solve(p, "auglag", options={"max_iterations": 100, "inner": "lbfgs"})
+    for r in (default, torch_inner):
+        assert r.status is Status.CONVERGED, r.message
+        assert r.objective == pytest.approx(ref.objective, rel=1e-6)
+        np.testing.assert_allclose(r.solution["x"], ref.solution["x"], atol=1e-5)
+        np.testing.assert_allclose(r.duals["budget"], ref.duals["budget"], atol=1e-5)
+    x = np.asarray(default.solution["x"])
+    assert x.min() >= 0 and x.max() <= 0.3 and (x == 0.3).any()      # L-BFGS-B iterates stay in the box

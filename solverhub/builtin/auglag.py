@@ -7,22 +7,25 @@ Methods for Constrained Optimization*, SIAM, doi:10.1137/1.9781611973365, Alg. 4
     V_k = max(‖h(x_k)‖∞, ‖max(g(x_k), -μ/ρ)‖∞)
     ρ ← min(γ ρ, ρmax) when V_k > max(τ V_{k-1}, ε_feas) and the inner solve ended before its cap
 
-One solverhub iteration is one outer iteration. The inner solver is ``inner_iterations``
-iterations of torch.optim.LBFGS (strong Wolfe line search) on L_ρ, warm-started; f and ∇f
-come from the counted oracle, h and g by autograd (not oracle calls). The variables' finite
-bounds enter L_ρ as extra inequality rows (their multipliers are internal; the updates read
-the inner solution) and the iterate the run loop sees is that solution projected onto the
-box. Nonsmooth terms without a prox run in epigraph form (``_nlp.Constraints``: L_ρ over
-``z = (x, t)``, the iterate reported is ``x``). Everything stays on the oracle's device; the updates make no host sync (ρ is a tensor,
-its increase a ``torch.where``); torch.optim.LBFGS syncs a few times per inner iteration
-(its loss and convergence tests). See docs/methods/auglag.md.
+One solverhub iteration is one outer iteration. The inner solver (option ``inner``) is, warm-started,
+at most ``inner_iterations`` iterations of scipy's L-BFGS-B on L_ρ within the variables' bounds
+(the default when variables are bounded: bounds kept exactly, one host copy of (L_ρ, ∇L_ρ) per
+evaluation) or of torch.optim.LBFGS (strong Wolfe line search; the default otherwise: on the
+device). f and ∇f come from the counted oracle, h and g by autograd (not oracle calls). With
+torch L-BFGS the finite bounds enter L_ρ as extra inequality rows (their multipliers are
+internal; the updates read the inner solution) and the iterate the run loop sees is that
+solution projected onto the box. Nonsmooth terms without a prox run in epigraph form
+(``_nlp.Constraints``: L_ρ over ``z = (x, t)``, the iterate reported is ``x``). The state stays
+on the oracle's device; the updates make no host sync (ρ is a tensor, its increase a
+``torch.where``); torch.optim.LBFGS syncs a few times per inner iteration (its loss and
+convergence tests). See docs/methods/auglag.md.
 """
 from __future__ import annotations
 
 __all__ = ["AugLag", "AugLagOptions"]
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .._lazy import lazy_module
 from ..options import SolverOptions, option
@@ -30,13 +33,17 @@ from ..solver import IterState
 from ._nlp import ConstrainedSolver, Constraints
 
 torch = lazy_module("torch")
+np = lazy_module("numpy")
 
 
 class AugLagOptions(SolverOptions):
     rho0: float = option(10.0, "initial penalty parameter", symbol="ρ0", gt=0)
     gamma: float = option(10.0, "penalty increase factor when infeasibility does not drop enough", symbol="γ", gt=1)
     tau: float = option(0.5, "required infeasibility decrease ratio V_k <= τ V_{k-1}", symbol="τ", gt=0, lt=1)
-    inner_iterations: int = option(100, "L-BFGS iterations per outer iteration", ge=1)
+    inner: Literal["auto", "lbfgs", "lbfgsb"] = option(
+        "auto", "inner solver of L_ρ: torch L-BFGS (bounds as PHR rows, on the device) or scipy L-BFGS-B "
+                "(bounds kept exactly; one host copy per evaluation); auto: lbfgsb when variables are bounded")
+    inner_iterations: int = option(100, "inner iterations per outer iteration", ge=1)
     inner_tolerance: float = option(1e-10, "inner stop: max-norm of ∇L_ρ (torch.optim.LBFGS tolerance_grad)", ge=0)
     history_size: int = option(10, "L-BFGS curvature pairs", ge=1)
     rho_max: float = option(1e8, "cap on ρ (larger values break the multiplier updates in floating point)", gt=0)
@@ -55,6 +62,7 @@ class AugLagState(IterState):
     infeasibility: Any = None  # V_{k-1}, 0-d tensor
     duals: Any = None         # one tensor per constraints: line (cvxpy's convention)
     box: Any = None           # (lower rows, upper rows) index/values of the finite bounds, or None
+    scipy_box: Any = None     # numpy (lower, upper) over z for the L-BFGS-B inner solver (its bounds), or None
     outer: int = 0
 
 
@@ -72,10 +80,13 @@ class AugLag(ConstrainedSolver):
     paper = "Birgin & Martínez (2014), Practical Augmented Lagrangian Methods, SIAM; doi:10.1137/1.9781611973365"
     priority = 30
     Options = AugLagOptions
-    description = "augmented Lagrangian (PHR) in torch, L-BFGS inner solves, Birgin-Martinez updates; GPU-capable"
+    description = ("augmented Lagrangian (PHR), inner L-BFGS (torch, on the device) or L-BFGS-B (scipy, with bounds), "
+                   "Birgin-Martinez updates; GPU-capable")
     # torch.optim.LBFGS: float(loss) and its convergence tests, a few per inner iteration
-    # (measured at most 4 per inner iteration on the kit's problems) x inner_iterations = 30
-    host_syncs_per_step = 150
+    # (measured at most 4 per inner iteration on the kit's problems) x inner_iterations = 30;
+    # L-BFGS-B (bounded problems by default): one (L_ρ, ∇L_ρ) copy per evaluation, at most
+    # 2 x inner_iterations = 200, plus its start point
+    host_syncs_per_step = 210
 
     @classmethod
     def prepare(cls):
@@ -91,10 +102,15 @@ class AugLag(ConstrainedSolver):
     def init(self, problem, oracle, x0, options):
         cons = Constraints(problem, x0)
         box = _bound_rows(problem, cons, x0)
+        z = cons.start(x0 if box is None else torch.clamp(x0, min=box[0][:x0.numel()], max=box[1][:x0.numel()]))
+        scipy_box = None
+        if options.inner == "lbfgsb" or (options.inner == "auto" and box is not None):
+            scipy_box = cons.box(problem) or (np.full(cons.dim, -np.inf), np.full(cons.dim, np.inf))
+            box = None      # the bounds stay L-BFGS-B's, not PHR rows
         n_mu = cons.n_ineq + (0 if box is None else int(box[2].sum()) + int(box[3].sum()))
         zeros = lambda n: torch.zeros(n, dtype=x0.dtype, device=x0.device)   # noqa: E731
-        z = cons.start(x0 if box is None else torch.clamp(x0, min=box[0][:x0.numel()], max=box[1][:x0.numel()]))
         return AugLagState(x=cons.original(z), z=z, cons=cons, lam=zeros(cons.n_eq), mu=zeros(n_mu), box=box,
+                           scipy_box=scipy_box,
                            rho=torch.as_tensor(options.rho0, dtype=x0.dtype, device=x0.device),
                            infeasibility=torch.as_tensor(float("inf"), dtype=x0.dtype, device=x0.device),
                            duals=cons.ls_multipliers(z, cons.value_and_grad(oracle, z, peek=True)[1]))   # a measurement
@@ -105,8 +121,35 @@ class AugLag(ConstrainedSolver):
         g = torch.relu(self._ineq(state.box, cons, x) + state.mu / rho)
         return 0.5 * rho * (torch.sum(h * h) + torch.sum(g * g))
 
+    def _lagrangian(self, state, oracle, z):
+        """L_ρ and its gradient at ``z`` (f, ∇f counted; the penalty by autograd)."""
+        value, grad = state.cons.value_and_grad(oracle, z)
+        with torch.enable_grad():
+            zg = z.detach().requires_grad_(True)
+            pen = self._penalty(state, zg)
+            (gpen,) = torch.autograd.grad(pen, zg, allow_unused=True)
+        return value.detach() + pen.detach(), grad + (gpen if gpen is not None else 0)
+
+    def _inner_lbfgsb(self, state, oracle, options):
+        """scipy's L-BFGS-B on L_ρ within the bounds: (solution, capped)."""
+        from scipy.optimize import minimize
+        cons = state.cons
+
+        def fun(z_np):
+            value, grad = self._lagrangian(state, oracle, cons.tensor(z_np))
+            host = cons.numpy(torch.cat([value.reshape(1), grad.reshape(-1)]))      # one sync
+            return float(host[0]), host[1:].copy()
+        res = minimize(fun, np.clip(cons.numpy(state.z), *state.scipy_box), jac=True, method="L-BFGS-B",
+                       bounds=list(zip(*state.scipy_box)),
+                       options={"maxiter": options.inner_iterations, "maxcor": options.history_size,
+                                "gtol": options.inner_tolerance, "ftol": 0.0, "maxfun": 2 * options.inner_iterations})
+        return cons.tensor(res.x), res.nit >= options.inner_iterations or res.nfev >= 2 * options.inner_iterations
+
     def step(self, state, oracle, options):
         cons = state.cons
+        if state.scipy_box is not None:
+            x, capped = self._inner_lbfgsb(state, oracle, options)
+            return self._update(state, x, capped, options)
         p = state.z.detach().clone().requires_grad_(True)
         max_eval = 2 * options.inner_iterations
         opt = torch.optim.LBFGS([p], lr=1.0, max_iter=options.inner_iterations, max_eval=max_eval,
@@ -116,17 +159,16 @@ class AugLag(ConstrainedSolver):
 
         def closure():
             opt.zero_grad()
-            value, grad = cons.value_and_grad(oracle, p.detach())
-            with torch.enable_grad():
-                xg = p.detach().requires_grad_(True)
-                pen = self._penalty(state, xg)
-                (gpen,) = torch.autograd.grad(pen, xg, allow_unused=True)
-            p.grad = grad + (gpen if gpen is not None else 0)
-            return value.detach() + pen.detach()
+            value, p.grad = self._lagrangian(state, oracle, p.detach())
+            return value
         opt.step(closure)
         inner = opt.state[p]                 # Python ints: no sync
         capped = inner["n_iter"] >= options.inner_iterations or inner["func_evals"] >= max_eval
-        x = p.detach()      # the updates read the inner solution; the reported iterate is projected
+        return self._update(state, p.detach(), capped, options)
+
+    def _update(self, state, x, capped, options):
+        """Multipliers and penalty from the inner solution ``x`` (Birgin & Martínez, Alg. 4.1)."""
+        cons = state.cons      # the updates read the inner solution; the reported iterate is projected
         h, g = cons.eq(x).detach(), self._ineq(state.box, cons, x).detach()
         if state.box is not None:
             x = torch.clamp(x, min=state.box[0], max=state.box[1])
@@ -141,7 +183,7 @@ class AugLag(ConstrainedSolver):
             & (not capped)
         new_rho = torch.where(grow, torch.clamp(options.gamma * rho, max=options.rho_max), rho)
         return AugLagState(x=cons.original(x), z=x, cons=cons, lam=lam, mu=mu, rho=new_rho, infeasibility=infeas,
-                           box=state.box,
+                           box=state.box, scipy_box=state.scipy_box,
                            duals=cons.split(lam, mu[:cons.n_ineq]), outer=state.outer + 1)
 
     def report(self, state, oracle, options):

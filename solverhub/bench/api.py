@@ -98,7 +98,7 @@ def compare(problems: str | Path | Sequence[str | Path], solvers: str | Sequence
         specs = [parse_solver_spec(n) for n in sorted(get_registry().solvers)]
     devices = None if scheduler else resolve_compare_device(device, jobs)
     run_device = "cpu" if not devices else devices[0].split(":")[0]
-    entries = collect_entries(_as_list(problems), allow_outside=allow_outside_set)
+    entries = collect_entries(_as_list(problems), allow_outside=allow_outside_set, validate=False)
     common = {str(k): v for k, v in dict(options or {}).items()}
     plan = plan_compare(entries, specs, seeds, ResultStore.existing_keys(store), common_options=common,
                         time_limit_s=time_limit_s, device=run_device)

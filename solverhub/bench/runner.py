@@ -105,13 +105,14 @@ def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec],
 
     Run keys and labels are built from typed canonical options (see
     :func:`~solverhub.options.canonical_options`), so one configuration is one run however
-    its options are spelled."""
-    from ..problem.model import load_problem
+    its options are spelled. ``device``: what the runs solve on (``cpu``/``cuda``; a GPU
+    worker pins its own ``cuda:i``). An error in a problem-set entry names the set's line."""
+    from .problemset import load_entry
 
     configs = _configs(solvers, dict(common_options or {}))
     plan = Plan()
     for entry in entries:
-        problem = load_problem(entry.path, overrides=entry.overrides)
+        problem = load_entry(entry)
         plan.problems[problem.content_hash] = problem
         plan.entries.setdefault(problem.content_hash, entry)
         for config in configs:

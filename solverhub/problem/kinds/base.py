@@ -131,9 +131,9 @@ class TorchEvaluator:
         self.layout = [(v.name, v.shape, v.offset, v.size) for v in problem.variables]
 
     def unflatten(self, x):
-        if len(self.layout) == 1:        # one variable: a view of the whole vector (no slice on the autograd path)
+        if len(self.layout) == 1:        # one variable: the vector itself, or a view (no slice on the autograd path)
             name, shape, _, _ = self.layout[0]
-            return {name: x.reshape(shape)}
+            return {name: x if x.shape == shape else x.reshape(shape)}
         return {name: x[off:off + size].reshape(shape) for name, shape, off, size in self.layout}
 
     def env(self, x, rows=None):
@@ -150,7 +150,11 @@ class TorchEvaluator:
     def scalar(self, node):
         """``fn(x, rows=None) -> 0-d tensor`` for a scalar expression."""
         f = compile_torch(node, self.params)
-        return lambda x, rows=None: self.tensor(f(self.env(x, rows))).reshape(())
+
+        def value(x, rows=None):
+            out = self.tensor(f(self.env(x, rows)))
+            return out if out.dim() == 0 else out.reshape(())   # no view node on the autograd path
+        return value
 
     def array(self, node):
         """``fn(x) -> tensor`` for any expression (shape of the node)."""

@@ -245,7 +245,8 @@ class _Clock:
     before reading the clock at each boundary, so queued kernels count where they ran."""
 
     def __init__(self, device):
-        self.sync = torch.cuda.synchronize if getattr(device, "type", str(device)) == "cuda" else None
+        cuda = getattr(device, "type", str(device)) == "cuda"
+        self.sync = (lambda: torch.cuda.synchronize(device)) if cuda else None
         self.measured = 0.0
         self.t0 = self.now()
 

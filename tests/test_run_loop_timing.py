@@ -158,3 +158,16 @@ def test_store_keeps_measure_time(tmp_path):
         store.put("k", r, problem_path="p.yaml")
         got = store.results()
     assert len(got) == 1 and got[0].measure_time_s == 0.25 and got[0].extras["deterministic"] is True
+
+
+def test_cuda_clock_synchronizes_at_each_boundary(monkeypatch):
+    """On CUDA the clock waits for the queued kernels before it reads the time (no GPU needed:
+    ``torch.cuda.synchronize`` is replaced by a counter); on CPU it never synchronizes."""
+    from solverhub.solver import _Clock
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
+    clock = _Clock(torch.device("cuda"))
+    clock.now()
+    assert calls == [torch.device("cuda")] * 2            # at the start and at the boundary
+    _Clock(torch.device("cpu")).now()
+    assert len(calls) == 2

@@ -6,12 +6,10 @@ local workers, and does not block the compare; a crash is ``failed`` with its ex
 code; a chatty run's output is captured, bounded; a worker without the plugin gives a
 clear recorded error.
 """
-import json
 import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -172,16 +170,9 @@ def _compare(cluster: Cluster, site: Path, store: Path, *solvers: str, time_limi
 
 
 def _results(store: Path) -> dict[str, Result]:
-    db = sqlite3.connect(store)
-    try:
-        rows = db.execute("SELECT options, result FROM runs").fetchall()
-    finally:
-        db.close()
-    out = {}
-    for options, result in rows:
-        r = Result.from_json(result)
-        out[json.loads(options).get("mode", r.solver)] = r
-    return out
+    from solverhub.bench.store import ResultStore     # rows are compact blobs: read them as Results
+    with ResultStore(store) as db:
+        return {r.options.get("mode", r.solver): r for r in db.results()}
 
 
 def test_a_hang_on_the_cluster_is_killed_at_its_limit_and_the_compare_goes_on(cluster, site, tmp_path):

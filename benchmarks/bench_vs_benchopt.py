@@ -12,13 +12,16 @@ baseline cache (``SOLVERHUB_CACHE`` in a temporary folder), so it computes its 1
 baselines too. benchopt is installed with pip into a throwaway venv (``python3 -m venv``;
 ``--venv DIR`` reuses one); it is never a dependency of solverhub.
 
-Prints the seconds and runs/s of each command and the ratio solverhub / benchopt (runs/s).
+Prints the seconds and runs/s of each command and the ratio solverhub / benchopt (runs/s),
+and the CPU seconds of each (every process it waited for), whose ratio a loaded machine
+moves less.
 Run: python benchmarks/bench_vs_benchopt.py [--jobs 1 2] [--repeat 2] [--venv DIR]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,13 +41,16 @@ def ensure_benchopt(venv: Path) -> Path:
     return exe
 
 
-def timed(cmd: list[str], cwd: Path, env: dict) -> float:
+def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every process it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -64,6 +70,7 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; {RUNS} runs each")
         for jobs in args.jobs:
             times: dict[str, list[float]] = {"benchopt": [], "solverhub": []}
+            cpu: dict[str, list[float]] = {"benchopt": [], "solverhub": []}
             for rep in range(args.repeat):
                 order = ("benchopt", "solverhub") if rep % 2 == 0 else ("solverhub", "benchopt")
                 for tool in order:
@@ -71,17 +78,22 @@ def main() -> None:
                         for junk in ("__cache__", "outputs"):
                             shutil.rmtree(bench / junk, ignore_errors=True)
                         cmd = [str(benchopt), "run", ".", "--no-plot", "-n", "20", "-r", "3", "-j", str(jobs)]
-                        times[tool].append(timed(cmd, bench, env))
+                        wall, used = timed(cmd, bench, env)
                     else:
                         run_dir = Path(tempfile.mkdtemp(dir=tmp))
                         cmd = [sys.executable, "-m", "solverhub.cli", "compare", str(anchors / "solverhub_ridge"),
                                "--solver", "gd", "--solver", "lbfgs", "--seeds", "3", "--jobs", str(jobs),
                                "--store", str(run_dir / "runs.sqlite")]
-                        times[tool].append(timed(cmd, run_dir, dict(env, SOLVERHUB_CACHE=str(run_dir / "cache"))))
+                        wall, used = timed(cmd, run_dir, dict(env, SOLVERHUB_CACHE=str(run_dir / "cache")))
+                    times[tool].append(round(wall, 2))
+                    cpu[tool].append(round(used, 2))
             b, s = statistics.median(times["benchopt"]), statistics.median(times["solverhub"])
+            cb, cs = statistics.median(cpu["benchopt"]), statistics.median(cpu["solverhub"])
             print(f"J={jobs}: benchopt {b:6.2f} s = {RUNS / b:6.1f} runs/s; solverhub {s:6.2f} s = {RUNS / s:6.1f} "
                   f"runs/s (medians of {args.repeat}: {times}); solverhub / benchopt runs/s = {b / s:.2f}x "
                   f"(goal >= 5x with 2 jobs each)")
+            print(f"J={jobs}: CPU seconds (all processes): benchopt {cb:.1f}, solverhub {cs:.1f} ({cpu}); "
+                  f"benchopt / solverhub CPU = {cb / cs:.2f}x (less sensitive to a loaded machine)")
         print(f"load average at the end {os.getloadavg()[0]:.2f} (a shared machine: the ratio is what counts)")
 
 

@@ -122,8 +122,9 @@ def test_note_claim_calls_and_contraction(affine50):
     extragradient with the note's step 1/(2‖A‖) (266 iterations in the note), its last-10 contraction
     is ≤ 0.85 (EG ≈ 0.91), and calls = Σ trials + iterations + 1."""
     p, A, b = affine50
-    qn = solverhub.solve(p, "qn-hpe", options={"tolerance": 1e-10})
-    eg = solverhub.solve(p, "extragradient", options={"tolerance": 1e-10, "adaptive": False,
+    every = {"tolerance": 1e-10, "trace_every": 1}     # every iteration traced and tested for the tolerance
+    qn = solverhub.solve(p, "qn-hpe", options=every)
+    eg = solverhub.solve(p, "extragradient", options={**every, "adaptive": False,
                                                      "step": 1 / (2 * np.linalg.norm(A, 2))})
     assert qn.status is Status.CONVERGED and eg.status is Status.CONVERGED
     assert eg.iterations == 266 and eg.oracle_calls["operator"] == 1 + 2 * 266      # the note's [M] numbers
@@ -175,7 +176,8 @@ def test_matches_numpy_reference_and_hpe_inequality(affine50, learn):
     and still converges (note test c.3)."""
     p, A, b = affine50
     etas, trials, residuals = numpy_qn_hpe(A, b, learn=learn)
-    r = solverhub.solve(p, "qn-hpe", options={"tolerance": 1e-10, "projection": "none", "learn_jacobian": learn})
+    r = solverhub.solve(p, "qn-hpe", options={"tolerance": 1e-10, "projection": "none", "learn_jacobian": learn,
+                                              "trace_every": 1})
     assert r.status is Status.CONVERGED
     assert r.extras["eta"] == etas and r.extras["line_search_trials"] == trials
     st = np.array([t.stationarity for t in r.trace])

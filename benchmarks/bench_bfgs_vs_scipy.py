@@ -1,6 +1,6 @@
 """bfgs-wolfe (through solverhub's run loop) vs scipy.optimize.minimize(method="BFGS").
 
-    python benchmarks/bench_bfgs_vs_scipy.py [--quick]
+    python benchmarks/bench_bfgs_vs_scipy.py [--quick] [--only TEXT] [--threads N]
 
 Same problems, same start, same stopping rule (‖∇f‖₂ ≤ tol: scipy gets
 ``norm=2, gtol=tol``), float64 on CPU. scipy gets closed-form numpy f and ∇f
@@ -125,8 +125,12 @@ def main(argv=None):
     parser.add_argument("--repeat-large", type=int, default=2, help="timed runs on the d=1000 problem")
     parser.add_argument("--max-iterations", type=int, default=5000)
     parser.add_argument("--quick", action="store_true", help="skip the d=1000 problem")
+    parser.add_argument("--only", action="append", help="only problems whose name contains this (repeatable)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     torch.set_default_dtype(torch.float64)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
           f"scipy {scipy.__version__}; tol ‖g‖₂ ≤ {args.tol:g}; best of {args.repeat} "
@@ -136,7 +140,7 @@ def main(argv=None):
     print(header)
     print("-" * len(header))
     for name, make in PROBLEMS.items():
-        if args.quick and "d=1000" in name:
+        if args.quick and "d=1000" in name or args.only and not any(text in name for text in args.only):
             continue
         torch_f, numpy_fg, x0 = make()
         repeat = args.repeat_large if "d=1000" in name else args.repeat

@@ -230,7 +230,7 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
     # the same run for every seed: no minibatch or noise, a start the seed does not draw, and the
     # solver drew nothing from the seeded generators (torch's, the oracle's)
     extras["deterministic"] = bool(not problem.oracle_config.stochastic and not problem.start_depends_on_seed
-                                   and _rng_states(oracle) == rng_before)
+                                   and all(map(torch.equal, _rng_states(oracle), rng_before)))
     solution = None
     if x is not None and problem.dim <= MAX_SOLUTION_ELEMENTS:
         solution = {k: np.asarray(v.detach().cpu(), dtype=np.float64).tolist()
@@ -256,12 +256,13 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
         duals=result_duals, measure_time_s=max(0.0, total - wall))
 
 
-def _rng_states(oracle) -> tuple[bytes, ...]:
-    """The seeded generators' states (torch's CPU and CUDA ones, the oracle's), to see whether a run drew from them."""
+def _rng_states(oracle) -> tuple:
+    """The seeded generators' states (torch's CPU and CUDA ones, the oracle's: CPU byte tensors, no
+    host sync), to see whether a run drew from them."""
     states = [torch.random.get_rng_state(), oracle.generator.get_state()]
     if oracle.device.type == "cuda":
         states.append(torch.cuda.get_rng_state(oracle.device))
-    return tuple(bytes(s.cpu().numpy().tobytes()) for s in states)
+    return tuple(states)
 
 
 def _duals_by_label(problem, duals) -> dict[str, list[float]] | None:

@@ -121,3 +121,27 @@ def test_field_given_reads_what_the_file_set():
     assert not field_given(Sections(), ("init", "seed"))
     assert not field_given(Sections(init={}), ("init", "seed"))
     assert field_given(Sections(init={"seed": 0}), ("init", "seed"))
+
+
+def test_a_solver_that_draws_from_the_seeded_generators_is_not_deterministic():
+    from solverhub.solver import IterState, Solver
+
+    class RandomDirection(Solver):
+        name, kinds = "random-direction", ("minimize",)
+        draw_from = "oracle"
+
+        def init(self, problem, oracle, x0, options):
+            return IterState(x=x0)
+
+        def step(self, state, oracle, options):
+            gen = oracle.generator if self.draw_from == "oracle" else None    # None: torch's global one
+            d = torch.randn(state.x.shape, generator=gen, dtype=state.x.dtype)
+            return IterState(x=state.x - 0.01 * d)
+
+    class GlobalDraw(RandomDirection):
+        draw_from = "global"
+
+    p = solverhub.load_problem(UNSEEDED.replace("{generate: normal}", "{generate: normal, seed: 7}"))
+    for cls in (RandomDirection, GlobalDraw):
+        r1, r2 = (solverhub.solve(p, cls, options={"max_iterations": 2}, seed=s) for s in (1, 2))
+        assert r1.extras["deterministic"] is False and r1.solution != r2.solution

@@ -179,14 +179,14 @@ class _Patches:
 def make_oracle(problem, device="cpu", *, dtype=None, seed: int | None = None, max_calls: int | None = None):
     """The counting oracle ``solverhub.solve`` would build for ``problem`` (a Problem or YAML text)
     on ``device`` (float64 unless ``dtype``), with the problem's oracle config (``seed`` overrides
-    its seed). ``oracle.x0`` is the problem's start point."""
+    its seed). ``oracle.x0`` is the run's start point (drawn from the seed when the file fixes none)."""
     import dataclasses
 
     from .oracle import Oracle
     from .problem.model import Problem, load_problem
     if not isinstance(problem, Problem):
         problem = load_problem(problem)
-    tp = problem.lower_torch(device, dtype)
+    tp = problem.lower_torch(device, dtype, seed=problem.oracle_config.seed if seed is None else seed)  # as solve
     config = problem.oracle_config if seed is None else dataclasses.replace(problem.oracle_config, seed=seed)
     return Oracle.for_problem(tp, problem, config=config, max_calls=max_calls)
 

@@ -6,6 +6,9 @@ declare it under the entry-point group ``solverhub``::
     [project.entry-points.solverhub]
     myplugin = "mypkg.plugin"
 
+Every command imports every such module, so it should import nothing heavy and
+register by name (``{name: "mypkg.solver:MySolver"}``), as the builtins do.
+
 The core's own solvers, problem kinds and datasets register through these very
 hooks (``solverhub.builtin.plugin``).
 """
@@ -24,8 +27,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def solverhub_solvers() -> Iterable[type]:
-    """Return the :class:`solverhub.Solver` subclasses this plugin provides.
+def solverhub_solvers() -> Iterable[type] | Mapping[str, str | type]:
+    """Return the :class:`solverhub.Solver` subclasses this plugin provides, or
+    ``{name: "package.module:Class"}``: then the registry imports a class only when its
+    name is used (``solve --solver NAME``), so a command pays for the solvers it runs.
 
     Called once by the registry when it is first used (``solverhub list``,
     ``solve``, ``compare``). Must be cheap: import heavy libraries (torch,
@@ -34,8 +39,9 @@ def solverhub_solvers() -> Iterable[type]:
 
 
 @hookspec
-def solverhub_problem_kinds() -> Iterable[type]:
-    """Return the :class:`solverhub.problem.kinds.ProblemKind` subclasses this plugin provides.
+def solverhub_problem_kinds() -> Iterable[type] | Mapping[str, str | type]:
+    """Return the :class:`solverhub.problem.kinds.ProblemKind` subclasses this plugin provides,
+    or ``{name: "package.module:Class"}`` (imported when a problem of that kind is loaded).
 
     Called once by the registry when a problem file is loaded. A kind owns its
     YAML sections, its torch and cvxpy lowerings and its stationarity measures.

@@ -153,3 +153,17 @@ def test_the_python_example_of_comparing_md_runs(tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and all(" converged gap " in line and line.endswith(" cpu") for line in lines), lines
     assert (tmp_path / "compare-demo" / "api.sqlite").is_file()
+
+
+def test_forked_workers_share_the_cores_unless_an_openmp_pool_may_exist(monkeypatch):
+    import os
+
+    from solverhub import isolation
+    monkeypatch.setattr(isolation, "_TORCH_IMPORT_THREADS", [1])
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(isolation, "_native_threads", lambda: 1)          # only torch's import thread
+    assert isolation.fork_threads(2) == 4 and isolation.fork_threads(16) == 1
+    monkeypatch.setattr(isolation, "_native_threads", lambda: 3)          # a torch op started a pool
+    assert isolation.fork_threads(2) == 1
+    monkeypatch.setattr(isolation, "_native_threads", lambda: None)       # no /proc: assume the worst
+    assert isolation.fork_threads(1) == 1

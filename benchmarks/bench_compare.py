@@ -29,6 +29,8 @@ objective: "0.5 * sum_squares(A @ x - b) + 0.5 * sum_squares(x)"
 
 
 def timed_compare(problem: Path, seeds: int, jobs: int, store: Path, solver: str = "gd") -> tuple[float, int]:
+    """Seconds of one whole compare, and its runs; notes how many runs were in flight on
+    average (the runs' own time summed over the elapsed time: ~jobs when the workers overlap)."""
     import solverhub.bench.api as api
     t0 = time.perf_counter()
     results = api.compare([problem], [solver], seeds=seeds, store=store, jobs=jobs, baseline=False,
@@ -36,7 +38,12 @@ def timed_compare(problem: Path, seeds: int, jobs: int, store: Path, solver: str
     elapsed = time.perf_counter() - t0
     bad = [r for r in results if r.status.value not in ("converged", "max_iterations")]
     assert len(results) == seeds and not bad, (len(results), bad[:1])
+    busy = sum(r.wall_time_s + (getattr(r, "measure_time_s", 0.0) or 0.0) for r in results)
+    OVERLAP.setdefault(jobs, []).append(busy / elapsed)
     return elapsed, len(results)
+
+
+OVERLAP: dict[int, list[float]] = {}
 
 
 def main() -> None:
@@ -67,6 +74,8 @@ def main() -> None:
         r1, r2 = statistics.median(rates[1]), statistics.median(rates[2])
         print(f"{args.runs} runs of a few ms, whole compare: jobs=1 {r1:7.1f} runs/s, jobs=2 {r2:7.1f} runs/s "
               f"(medians of {args.repeat}); jobs=2 / jobs=1 = {r2 / r1:.2f}x (goal >= 1.8x)")
+        print(f"  runs in flight on average (solve time / elapsed): jobs=1 {statistics.median(OVERLAP[1]):.2f}, "
+              f"jobs=2 {statistics.median(OVERLAP[2]):.2f}")
 
         elapsed, n = timed_compare(tiny, args.tiny, 2, tmp / "tiny.sqlite")
         print(f"{n} tiny runs, whole compare, jobs=2: {elapsed:6.2f} s = {n / elapsed:7.1f} runs/s (goal >= 200)")

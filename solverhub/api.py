@@ -197,8 +197,9 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
                 x = None
             else:
                 x = torch.as_tensor(ref.x, dtype=tdtype, device=device)
-                value, st = problem.kind.measure(measure_name, tp, oracle, x, Known(duals=ref.duals))
-                objective, stat = float(value), float(st)
+                with oracle.uncounted():
+                    value, st = problem.kind.measure(measure_name, tp, oracle, x, Known(duals=ref.duals))
+                    objective, stat = float(value), float(st)
             status, message, iterations, trace = ref.status.run_status, ref.message, ref.iterations, ()
             duals = ref.duals
         else:
@@ -210,9 +211,11 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
             objective, stat, trace = out.final_objective, out.final_stationarity, tuple(out.trace)
             duals = getattr(out.state, "duals", None)
             if out.state is not None:
-                extras.update(_jsonable(instance.report(out.state, oracle, solver_opts)))
+                with oracle.uncounted():     # reports measure: never counted, never over the budget
+                    extras.update(_jsonable(instance.report(out.state, oracle, solver_opts)))
         if x is not None:
-            extras.update(_jsonable(problem.kind.report(tp, oracle, x)))
+            with oracle.uncounted():
+                extras.update(_jsonable(problem.kind.report(tp, oracle, x)))
             if tp.constraints:
                 extras["max_violation"] = _max_violation(tp, x)
         result_duals = _duals_by_label(problem, duals)

@@ -171,3 +171,20 @@ def test_cuda_clock_synchronizes_at_each_boundary(monkeypatch):
     assert calls == [torch.device("cuda")] * 2            # at the start and at the boundary
     _Clock(torch.device("cpu")).now()
     assert len(calls) == 2
+
+
+def test_final_reports_are_uncounted_and_outside_the_budget():
+    class Reporter(Sleeper):
+        def report(self, state, oracle, options):
+            for _ in range(5):
+                oracle.grad(state.x)               # a counted-path call in a report
+            return {"reported": True}
+    problem = solverhub.load_problem("""
+name: report-calls
+kind: minimize
+variables: {x: {shape: [2], x0: 1.0}}
+objective: "sum_squares(x)"
+""")
+    r = solverhub.solve(problem, Reporter, options={"max_iterations": 3, "max_oracle_calls": 3, "tolerance": 0})
+    assert r.extras["reported"] is True and r.status is Status.MAX_ITERATIONS
+    assert r.oracle_calls["grad"] == 3 and r.total_oracle_calls == 3

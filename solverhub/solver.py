@@ -219,8 +219,8 @@ class Solver:
         return {} if value is None else {name: value}
 
     def report(self, state: IterState, oracle: Oracle, options) -> dict:
-        """Method-specific numbers for ``Result.extras`` (called once at the end, uncounted
-        oracle calls allowed through ``oracle.peek_*``)."""
+        """Method-specific numbers for ``Result.extras`` (called once at the end, outside the
+        method's time; its oracle calls are not counted, ``oracle.uncounted``)."""
         return {}
 
     # ``solve_direct(problem, options) -> Reference`` for a non-iterative solver

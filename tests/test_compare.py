@@ -98,7 +98,8 @@ def test_misbehaving_runs_are_recorded_and_the_compare_goes_on(crashy_path, tmp_
     store = tmp_path / "runs.sqlite"
     proc = _cli("compare", RIDGE, "--solver", "crashy:mode=raise", "--solver", "crashy:mode=exit",
                 "--solver", "crashy:mode=hang", "--solver", "crashy:mode=nan", "--solver", "gd",
-                "--time-limit-s", "1", "--jobs", "2", "--store", store, "--no-baseline",
+                "--time-limit-s", "2", "--option", "max_iterations=200", "--jobs", "2", "--store", store,
+                "--no-baseline",
                 "--report", tmp_path / "report", env_path=crashy_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     status = {r.options.get("mode", "gd"): (r.status.value, r.message) for r in _results(store).values()}
@@ -106,12 +107,12 @@ def test_misbehaving_runs_are_recorded_and_the_compare_goes_on(crashy_path, tmp_
     assert status["exit"][0] == "failed" and "exit code 3" in status["exit"][1]
     assert status["hang"][0] == "time_limit" and "killed" in status["hang"][1]
     assert status["nan"][0] == "diverged"
-    assert status["gd"][0] == "converged"
+    assert status["gd"][0] in ("converged", "max_iterations")     # bounded work: no time limit on a loaded machine
     assert (tmp_path / "report" / "index.html").is_file()
     assert "4 run(s) failed" in proc.stdout
     # progress: a line per finished run as it finishes (stdout is not a terminal here)
     assert re.search(r"^\[[1-5]/5\] ridge crashy:mode=raise seed 0: failed in ", proc.stdout, re.M), proc.stdout
-    assert proc.stdout.index("5 run(s): 0 already in") < proc.stdout.index("/5] ridge gd seed 0: converged")
+    assert proc.stdout.index("5 run(s): 0 already in") < proc.stdout.index("/5] ridge gd seed 0: ")
 
 
 def test_resume_after_kill_9_completes_without_duplicates(crashy_path, tmp_path):

@@ -418,6 +418,8 @@ def test_line_search_rejects_any_increase_at_unit_step():
     (1.0 + 1e-14, 0.99985, False),     # above the upper bound (2c1 − 1)φ'(0): not approximate Wolfe
     (1.0 + 1e-14, -0.9001, False),     # below the curvature bound c2 φ'(0)
     (1.0 + 1e-9, 0.5, False),          # |φ(η) − φ(0)| = 1e-9 > 1e3·ε·|φ(0)|: not rounding noise
+    (1.0 + 1e-11, 0.5, False),         # 1e-11: still 45x outside the window (a 1e6·ε window would take it)
+    (1.0 + 1e-13, 0.5, True),          # 1e-13 < 2.2e-13: inside
 ])
 def test_approximate_wolfe_acceptance_and_its_bounds(value, slope, approximate):
     """Hager–Zhang's approximate Wolfe conditions, used only when φ(1) − φ(0) is at f's rounding level

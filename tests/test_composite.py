@@ -196,6 +196,7 @@ def test_group_lasso_kkt_and_cvxpy():
     assert 0 < zero_groups < 6
 
 
+@pytest.mark.slow       # ~8 s (569-row logistic loss: saga, cvxpy and fista); the lasso tests cover the default suite
 def test_l1_logistic_matches_sklearn_and_cvxpy():
     from sklearn.linear_model import LogisticRegression
     p = load("l1_logreg.yaml")

@@ -150,11 +150,21 @@ class Constraints:
 
 class ConstrainedSolver(Solver):
     """What the constrained builtins share: kind ``constrained`` (and ``minimize`` with
-    nonsmooth terms in epigraph form), constraints and bounds, refusal of a problem with
-    neither, dispatch priority ``priority`` on one."""
+    nonsmooth terms in epigraph form, see :meth:`accepts`), constraints and bounds, refusal of
+    a problem with neither, dispatch priority ``priority`` on one."""
 
-    kinds = ("constrained", "minimize")
+    kinds = ("constrained",)
     capabilities = Capabilities(constraints=True, bounds=True, nonsmooth=True)
+
+    def accepts(self, problem):
+        """Kind ``constrained``, and ``minimize`` with nonsmooth terms without a prox (epigraph form or
+        the refusal saying why not): not listed in ``kinds``, whose tiny problem is smooth."""
+        st = getattr(problem, "structure", None)
+        if problem.kind.name == "minimize" and st is not None and st.unsplit:
+            if problem.oracle_config.stochastic:
+                return Refusal(RefusalCode.NEEDS_EXACT, "needs exact gradients (the problem's oracle is stochastic)")
+            return self.accepts_problem(problem)
+        return super().accepts(problem)
 
     def priority_for(self, problem):
         st = problem.structure

@@ -259,6 +259,10 @@ class _Clock:
         return (time.perf_counter() if at is None else at) - self.t0 - self.measured
 
 
+#: Stops that may fire between two trace samples, after the tolerance was already met.
+_UNSAMPLED_STOPS = (Status.FAILED, Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.BUDGET_EXHAUSTED)
+
+
 def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptions,
              measure: Callable) -> LoopOutcome:
     """Iterate ``solver.step`` until a stopping rule fires.
@@ -270,7 +274,9 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
     log-spaced one) and at the last. The clock stops while it measures (``TracePoint.time_s``
     and ``wall_time_s`` are the method's time) and its oracle calls are not counted
     (``oracle.uncounted``). The tolerance is checked only at samples; a state's ``stop``
-    ends the run at once; ``time_limit_s`` bounds the wall time, measuring included.
+    ends the run at once; ``time_limit_s`` bounds the wall time, measuring included. A run
+    stopped by a solver's failure or a budget between samples whose last point meets the
+    tolerance ends ``converged`` (the message names the stop that fired).
     """
     schedule = Schedule(run.trace_every)
     clock = _Clock(oracle.device)
@@ -329,6 +335,11 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
         obj, stat = sample(iterations, state)
         if status in (Status.CONVERGED, Status.MAX_ITERATIONS) and not math.isfinite(obj):
             status, message = Status.DIVERGED, f"non-finite objective at iteration {iterations}"
+        elif status in _UNSAMPLED_STOPS and math.isfinite(obj) and stat <= run.tolerance:
+            # the tolerance was met between samples: the stop that fired first (a solver's own
+            # "no progress" at the attainable floor, the iteration/time/call budget) is not the outcome
+            status, message = Status.CONVERGED, (f"stationarity {stat:.3g} <= tolerance {run.tolerance:g} "
+                                                 f"at the final iteration (stopped by: {message})")
     return LoopOutcome(state, status, message, iterations, trace, trace[-1].objective,
                        trace[-1].stationarity, trace[-1].time_s, clock.measured)
 

@@ -120,7 +120,6 @@ def bench_method(torch, name: str, problem, device: str, dtype, args) -> dict:
     solver, options = cls(), cls.Options()
     oracle = make_oracle(problem, device, dtype=dtype)
     state = solver.init(problem, oracle, oracle.x0.clone(), options)
-    calls0 = oracle.total_calls
     seconds, state = time_steps(torch, device, lambda s: solver.step(s, oracle, options), state,
                                 args.min_s, args.max_steps)
     steps = args.counted
@@ -133,8 +132,7 @@ def bench_method(torch, name: str, problem, device: str, dtype, args) -> dict:
     finally:
         undo.undo()
     calls = (oracle.total_calls - before) / steps
-    del state, oracle
-    return {"seconds": seconds, "syncs": syncs["n"] / steps, "calls": calls, "setup_calls": calls0}
+    return {"seconds": seconds, "syncs": syncs["n"] / steps, "calls": calls}
 
 
 def bench_plain(torch, problem, device: str, dtype, composite: bool, args) -> float:

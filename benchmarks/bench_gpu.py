@@ -150,7 +150,7 @@ def step_table(args) -> list[dict]:
     device, dtype = args.device, getattr(torch, args.dtype)
     rows = []
     for d in args.sizes:
-        os.environ["SOLVERHUB_MAX_ELEMENTS"] = str(max(int(os.environ.get("SOLVERHUB_MAX_ELEMENTS", 0)), 2 * d))
+        os.environ["SOLVERHUB_MAX_ELEMENTS"] = str(max(int(os.environ.get("SOLVERHUB_MAX_ELEMENTS", 0)), 4 * d))
         problems = {c: solverhub.load_problem(problem_text(d, c)) for c in (False, True)}
         plain = {c: bench_plain(torch, problems[c], device, dtype, c, args) for c in (False, True)}
         for name in methods_for(get_registry(), problems, device):

@@ -185,7 +185,11 @@ def validate(problem_files):
             block = t.variable if t.stop is None else f"{t.variable}[{t.start}:{t.stop}]"
             click.echo(f"    prox-able term: {t.weight:g} * {t.name}({block})")
         if p.structure.unsplit:
-            click.echo(f"    nonsmooth, no prox split: {', '.join(p.structure.unsplit)} (proxgrad/fista refuse)")
+            epi = p.structure.epigraph
+            how = (f"epigraph form with {epi.n_aux} auxiliary variable{'s' if epi.n_aux != 1 else ''} for "
+                   "slsqp/trust-constr/auglag; smooth methods and proxgrad/fista refuse" if epi is not None
+                   else f"no epigraph form: {p.structure.no_epigraph}; cvxpy only when convex")
+            click.echo(f"    nonsmooth, no prox split: {', '.join(p.structure.unsplit)} ({how})")
 
 
 @main.command()

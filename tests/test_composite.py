@@ -287,6 +287,8 @@ def test_refusals_and_exit_codes(write_problem, run_cli):
     assert "structure" in out.output or "norm1" in out.output
     shown = run_cli("validate", str(bad), str(COMPOSITE / "group_lasso.yaml"))
     assert shown.exit_code == 0 and "nonsmooth, no prox split: norm1" in shown.output
+    # norm1 of 6 residuals: one auxiliary variable per row (-t <= A x - b <= t)
+    assert "epigraph form with 6 auxiliary variables for slsqp/trust-constr/auglag" in shown.output
     assert "prox-able term: 40 * norm2(x[25:30])" in shown.output
     p = load_problem(bad)
     with pytest.raises(SolverRefused, match="norm1"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import types
 
-__all__ = ["lazy_module"]
+__all__ = ["lazy_module", "lazy_attributes"]
 
 
 class _LazyModule(types.ModuleType):
@@ -31,3 +31,20 @@ class _LazyModule(types.ModuleType):
 def lazy_module(name: str) -> types.ModuleType:
     """Return a proxy that imports ``name`` on first attribute access."""
     return _LazyModule(name)
+
+
+def lazy_attributes(package: str, names: dict[str, str]):
+    """A module ``__getattr__`` (PEP 562) for ``package`` that imports ``names[attr]`` (a module,
+    relative to ``package``) on the first access of ``attr`` and keeps the value in the package::
+
+        __getattr__ = lazy_attributes(__name__, {"MySolver": ".solver"})
+
+    so that importing a plugin package (as registration does) imports none of its solvers."""
+    def __getattr__(attr: str):
+        if attr in names:
+            module = importlib.import_module(names[attr], package)
+            value = getattr(module, attr)
+            setattr(importlib.import_module(package), attr, value)
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {attr!r}")
+    return __getattr__

@@ -499,12 +499,9 @@ class ForkOutcome:
     output_bytes: int
 
 
-def run_forked(target: Callable[[Callable[[dict], None]], str], *, limit_hint: float | None = None,
-               passthrough: int = PASSTHROUGH_BYTES) -> ForkOutcome:
-    """Fork; the child runs ``target(begin)`` (``begin(info)`` marks the start of the timed
-    region, ``info["time_limit_s"]`` arms the hard limit) and returns a string. The parent
-    supervises: output captured (and the first ``passthrough`` bytes shown), hard limit,
-    death. Ctrl-C in the parent kills the child and propagates."""
+def _before_fork() -> None:
+    """Before any ``os.fork``: flush buffered output (a child would print it again), reap
+    exited children, and load ``prctl`` so the child can set its parent-death signal."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -512,6 +509,15 @@ def run_forked(target: Callable[[Callable[[dict], None]], str], *, limit_hint: f
             pass
     _reap_exiting()
     _prctl()
+
+
+def run_forked(target: Callable[[Callable[[dict], None]], str], *, limit_hint: float | None = None,
+               passthrough: int = PASSTHROUGH_BYTES) -> ForkOutcome:
+    """Fork; the child runs ``target(begin)`` (``begin(info)`` marks the start of the timed
+    region, ``info["time_limit_s"]`` arms the hard limit) and returns a string. The parent
+    supervises: output captured (and the first ``passthrough`` bytes shown), hard limit,
+    death. Ctrl-C in the parent kills the child and propagates."""
+    _before_fork()
     ctl_r, ctl_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -905,13 +911,7 @@ class ForkedWorker(IsolatedWorker):
     descriptors of the other workers, closed in the child."""
 
     def _start(self, problems: dict | None = None, threads: int | None = None, close_fds=()):
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001
-                pass
-        _reap_exiting()
-        _prctl()
+        _before_fork()
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
         out_r, out_w = os.pipe()

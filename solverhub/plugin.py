@@ -3,8 +3,8 @@ plugin needs, in one module. A plugin imports only ``solverhub``, ``solverhub.pl
 and ``solverhub.testing``; everything else in the core is private and may change
 (an import-linter contract in the test suite holds the shipped plugins to this).
 
-``import solverhub.plugin`` is cheap: only the hook marker and ``lazy_module`` load at
-once; every other name (the solver API and its options (pydantic), results, errors, the
+``import solverhub.plugin`` is cheap: only the hook marker, ``lazy_module`` and
+``lazy_attributes`` load at once; every other name (the solver API and its options (pydantic), results, errors, the
 problem-kind bases, the data helpers (numpy), the dataset loaders) loads on first use::
 
     from solverhub.plugin import Capabilities, IterState, Solver, hookimpl, lazy_module
@@ -27,6 +27,7 @@ __all__ = [
     "SolverhubError", "ProblemError", "OptionError", "Location",
     # lazy heavy imports
     "lazy_module",
+    "lazy_attributes",
     # problem kinds (loaded on first use)
     "ProblemKind", "ExpressionKind", "ModelKind", "CompiledSections", "NoBaseline", "TorchProblem", "TorchEvaluator",
     "ExpressionContext", "Catalog", "Problem", "cvxpy_reference",
@@ -41,7 +42,7 @@ __all__ = [
     "lipschitz_estimate", "monotonicity_estimate",
 ]
 
-from ._lazy import lazy_module
+from ._lazy import lazy_attributes, lazy_module
 from .hookspecs import hookimpl
 
 # name -> (private module, name there); imported on first access (PEP 562), so that a plugin's

@@ -5,6 +5,8 @@ Importing this package does not import torch.
 """
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["AdaGrad", "AdaGradOptions", "AdaGradState", "SGD", "SGDOptions", "SGDState",
            "GradNormStats", "TuneResult", "tune_step", "DEFAULT_LR_GRID"]
 __version__ = "0.1.0"
@@ -24,9 +26,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

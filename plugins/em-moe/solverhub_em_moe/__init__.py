@@ -2,6 +2,8 @@
 the kind and the generator (numpy) load on first access."""
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["EMMoE", "Options", "EMState", "MixtureOfExperts", "generate_planted"]
 __version__ = "0.1.0"
 
@@ -10,8 +12,4 @@ _LAZY = {"EMMoE": ".em", "EMState": ".em", "Options": ".em", "MixtureOfExperts":
          "generate_planted": ".planted"}
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -4,6 +4,8 @@ Importing this package does not import torch.
 """
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["GALA", "GALAOptions", "GALAState", "BASES", "ftrl_step_size"]
 __version__ = "0.1.0"
 
@@ -17,9 +19,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

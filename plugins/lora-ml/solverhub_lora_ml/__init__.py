@@ -2,14 +2,12 @@
 plugin. Importing this package imports neither torch nor numpy (names load on first access)."""
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["LoraML", "RetrainStandard", "LoraMeta"]
 __version__ = "0.1.0"
 
 _LAZY = {"LoraMeta": ".kind", "LoraML": ".lora_ml", "RetrainStandard": ".baseline"}
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -3,6 +3,8 @@ paper's cheap baselines as a solverhub plugin. Importing it does not import torc
 the kind (``Unlearning``) is imported on first access."""
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["MinNormOG", "MinNormOGOptions", "Retrain", "GDRetain", "GAForget", "NegGradPlus",
            "NegGradPlusOptions", "StepOptions", "Unlearning", "orthogonal_step", "null_component"]
 __version__ = "0.1.0"
@@ -14,9 +16,4 @@ _LAZY = {**dict.fromkeys(("GAForget", "GDRetain", "NegGradPlus", "NegGradPlusOpt
          "Unlearning": ".kind"}
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

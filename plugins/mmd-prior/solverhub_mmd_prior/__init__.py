@@ -2,6 +2,8 @@
 ``kl-vae`` and ``autoencoder``. Importing this package imports neither torch nor numpy (names load on access)."""
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["MMDPrior", "KLVAE", "Autoencoder", "LatentPrior", "factor_dataset"]
 __version__ = "0.1.0"
 
@@ -9,8 +11,4 @@ _LAZY = {"MMDPrior": ".solvers", "KLVAE": ".solvers", "Autoencoder": ".solvers",
          "LatentPrior": ".kind", "factor_dataset": ".data"}
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -8,6 +8,8 @@ Importing this package does not import torch.
 """
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["O2NC", "O2NCOptions", "ODOG", "ODOGOptions", "ConversionState", "optimistic_update"]
 __version__ = "0.1.0"
 
@@ -22,9 +24,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -3,6 +3,8 @@ as a solverhub plugin. Importing this package does not import torch.
 """
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["OQNO2NC", "OQNOptions", "OQNState", "learner_step", "project_operator_norm",
            "secant_loss", "solve_ball_quadratic"]
 __version__ = "0.1.0"
@@ -19,9 +21,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

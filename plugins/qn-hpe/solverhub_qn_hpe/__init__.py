@@ -4,6 +4,8 @@ minimax problems, as a solverhub plugin. Importing this package does not import 
 """
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["QNHPE", "QNHPEOptions", "QNHPEState", "Extragradient", "ExtragradientOptions",
            "GDA", "GDAOptions", "secant_update", "project_jacobian"]
 __version__ = "0.1.0"
@@ -22,9 +24,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

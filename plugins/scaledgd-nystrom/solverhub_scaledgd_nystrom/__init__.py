@@ -2,6 +2,8 @@
 problem kinds ``matrix_factorization`` and ``lora_finetune``. Importing it does not import torch."""
 from __future__ import annotations
 
+from solverhub.plugin import lazy_attributes
+
 __all__ = ["MatrixFactorization", "LoraFinetune", "ScaledGD", "ScaledGDNystrom", "ScaledGDOptions",
            "NystromOptions", "Nora", "Lora", "NoraOptions", "LoraOptions", "apply_nora_", "nystrom_adapter",
            "standard_adapter", "nora_plus_precondition", "pretrained_weights", "mlp_forward"]
@@ -28,9 +30,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        value = globals()[name] = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -146,11 +146,12 @@ def step_table(args) -> list[dict]:
     import torch
 
     import solverhub
+    from solverhub.problem.data import max_elements
     from solverhub.registry import get_registry
     device, dtype = args.device, getattr(torch, args.dtype)
     rows = []
     for d in args.sizes:
-        os.environ["SOLVERHUB_MAX_ELEMENTS"] = str(max(int(os.environ.get("SOLVERHUB_MAX_ELEMENTS", 0)), 4 * d))
+        os.environ["SOLVERHUB_MAX_ELEMENTS"] = str(max(max_elements(), 4 * d))    # raise the cap, never lower it
         problems = {c: solverhub.load_problem(problem_text(d, c)) for c in (False, True)}
         plain = {c: bench_plain(torch, problems[c], device, dtype, c, args) for c in (False, True)}
         for name in methods_for(get_registry(), problems, device):

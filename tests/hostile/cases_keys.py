@@ -75,7 +75,8 @@ def _old_store_resumed(folder, got):
     assert len(_runs(folder)) == 1, _runs(folder)
     db = sqlite3.connect(folder / "s.sqlite")
     try:
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        from solverhub.bench.store import SCHEMA_VERSION      # upgraded in place to the current schema
+        assert SCHEMA_VERSION >= 2 and db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     finally:
         db.close()
 

@@ -308,15 +308,7 @@ def _infeasible_note(r: Result) -> str:
 
 
 def _check_taus(taus) -> tuple[float, ...]:
-    out = []
-    for tau in taus:
-        try:
-            t = float(tau)
-        except (TypeError, ValueError):
-            t = math.nan
-        if not 0 < t < 1:
-            raise OptionError(f"tau must be a number in (0, 1), got {tau!r}", allowed="e.g. 1e-1, 1e-3, 1e-6")
-        out.append(t)
+    out = [_profiles._check_tau(tau) for tau in taus]
     if not out:
         raise OptionError("no tau given", allowed="one or more numbers in (0, 1), e.g. 1e-3")
     return tuple(sorted(set(out), reverse=True))

@@ -103,6 +103,7 @@ def workers(problem_path: str, solver: str, repeat: int) -> None:
     from solverhub.bench.pool import preload
     from solverhub.bench.problemset import collect_entries, parse_solver_spec
     from solverhub.bench.runner import plan_compare
+    from solverhub.bench.tasks import result_of
     from solverhub.isolation import ForkedWorker, IsolatedWorker
     preload()
     plan = plan_compare(collect_entries([problem_path]), [parse_solver_spec(solver)], 1, set())
@@ -112,7 +113,8 @@ def workers(problem_path: str, solver: str, repeat: int) -> None:
         def go():
             worker = make()
             payload, alive = worker.run(task)
-            assert alive and '"converged"' in payload, payload[:300]
+            result = result_of(payload)
+            assert alive and result.status.value == "converged", result.message
             worker.close()
         return go
     forked = cycle(lambda: ForkedWorker(problems=plan.problems, threads=1))

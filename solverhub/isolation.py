@@ -231,14 +231,17 @@ def _pidfd(pid: int) -> int | None:
 
 
 def _dumps(message: dict) -> bytes:
-    if message.get("t") == "done":            # the payload (a Result's JSON) as it is, not quoted again
-        return b"\0" + message["payload"].encode()
+    if message.get("t") == "done":            # the payload as it is, not quoted again: JSON text, or
+        payload = message["payload"]          # a compare run's codec blob (bytes)
+        return b"\1" + payload if isinstance(payload, bytes) else b"\0" + payload.encode()
     return json.dumps(message, default=repr).encode()
 
 
 def _loads(raw: bytes) -> dict:
     if raw[:1] == b"\0":
         return {"t": "done", "payload": raw[1:].decode()}
+    if raw[:1] == b"\1":
+        return {"t": "done", "payload": raw[1:]}
     return json.loads(raw)
 
 
@@ -768,7 +771,8 @@ class IsolatedWorker:
 
     This one is a fresh interpreter (``subprocess``); :class:`ForkedWorker` is a fork of
     this process. ``submit(task)``, then feed ``step(ready)`` (or call ``run(task)``); each
-    finished task gives ``(task, answer_json, alive)``: a run's Result carries its captured
+    finished task gives ``(task, answer, alive)`` (a run's answer: its Result as a codec blob,
+    :func:`solverhub.bench.tasks.result_of` reads it; a baseline's: JSON): a run's Result carries its captured
     output; a run past its hard limit is ``time_limit``, a dead worker ``failed``; ``alive``
     False means the worker is gone and must be replaced. ``device``: what the worker's runs
     use (a GPU worker is pinned to ``cuda:i``)."""
@@ -847,14 +851,15 @@ class IsolatedWorker:
         return self._finish(self.sup.expire())
 
     def run(self, task) -> tuple[str, bool]:
-        """Run one task here and now: ``(answer_json, alive)``."""
+        """Run one task here and now: ``(answer, alive)``."""
         self.submit(task)
         _, payload, alive = self._finish(supervise(self.sup))
         return payload, alive
 
-    def _finish(self, state: str) -> tuple[Any, str, bool]:
-        from .bench.tasks import BaselineTask, failed_baseline, failed_result
-        from .result import Result, Status
+    def _finish(self, state: str) -> tuple[Any, bytes | str, bool]:
+        from .bench.codec import encode_result
+        from .bench.tasks import BaselineTask, failed_baseline, failed_result, result_of
+        from .result import Status
         task, self.task = self.task, None
         sup = self.sup
         output = sup.capture.text()
@@ -869,12 +874,16 @@ class IsolatedWorker:
         if isinstance(task, BaselineTask):
             return task, (sup.message["payload"] if ok else failed_baseline(task, status, message)), alive
         if ok:
-            result = Result.from_json(sup.message["payload"])
+            payload = sup.message["payload"]
+            if not output and isinstance(payload, bytes):
+                return task, payload, alive         # the usual case: the worker's blob as it is
+            result = result_of(payload)
         else:
             result = failed_result(task, Status(status), message, sup.elapsed_s)
             if sup.begin_info:
                 result = result.replace(solver_version=sup.begin_info.get("solver_version", result.solver_version))
-        return task, result.replace(captured_output=output).to_json(), alive
+            result = result.replace(extras={**result.extras, "label": getattr(task, "label", "") or task.solver})
+        return task, encode_result(result.replace(captured_output=output)), alive
 
     def close(self, timeout: float = 2.0) -> None:
         try:

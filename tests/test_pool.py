@@ -167,3 +167,32 @@ def test_forked_workers_share_the_cores_unless_an_openmp_pool_may_exist(monkeypa
     assert isolation.fork_threads(2) == 1
     monkeypatch.setattr(isolation, "_native_threads", lambda: None)       # no /proc: assume the worst
     assert isolation.fork_threads(1) == 1
+
+
+def test_runs_come_back_as_codec_blobs_stored_as_they_came(quad, tmp_path):
+    """A worker answers with the store's compact encoding, labelled and with the gap of a baseline
+    known at dispatch; the compare stores the blob (no JSON round trip in the parent)."""
+    import dataclasses
+    import sqlite3
+
+    from solverhub.bench.codec import decode_result
+    from solverhub.bench.problemset import collect_entries, parse_solver_spec
+    from solverhub.bench.runner import plan_compare
+    from solverhub.bench.tasks import result_of, run_task
+
+    plan = plan_compare(collect_entries([quad]), [parse_solver_spec("gd:lr=0.1")], 1, set())
+    task = dataclasses.replace(plan.tasks[0], baseline_objective=-2.0)
+    answer = run_task(task, problems=plan.problems)
+    assert isinstance(answer, bytes)
+    result = result_of(answer)
+    assert result.extras["label"] == "gd:lr=0.1" and result.baseline_objective == -2.0
+    # gap = (f - f*) / max(1, |f*|) with f ~ 0 (converged to 1e-6): ~ +1.0
+    assert result.baseline_gap == pytest.approx((result.objective + 2.0) / 2.0, rel=1e-12)
+    assert result.baseline_gap == pytest.approx(1.0, abs=1e-6)
+    assert result_of(result.to_json()) == result            # JSON text (Dask, older callers) reads the same
+    solverhub.compare(quad, "gd", seeds=2, store=tmp_path / "s.sqlite")
+    with sqlite3.connect(tmp_path / "s.sqlite") as db:
+        rows = db.execute("SELECT result, data FROM runs").fetchall()
+    assert len(rows) == 2 and all(text == "" and blob for text, blob in rows)
+    stored = [decode_result(blob) for _, blob in rows]
+    assert all(r.extras["label"] == "gd" and r.baseline_objective == 0.0 for r in stored)

@@ -27,7 +27,7 @@ IDLE_TIMEOUT_S = 60.0       # an idle worker (a few hundred MB) is closed after 
 _reaper: threading.Thread | None = None
 
 
-def run_task_isolated(task: RunTask | BaselineTask) -> str:
+def run_task_isolated(task: RunTask | BaselineTask) -> bytes | str:
     """What a Dask worker executes: a run (or a baseline) in a child process under the hard limit."""
     from ..isolation import IsolatedWorker
     with _IDLE_LOCK:
@@ -75,20 +75,21 @@ def _reap() -> None:
             return
 
 
-def _where(payload: str) -> str:
+def _where(payload: bytes | str) -> bytes | str:
     """Name the Dask worker in the Result (``extras["dask_worker"]``), and in the message
     when the solver is not installed there."""
-    from ..result import Result
+    from .codec import encode_result
+    from .tasks import result_of
     try:
         from distributed import get_worker
         address = get_worker().address
     except Exception:  # noqa: BLE001 - not on a Dask worker
         return payload
-    result = Result.from_json(payload)
+    result = result_of(payload)
     message = result.message
     if result.status is Status.FAILED and "UnknownName: unknown solver" in message:
         message = f"solver {result.solver!r} is not installed on Dask worker {address}: {message}"
-    return result.replace(message=message, extras={**result.extras, "dask_worker": address}).to_json()
+    return encode_result(result.replace(message=message, extras={**result.extras, "dask_worker": address}))
 
 
 @atexit.register
@@ -99,7 +100,7 @@ def _close_idle() -> None:
         w.close(timeout=1.0)
 
 
-def run_on_dask(tasks: Sequence[RunTask | BaselineTask], address, record: Callable[[RunTask, str], None]) -> None:
+def run_on_dask(tasks: Sequence[RunTask | BaselineTask], address, record: Callable[[RunTask, bytes | str], None]) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:

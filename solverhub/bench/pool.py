@@ -74,7 +74,8 @@ class WorkerPool:
 
     def run(self, tasks: Iterable, on_result: Callable[[object, str], None],
             tick: Callable[[], None] | None = None) -> None:
-        """Run every task; ``on_result(task, answer_json)`` as each finishes (in this process);
+        """Run every task; ``on_result(task, answer)`` as each finishes (in this process; a run's
+        answer is its Result as a codec blob, :func:`~solverhub.bench.tasks.result_of` reads it);
         ``tick()`` at least every ``TICK_S`` (a progress display)."""
         tasks = list(tasks)
         baselines = deque(t for t in tasks if isinstance(t, BaselineTask))
@@ -108,7 +109,8 @@ class WorkerPool:
                     timeout = TICK_S if timeout is None else min(timeout, TICK_S)
                 ready = set(wait([x for w in busy for x in w.waitables()], timeout=timeout))
                 now = time.monotonic()
-                for w in workers:
+                answers = []
+                for i, w in enumerate(workers):
                     if w.task is None:
                         continue
                     finished = w.step(ready) or w.expire_if_due(now)
@@ -117,6 +119,10 @@ class WorkerPool:
                     task, payload, alive = finished
                     if not alive:
                         w.kill()                    # replaced above when there is more to do
+                    elif (baselines or runs) and w.alive:
+                        w.submit(next_task(i))      # its next task first: the worker never waits for the store
+                    answers.append((task, payload))
+                for task, payload in answers:
                     on_result(task, payload)
                 if tick is not None:
                     tick()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = ["Plan", "plan_compare", "run_compare", "ensure_baselines", "baseline_tasks"]
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -17,7 +18,7 @@ from ..result import Result
 from ..solver import Refusal, verdict_of
 from .problemset import ProblemEntry, SolverSpec
 from .store import ResultStore, run_key
-from .tasks import BaselineTask, RunTask
+from .tasks import BaselineTask, RunTask, result_of, with_gap
 
 
 @dataclass
@@ -199,13 +200,14 @@ def ensure_baselines(plan: Plan, store: ResultStore, on_baseline: Callable | Non
     WorkerPool(1, problems=plan.problems).run(tasks, record)
 
 
+def _objective(store: ResultStore, problem_hash: str) -> float | None:
+    """The problem's finite baseline objective in the store, else None."""
+    base = store.baseline(problem_hash)
+    return base[1] if base is not None and base[1] is not None and math.isfinite(base[1]) else None
+
+
 def _with_gap(result: Result, store: ResultStore) -> Result:
-    base = store.baseline(result.problem_hash)
-    if base is None or base[1] is None or not math.isfinite(base[1]):
-        return result
-    objective = base[1]
-    gap = (result.objective - objective) / max(1.0, abs(objective))
-    return result.replace(baseline_objective=objective, baseline_gap=gap)
+    return with_gap(result, _objective(store, result.problem_hash))
 
 
 def with_gaps(store: ResultStore, results: list[Result]) -> list[Result]:
@@ -225,8 +227,9 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
     extra = baseline_tasks(plan, store, time_limit_s, on_baseline) if baselines else []
     pending = {t.problem_hash for t in extra}
 
-    def record_run(task: RunTask, result_json: str) -> None:
-        result = _with_gap(Result.from_json(result_json), store)
+    def record_run(task: RunTask, payload: bytes | str) -> None:
+        result = result_of(payload)
+        blob = payload if isinstance(payload, bytes) else None     # stored as it came when nothing changes
         version = plan.versions.get(task.key)
         changes = {}
         if version is not None and result.solver_version != version and result.solver_version == "0":
@@ -234,14 +237,21 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
         resolved = plan.resolved.get(task.key)
         if resolved is not None and not set(resolved) <= set(result.options):
             changes["options"] = {**result.options, **resolved}   # ...reports every option, as a solved one does
-        result = result.replace(extras={**result.extras, "label": task.label or task.solver}, **changes)
-        store.put(task.key, result, task.problem_path, options=task.options, solver_version=version)
+        label = task.label or task.solver
+        if result.extras.get("label") != label:
+            changes["extras"] = {**result.extras, "label": label}
+        if result.baseline_objective is None and (objective := _objective(store, task.problem_hash)) is not None:
+            result = with_gap(result, objective)      # the baseline arrived after the task was dispatched
+            blob = None
+        if changes:
+            result, blob = result.replace(**changes), None
+        store.put(task.key, result, task.problem_path, options=task.options, solver_version=version, blob=blob)
         if task.problem_hash in pending:
             waiting.setdefault(task.problem_hash, []).append((task, result, version))
         if on_result is not None:
             on_result(result)
 
-    def record(task, payload: str) -> None:
+    def record(task, payload: bytes | str) -> None:
         if not isinstance(task, BaselineTask):
             return record_run(task, payload)
         status, objective = record_baseline(store, task, payload)
@@ -253,7 +263,10 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
         if on_baseline is not None:
             on_baseline(task.problem_name, status, False)
 
-    tasks = [*extra, *plan.tasks]
+    objectives = {h: _objective(store, h) for h in {t.problem_hash for t in plan.tasks}}
+    runs = [t if objectives[t.problem_hash] is None else dataclasses.replace(t, baseline_objective=objectives[
+        t.problem_hash]) for t in plan.tasks]         # the worker fills the gap of a known baseline
+    tasks = [*extra, *runs]
     if not tasks:
         return
     if scheduler:

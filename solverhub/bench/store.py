@@ -368,23 +368,25 @@ class ResultStore:
         return {row[0] for row in self._db.execute("SELECT key FROM runs")}
 
     def put(self, key: str, result: Result, problem_path: str | None = None, options: dict | None = None,
-            solver_version: str | None = None) -> None:
+            solver_version: str | None = None, blob: bytes | None = None) -> None:
         """Insert or replace one run, in its own transaction. ``key`` is a canonical key
         (:func:`run_key` of typed ``options``); ``solver_version``: the version that key
-        hashed (default: the Result's)."""
-        self.put_many([(key, result, problem_path, options, solver_version)])
+        hashed (default: the Result's); ``blob``: ``result`` already encoded
+        (:func:`~solverhub.bench.codec.encode_result`, as a compare worker sends it)."""
+        self.put_many([(key, result, problem_path, options, solver_version, blob)])
 
     def put_many(self, runs: Iterable[tuple]) -> None:
         """Insert or replace several runs in one transaction: ``(key, result, problem_path,
-        options, solver_version)`` tuples, as :meth:`put` takes them."""
+        options, solver_version[, blob])`` tuples, as :meth:`put` takes them."""
         if not self._session_recorded:
             self.record_session()
         load1 = _load1()
         rows = [(key, result.problem, result.problem_hash, problem_path, result.solver,
                  solver_version or result.solver_version,
                  canonical_options(options if options is not None else result.options), int(result.seed),
-                 result.status.value, "", time.time(), encode_result(result), load1)
-                for key, result, problem_path, options, solver_version in runs]
+                 result.status.value, "", time.time(), blob if blob is not None else encode_result(result), load1)
+                for key, result, problem_path, options, solver_version, blob in (
+                    (*run, None) if len(run) == 5 else run for run in runs)]
         with self._transaction():
             self._db.executemany(f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}, data, load1, key_form) "
                                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,1)", rows)

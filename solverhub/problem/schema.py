@@ -1,98 +1,342 @@
-"""The YAML schema (pydantic v2), with ``file:line`` in every error.
+"""The YAML schema of the common sections, with ``file:line`` in every error.
 
-The common sections are modelled here; each problem kind adds its own sections
-with a pydantic model of its own (``ProblemKind.Sections``).
+The common sections (and the ``minimize`` kind's, ``ObjectiveSections``) are :class:`PlainModel`
+records checked by plain Python, so that ``solverhub validate`` never imports pydantic (~0.08 s of
+its start-up, issue 16). The checks follow pydantic v2's lax mode on YAML values (``"1e-3"`` is a
+number, ``true`` is 1, ``3.0`` is an int) and raise its error types and messages, so a bad file
+reads the same whichever way its sections are modelled. Other kinds add their sections with a
+pydantic model of their own (``ProblemKind.Sections``); ``validate_model`` takes either.
 """
 from __future__ import annotations
 
-__all__ = ["ProblemFile", "VariableSpec", "OracleSpec", "BaselineSpec", "COMMON_SECTIONS", "validate_model"]
+__all__ = ["ProblemFile", "VariableSpec", "OracleSpec", "BaselineSpec", "COMMON_SECTIONS", "validate_model",
+           "PlainModel", "Field", "Invalid"]
 
-from typing import Any, Literal, get_origin
-
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator
+import math
+from typing import Any, Callable, ClassVar, get_origin
 
 from ..errors import Location, ProblemError
 from .yamlsafe import LineMap
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_MISSING = object()
 
 
-class VariableSpec(_Strict):
+class Invalid(Exception):
+    """The first error of a :class:`PlainModel` check, shaped as a pydantic error (``type``, ``loc``,
+    ``msg``, ``input``); ``allowed``: the model's keys, for an unknown one."""
+
+    def __init__(self, type_: str, msg: str, loc: tuple = (), value: Any = None, allowed: str | None = None):
+        super().__init__(msg)
+        self.error = {"type": type_, "loc": loc, "msg": msg, "input": value}
+        self.allowed = allowed
+
+
+# -- value checks: check(value, loc) -> value (pydantic v2 lax mode, on the values YAML gives) --
+def _int_from_str(s: str):
+    s = s.strip()
+    try:
+        return int(s)
+    except ValueError:
+        head, dot, tail = s.partition(".")
+        if dot and tail.strip("0") == "" and head.lstrip("+-").isdigit() and not head.lstrip("+-").startswith("_"):
+            return int(head)
+        return None
+
+
+def integer(*, gt=None, ge=None, le=None) -> Callable:
+    def check(v, loc):
+        if isinstance(v, int):                       # bool included: True is 1
+            out = int(v)
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise Invalid("finite_number", "Input should be a finite number", loc, v)
+            if v != int(v):
+                raise Invalid("int_from_float", "Input should be a valid integer, got a number with a fractional part",
+                              loc, v)
+            if abs(v) >= 2**63:
+                raise Invalid("int_parsing_size", "Unable to parse input string as an integer, exceeded maximum size",
+                              loc, v)
+            out = int(v)
+        elif isinstance(v, str):
+            out = _int_from_str(v)
+            if out is None:
+                raise Invalid("int_parsing", "Input should be a valid integer, unable to parse string as an integer",
+                              loc, v)
+        else:
+            raise Invalid("int_type", "Input should be a valid integer", loc, v)
+        _bounds(out, loc, gt, ge, le)
+        return out
+    return check
+
+
+def number(*, finite=False, ge=None) -> Callable:
+    def check(v, loc):
+        if isinstance(v, (int, float)):
+            try:
+                out = float(v)
+            except OverflowError:                    # an int beyond the float range
+                raise Invalid("float_type", "Input should be a valid number", loc, v) from None
+        elif isinstance(v, str):
+            try:
+                out = float(v.strip())
+            except ValueError:
+                raise Invalid("float_parsing", "Input should be a valid number, unable to parse string as a number",
+                              loc, v) from None
+        else:
+            raise Invalid("float_type", "Input should be a valid number", loc, v)
+        if finite and not math.isfinite(out):
+            raise Invalid("finite_number", "Input should be a finite number", loc, v)
+        _bounds(out, loc, None, ge, None)
+        return out
+    return check
+
+
+def _bounds(v, loc, gt, ge, le):
+    if gt is not None and not v > gt:
+        raise Invalid("greater_than", f"Input should be greater than {gt}", loc, v)
+    if ge is not None and not v >= ge:
+        raise Invalid("greater_than_equal", f"Input should be greater than or equal to {ge}", loc, v)
+    if le is not None and not v <= le:
+        raise Invalid("less_than_equal", f"Input should be less than or equal to {le}", loc, v)
+
+
+def string(*, min_length=0) -> Callable:
+    def check(v, loc):
+        if not isinstance(v, str):
+            raise Invalid("string_type", "Input should be a valid string", loc, v)
+        if len(v) < min_length:
+            raise Invalid("string_too_short", f"String should have at least {min_length} character"
+                          f"{'s' if min_length != 1 else ''}", loc, v)
+        return v
+    return check
+
+
+def anything(v, loc):
+    return v
+
+
+def optional(inner: Callable) -> Callable:
+    return lambda v, loc: None if v is None else inner(v, loc)
+
+
+def one_of(*choices: str) -> Callable:
+    shown = (f"{', '.join(map(repr, choices[:-1]))} or {choices[-1]!r}" if len(choices) > 1   # pydantic's wording
+             else repr(choices[0]))
+
+    def check(v, loc):
+        if not isinstance(v, str) or v not in choices:
+            raise Invalid("literal_error", f"Input should be {shown}", loc, v)
+        return v
+    return check
+
+
+def list_of(item: Callable) -> Callable:
+    def check(v, loc):
+        if not isinstance(v, list):
+            raise Invalid("list_type", "Input should be a valid list", loc, v)
+        return [item(x, loc + (i,)) for i, x in enumerate(v)]
+    return check
+
+
+def dict_of(value: Callable) -> Callable:
+    key = string()
+
+    def check(v, loc):
+        if not isinstance(v, dict):
+            raise Invalid("dict_type", "Input should be a valid dictionary", loc, v)
+        out = {}
+        for k, x in v.items():
+            key(k, loc + (k, "[key]"))
+            out[k] = value(x, loc + (k,))
+        return out
+    return check
+
+
+def str_or_number(v, loc):
+    """``str | float``: a string as it is, a number (or bool) as a float; else the str member's error."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)):
+        try:
+            return number()(v, loc + ("float",))
+        except Invalid:
+            pass
+    raise Invalid("string_type", "Input should be a valid string", loc + ("str",), v)
+
+
+def number_or_list(v, loc):
+    """``float | list[float]``: a list of numbers or a number; else the float member's error."""
+    if isinstance(v, list):
+        try:
+            return list_of(number())(v, loc + ("list[float]",))
+        except Invalid:
+            pass
+    return number()(v, loc + ("float",))
+
+
+def value_error(check: Callable, test: Callable, message: str) -> Callable:
+    """``check``, then ``test(value)`` or a pydantic-style value error."""
+    def run(v, loc):
+        out = check(v, loc)
+        if not test(out):
+            raise Invalid("value_error", f"Value error, {message}", loc, v)
+        return out
+    return run
+
+
+class Field:
+    """One field of a :class:`PlainModel`: its check, and a default (or a factory) unless required."""
+
+    __slots__ = ("check", "default", "factory", "alias")
+
+    def __init__(self, check: Callable, default=_MISSING, factory: Callable | None = None):
+        self.check, self.default, self.factory, self.alias = check, default, factory, None
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING and self.factory is None
+
+
+class PlainModel:
+    """A frozen record whose fields (class attributes that are :class:`Field`) are checked in order
+    by ``model_validate``; unknown keys are refused (``extra = "forbid"``) or kept (``"allow"``).
+    It speaks the part of pydantic's model API that the loader uses: ``model_fields``,
+    ``model_validate``, ``model_fields_set``."""
+
+    model_fields: ClassVar[dict[str, Field]] = {}
+    extra: ClassVar[str] = "forbid"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        fields = dict(getattr(cls, "model_fields", {}))
+        for name, value in list(vars(cls).items()):
+            if isinstance(value, Field):
+                fields[name] = value
+                delattr(cls, name)
+        cls.model_fields = fields
+
+    def __init__(self, **values):
+        d = self.__dict__
+        for name, f in self.model_fields.items():
+            if name in values:
+                d[name] = values[name]
+            elif f.required:
+                raise TypeError(f"{type(self).__name__}: {name} is required")
+            else:
+                d[name] = f.factory() if f.factory is not None else f.default
+        d["model_fields_set"] = frozenset(values)
+        if self.extra == "allow":
+            d.update({k: v for k, v in values.items() if k not in self.model_fields})
+
+    @classmethod
+    def model_validate(cls, raw, loc: tuple = ()):
+        if isinstance(raw, cls):
+            return raw
+        if not isinstance(raw, dict):
+            raise Invalid("model_type", f"Input should be a valid dictionary or instance of {cls.__name__}", loc, raw)
+        values = {}
+        for name, f in cls.model_fields.items():
+            if name in raw:
+                values[name] = f.check(raw[name], loc + (name,))
+            elif f.required:
+                raise Invalid("missing", "Field required", loc + (name,), raw)
+        for key in raw:
+            if key not in cls.model_fields:
+                if cls.extra == "forbid":
+                    raise Invalid("extra_forbidden", "Extra inputs are not permitted", loc + (key,), raw[key],
+                                  allowed=", ".join(cls.model_fields))
+                values[key] = raw[key]
+        return cls(**values)
+
+    def __setattr__(self, name, value):
+        raise TypeError(f"{type(self).__name__} is frozen")
+
+    __delattr__ = __setattr__
+
+    def _values(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "model_fields_set"}
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._values() == self._values()
+
+    def __hash__(self):
+        return hash((type(self), *self._values().values()))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={self.__dict__[k]!r}' for k in self.model_fields)})"
+
+
+def nested(cls: type[PlainModel]) -> Callable:
+    """A nested model field's check."""
+    return lambda v, loc: cls.model_validate(v, loc)
+
+
+def _shape(v, loc):
+    if isinstance(v, int) and not isinstance(v, bool):      # ``shape: 3`` means [3]
+        v = [v]
+    return list_of(integer())(v, loc)
+
+
+class VariableSpec(PlainModel):
     """A variable: its ``shape``, optional ``x0`` and elementwise bounds ``lower``/``upper``
     (a number, a list of the variable's shape, or a data name; ``-inf``/``inf`` for an open
     side). The bound values are checked against the shape and the data by ``load_problem``."""
 
-    shape: list[int] = Field(default_factory=list)
-    x0: Any = None
-    lower: Any = None
-    upper: Any = None
-
-    @field_validator("shape", mode="before")
-    @classmethod
-    def _scalar_shape(cls, v):
-        return [v] if isinstance(v, int) and not isinstance(v, bool) else v
-
-    @field_validator("shape")
-    @classmethod
-    def _positive(cls, v):
-        if any(s <= 0 for s in v):
-            raise ValueError("shape entries must be positive integers")
-        return v
+    shape = Field(value_error(_shape, lambda s: all(n > 0 for n in s), "shape entries must be positive integers"),
+                  factory=list)
+    x0 = Field(anything, None)
+    lower = Field(anything, None)
+    upper = Field(anything, None)
 
 
 MAX_SEED = 2**63 - 1    # torch generators take 64-bit seeds
 
 
-class StochasticSpec(_Strict):
-    batch_size: int = Field(gt=0)
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+class StochasticSpec(PlainModel):
+    batch_size = Field(integer(gt=0))
+    seed = Field(integer(ge=0, le=MAX_SEED), 0)
 
 
-class NoiseSpec(_Strict):
+def _sigma_ok(v) -> bool:
+    values = v if isinstance(v, list) else [v]
+    return bool(values) and all(x >= 0 and x != math.inf for x in values)
+
+
+class NoiseSpec(PlainModel):
     """Gaussian gradient noise. ``sigma``: one std for every coordinate, or a list (one per unknown).
     ``model``: ``variance`` -- additive, g + sigma*xi (bounded variance sigma^2 per coordinate);
     ``second_moment`` -- multiplicative, g * (1 + sigma*xi) (E g~_i^2 = (1 + sigma_i^2) g_i^2: the
     noise vanishes where the gradient does)."""
 
-    sigma: float | list[float]      # finite and >= 0: checked below (one message for a number or a list)
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
-    model: Literal["variance", "second_moment"] = "variance"
-
-    @field_validator("sigma")
-    @classmethod
-    def _non_negative(cls, v):
-        values = v if isinstance(v, list) else [v]
-        if not values or any(not (x >= 0) or x == float("inf") for x in values):
-            raise ValueError("sigma must be finite and >= 0 (a number or a non-empty list)")
-        return v
+    sigma = Field(value_error(number_or_list, _sigma_ok, "sigma must be finite and >= 0 (a number or a non-empty list)"))
+    seed = Field(integer(ge=0, le=MAX_SEED), 0)
+    model = Field(one_of("variance", "second_moment"), "variance")
 
 
-class OracleSpec(_Strict):
-    stochastic: StochasticSpec | None = None
-    noise: NoiseSpec | None = None
+class OracleSpec(PlainModel):
+    stochastic = Field(optional(nested(StochasticSpec)), None)
+    noise = Field(optional(nested(NoiseSpec)), None)
 
 
-class BaselineSpec(_Strict):
-    solver: str | None = None          # cvxpy solver name (CLARABEL, SCS, ...), or trust-constr / slsqp: a local reference
-    objective: FiniteFloat | None = None     # a known optimal value (e.g. Rosenbrock: 0)
-    tolerance: FiniteFloat = Field(default=1e-8, ge=0)   # certificate target used when polishing
+class BaselineSpec(PlainModel):
+    solver = Field(optional(string()), None)       # cvxpy solver name (CLARABEL, SCS, ...), or trust-constr / slsqp
+    objective = Field(optional(number(finite=True)), None)   # a known optimal value (e.g. Rosenbrock: 0)
+    tolerance = Field(number(finite=True, ge=0), 1e-8)        # certificate target used when polishing
 
 
-class ProblemFile(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+class ProblemFile(PlainModel):
+    extra = "allow"
 
-    name: str = Field(min_length=1)
-    kind: str
-    description: str = ""
-    variables: dict[str, VariableSpec] = Field(default_factory=dict)   # required unless the kind implies them
-    data: dict[str, Any] = Field(default_factory=dict)
-    parameters: dict[str, FiniteFloat] = Field(default_factory=dict)   # NaN and infinity are input errors
-    x0: dict[str, Any] = Field(default_factory=dict)
-    oracle: OracleSpec = OracleSpec()
-    baseline: BaselineSpec = BaselineSpec()
-    solve: dict[str, Any] = Field(default_factory=dict)
+    name = Field(string(min_length=1))
+    kind = Field(string())
+    description = Field(string(), "")
+    variables = Field(dict_of(nested(VariableSpec)), factory=dict)   # required unless the kind implies them
+    data = Field(dict_of(anything), factory=dict)
+    parameters = Field(dict_of(number(finite=True)), factory=dict)   # NaN and infinity are input errors
+    x0 = Field(dict_of(anything), factory=dict)
+    oracle = Field(nested(OracleSpec), factory=OracleSpec)
+    baseline = Field(nested(BaselineSpec), factory=BaselineSpec)
+    solve = Field(dict_of(anything), factory=dict)
 
 
 COMMON_SECTIONS = tuple(ProblemFile.model_fields)
@@ -112,41 +356,56 @@ def _in_data(raw, loc: tuple, err_type: str) -> tuple:
     return tuple(out)
 
 
-def validate_model(model: type[BaseModel], raw: dict, lines: LineMap, file: str | None, prefix=()):
-    """Validate ``raw`` with ``model``; turn the first pydantic error into a one-line ProblemError."""
+def validate_model(model: type, raw: dict, lines: LineMap, file: str | None, prefix=()):
+    """Validate ``raw`` with ``model`` (a :class:`PlainModel` or a pydantic model); turn the first
+    error into a one-line ProblemError."""
+    if isinstance(model, type) and issubclass(model, PlainModel):
+        try:
+            return model.model_validate(raw)
+        except Invalid as err:
+            _raise(err.error, err.allowed, model, raw, lines, file, prefix)
+    from pydantic import ValidationError
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(prefix) + _in_data(raw, tuple(first["loc"]), first["type"])
-        where = ".".join(str(p) for p in loc) or "file"
-        msg = first["msg"]
-        allowed = None
-        if first["type"] == "extra_forbidden":
-            parent = loc[:-1]
-            sub, keyed = model, False
-            for part in loc[len(prefix):-1]:
-                field = getattr(sub, "model_fields", {}).get(part)
-                if field is None and keyed:   # a key of dict[str, Model] / index of list[Model]: same model
-                    keyed = False
-                    continue
-                ann = getattr(field, "annotation", None)
-                keyed = get_origin(ann) in (dict, list)
-                sub = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
-                            and issubclass(a, BaseModel)), None) if ann is not None else None
-                if sub is None:
-                    break
-            msg = f"unknown key {loc[-1]!r}"
-            where = ".".join(str(p) for p in parent) or "file"
-            if sub is not None:
-                allowed = ", ".join(sub.model_fields)
-        elif first["type"] == "missing":
-            msg = "required section missing"
-        elif first["type"] == "finite_number":
-            msg = f"expected a finite number, got {first.get('input')!r}"
-            allowed = "finite numbers (NaN and infinity are not allowed here)"
-        elif (first["type"] in ("float_type", "float_parsing") and isinstance(first.get("input"), int)
-              and not isinstance(first.get("input"), bool)):
-            msg = "integer too large for a float"
-            allowed = "numbers of magnitude below 1.8e308"
-        raise ProblemError(f"{where}: {msg}", location=Location(file, lines.line_of(loc)), allowed=allowed) from None
+        _raise(err.errors()[0], None, model, raw, lines, file, prefix)
+
+
+def _raise(first: dict, allowed: str | None, model: type, raw: dict, lines: LineMap, file, prefix):
+    loc = tuple(prefix) + _in_data(raw, tuple(first["loc"]), first["type"])
+    where = ".".join(str(p) for p in loc) or "file"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = f"unknown key {loc[-1]!r}"
+        where = ".".join(str(p) for p in loc[:-1]) or "file"
+        if allowed is None:
+            sub = _model_at(model, loc[len(prefix):-1])
+            allowed = ", ".join(sub.model_fields) if sub is not None else None
+    elif first["type"] == "missing":
+        msg = "required section missing"
+    elif first["type"] == "finite_number":
+        msg = f"expected a finite number, got {first.get('input')!r}"
+        allowed = "finite numbers (NaN and infinity are not allowed here)"
+    elif (first["type"] in ("float_type", "float_parsing") and isinstance(first.get("input"), int)
+          and not isinstance(first.get("input"), bool)):
+        msg = "integer too large for a float"
+        allowed = "numbers of magnitude below 1.8e308"
+    raise ProblemError(f"{where}: {msg}", location=Location(file, lines.line_of(loc)), allowed=allowed) from None
+
+
+def _model_at(model, path):
+    """The pydantic model whose key is unknown, following ``path`` through nested model fields."""
+    from pydantic import BaseModel
+    sub, keyed = model, False
+    for part in path:
+        field = getattr(sub, "model_fields", {}).get(part)
+        if field is None and keyed:   # a key of dict[str, Model] / index of list[Model]: same model
+            keyed = False
+            continue
+        ann = getattr(field, "annotation", None)
+        keyed = get_origin(ann) in (dict, list)
+        sub = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)
+                    and issubclass(a, BaseModel)), None) if ann is not None else None
+        if sub is None:
+            return None
+    return sub

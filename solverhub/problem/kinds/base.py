@@ -8,10 +8,9 @@ __all__ = ["ProblemKind", "ExpressionKind", "ModelKind", "CompiledSections", "No
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from ..._lazy import lazy_module
 from ...errors import Location
@@ -21,6 +20,10 @@ from ...oracle import Known
 from ...reference import Reference, ReferenceStatus
 from ..expr import Node, Symbols, parse_expression
 from ..structure import TorchStructure
+from ..schema import Field, PlainModel, str_or_number
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 torch = lazy_module("torch")
 cp = lazy_module("cvxpy")
@@ -162,9 +165,11 @@ class TorchEvaluator:
         return lambda x: self.tensor(f(self.env(x)))
 
 
-class ObjectiveSections(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: str | float
+class ObjectiveSections(PlainModel):
+    """``objective: <expression>`` (``str | float``); a plain record, so that ``validate`` of a
+    ``minimize`` problem imports no pydantic (``solverhub.problem.schema``)."""
+
+    objective = Field(str_or_number)
 
 
 def _solver_measure(name: str, known: Known, kind_measures):
@@ -385,7 +390,7 @@ def field_given(sections, path: tuple[str, ...]) -> bool:
     """True when the file sets the (nested) section field at ``path`` (pydantic's fields set)."""
     node = sections
     for key in path:
-        if not isinstance(node, BaseModel) or key not in node.model_fields_set:
+        if key not in (getattr(node, "model_fields_set", None) or ()):   # a pydantic or a plain model
             return False
         node = getattr(node, key)
     return True

@@ -19,7 +19,6 @@ from __future__ import annotations
 __all__ = ["solver_colors", "plot_profiles", "plot_convergence", "convergence_series", "GAP_FLOOR"]
 
 import math
-import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -31,7 +30,7 @@ from .profiles import NEVER_SOLVES, Profile, solver_labels
 
 Y_CEILING = 1e100    # diverging runs are drawn at this height
 GAP_FLOOR = 1e-16
-MAX_POINTS = 2000
+MAX_POINTS = 400     # x positions per convergence curve: a panel is about 400 pixels wide
 DPI = 100
 
 
@@ -166,9 +165,13 @@ def _y_values(points_obj, points_stat, f_star: float | None) -> np.ndarray:
 def convergence_series(runs: Sequence[Result], measure: str, f_star: float | None):
     """``(grid, median, low, high)`` over the traced ``runs`` (seeds of one solver), or
     ``None`` when no run has a finite traced value. ``measure``: ``oracle_calls``/``time``.
+    ``low``/``high`` are the min and max over the seeds that have started at that x (``nan``
+    before any has); ``grid`` has at most :data:`MAX_POINTS` x positions, whatever the
+    number of runs.
 
     Vectorized over runs: every trace point is placed at the first grid point at or after its
-    x, then each run's row is forward-filled (a step function holding its latest value)."""
+    x, then each run's row is forward-filled (a step function holding its latest value), and
+    the columns are sorted once (nan last) for the median, min and max."""
     cols = [trace_columns(r.trace) for r in runs if r.trace]
     if not cols:
         return None
@@ -195,11 +198,14 @@ def convergence_series(runs: Sequence[Result], measure: str, f_star: float | Non
     filled = np.where(np.isnan(values), 0, np.arange(grid.size))
     np.maximum.accumulate(filled, axis=1, out=filled)
     values = np.take_along_axis(values, filled, axis=1)
-    with warnings.catch_warnings():     # all-nan columns (before every seed's first point)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(values, axis=0)
-        low = np.nanmin(values, axis=0)
-        high = np.nanmax(values, axis=0)
+    values.sort(axis=0)                                    # per x: the started seeds' values, then nan
+    count = np.isfinite(values).sum(axis=0)
+    at = np.arange(grid.size)
+    started = count > 0
+    lo_i, hi_i = np.maximum(count - 1, 0) // 2, np.maximum(count, 1) // 2
+    med = np.where(started, 0.5 * (values[lo_i, at] + values[hi_i, at]), np.nan)
+    low = np.where(started, values[0], np.nan)
+    high = np.where(started, values[np.maximum(count - 1, 0), at], np.nan)
     return grid, med, low, high
 
 

@@ -265,8 +265,13 @@ def test_gradients_are_of_the_smooth_part_and_counted():
     p = load("lasso.yaml")
     L = np.linalg.norm(p.data["A"], 2) ** 2
     r = solverhub.solve(p, "fista", options={"lr": 1 / L, "max_iterations": 20, "tolerance": 0.0})
-    # per iteration: one value at the prox point (the accepted first trial) and one value+gradient at y
-    assert r.oracle_calls["grad_smooth"] == 21 and r.oracle_calls["value_smooth"] == 21 + 20
+    # per iteration: one value+gradient at the prox point (the accepted first trial); s and ∇s at the
+    # extrapolated point y follow from the affine gradient of the quadratic smooth part (no call)
+    assert r.oracle_calls["grad_smooth"] == 21 and r.oracle_calls["value_smooth"] == 21
+    generic = solverhub.solve(p, "fista", options={"lr": 1 / L, "max_iterations": 20, "tolerance": 0.0,
+                                                  "affine_gradient": False})
+    # generic path: one value at the prox point and one value+gradient at y
+    assert generic.oracle_calls["grad_smooth"] == 21 and generic.oracle_calls["value_smooth"] == 21 + 20
     assert r.oracle_calls["grad"] == r.oracle_calls["value"] == 0
     capped = solverhub.solve(p, "fista", options={"max_oracle_calls": 7, "max_iterations": 100})
     assert capped.status.value == "budget_exhausted" and capped.total_oracle_calls <= 7

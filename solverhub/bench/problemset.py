@@ -102,6 +102,19 @@ def _is_problem_set(path: Path) -> tuple[bool, object, object]:
     return _is_set_data(data), data, lines
 
 
+def _may_be_problem_set(path: Path) -> bool:
+    """False when ``path`` cannot be a problem set: its bytes never spell ``problems`` and hold
+    no backslash (an escape could spell the key). Spares a folder's problem files a YAML
+    parse here (their loader parses them anyway); an unreadable file says True (the parse
+    reports it)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(1 << 20)
+    except OSError:
+        return True
+    return b"problems" in raw or b"\\" in raw or len(raw) >= 1 << 20
+
+
 def _entry_error(entry: ProblemEntry, err: SolverhubError) -> ProblemError:
     """An error inside a set entry, reported at the set file's line with the inner ``file:line``."""
     inner = str(err.location)
@@ -224,7 +237,7 @@ def collect_entries(paths: Iterable[str | Path], *, allow_outside: bool = False,
             raise ProblemError(f"no such problem file or folder: {path}", location=Location(str(path)))
         if stat.S_ISDIR(mode):
             for p in sorted(q for q in path.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file()):
-                if not _is_problem_set(p)[0]:
+                if not _may_be_problem_set(p) or not _is_problem_set(p)[0]:
                     out.append(ProblemEntry(p))
         elif stat.S_ISREG(mode):
             is_set, data, lines = _is_problem_set(path)

@@ -163,6 +163,22 @@ def _canonical_label(label: str, cls) -> str:
         return label
 
 
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception)."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False
+
+
 @dataclass(frozen=True)
 class RunRecord:
     key: str
@@ -462,16 +478,7 @@ class ResultStore:
 
     # -- plumbing -----------------------------------------------------------
     def _transaction(self):
-        db = self._db
-
-        class _Tx:
-            def __enter__(self):
-                db.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, exc_type, exc, tb):
-                db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-                return False
-        return _Tx()
+        return _Transaction(self._db)
 
     def close(self) -> None:
         self._db.close()

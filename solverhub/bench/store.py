@@ -26,6 +26,7 @@ from __future__ import annotations
 
 __all__ = ["ResultStore", "RunRecord", "run_key"]
 
+import gc
 import hashlib
 import json
 import os
@@ -410,8 +411,14 @@ class ResultStore:
     def records(self) -> list[RunRecord]:
         rows = self._db.execute("SELECT key, problem_path, result, data FROM runs "
                                 "ORDER BY problem, solver, seed, key")
-        return [RunRecord(key, path, Result.from_json(text) if blob is None else self._decode(key, blob))
-                for key, path, text, blob in rows]
+        collecting = gc.isenabled()
+        gc.disable()        # decoded runs hold no cycles: collections would only re-walk 10^5 of them
+        try:
+            return [RunRecord(key, path, Result.from_json(text) if blob is None else self._decode(key, blob))
+                    for key, path, text, blob in rows]
+        finally:
+            if collecting:
+                gc.enable()
 
     def _decode(self, key: str, blob: bytes) -> Result:
         try:

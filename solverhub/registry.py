@@ -18,7 +18,6 @@ from __future__ import annotations
 __all__ = ["Registry", "get_registry", "reset_registry", "PluginFailure", "SolverEntry", "LazyClasses"]
 
 import importlib
-import importlib.metadata as md
 import os
 import signal
 import threading
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pluggy
 
 from . import hookspecs
+from ._entry_points import distribution_version, entry_points
 from .errors import SolverRefused, UnknownName
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def _build() -> Registry:
     reg.plugins["solverhub.builtin"] = ("solverhub", _core_version())
     if not os.environ.get(DISABLE_ENV):
         try:
-            eps = md.entry_points(group=ENTRY_POINT_GROUP)
+            eps = entry_points(ENTRY_POINT_GROUP)   # the importlib.metadata scan, without its import
         except Exception:  # pragma: no cover - broken metadata
             eps = []
         with _PluginCalls() as calls:
@@ -434,10 +434,7 @@ def _collect_models(reg: Registry) -> dict[str, Callable]:
 
 
 def _core_version() -> str:
-    try:
-        return md.version("solverhub")
-    except md.PackageNotFoundError:
-        return "0+local"
+    return distribution_version("solverhub") or "0+local"
 
 
 _REGISTRY: Registry | None = None

@@ -32,6 +32,7 @@ Y_CEILING = 1e100    # diverging runs are drawn at this height
 GAP_FLOOR = 1e-16
 MAX_POINTS = 400     # x positions per convergence curve: a panel is about 400 pixels wide
 DPI = 100
+PNG_LEVEL = 1        # zlib level of the PNGs: 3x faster than PIL's default 6, files about 1.3x larger
 
 
 def _figure(width: float, height: float):
@@ -77,7 +78,7 @@ def _quiet_minor_labels(ax) -> None:
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI)
+    fig.savefig(path, format="png", dpi=DPI, pil_kwargs={"compress_level": PNG_LEVEL})
     return path
 
 
@@ -217,6 +218,7 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
     ``f_star``: the baseline objective (y = relative gap) or ``None`` (y = stationarity).
     ``labels``: solver label per result (default :func:`solver_labels`).
     """
+    from matplotlib.ticker import NullLocator
     results = list(results)
     labels = list(labels) if labels is not None else solver_labels(results)
     if colors is None:
@@ -253,6 +255,7 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
                             label=f"{label} (final)" if series is None else None)
                     drew = True
         ax.set_yscale("log")
+        ax.yaxis.set_minor_locator(NullLocator())      # a gap axis spans up to 17 decades: majors suffice
         if measure == "oracle_calls":
             ax.set_xscale("symlog", linthresh=1)
             ax.set_xlim(left=0)

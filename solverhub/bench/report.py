@@ -16,6 +16,7 @@ __all__ = ["write_report", "export_runs", "export_path", "run_rows", "csv_cell",
 
 import csv
 import datetime as _dt
+import gc
 import html
 import json
 import math
@@ -342,6 +343,17 @@ def write_report(results: Iterable[Result], out_dir: str | Path, *, taus: Sequen
     FIFO, a device node or a folder in the way is an :class:`OptionError` naming ``flag``),
     and each is written atomically (a temporary file, then a rename).
     """
+    collecting = gc.isenabled()
+    gc.disable()        # collections would re-walk every run's objects, finding nothing (10^5 runs: seconds)
+    try:
+        return _write_report(results, out_dir, taus=taus, skipped=skipped, title=title, flag=flag,
+                             classes=classes, pooled=pooled, machine=machine)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _write_report(results, out_dir, *, taus, skipped, title, flag, classes, pooled, machine) -> Path:
     from . import plots
 
     results = list(results)

@@ -3,7 +3,13 @@
 * runs of a few ms (gd on a 200 x 40 least-squares problem): runs/s with ``jobs=1`` and
   ``jobs=2``, alternating, and their ratio (goal >= 1.8x on 2 cores);
 * 2000 tiny runs (gd on a 3-variable quadratic) with ``jobs=2``: runs/s (goal >= 200);
-* the same tiny solves in a plain in-process loop (no workers, no store), for scale.
+* the same tiny solves in a plain in-process loop (no workers, no store), half before and half
+  after the compare: ``jobs x`` its rate is the ceiling of any compare on this machine (the
+  runs' own compute; ~80 gd iterations of ~150 us of autograd each on this problem), and
+  compare / ceiling is the share of it the compare machinery keeps;
+* CPU seconds per tiny run (this process + its workers, from ``getrusage``) against the
+  plain loop's: the machinery's own cost per run, which a loaded machine moves less than
+  runs/s.
 
 Every compare writes a fresh store, skips baselines (``baseline=False``: runs only) and runs
 in this process, which has imported torch once (as the CLI does before it forks workers).
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -28,7 +35,23 @@ objective: "0.5 * sum_squares(A @ x - b) + 0.5 * sum_squares(x)"
 """
 
 
-def timed_compare(problem: Path, seeds: int, jobs: int, store: Path, solver: str = "gd") -> tuple[float, int]:
+def cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds of this process, of its reaped children: the compare's workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def plain_loop(problem, seeds: range) -> tuple[float, float]:
+    """(seconds, CPU seconds) per solve of ``solve(problem, "gd")`` in this process."""
+    import solverhub
+    t0, c0 = time.perf_counter(), time.process_time()
+    for seed in seeds:
+        solverhub.solve(problem, "gd", options={"max_iterations": 100}, seed=seed)
+    return (time.perf_counter() - t0) / len(seeds), (time.process_time() - c0) / len(seeds)
+
+
+def timed_compare(problem: Path, seeds: int, jobs: int, store: Path, solver: str = "gd",
+                  warm: bool = False) -> tuple[float, int]:
     """Seconds of one whole compare, and its runs; notes how many runs were in flight on
     average (the runs' own time summed over the elapsed time: ~jobs when the workers overlap)."""
     import solverhub.bench.api as api
@@ -39,7 +62,8 @@ def timed_compare(problem: Path, seeds: int, jobs: int, store: Path, solver: str
     bad = [r for r in results if r.status.value not in ("converged", "max_iterations")]
     assert len(results) == seeds and not bad, (len(results), bad[:1])
     busy = sum(r.wall_time_s + (getattr(r, "measure_time_s", 0.0) or 0.0) for r in results)
-    OVERLAP.setdefault(jobs, []).append(busy / elapsed)
+    if not warm:
+        OVERLAP.setdefault(jobs, []).append(busy / elapsed)
     return elapsed, len(results)
 
 
@@ -60,7 +84,7 @@ def main() -> None:
         tiny, mid = tmp / "tiny.yaml", tmp / "mid.yaml"
         tiny.write_text(TINY_PROBLEMS["minimize"])
         mid.write_text(MID)
-        timed_compare(tiny, 4, 2, tmp / "warm.sqlite")          # imports, registry, first ops
+        timed_compare(tiny, 4, 2, tmp / "warm.sqlite", warm=True)   # imports, registry, first ops
         one = solverhub.solve(mid, "gd", options={"max_iterations": 100}, seed=0)
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
         print(f"a run of a few ms: gd on lsq-200x40, {one.iterations} iterations, "
@@ -77,16 +101,28 @@ def main() -> None:
         print(f"  runs in flight on average (solve time / elapsed): jobs=1 {statistics.median(OVERLAP[1]):.2f}, "
               f"jobs=2 {statistics.median(OVERLAP[2]):.2f}")
 
-        elapsed, n = timed_compare(tiny, args.tiny, 2, tmp / "tiny.sqlite")
-        print(f"{n} tiny runs, whole compare, jobs=2: {elapsed:6.2f} s = {n / elapsed:7.1f} runs/s (goal >= 200)")
-
-        t0 = time.perf_counter()
         problem = solverhub.load_problem(tiny)
-        for seed in range(min(n, 500)):
-            solverhub.solve(problem, "gd", options={"max_iterations": 100}, seed=seed)
-        plain = (time.perf_counter() - t0) / min(n, 500)
-        print(f"plain in-process loop of the same tiny solves: {1 / plain:7.1f} runs/s "
-              f"(compare jobs=2 / plain = {(n / elapsed) * plain:.2f}x)")
+        plain_runs = min(args.tiny, 500)
+        before = plain_loop(problem, range(plain_runs // 2))
+        (me0, kids0), load0 = cpu_seconds(), os.getloadavg()[0]
+        elapsed, n = timed_compare(tiny, args.tiny, 2, tmp / "tiny.sqlite")
+        (me1, kids1), load1 = cpu_seconds(), os.getloadavg()[0]
+        after = plain_loop(problem, range(plain_runs // 2, plain_runs))
+        plain, plain_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+        rate, ceiling = n / elapsed, 2 / plain
+        print(f"{n} tiny runs, whole compare, jobs=2: {elapsed:6.2f} s = {rate:7.1f} runs/s (goal >= 200); "
+              f"load average {load0:.2f} -> {load1:.2f}")
+        print(f"plain in-process loop of the same tiny solves (half before, half after): {1 / plain:7.1f} runs/s "
+              f"({plain * 1e3:.1f} ms a solve: the runs' own compute); ceiling for 2 workers = {ceiling:.1f} runs/s; "
+              f"compare / ceiling = {rate / ceiling:.2f} (compare jobs=2 / plain = {rate * plain:.2f}x)")
+        parent, workers = (me1 - me0) / n, (kids1 - kids0) / n
+        print(f"CPU per tiny run: compare process {parent * 1e3:.2f} ms + workers {workers * 1e3:.2f} ms = "
+              f"{(parent + workers) * 1e3:.2f} ms, plain loop {plain_cpu * 1e3:.2f} ms: the machinery's own "
+              f"{(parent + workers - plain_cpu) * 1e3:.2f} ms a run "
+              f"({(parent + workers) / plain_cpu:.2f}x the solve's CPU)")
+        if rate < 200:
+            print(f"200 runs/s needs a solve of <= {2 / 200 * 1e3:.0f} ms of CPU on 2 cores even with free "
+                  f"machinery; this one takes {plain_cpu * 1e3:.1f} ms (the run loop's per-iteration cost)")
         print(f"load average at the end {os.getloadavg()[0]:.2f} (a shared machine: ratios, not seconds)")
 
 

@@ -14,7 +14,10 @@ baselines too. benchopt is installed with pip into a throwaway venv (``python3 -
 
 Prints the seconds and runs/s of each command and the ratio solverhub / benchopt (runs/s),
 and the CPU seconds of each (every process it waited for), whose ratio a loaded machine
-moves less.
+moves less. Then the floor of any solverhub command on this set, measured in the same run:
+``python -c "import torch"`` (every compare imports torch before its first run: the
+whole command can never be faster) and ``import cvxpy`` (the baselines' cvxpy, imported by
+one worker beside the others' runs), and the best ratio those floors leave to solverhub.
 Run: python benchmarks/bench_vs_benchopt.py [--jobs 1 2] [--repeat 2] [--venv DIR]
 """
 from __future__ import annotations
@@ -51,6 +54,12 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def import_floor(module: str, repeat: int = 3) -> tuple[float, float]:
+    """Median (wall s, CPU s) of a fresh ``python -c "import MODULE"``."""
+    runs = [timed([sys.executable, "-c", f"import {module}"], Path.cwd(), dict(os.environ)) for _ in range(repeat)]
+    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
 
 
 def main() -> None:
@@ -94,6 +103,15 @@ def main() -> None:
                   f"(goal >= 5x with 2 jobs each)")
             print(f"J={jobs}: CPU seconds (all processes): benchopt {cb:.1f}, solverhub {cs:.1f} ({cpu}); "
                   f"benchopt / solverhub CPU = {cb / cs:.2f}x (less sensitive to a loaded machine)")
+            torch_s, torch_cpu = import_floor("torch")
+            cvxpy_s, cvxpy_cpu = import_floor("cvxpy")
+            floor = torch_s + cvxpy_s / jobs
+            print(f"J={jobs}: floor: `import torch` {torch_s:.2f} s ({torch_cpu:.2f} CPU s), `import cvxpy` "
+                  f"{cvxpy_s:.2f} s ({cvxpy_cpu:.2f} CPU s); a solverhub compare cannot take less than the torch "
+                  f"import: best ratio {b / torch_s:.2f}x; with the baselines' cvxpy import shared by {jobs} "
+                  f"worker(s), {floor:.2f} s: best ratio {b / floor:.2f}x. solverhub's own time above that floor: "
+                  f"{s - floor:.2f} s ({s:.2f} - {floor:.2f}); CPU above the import floors "
+                  f"{cs - torch_cpu - cvxpy_cpu:.2f} s")
         print(f"load average at the end {os.getloadavg()[0]:.2f} (a shared machine: the ratio is what counts)")
 
 

@@ -331,6 +331,7 @@ class _CompareProgress:
         self.skipped: list = []
         self.bar = None
         self.done = self.failed = self.total = 0
+        self.shown = 0.0            # when the bar was last redrawn (monotonic)
 
     def __enter__(self):
         return self
@@ -368,8 +369,8 @@ class _CompareProgress:
             self.bar.update(self.task, advance=1, failed=self.failed)
             import time
             now = time.monotonic()
-            if now - getattr(self, "_shown", 0.0) >= 0.1 or self.done == self.total:   # ~1 ms a redraw
-                self._shown = now
+            if now - self.shown >= 0.1 or self.done == self.total:     # a redraw costs ~1 ms
+                self.shown = now
                 self.bar.refresh()
             return
         width = len(str(self.total))     # not a terminal: plain lines (rich's print costs ~1 ms a line)

@@ -223,3 +223,22 @@ def test_store_is_safe_with_concurrent_writers(tmp_path):
     assert all(p.wait(timeout=120) == 0 for p in procs)
     with ResultStore(tmp_path / "c.sqlite") as store:
         assert store.count() == 200 and len(store.done_keys()) == 200
+
+
+def test_a_folder_skips_problem_sets_however_the_key_is_spelled(tmp_path):
+    """A folder's files are parsed for the ``problems:`` key only when their bytes could spell
+    it; a set whose key is an escape (``"\\x70roblems"``) is still recognised and skipped."""
+    (tmp_path / "ridge.yaml").write_text(RIDGE.read_text())
+    (tmp_path / "plain-set.yaml").write_text("name: s\nproblems:\n  - ridge.yaml\n")
+    (tmp_path / "escaped-set.yaml").write_text('name: t\n"\\x70roblems":\n  - ridge.yaml\n')
+    assert [e.path.name for e in collect_entries([tmp_path])] == ["ridge.yaml"]
+    assert len(collect_entries([tmp_path / "escaped-set.yaml"])) == 1     # given by name: a set
+
+
+def test_workers_are_forked_after_importing_only_the_planned_solvers(monkeypatch):
+    from solverhub.bench import pool
+    from solverhub.registry import get_registry
+    registry = get_registry()
+    monkeypatch.setattr(type(registry), "load_all", lambda self: pytest.fail("load_all imports every plugin"))
+    pool.preload(["gd", "gd", "lbfgs", "no-such-solver"])       # an unknown name is the run's failure, later
+    assert registry.solvers["gd"].cls is registry.solver("gd")

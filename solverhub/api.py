@@ -270,9 +270,11 @@ def _rng_states(oracle) -> tuple:
 
 def _duals_by_label(problem, duals) -> dict[str, list[float]] | None:
     """The run's multipliers (one array per ``constraints:`` line) keyed by the line's label:
-    its ``name:`` when given, else ``constraints[i]``."""
+    its ``name:`` when given, else ``constraints[i]``; an epigraph form's row multipliers, after
+    the lines', are not reported."""
     infos = problem.structure.constraints
-    if duals is None or not infos or len(duals) != len(infos):
+    extra = len(problem.structure.epigraph.terms) if problem.structure.epigraph is not None else 0
+    if duals is None or not infos or len(duals) not in (len(infos), len(infos) + extra):
         return None
     return {info.label: [float(v) for v in np.asarray(_jsonable(d), dtype=np.float64).reshape(-1)]
             for info, d in zip(infos, duals)}

@@ -27,11 +27,13 @@ class Constraints:
     the epigraph rows ``p_l(x) - t <= 0`` follow the lines' inequalities and :meth:`original`
     gives back ``x``. Without one, ``z = x`` and the objective is the oracle's f."""
 
-    def __init__(self, problem, x0):
+    def __init__(self, problem, x0, epigraph: bool = True):
         tp = problem.lower_torch(x0.device, x0.dtype)
+        self.tp = tp                        # the lowered problem (auglag's inner L_ρ reads f and s from it)
         self.lines = tuple(tp.constraints)
         self.structure = tp.structure       # h(x) and g(x), stacked in line order by the lowering
-        self.epigraph = tp.structure.epigraph
+        # epigraph False: z = x, the nonsmooth terms left to the caller (auglag's prox inner solver)
+        self.epigraph = tp.structure.epigraph if epigraph else None
         self.n = x0.numel()
         self.dtype, self.device = x0.dtype, x0.device
         self.dim = self.n + (self.epigraph.n_aux if self.epigraph is not None else 0)

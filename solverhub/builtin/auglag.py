@@ -25,11 +25,12 @@ from __future__ import annotations
 __all__ = ["AugLag", "AugLagOptions"]
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from .._lazy import lazy_module
 from ..options import SolverOptions, option
 from ..solver import IterState
+from ._auglag_inner import FAST, inner_problem, prox_terms, resolve, run_inner
 from ._nlp import ConstrainedSolver, Constraints
 
 torch = lazy_module("torch")
@@ -40,9 +41,10 @@ class AugLagOptions(SolverOptions):
     rho0: float = option(10.0, "initial penalty parameter", symbol="ρ0", gt=0)
     gamma: float = option(10.0, "penalty increase factor when infeasibility does not drop enough", symbol="γ", gt=1)
     tau: float = option(0.5, "required infeasibility decrease ratio V_k <= τ V_{k-1}", symbol="τ", gt=0, lt=1)
-    inner: Literal["auto", "lbfgs", "lbfgsb"] = option(
-        "auto", "inner solver of L_ρ: torch L-BFGS (bounds as PHR rows, on the device) or scipy L-BFGS-B "
-                "(bounds kept exactly; one host copy per evaluation); auto: lbfgsb when variables are bounded")
+    inner: str = option(
+        "auto", "inner solver of L_ρ: any registered solver accepting the inner minimize problem (bounds, prox "
+                "terms); lbfgs: torch L-BFGS (bounds as PHR rows), lbfgsb: scipy L-BFGS-B (bounds kept); "
+                "auto: the dispatch rule among the builtins (fista with prox terms, lbfgsb with bounds, else lbfgs)")
     inner_iterations: int = option(100, "inner iterations per outer iteration", ge=1)
     inner_tolerance: float = option(1e-10, "inner stop: max-norm of ∇L_ρ (torch.optim.LBFGS tolerance_grad)", ge=0)
     history_size: int = option(10, "L-BFGS curvature pairs", ge=1)
@@ -63,6 +65,8 @@ class AugLagState(IterState):
     duals: Any = None         # one tensor per constraints: line (cvxpy's convention)
     box: Any = None           # (lower rows, upper rows) index/values of the finite bounds, or None
     scipy_box: Any = None     # numpy (lower, upper) over z for the L-BFGS-B inner solver (its bounds), or None
+    inner: str = ""           # the inner solver's name (option inner, auto resolved)
+    generic: Any = None       # _auglag_inner.InnerProblem when a registered solver runs L_ρ (not lbfgs/lbfgsb)
     outer: int = 0
 
 
@@ -100,17 +104,27 @@ class AugLag(ConstrainedSolver):
         return torch.cat([g, (lower - x)[lo], (x - upper)[up]])
 
     def init(self, problem, oracle, x0, options):
-        cons = Constraints(problem, x0)
+        name, cons, generic = options.inner, None, None
+        if name not in FAST and prox_terms(problem):      # prox terms kept for a prox inner solver (fista)
+            cons = Constraints(problem, x0, epigraph=False)
+            generic = inner_problem(problem, cons)
+            name = resolve(name, generic, x0.device)
+        if generic is None or name in FAST:
+            cons = Constraints(problem, x0)
+            generic = inner_problem(problem, cons) if name not in FAST else None
+            name = resolve(name, generic, x0.device) if name not in FAST else name
+        generic = None if name in FAST else generic
         box = _bound_rows(problem, cons, x0)
         z = cons.start(x0 if box is None else torch.clamp(x0, min=box[0][:x0.numel()], max=box[1][:x0.numel()]))
         scipy_box = None
-        if options.inner == "lbfgsb" or (options.inner == "auto" and box is not None):
+        if name == "lbfgsb":
             scipy_box = cons.box(problem) or (np.full(cons.dim, -np.inf), np.full(cons.dim, np.inf))
-            box = None      # the bounds stay L-BFGS-B's, not PHR rows
+        if name != "lbfgs":
+            box = None      # the bounds stay the inner solver's, not PHR rows
         n_mu = cons.n_ineq + (0 if box is None else int(box[2].sum()) + int(box[3].sum()))
         zeros = lambda n: torch.zeros(n, dtype=x0.dtype, device=x0.device)   # noqa: E731
         return AugLagState(x=cons.original(z), z=z, cons=cons, lam=zeros(cons.n_eq), mu=zeros(n_mu), box=box,
-                           scipy_box=scipy_box,
+                           scipy_box=scipy_box, inner=name, generic=generic,
                            rho=torch.as_tensor(options.rho0, dtype=x0.dtype, device=x0.device),
                            infeasibility=torch.as_tensor(float("inf"), dtype=x0.dtype, device=x0.device),
                            duals=cons.ls_multipliers(z, cons.value_and_grad(oracle, z, peek=True)[1]))   # a measurement
@@ -145,8 +159,24 @@ class AugLag(ConstrainedSolver):
                                 "gtol": options.inner_tolerance, "ftol": 0.0, "maxfun": 2 * options.inner_iterations})
         return cons.tensor(res.x), res.nit >= options.inner_iterations or res.nfev >= 2 * options.inner_iterations
 
+    def _inner_lagrangian(self, state, z, smooth_only):
+        """L_ρ at ``z`` for a registered inner solver (differentiable; ``smooth_only``: without prox terms)."""
+        cons = state.cons
+        tp, x = cons.tp, z[:cons.n]
+        if cons.epigraph is not None:
+            f = tp.functions["smooth"](x, None) + torch.dot(cons.epigraph.weights, z[cons.n:])
+        elif smooth_only and state.generic.composite:
+            f = tp.functions["smooth"](x, None)
+        else:
+            f = tp.objective(x, None)
+        return f + self._penalty(state, z)
+
     def step(self, state, oracle, options):
         cons = state.cons
+        if state.generic is not None:
+            z, capped = run_inner(state.inner, state.generic, lambda z, smooth: self._inner_lagrangian(state, z, smooth),
+                                  oracle, state.z, options)
+            return self._update(state, z, capped, options)
         if state.scipy_box is not None:
             x, capped = self._inner_lbfgsb(state, oracle, options)
             return self._update(state, x, capped, options)
@@ -183,8 +213,8 @@ class AugLag(ConstrainedSolver):
             & (not capped)
         new_rho = torch.where(grow, torch.clamp(options.gamma * rho, max=options.rho_max), rho)
         return AugLagState(x=cons.original(x), z=x, cons=cons, lam=lam, mu=mu, rho=new_rho, infeasibility=infeas,
-                           box=state.box, scipy_box=state.scipy_box,
+                           box=state.box, scipy_box=state.scipy_box, inner=state.inner, generic=state.generic,
                            duals=cons.split(lam, mu[:cons.n_ineq]), outer=state.outer + 1)
 
     def report(self, state, oracle, options):
-        return {"outer_iterations": state.outer, "penalty": float(state.rho)}
+        return {"outer_iterations": state.outer, "penalty": float(state.rho), "inner_solver": state.inner}

@@ -25,7 +25,8 @@ the solver's multipliers, or least-squares multipliers on the active pieces when
 """
 from __future__ import annotations
 
-__all__ = ["EpigraphTerm", "Epigraph", "TorchEpigraph", "reformulate", "torch_epigraph", "epigraph_kkt", "render"]
+__all__ = ["EpigraphTerm", "Epigraph", "TorchEpigraph", "reformulate", "unsplit_epigraph", "torch_epigraph",
+           "epigraph_kkt", "render"]
 
 import math
 from dataclasses import dataclass
@@ -155,6 +156,10 @@ def _term(node, sign, parameters):
             weight, core = weight * (right if core.op == "*" else 1.0 / right), core.left
         else:
             break
+    if weight < 0 and isinstance(core, Call) and core.atom == "min" and not _unsplit(core.args[0]):
+        weight, e = -weight, core.args[0]             # -c * min(e) = c * max(-e)
+        return EpigraphTerm(text, weight, "max", (_neg(e),), e.shape) if math.isfinite(weight) else \
+            f"{text}: a non-finite weight"
     if not weight > 0 or not math.isfinite(weight):
         return f"{text}: a nonsmooth term with a weight <= 0 is not convex (no epigraph form)"
     if isinstance(core, Call) and core.atom in ("norm1", "norm_inf") and not _unsplit(core.args[0]):
@@ -191,6 +196,16 @@ def reformulate(objective, parameters) -> Epigraph | str:
     for sign, node in smooth:
         rest = BinOp(shape=_shape(rest.shape, node.shape), op="+" if sign > 0 else "-", left=rest, right=node)
     return Epigraph(rest, tuple(terms))
+
+
+def unsplit_epigraph(objective, parameters):
+    """``(unsplit atoms, Epigraph or None, why not)`` for a kind that splits no prox terms
+    (``constrained``): every nonsmooth term goes to the epigraph form."""
+    unsplit = _unsplit(objective)
+    if not unsplit:
+        return (), None, ""
+    epi = reformulate(objective, parameters)
+    return (unsplit, None, epi) if isinstance(epi, str) else (unsplit, epi, "")
 
 
 # -- torch side --------------------------------------------------------------------------------
@@ -265,22 +280,35 @@ def _ls_multipliers(epi: TorchEpigraph, x, t, smooth_grad):
     return torch.clamp(sol, min=0) * active
 
 
+def _lines_grad(lines, duals, x):
+    """``Σ_i ∇(λ_i · g_i)(x)`` for the constraint lines (zeros without lines)."""
+    if not lines:
+        return torch.zeros_like(x)
+    with torch.enable_grad():
+        xg = x.detach().requires_grad_(True)
+        total = sum(torch.sum(torch.as_tensor(lam, dtype=x.dtype, device=x.device).reshape(-1) * g(xg).reshape(-1))
+                    for (_, g), lam in zip(lines, duals))
+        (grad,) = torch.autograd.grad(total, xg, allow_unused=True)
+    return torch.zeros_like(x) if grad is None else grad
+
+
 def epigraph_kkt(tp, oracle, x, duals=None):
     """KKT residual of the epigraph problem at ``(x, t(x))``: max of the Lagrangian gradient's
     x-part (bounds as :meth:`TorchStructure.bound_kkt`) and t-part ``w - Eᵀμ``, the constraint
     lines' violation and complementarity, and the epigraph rows' complementarity ``|μ r|``
     (their violation is 0 at the tight ``t``). ``duals``: one tensor per ``constraints:`` line,
-    then one per epigraph term; least-squares multipliers (lines without) when absent."""
+    then one per epigraph term; least-squares multipliers for the epigraph rows when only the lines'
+    are given (cvxpy's) or there are no lines; NaN when lines have none."""
     epi = tp.structure.epigraph
     lines = tuple(tp.constraints)
     n = x.numel()
     t = epi.tight(x)
     smooth_grad = oracle.peek_grad(x, of="smooth")
     if duals is None or len(duals) != len(lines) + len(epi.row_counts):
-        line_duals = [None] * len(lines)
-        mu = _ls_multipliers(epi, x, t, smooth_grad) if not lines else None
-        if mu is None:
+        if duals is None and lines or duals is not None and len(duals) != len(lines):
             return torch.full((), float("nan"), dtype=x.dtype, device=x.device)
+        line_duals = list(duals or ())   # the lines' multipliers only (cvxpy's): least-squares ones for the rows
+        mu = _ls_multipliers(epi, x, t, smooth_grad + _lines_grad(lines, line_duals, x))
     else:
         line_duals = list(duals[:len(lines)])
         mu = torch.cat([torch.as_tensor(d, dtype=x.dtype, device=x.device).reshape(-1)

@@ -314,6 +314,11 @@ def _load(text: str, path: Path | None, file: str | None, overrides, registry, b
                 epigraph, no_epigraph = None, epigraph
         if nonsmooth or epigraph is not None:
             compiled = dataclasses.replace(compiled, functions={**compiled.functions, "smooth": smooth})
+    elif getattr(kind, "epigraph_form", False) and compiled.objective is not None:   # no prox split: epigraph
+        from .epigraph import unsplit_epigraph
+        unsplit, epigraph, no_epigraph = unsplit_epigraph(compiled.objective, common.parameters)
+        if epigraph is not None:
+            compiled = dataclasses.replace(compiled, functions={**compiled.functions, "smooth": epigraph.smooth})
 
     oc = common.oracle
     if compiled.batch_size is not None and oc.stochastic is not None:

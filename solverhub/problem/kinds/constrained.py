@@ -47,6 +47,8 @@ class Constrained(ExpressionKind):
     Sections = ConstrainedSections
     default_measure = "kkt_residual"
     measures = ("kkt_residual",)
+    # nonsmooth objective terms (no prox split here): the epigraph form for the NLP solvers (problem.epigraph)
+    epigraph_form = True
 
     def compile(self, sections, ctx: ExpressionContext) -> CompiledSections:
         objective = ctx.parse(sections.objective, ("objective",))
@@ -58,6 +60,9 @@ class Constrained(ExpressionKind):
         return CompiledSections(objective=objective, constraints=constraints)
 
     def measure(self, name, tp, oracle, x, known):
+        if tp.structure.epigraph is not None:          # nonsmooth terms in epigraph form: its KKT residual
+            from ..epigraph import epigraph_kkt
+            return oracle.peek_value(x), epigraph_kkt(tp, oracle, x, known.duals)
         value, grad = oracle.peek_value_and_grad(x)
         if known.duals is None and tp.structure.sets is not None:    # projected gradient on the simple sets
             from ..composite import prox_grad_mapping                  # (proxgrad/fista: no multipliers)

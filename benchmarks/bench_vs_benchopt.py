@@ -6,7 +6,8 @@ datasets (n = 40..220, d = 20), two solvers, 3 repetitions / seeds = 60 runs, as
     benchopt run <copy of benchopt_ridge> --no-plot -n 20 -r 3 -j J
     solverhub compare <anchors>/solverhub_ridge --solver gd --solver lbfgs --seeds 3 --jobs J
 
-Both cold, alternating, for J = 1 and 2: benchopt's ``__cache__/`` and ``outputs/`` are
+Both cold, alternating (and ``solverhub compare --no-baseline``, which computes no cvxpy
+reference: benchopt computes none either), for J = 1 and 2: benchopt's ``__cache__/`` and ``outputs/`` are
 deleted before each of its runs; each solverhub compare writes a new store with an empty
 baseline cache (``SOLVERHUB_CACHE`` in a temporary folder), so it computes its 10 cvxpy
 baselines too. benchopt is installed with pip into a throwaway venv (``python3 -m venv``;
@@ -78,10 +79,11 @@ def main() -> None:
         env = dict(os.environ)
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; {RUNS} runs each")
         for jobs in args.jobs:
-            times: dict[str, list[float]] = {"benchopt": [], "solverhub": []}
-            cpu: dict[str, list[float]] = {"benchopt": [], "solverhub": []}
+            tools = ("benchopt", "solverhub", "solverhub --no-baseline")
+            times: dict[str, list[float]] = {tool: [] for tool in tools}
+            cpu: dict[str, list[float]] = {tool: [] for tool in tools}
             for rep in range(args.repeat):
-                order = ("benchopt", "solverhub") if rep % 2 == 0 else ("solverhub", "benchopt")
+                order = tools if rep % 2 == 0 else tools[::-1]
                 for tool in order:
                     if tool == "benchopt":
                         for junk in ("__cache__", "outputs"):
@@ -92,7 +94,7 @@ def main() -> None:
                         run_dir = Path(tempfile.mkdtemp(dir=tmp))
                         cmd = [sys.executable, "-m", "solverhub.cli", "compare", str(anchors / "solverhub_ridge"),
                                "--solver", "gd", "--solver", "lbfgs", "--seeds", "3", "--jobs", str(jobs),
-                               "--store", str(run_dir / "runs.sqlite")]
+                               "--store", str(run_dir / "runs.sqlite")] + tool.split()[1:]
                         wall, used = timed(cmd, run_dir, dict(env, SOLVERHUB_CACHE=str(run_dir / "cache")))
                     times[tool].append(round(wall, 2))
                     cpu[tool].append(round(used, 2))
@@ -103,6 +105,9 @@ def main() -> None:
                   f"(goal >= 5x with 2 jobs each)")
             print(f"J={jobs}: CPU seconds (all processes): benchopt {cb:.1f}, solverhub {cs:.1f} ({cpu}); "
                   f"benchopt / solverhub CPU = {cb / cs:.2f}x (less sensitive to a loaded machine)")
+            n, cn = statistics.median(times[tools[2]]), statistics.median(cpu[tools[2]])
+            print(f"J={jobs}: solverhub --no-baseline (no cvxpy reference, which benchopt does not compute either): "
+                  f"{n:6.2f} s, {cn:.1f} CPU s; benchopt / it = {b / n:.2f}x runs/s, {cb / cn:.2f}x CPU")
             torch_s, torch_cpu = import_floor("torch")
             cvxpy_s, cvxpy_cpu = import_floor("cvxpy")
             floor = torch_s + cvxpy_s / jobs

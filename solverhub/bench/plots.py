@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __all__ = ["solver_colors", "plot_profiles", "plot_convergence", "convergence_series", "GAP_FLOOR"]
 
+import functools
 import math
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -69,10 +70,29 @@ def _outside_legend(fig, axes, width: float) -> None:
                    bbox_to_anchor=(1 - (LEGEND_WIDTH - 0.1) / width, 1 - 0.7 / fig.get_figheight()))
 
 
-def _quiet_minor_labels(ax) -> None:
-    """Log axes spanning less than a decade label their minor ticks, which then overlap."""
-    from matplotlib.ticker import NullFormatter
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def _power_label(base: float, value: float, _pos=None) -> str:
+    """A log axis' tick label as plain text: ``0.01`` ... ``1000`` (``1`` ... ``1024`` in base 2)
+    as numbers, other powers as ``10⁻⁶`` in Unicode superscripts (mathtext, matplotlib's default,
+    costs a parser run per label: a third of a report's drawing time)."""
+    if value <= 0:
+        return "0" if value == 0 else "-" + _power_label(base, -value)
+    k = math.log(value, base)
+    if abs(k - round(k)) > 1e-9 or (-2 <= k <= 3 if base == 10 else -4 <= k <= 10):
+        return f"{value:g}"
+    return f"{base:g}" + str(round(k)).translate(_SUPERSCRIPT)
+
+
+def _tick_labels(ax, x_base: float = 10.0) -> None:
+    """Plain-text labels on log and symlog axes; no labels on minor x ticks (log axes spanning
+    less than a decade label them, and they then overlap)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
     ax.xaxis.set_minor_formatter(NullFormatter())
+    for axis, base in ((ax.xaxis, x_base), (ax.yaxis, 10.0)):
+        if axis.get_scale() in ("log", "symlog"):
+            axis.set_major_formatter(FuncFormatter(functools.partial(_power_label, base)))
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -128,7 +148,7 @@ def _draw_profile(ax, profile: Profile, colors: Mapping[str, str]) -> None:
         y = np.concatenate([[first], curve, [curve[-1]]])
         ax.step(x, y, where="post", color=colors.get(label), lw=1.8, label=label)
     ax.set_xlim(lo, hi)
-    _quiet_minor_labels(ax)
+    _tick_labels(ax, 2.0 if kind == "performance" else 10.0)
     ax.grid(True, alpha=0.3)
 
 
@@ -264,7 +284,7 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
             ax.set_xscale("log")
             ax.set_xlabel("time (s)")
         ax.set_ylabel(ylabel)
-        _quiet_minor_labels(ax)
+        _tick_labels(ax)
         ax.grid(True, alpha=0.3)
         if not drew:
             ax.text(0.5, 0.5, "no finite trace", ha="center", va="center", transform=ax.transAxes)

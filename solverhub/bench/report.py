@@ -495,9 +495,10 @@ def _write_report(results, out_dir, *, taus, skipped, title, flag, classes, pool
     add('<h2 id="convergence">Convergence per problem</h2>')
     add('<p class="note">y: relative gap (f - f*)/max(1, |f*|) to the baseline objective f* (floored at 1e-16) '
         "when the problem has one, else the stationarity measure. Lines: median over seeds; bands: min to max "
-        "over seeds (each trace read as a step function that holds its last value). Crosses: runs without a "
-        "trace (cvxpy), at their final value. A deterministic solver is drawn once (its run of median wall "
-        "time)." + (f" {_e(machine_text)}" if machine_text else "") + "</p>")
+        "over seeds (each trace read as a step function that holds its last value), evaluated at up to "
+        f"{plots.MAX_POINTS} x positions per panel: one line and one band per solver however many seeds, never "
+        "one curve per run. Crosses: runs without a trace (cvxpy), at their final value. A deterministic solver "
+        "is drawn once (its run of median wall time)." + (f" {_e(machine_text)}" if machine_text else "") + "</p>")
     by_problem: dict[str, list[int]] = defaultdict(list)
     drawn: set[tuple[str, str]] = set()
     members: dict[tuple[str, str], list[int]] = defaultdict(list)     # deterministic groups, by wall time

@@ -7,8 +7,10 @@ Prints: bytes per run in the store (and per run of the same Results as JSON, the
 before schema 2, and their ratio; goal <= 2 KB/run); decode time of a compact run vs its
 JSON (ratio); write time (one transaction per 1000
 runs, and per single ``put`` on a 2000-run sample); the time of the report path (read the
-store, then ``write_report``: tables, profiles at three taus, 10 convergence figures) for 2000
-runs and for all of them (goal: 10^5 runs -> <= 30 s).
+store, then ``write_report``: tables, profiles at three taus, 10 convergence figures of one
+median line and min-max band per solver) for 2000 runs and for all of them (goal: 10^5 runs ->
+<= 30 s), with the Results built for writing freed first, as in a ``solverhub report`` process.
+Times scale with the machine's load: run it with ``nice`` and quote the load it prints.
 
 Run: python benchmarks/bench_store_scale.py [--seeds 2000] [--problems 10]
 """
@@ -98,12 +100,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2000)
     parser.add_argument("--problems", type=int, default=10)
     args = parser.parse_args()
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     t0 = time.perf_counter()
     items = list(runs(args.problems, args.seeds))
     n = len(items)
     print(f"{n} synthetic runs built in {time.perf_counter() - t0:.1f} s "
           f"(mean trace {np.mean([len(r.trace) for _, r in items[::97]]):.0f} points)")
     sample = items[::max(1, n // 2000)][:2000]
+    n_sample = len(sample)
     texts = [r.to_json() for _, r in sample]
     json_bytes = np.mean([len(t.encode()) for t in texts])
     blobs = [encode_result(r) for _, r in sample]
@@ -123,27 +127,30 @@ def main() -> None:
                 store.put(k, r)
         t_put = time.perf_counter() - t_put
         t_write = write(tmp / "runs.sqlite", items)
+        small_items = [it for it in items if it[1].seed < max(1, 2000 // (args.problems * len(SOLVERS)))]
+        del items, sample, texts, blobs     # the report runs as `solverhub report` does: only the store in memory
         with ResultStore(tmp / "runs.sqlite") as store:
             per_run = store.size_per_run()
             store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         file_bytes = os.path.getsize(tmp / "runs.sqlite") / n
         small = tmp / "small.sqlite"
-        write(small, [it for it in items if it[1].seed < max(1, 2000 // (args.problems * len(SOLVERS)))])
+        write(small, small_items)
+        del small_items
         with ResultStore(small) as store:
             n_small = store.count()
+        read_all, t_all = report(tmp / "runs.sqlite", tmp / "report")     # first: it pays matplotlib's import
         read_small, t_small = report(small, tmp / "report-small")
-        read_all, t_all = report(tmp / "runs.sqlite", tmp / "report")
     print(f"store: {per_run:.0f} B/run of Result data ({file_bytes:.0f} B/run of file) vs {json_bytes:.0f} B/run "
           f"as JSON: {json_bytes / per_run:.1f}x smaller (goal <= 2048 B/run)")
-    print(f"read: a compact run decodes in {1e6 * t_blob / len(blobs):.0f} us, its JSON (schema 1) in "
-          f"{1e6 * t_json / len(texts):.0f} us: {t_json / t_blob:.1f}x faster")
+    print(f"read: a compact run decodes in {1e6 * t_blob / n_sample:.0f} us, its JSON (schema 1) in "
+          f"{1e6 * t_json / n_sample:.0f} us: {t_json / t_blob:.1f}x faster")
     print(f"write: {n / t_write:.0f} runs/s in 1000-run transactions ({t_write:.1f} s for {n}); "
-          f"{len(sample) / t_put:.0f} runs/s with one put per run")
-    print(f"report: {n_small} runs in {t_small:.1f} s (read {read_small:.1f} s); {n} runs in {t_all:.1f} s "
-          f"(read {read_all:.1f} s) -> {t_all / 30.0:.2f}x the 30 s goal; "
+          f"{n_sample / t_put:.0f} runs/s with one put per run")
+    print(f"report: {n} runs in {t_all:.1f} s (read {read_all:.1f} s; matplotlib imported cold) -> "
+          f"{t_all / 30.0:.2f}x the 30 s goal; {n_small} runs in {t_small:.1f} s (read {read_small:.1f} s); "
           f"per run {1e3 * t_all / n:.2f} ms vs {1e3 * t_small / n_small:.2f} ms at {n_small}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {os.cpu_count()} CPU(s), 1-minute load average {load:.1f} at the end "
+    print(f"machine: {os.cpu_count()} CPU(s), 1-minute load average {load0:.1f} at the start, {load:.1f} at the end "
           "(times scale with it; the ratios less)")
 
 

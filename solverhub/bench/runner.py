@@ -225,6 +225,7 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
     for each baseline, ``on_result(result)`` for each run, ``tick()`` now and then."""
     waiting: dict[str, list] = {}           # problem hash -> runs stored before its baseline arrived
     extra = baseline_tasks(plan, store, time_limit_s, on_baseline) if baselines else []
+    objectives = {h: _objective(store, h) for h in {t.problem_hash for t in plan.tasks}}   # finite, or None
     pending = {t.problem_hash for t in extra}
 
     def record_run(task: RunTask, payload: bytes | str) -> None:
@@ -240,8 +241,8 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
         label = task.label or task.solver
         if result.extras.get("label") != label:
             changes["extras"] = {**result.extras, "label": label}
-        if result.baseline_objective is None and (objective := _objective(store, task.problem_hash)) is not None:
-            result = with_gap(result, objective)      # the baseline arrived after the task was dispatched
+        if result.baseline_objective is None and objectives.get(task.problem_hash) is not None:
+            result = with_gap(result, objectives[task.problem_hash])   # it arrived after the task left
             blob = None
         if changes:
             result, blob = result.replace(**changes), None
@@ -255,6 +256,7 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
         if not isinstance(task, BaselineTask):
             return record_run(task, payload)
         status, objective = record_baseline(store, task, payload)
+        objectives[task.problem_hash] = _objective(store, task.problem_hash)
         pending.discard(task.problem_hash)
         for run, result, version in waiting.pop(task.problem_hash, []):
             updated = _with_gap(result, store)
@@ -263,7 +265,6 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
         if on_baseline is not None:
             on_baseline(task.problem_name, status, False)
 
-    objectives = {h: _objective(store, h) for h in {t.problem_hash for t in plan.tasks}}
     runs = [t if objectives[t.problem_hash] is None else dataclasses.replace(t, baseline_objective=objectives[
         t.problem_hash]) for t in plan.tasks]         # the worker fills the gap of a known baseline
     tasks = [*extra, *runs]

@@ -102,6 +102,12 @@ class Oracle:
         for kind in kinds:
             self.counts[kind] += 1
 
+    def _charge_one(self, kind: str) -> None:
+        """``_charge(kind)`` without the argument tuple and loop (the per-step path of first-order methods)."""
+        if self.max_calls is not None and self.total_calls + 1 > self.max_calls:
+            raise BudgetExhausted(f"oracle budget of {self.max_calls} calls exhausted")
+        self.counts[kind] += 1
+
     @contextlib.contextmanager
     def uncounted(self):
         """Calls made inside are not charged: the counts and the budget come back as they were
@@ -155,6 +161,17 @@ class Oracle:
             grad = torch.zeros_like(x)
         return value.detach(), grad
 
+    def _exact_grad(self, x):
+        """∇f(x) of the objective: ``_value_and_grad(x)[1]`` without detaching a value nobody reads."""
+        xg = x.detach().requires_grad_(True)
+        if torch.is_grad_enabled():
+            value = self._objective(xg, None)
+        else:
+            with torch.enable_grad():
+                value = self._objective(xg, None)
+        grad = torch.autograd.grad(value, xg, allow_unused=True)[0] if value.requires_grad else None
+        return torch.zeros_like(x) if grad is None else grad
+
     def value(self, x, of: str | None = None):
         """f(x) (or the named function ``of``), counted as one ``value`` call."""
         self._charge(self._key("value", of))
@@ -176,9 +193,9 @@ class Oracle:
             grad = self._value_and_grad(x, of=of)[1]
             return self._add_noise(grad) if self._noisy else grad
         if not self._stochastic:
-            self._charge("grad")
-            return self._value_and_grad(x)[1]
-        self._charge("stochastic_grad")
+            self._charge_one("grad")
+            return self._exact_grad(x)
+        self._charge_one("stochastic_grad")
         return self._configured_grad(x)
 
     def grad_pair(self, x, y):

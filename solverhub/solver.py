@@ -306,16 +306,16 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
     elif stat <= run.tolerance:
         status, message = Status.CONVERGED, f"stationarity {stat:.3g} <= tolerance {run.tolerance:g}"
     next_sample = schedule.next_after(0)
-    limit = run.time_limit_s
-    while status is None:
-        if iterations >= run.max_iterations:
-            status, message = Status.MAX_ITERATIONS, f"reached max_iterations={run.max_iterations}"
+    limit, max_iterations, step, perf_counter = run.time_limit_s, run.max_iterations, solver.step, time.perf_counter
+    while status is None:          # per iteration: two int compares, one clock read, the step
+        if iterations >= max_iterations:
+            status, message = Status.MAX_ITERATIONS, f"reached max_iterations={max_iterations}"
             break
-        if limit is not None and time.perf_counter() - clock.t0 > limit:
+        if limit is not None and perf_counter() - clock.t0 > limit:
             status, message = Status.TIME_LIMIT, f"reached time_limit_s={limit:g}"
             break
         try:
-            new_state = solver.step(state, oracle, options)
+            new_state = step(state, oracle, options)
         except BudgetExhausted as err:
             status, message = Status.BUDGET_EXHAUSTED, str(err)
             break

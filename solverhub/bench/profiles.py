@@ -314,22 +314,25 @@ def reference_values(results: Iterable[Result]) -> dict[str, tuple[float, str]]:
     return _references(results, [never_solves(r) for r in results], cols)
 
 
-def _references(results: Sequence[Result], never: Sequence[bool], cols: Sequence) -> dict[str, tuple[float, str]]:
+def _references(results: Sequence[Result], never: Sequence[bool], cols: Sequence | None,
+                lens: np.ndarray | None = None, objectives: np.ndarray | None = None
+                ) -> dict[str, tuple[float, str]]:
     """:func:`reference_values` with each run's never-solves flag and trace columns given
-    (vectorized over the concatenated traces)."""
+    (vectorized over the concatenated traces; ``lens`` and ``objectives``, the trace lengths and
+    the concatenated trace objectives, stand for ``cols`` when given)."""
     base: dict[str, float] = {}
     code: dict[str, int] = {}
-    problem = np.empty(len(results), dtype=np.int64)
-    for i, r in enumerate(results):
-        problem[i] = code.setdefault(r.problem_hash, len(code))
+    problem = np.array([code.setdefault(r.problem_hash, len(code)) for r in results], dtype=np.int64).reshape(-1)
+    for r in results:
         if r.problem_hash not in base and _finite(r.baseline_objective):
             base[r.problem_hash] = float(r.baseline_objective)
-    low = np.array([r.objective for r in results], dtype=float)
-    lens = np.array([len(c) for c in cols], dtype=np.int64)
+    low = np.array([r.objective for r in results], dtype=float).reshape(-1)
+    if lens is None:
+        lens = np.array([len(c) for c in cols], dtype=np.int64).reshape(-1)
+        objectives = np.concatenate([c.objective for c in cols]) if lens.sum() else None
     if lens.sum():
         traced = np.flatnonzero(lens > 0)
-        obj = np.concatenate([cols[i].objective for i in traced])
-        obj = np.where(np.isfinite(obj), obj, math.inf)
+        obj = np.where(np.isfinite(objectives), objectives, math.inf)
         starts = np.concatenate([[0], np.cumsum(lens[traced])[:-1]])
         low[traced] = np.fmin(low[traced], np.minimum.reduceat(obj, starts))
     low[~np.isfinite(low) | np.asarray(never, dtype=bool)] = math.inf
@@ -388,40 +391,48 @@ class CostFrame:
         rank[order] = np.arange(len(instances))
         self.instances = [instances[k] for k in order]
         self.inst = rank[inst_of] if n else inst_of
-        self.solver = np.array([sidx[lab] for lab in self.labels], dtype=np.int64)
-        self.never = np.array([never_solves(r) for r in results], dtype=bool)
+        self.solver = np.array([sidx[lab] for lab in self.labels], dtype=np.int64).reshape(-1)
+        self.never = np.array([never_solves(r) for r in results], dtype=bool).reshape(-1)
         cols = [trace_columns(r.trace) for r in results]
-        self.uses_oracle = np.array([_uses_oracle(r) for r in results], dtype=bool)
-        self.final = np.array([r.objective for r in results], dtype=float)
-        self.wall = np.array([r.wall_time_s for r in results], dtype=float)
-        self.calls = np.array([r.total_oracle_calls for r in results], dtype=float)
-        refs = _references(results, self.never, cols)
-        self.f_l = np.array([refs[r.problem_hash][0] if r.problem_hash in refs else math.nan for r in results])
-        lens = np.array([len(c) for c in cols], dtype=np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if n else lens
+        lens = np.array([c.iteration.shape[0] for c in cols], dtype=np.int64).reshape(-1)
+        self.final = np.array([r.objective for r in results], dtype=float).reshape(-1)
+        self.wall = np.array([r.wall_time_s for r in results], dtype=float).reshape(-1)
+        self.calls = np.array([r.total_oracle_calls for r in results], dtype=float).reshape(-1)
+        self.uses_oracle = (lens > 0) | (self.calls > 0)            # a trace, or oracle calls counted
+        self.starts = np.cumsum(lens) - lens
         self.lens = lens
         cat = (lambda name: np.concatenate([getattr(c, name) for c in cols]).astype(float)) if n else \
             (lambda name: np.zeros(0))
         self.t_obj, self.t_calls, self.t_time = cat("objective"), cat("oracle_calls"), cat("time_s")
-        # f(x_0): a traced run's own first point; an untraced run borrows one (same seed preferred)
+        refs = _references(results, self.never, None, lens, self.t_obj)
+        self.f_l = np.array([refs[r.problem_hash][0] if r.problem_hash in refs else math.nan for r in results],
+                            dtype=float).reshape(-1)
+        # f(x_0): a traced run's own first point; an untraced run borrows one: the first traced run's
+        # (in results order) on its instance (same seed), else on its problem
         f0 = np.full(n, math.nan)
         traced = lens > 0
         f0[traced] = self.t_obj[self.starts[traced]]
-        borrow: dict[tuple[str, int | None], float] = {}
-        for i in np.flatnonzero(traced & np.isfinite(f0)):
-            r = results[i]
-            borrow.setdefault((r.problem_hash, r.seed), f0[i])
-            borrow.setdefault((r.problem_hash, None), f0[i])
-        for i in np.flatnonzero(~traced):
-            r = results[i]
-            f0[i] = borrow.get((r.problem_hash, r.seed), borrow.get((r.problem_hash, None), math.nan))
+        untraced = np.flatnonzero(~traced)
+        if untraced.size:
+            pcode: dict[str, int] = {}
+            problem = np.array([pcode.setdefault(r.problem_hash, len(pcode)) for r in results],
+                               dtype=np.int64).reshape(-1)
+            lender = np.flatnonzero(traced & np.isfinite(f0))             # ascending: first = earliest
+            for key, size in ((self.inst, len(self.instances)), (problem, len(pcode))):
+                first = np.full(size, -1, dtype=np.int64)
+                keys, at = np.unique(key[lender], return_index=True)
+                first[keys] = lender[at]
+                src = first[key[untraced]]
+                fill = (src >= 0) & np.isnan(f0[untraced])
+                f0[untraced[fill]] = f0[src[fill]]
         self.f0 = f0
         names = {(p, s.split(":")[0]) for p, s in refused}
         self.na = np.zeros((len(self.instances), len(self.solvers)), dtype=bool)
-        for k, inst in enumerate(self.instances):
-            for j, s in enumerate(self.solvers):
-                if (inst.problem, s.split(":")[0]) in names:
-                    self.na[k, j] = True
+        if names:
+            for k, inst in enumerate(self.instances):
+                for j, s in enumerate(self.solvers):
+                    if (inst.problem, s.split(":")[0]) in names:
+                        self.na[k, j] = True
         self.dims = np.array([inst.dim for inst in self.instances], dtype=float)
 
     def costs(self, tau: float, measure: str = "oracle_calls") -> tuple[list[str], np.ndarray]:

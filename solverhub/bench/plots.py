@@ -150,7 +150,9 @@ def _draw_profile(ax, profile: Profile, colors: Mapping[str, str]) -> None:
         x = np.concatenate([[lo], alphas, [hi]])
         first = 0.0 if kind == "data" or alphas[0] > lo else float(curve[0])
         y = np.concatenate([[first], curve, [curve[-1]]])
-        ax.step(x, y, where="post", color=colors.get(label), lw=1.8, label=label)
+        keep = np.r_[True, y[1:] != y[:-1]]         # the steps only: the same line (10^5 runs: 10^5 alphas)
+        keep[-1] = True
+        ax.step(x[keep], y[keep], where="post", color=colors.get(label), lw=1.8, label=label)
     ax.set_xlim(lo, hi)
     _tick_labels(ax, 2.0 if kind == "performance" else 10.0)
     ax.grid(True, alpha=0.3)

@@ -86,13 +86,15 @@ def write(store_path: Path, items, batch: int = 1000) -> float:
     return time.perf_counter() - t0
 
 
-def report(store_path: Path, out: Path) -> tuple[float, float]:
-    t0 = time.perf_counter()
+def report(store_path: Path, out: Path) -> tuple[float, float, float]:
+    """Read the store and write its report: (read seconds, total seconds, total CPU seconds of
+    this process; on a loaded machine the wall time is about CPU x load / cores)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     with ResultStore(store_path) as store:
         results, skipped, machine = store.results(), store.skipped(), store.machine()
     t_read = time.perf_counter() - t0
     write_report(results, out, skipped=skipped, machine=machine)
-    return t_read, time.perf_counter() - t0
+    return t_read, time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -138,16 +140,18 @@ def main() -> None:
         del small_items
         with ResultStore(small) as store:
             n_small = store.count()
-        read_all, t_all = report(tmp / "runs.sqlite", tmp / "report")     # first: it pays matplotlib's import
-        read_small, t_small = report(small, tmp / "report-small")
+        load_report = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        read_all, t_all, cpu_all = report(tmp / "runs.sqlite", tmp / "report")   # first: pays matplotlib's import
+        read_small, t_small, _ = report(small, tmp / "report-small")
     print(f"store: {per_run:.0f} B/run of Result data ({file_bytes:.0f} B/run of file) vs {json_bytes:.0f} B/run "
           f"as JSON: {json_bytes / per_run:.1f}x smaller (goal <= 2048 B/run)")
     print(f"read: a compact run decodes in {1e6 * t_blob / n_sample:.0f} us, its JSON (schema 1) in "
           f"{1e6 * t_json / n_sample:.0f} us: {t_json / t_blob:.1f}x faster")
     print(f"write: {n / t_write:.0f} runs/s in 1000-run transactions ({t_write:.1f} s for {n}); "
           f"{n_sample / t_put:.0f} runs/s with one put per run")
-    print(f"report: {n} runs in {t_all:.1f} s (read {read_all:.1f} s; matplotlib imported cold) -> "
-          f"{t_all / 30.0:.2f}x the 30 s goal; {n_small} runs in {t_small:.1f} s (read {read_small:.1f} s); "
+    print(f"report: {n} runs in {t_all:.1f} s (read {read_all:.1f} s; matplotlib imported cold; {cpu_all:.1f} s of "
+          f"CPU; load {load_report:.1f} when it started) -> {t_all / 30.0:.2f}x the 30 s goal; "
+          f"{n_small} runs in {t_small:.1f} s (read {read_small:.1f} s); "
           f"per run {1e3 * t_all / n:.2f} ms vs {1e3 * t_small / n_small:.2f} ms at {n_small}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPU(s), 1-minute load average {load0:.1f} at the start, {load:.1f} at the end "

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError,
 
 from solverhub.problem import schema  # noqa: E402
 from solverhub.problem.kinds.base import ObjectiveSections  # noqa: E402
+from solverhub.problem.kinds.finite_sum import FiniteSumSections  # noqa: E402
 
 
 # -- the pydantic models as they were (2a43b84), the reference -------------------------------
@@ -85,6 +86,11 @@ class ProblemFile(BaseModel):
 
 class Objective(_Strict):
     objective: str | float
+
+
+class FiniteSum(_Strict):
+    objective: str
+    rows: list[str] | None = None
 
 
 # -- the corpus -------------------------------------------------------------------------------
@@ -167,6 +173,14 @@ def test_objective_sections_as_pydantic():
         assert _outcome(ObjectiveSections, raw) == _outcome(Objective, raw), value
     assert _outcome(ObjectiveSections, {}) == _outcome(Objective, {})
     assert _outcome(ObjectiveSections, {"objective": "x", "b": 1}) == _outcome(Objective, {"objective": "x", "b": 1})
+
+
+def test_finite_sum_sections_as_pydantic():
+    raws = [{"objective": v} for v in SCALARS] + [{"objective": "x", "rows": v} for v in SCALARS]
+    raws += [{}, {"rows": ["A"]}, {"objective": "x", "rows": ["A", "b"], "extra": 1}]
+    differ = [(raw, ours, theirs) for raw in raws
+              if (ours := _outcome(FiniteSumSections, raw)) != (theirs := _outcome(FiniteSum, raw))]
+    assert not differ, differ
 
 
 def test_records_are_frozen_and_know_the_fields_set():

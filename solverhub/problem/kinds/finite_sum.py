@@ -8,17 +8,18 @@ because the row data may only appear inside ``mean(...)`` (checked here).
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from ...errors import Location, ProblemError
 from ..expr import Call, Data, walk
+from ..schema import Field, PlainModel, list_of, optional, string
 from .base import CompiledSections, ExpressionContext, ExpressionKind
 
 
-class FiniteSumSections(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: str
-    rows: list[str] | None = None
+class FiniteSumSections(PlainModel):
+    """``objective: <expression>`` and optional ``rows: [data names]``; a plain record, so that
+    ``validate`` imports no pydantic (``solverhub.problem.schema``)."""
+
+    objective = Field(string())
+    rows = Field(optional(list_of(string())), None)
 
 
 class FiniteSum(ExpressionKind):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError,
 
 from solverhub.problem import schema  # noqa: E402
 from solverhub.problem.kinds.base import ObjectiveSections  # noqa: E402
+from solverhub.problem.kinds.constrained import ConstrainedSections  # noqa: E402
 from solverhub.problem.kinds.finite_sum import FiniteSumSections  # noqa: E402
 
 
@@ -86,6 +87,16 @@ class ProblemFile(BaseModel):
 
 class Objective(_Strict):
     objective: str | float
+
+
+class NamedConstraint(_Strict):
+    expr: str
+    name: str
+
+
+class Constrained(_Strict):
+    objective: str | float
+    constraints: list[str | NamedConstraint] = Field(min_length=1)
 
 
 class FiniteSum(_Strict):
@@ -191,3 +202,14 @@ def test_records_are_frozen_and_know_the_fields_set():
         spec.tolerance = 1.0
     import pickle
     assert pickle.loads(pickle.dumps(spec)) == spec
+
+
+def test_constrained_sections_as_pydantic():
+    named = [{"expr": "x >= 0", "name": "b"}, {"expr": "x >= 0"}, {"expr": 3, "name": "b"}, {"expr": "x", "name": "b", "c": 1}]
+    raws = [{"objective": "x", "constraints": v} for v in SCALARS + [[c] for c in named] + [["x >= 0", c] for c in named]]
+    raws += [{"constraints": ["x >= 0"]}, {"objective": "x"}, {"objective": None, "constraints": []}]
+    differ = [(raw, ours, theirs) for raw in raws
+              if (ours := _outcome(ConstrainedSections, raw)) != (theirs := _outcome(Constrained, raw))]
+    assert not differ, differ
+    ok = ConstrainedSections.model_validate({"objective": "x", "constraints": ["x >= 0", named[0]]})
+    assert str(ok.constraints[1]) == "x >= 0" and ok.constraints[1].name == "b"

@@ -130,11 +130,15 @@ def one_of(*choices: str) -> Callable:
     return check
 
 
-def list_of(item: Callable) -> Callable:
+def list_of(item: Callable, *, min_length: int = 0) -> Callable:
     def check(v, loc):
         if not isinstance(v, list):
             raise Invalid("list_type", "Input should be a valid list", loc, v)
-        return [item(x, loc + (i,)) for i, x in enumerate(v)]
+        out = [item(x, loc + (i,)) for i, x in enumerate(v)]
+        if len(out) < min_length:
+            raise Invalid("too_short", f"List should have at least {min_length} item{'s' if min_length != 1 else ''} "
+                          f"after validation, not {len(out)}", loc, v)
+        return out
     return check
 
 
@@ -162,6 +166,21 @@ def str_or_number(v, loc):
         except Invalid:
             pass
     raise Invalid("string_type", "Input should be a valid string", loc + ("str",), v)
+
+
+def str_or(cls: type) -> Callable:
+    """``str | Model``: a string as it is, a mapping as the model; else the str member's error
+    (pydantic's first error of the union, also when the mapping fails the model)."""
+    def check(v, loc):
+        if isinstance(v, (str, cls)):
+            return v
+        if isinstance(v, dict):
+            try:
+                return cls.model_validate(v, loc + (cls.__name__,))
+            except Invalid:
+                pass
+        raise Invalid("string_type", "Input should be a valid string", loc + ("str",), v)
+    return check
 
 
 def number_or_list(v, loc):

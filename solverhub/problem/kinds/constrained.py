@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..._lazy import lazy_module
 from ...errors import ProblemError
+from ..schema import Field, PlainModel, list_of, str_or, str_or_number, string
 from .base import CompiledSections, ExpressionContext, ExpressionKind
 
 torch = lazy_module("torch")
@@ -15,21 +14,23 @@ torch = lazy_module("torch")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 
 
-class NamedConstraint(BaseModel):
+class NamedConstraint(PlainModel):
     """A ``constraints:`` entry written ``{expr: "sum(x) == 1", name: budget}``: the name keys
     ``Result.duals`` (and ``solverhub validate``'s label) instead of ``constraints[i]``."""
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    expr: str
-    name: str
+
+    expr = Field(string())
+    name = Field(string())
 
     def __str__(self) -> str:
         return self.expr
 
 
-class ConstrainedSections(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: str | float
-    constraints: list[str | NamedConstraint] = Field(min_length=1)
+class ConstrainedSections(PlainModel):
+    """``objective`` and ``constraints`` (at least one: a string, or ``{expr, name}``); plain records,
+    so that ``validate`` imports no pydantic (``solverhub.problem.schema``)."""
+
+    objective = Field(str_or_number)
+    constraints = Field(list_of(str_or(NamedConstraint), min_length=1))
 
 
 class Constrained(ExpressionKind):

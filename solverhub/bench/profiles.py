@@ -314,15 +314,22 @@ def reference_values(results: Iterable[Result]) -> dict[str, tuple[float, str]]:
     return _references(results, [never_solves(r) for r in results], cols)
 
 
-def _references(results: Sequence[Result], never: Sequence[bool], cols: Sequence | None,
-                lens: np.ndarray | None = None, objectives: np.ndarray | None = None
-                ) -> dict[str, tuple[float, str]]:
-    """:func:`reference_values` with each run's never-solves flag and trace columns given
-    (vectorized over the concatenated traces; ``lens`` and ``objectives``, the trace lengths and
-    the concatenated trace objectives, stand for ``cols`` when given)."""
-    base: dict[str, float] = {}
+def _problem_codes(results: Sequence[Result]) -> tuple[np.ndarray, dict[str, int]]:
+    """Each run's problem as an integer (by first appearance), and ``{problem_hash: code}``."""
     code: dict[str, int] = {}
     problem = np.array([code.setdefault(r.problem_hash, len(code)) for r in results], dtype=np.int64).reshape(-1)
+    return problem, code
+
+
+def _references(results: Sequence[Result], never: Sequence[bool], cols: Sequence | None,
+                lens: np.ndarray | None = None, objectives: np.ndarray | None = None,
+                codes: tuple[np.ndarray, dict[str, int]] | None = None) -> dict[str, tuple[float, str]]:
+    """:func:`reference_values` with each run's never-solves flag and trace columns given
+    (vectorized over the concatenated traces; ``lens`` and ``objectives``, the trace lengths and
+    the concatenated trace objectives, stand for ``cols`` when given, ``codes`` is
+    :func:`_problem_codes` of ``results``)."""
+    base: dict[str, float] = {}
+    problem, code = codes if codes is not None else _problem_codes(results)
     for r in results:
         if r.problem_hash not in base and _finite(r.baseline_objective):
             base[r.problem_hash] = float(r.baseline_objective)
@@ -376,15 +383,13 @@ class CostFrame:
         n = len(results)
         self.solvers = sorted(set(self.labels))
         sidx = {s: j for j, s in enumerate(self.solvers)}
-        keys: dict[tuple[str, int], int] = {}
-        inst_of = np.empty(n, dtype=np.int64)
-        instances: list[Instance] = []
-        for i, r in enumerate(results):
-            key = (r.problem_hash, r.seed)
-            if key not in keys:
-                keys[key] = len(instances)
-                instances.append(Instance(r.problem, r.problem_hash, r.seed, int(r.problem_dim)))
-            inst_of[i] = keys[key]
+        problem, pcode = codes = _problem_codes(results)
+        seeds = np.array([r.seed for r in results], dtype=np.int64).reshape(-1)
+        _, first, inst_of = np.unique(np.stack([problem, seeds], axis=1), axis=0, return_index=True,
+                                      return_inverse=True)             # an instance: (problem, seed)
+        inst_of = inst_of.reshape(-1)
+        instances = [Instance(r.problem, r.problem_hash, r.seed, int(r.problem_dim))
+                     for r in (results[i] for i in first.tolist())]
         order = sorted(range(len(instances)), key=lambda k: (instances[k].problem, instances[k].problem_hash,
                                                              instances[k].seed))
         rank = np.empty(len(instances), dtype=np.int64)
@@ -404,9 +409,9 @@ class CostFrame:
         cat = (lambda name: np.concatenate([getattr(c, name) for c in cols]).astype(float)) if n else \
             (lambda name: np.zeros(0))
         self.t_obj, self.t_calls, self.t_time = cat("objective"), cat("oracle_calls"), cat("time_s")
-        refs = _references(results, self.never, None, lens, self.t_obj)
-        self.f_l = np.array([refs[r.problem_hash][0] if r.problem_hash in refs else math.nan for r in results],
-                            dtype=float).reshape(-1)
+        refs = _references(results, self.never, None, lens, self.t_obj, codes)
+        self.f_l = np.array([refs[h][0] if h in refs else math.nan for h in pcode], dtype=float)[problem] if n \
+            else np.zeros(0)
         # f(x_0): a traced run's own first point; an untraced run borrows one: the first traced run's
         # (in results order) on its instance (same seed), else on its problem
         f0 = np.full(n, math.nan)
@@ -414,9 +419,6 @@ class CostFrame:
         f0[traced] = self.t_obj[self.starts[traced]]
         untraced = np.flatnonzero(~traced)
         if untraced.size:
-            pcode: dict[str, int] = {}
-            problem = np.array([pcode.setdefault(r.problem_hash, len(pcode)) for r in results],
-                               dtype=np.int64).reshape(-1)
             lender = np.flatnonzero(traced & np.isfinite(f0))             # ascending: first = earliest
             for key, size in ((self.inst, len(self.instances)), (problem, len(pcode))):
                 first = np.full(size, -1, dtype=np.int64)

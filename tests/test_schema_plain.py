@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError,
 
 from solverhub.problem import schema  # noqa: E402
 from solverhub.problem.kinds.base import ObjectiveSections  # noqa: E402
+from solverhub.problem.kinds.bilevel import BilevelSections  # noqa: E402
 from solverhub.problem.kinds.constrained import ConstrainedSections  # noqa: E402
 from solverhub.problem.kinds.finite_sum import FiniteSumSections  # noqa: E402
 
@@ -97,6 +98,15 @@ class NamedConstraint(_Strict):
 class Constrained(_Strict):
     objective: str | float
     constraints: list[str | NamedConstraint] = Field(min_length=1)
+
+
+class Level(_Strict):
+    objective: str | float
+
+
+class Bilevel(_Strict):
+    upper: Level
+    lower: Level
 
 
 class FiniteSum(_Strict):
@@ -213,3 +223,12 @@ def test_constrained_sections_as_pydantic():
     assert not differ, differ
     ok = ConstrainedSections.model_validate({"objective": "x", "constraints": ["x >= 0", named[0]]})
     assert str(ok.constraints[1]) == "x >= 0" and ok.constraints[1].name == "b"
+
+
+def test_bilevel_sections_as_pydantic():
+    raws = [{"upper": v, "lower": {"objective": "x"}} for v in SCALARS] + [{"upper": {"objective": v}, "lower": {}}
+                                                                            for v in SCALARS]
+    raws += [{}, {"upper": {"objective": "x"}}, {"upper": {"objective": "x", "b": 1}, "lower": {"objective": 1}}]
+    differ = [(raw, ours, theirs) for raw in raws
+              if (ours := _outcome(BilevelSections, raw)) != (theirs := _outcome(Bilevel, raw))]
+    assert not differ, differ

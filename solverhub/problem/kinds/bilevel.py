@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from ..._lazy import lazy_module
 from ...reference import Reference, ReferenceStatus
+from ..schema import Field, PlainModel, nested, str_or_number
 from .base import (CompiledSections, ExpressionContext, NoBaseline, ExpressionKind, TorchEvaluator, TorchProblem,
                    _solver_measure, cvxpy_reference)
 
@@ -23,15 +23,16 @@ torch = lazy_module("torch")
 cp = lazy_module("cvxpy")
 
 
-class Level(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    objective: str | float
+class Level(PlainModel):
+    objective = Field(str_or_number)
 
 
-class BilevelSections(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    upper: Level
-    lower: Level
+class BilevelSections(PlainModel):
+    """``upper: {objective}`` and ``lower: {objective}``; plain records, so that ``validate``
+    imports no pydantic (``solverhub.problem.schema``)."""
+
+    upper = Field(nested(Level))
+    lower = Field(nested(Level))
 
 
 def bilevel_eps(grad_f, grad_g):

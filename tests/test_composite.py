@@ -264,11 +264,11 @@ def test_nonnegative_lasso_goes_to_fista_and_matches_sklearn_positive():
 def test_gradients_are_of_the_smooth_part_and_counted():
     p = load("lasso.yaml")
     L = np.linalg.norm(p.data["A"], 2) ** 2
-    r = solverhub.solve(p, "fista", options={"lr": 1 / L, "max_iterations": 20, "tolerance": 0.0})
+    r = solverhub.solve(p, "fista", options={"lr": 1 / L, "grow": 1.0, "max_iterations": 20, "tolerance": 0.0})
     # per iteration: one value+gradient at the prox point (the accepted first trial); s and ∇s at the
     # extrapolated point y follow from the affine gradient of the quadratic smooth part (no call)
     assert r.oracle_calls["grad_smooth"] == 21 and r.oracle_calls["value_smooth"] == 21
-    generic = solverhub.solve(p, "fista", options={"lr": 1 / L, "max_iterations": 20, "tolerance": 0.0,
+    generic = solverhub.solve(p, "fista", options={"lr": 1 / L, "grow": 1.0, "max_iterations": 20, "tolerance": 0.0,
                                                   "affine_gradient": False})
     # generic path: one value at the prox point and one value+gradient at y
     assert generic.oracle_calls["grad_smooth"] == 21 and generic.oracle_calls["value_smooth"] == 21 + 20
@@ -310,7 +310,7 @@ def test_host_syncs_per_step(cls, count_host_syncs, drive):
     p = load("lasso.yaml")
     L = np.linalg.norm(p.data["A"], 2) ** 2
     syncs = count_host_syncs(phases={"step": (cls, "step")})
-    drive(cls, p, {"lr": 1 / L}, steps=20)                  # 1/L: the first trial is always accepted
+    drive(cls, p, {"lr": 1 / L, "grow": 1.0}, steps=20)     # 1/L, no growth: the first trial is always accepted
     assert syncs.calls["step"] == [cls.host_syncs_per_step] * 20
     syncs = count_host_syncs(phases={"step": (cls, "step")})
     drive(cls, p, {"lr": 1 / L, "backtracking": False}, steps=20)

@@ -16,26 +16,26 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 COMPOSITE = Path(__file__).resolve().parents[1] / "problems" / "composite"
 
 
-@pytest.mark.parametrize("options", [{"lr": 1.0}, {"lr": 1.0, "grow": 1.5}, {"lr": 1.0, "restart": False}])
+@pytest.mark.parametrize("options", [{"lr": 1.0, "grow": 1.0}, {"lr": 1.0, "grow": 1.5},
+                                     {"lr": 1.0, "grow": 1.0, "restart": False}])
 def test_same_iterates_as_the_generic_path(drive, options):
     p = load_problem(COMPOSITE / "lasso.yaml")
     fast = drive(FISTA, p, {**options, "affine_gradient": True}, steps=30)
     slow = drive(FISTA, p, {**options, "affine_gradient": False}, steps=30)
-    assert fast.states[0].grad_x is not None and slow.states[0].grad_x is None
+    assert fast.states[0].grad is not None and slow.states[0].grad is None
     assert fast.states[-1].backtracks == slow.states[-1].backtracks >= 5      # lr = 1 is ~70x 1/L: backtracking
     if options.get("restart", True):
         assert int(fast.states[-1].restarts) == int(slow.states[-1].restarts)
     for a, b in zip(fast.states, slow.states):
-        assert a.lr == b.lr
-        assert torch.allclose(a.x, b.x, rtol=0, atol=1e-10) and torch.allclose(a.y, b.y, rtol=0, atol=1e-10)
-        assert abs(float(a.smooth_y - b.smooth_y)) <= 1e-10 * max(1.0, abs(float(b.smooth_y)))
-        assert torch.allclose(a.grad_y, b.grad_y, rtol=0, atol=1e-9)
+        assert a.lr == b.lr and a.step_size == b.step_size and abs(float(a.t - b.t)) <= 1e-10 * float(b.t)
+        assert torch.allclose(a.x, b.x, rtol=0, atol=1e-10)
+        assert abs(float(a.smooth - b.smooth)) <= 1e-10 * max(1.0, abs(float(b.smooth)))
 
 
 def test_one_value_and_grad_per_accepted_step(drive):
     p = load_problem(COMPOSITE / "lasso.yaml")
     L = np.linalg.norm(p.data["A"], 2) ** 2
-    run = drive(FISTA, p, {"lr": 1 / L}, steps=20)          # 1/L: every first trial is accepted
+    run = drive(FISTA, p, {"lr": 1 / L, "grow": 1.0}, steps=20)     # 1/L: every first trial is accepted
     assert run.states[-1].backtracks == 0
     assert run.oracle.counts["value_smooth"] == run.oracle.counts["grad_smooth"] == 21
     run = drive(FISTA, p, {"lr": 1.0}, steps=20)            # each failed trial: one more value_and_grad
@@ -46,7 +46,7 @@ def test_one_value_and_grad_per_accepted_step(drive):
 def test_generic_path_when_not_quadratic(drive):
     p = load_problem(COMPOSITE / "l1_logreg.yaml")
     run = drive(FISTA, p, {"lr": 1e-3}, steps=5)
-    assert run.states[-1].grad_x is None
+    assert run.states[-1].grad is None
     bt = run.states[-1].backtracks
     # a value at each trial point and a value_and_grad at each extrapolated point
     assert run.oracle.counts["grad_smooth"] == 6 and run.oracle.counts["value_smooth"] == 6 + 5 + bt

@@ -2,19 +2,25 @@
 (s smooth, g prox-able terms and/or the indicators of the variables' bounds and of simple-set
 ``constraints:`` lines: simplex, l2/l1/linf balls, constant bounds).
 
-    x_k = P(prox_{t g}(y_k - t ∇s(y_k)))          (t backtracked as in proxgrad)
-    t_{k+1} = (1 + sqrt(1 + 4 t_k²)) / 2,  y_{k+1} = x_k + (t_k - 1)/t_{k+1} (x_k - x_{k-1})
+    t_{k+1} = (1 + sqrt(1 + 4 θ_k t_k²)) / 2,   θ_k = min(1, μ_k / μ_{k+1}),   t_0 = 0
+    y_{k+1} = x_k + (t_k - 1)/t_{k+1} (x_k - x_{k-1})
+    x_{k+1} = P(prox_{μ g}(y_{k+1} - μ ∇s(y_{k+1})))        μ = μ_{k+1}, backtracked
 
-Beck & Teboulle, SIAM J. Imaging Sci. 2(1), 2009, §4 (FISTA with backtracking; O(1/k²) in f).
-Adaptive restart, gradient scheme: O'Donoghue & Candès, "Adaptive restart for accelerated
-gradient schemes", Found. Comput. Math. 15, 2015, eq. (12): when (y_k - x_k)ᵀ(x_k - x_{k-1}) > 0
-the momentum is reset (t = 1, y = x_k), a ``torch.where`` (no host sync).
-When the smooth part is quadratic (``problem.degree.smooth_quadratic``: degree <= 2 in the IR),
-∇s is affine and y_{k+1} = x_k + β d (d = x_k - x_{k-1}) gives, from the values at x_k and x_{k-1},
-∇s(y_{k+1}) = ∇s(x_k) + β(∇s(x_k) - ∇s(x_{k-1})) and
-s(y_{k+1}) = s(x_k) + β ∇s(x_k)ᵀd + β²/2 (∇s(x_k) - ∇s(x_{k-1}))ᵀd: one value_and_grad per
-accepted step (at the prox point, which the backtracking test needs anyway) instead of a value
-there and a value_and_grad at y. See docs/methods/fista.md.
+Beck & Teboulle, SIAM J. Imaging Sci. 2(1), 2009, §4 (FISTA with backtracking; O(1/k²) in f):
+θ = 1 and a non-increasing step. A step may also grow (``grow``, tried after each accepted step)
+with θ_k as in Scheinberg, Goldfarb & Bai, Found. Comput. Math. 14, 2014, Alg. 2 (FISTA-BKTR,
+μ_{k+1} t_{k+1}(t_{k+1} - 1) <= μ_k t_k² keeps the O(1/k²) bound); y and t are recomputed at each
+trial. Adaptive restart, gradient scheme: O'Donoghue & Candès, Found. Comput. Math. 15, 2015,
+eq. (12): when (y_k - x_k)ᵀ(x_k - x_{k-1}) > 0 FISTA starts afresh from x_k (t = 0), by
+``torch.where`` (no host sync).
+
+Quadratic smooth part (``problem.degree.smooth_quadratic``: degree <= 2 in the IR): ∇s is
+affine, so with e = x_k - x_{k-1}, ∇s(y) = ∇s(x_k) + β(∇s(x_k) - ∇s(x_{k-1})) and
+s(y) = s(x_k) + β ∇s(x_k)ᵀe + β²/2 (∇s(x_k) - ∇s(x_{k-1}))ᵀe: one value_and_grad per trial (at
+the prox point) instead of a value there and a value_and_grad at y; and the backtracking test
+s(z) <= s(y) + ∇s(y)ᵀd + ‖d‖²/(2μ) is the exact dᵀ(∇s(z) - ∇s(y)) <= ‖d‖²/μ, free of the
+cancellation of s(z) - s(y) that lets a growing step pass on rounding near the optimum.
+See docs/methods/fista.md.
 """
 from __future__ import annotations
 
@@ -25,30 +31,37 @@ from typing import Any
 
 from .._lazy import lazy_module
 from ..options import option
-from ..problem.composite import nonsmooth_value
+from ..problem.composite import nonsmooth_value, prox
 from ..problem.degree import smooth_quadratic
 from ..solver import Capabilities, IterState, Solver
-from .proxgrad import ProxGradOptions, composite_refusal, prox_gradient_step, smooth_of, structure_of
+from .proxgrad import ProxGradOptions, composite_refusal, smooth_of, structure_of
 
 torch = lazy_module("torch")
+
+GROW_QUADRATIC = 1.1     # default step growth where the backtracking test is exact (quadratic s)
 
 
 class FISTAOptions(ProxGradOptions):
     restart: bool = option(True, "adaptive restart of the momentum (gradient scheme of O'Donoghue & Candès)")
-    affine_gradient: bool = option(True, "when the smooth part is quadratic (degree <= 2), s and ∇s at the "
-                                         "extrapolated point by the affine identity: one value_and_grad per step")
+    grow: float | None = option(None, "step multiplier tried after an accepted step; null: 1.1 when the smooth part "
+                                      "is quadratic (exact curvature test), else 1 (never grow, as in Beck & Teboulle)",
+                                ge=1)
+    affine_gradient: bool = option(True, "when the smooth part is quadratic (degree <= 2): s and ∇s at the "
+                                         "extrapolated point by the affine identity (one value_and_grad per step) "
+                                         "and the backtracking test on the exact curvature dᵀ(∇s(z) - ∇s(y))")
 
 
 @dataclass(frozen=True, kw_only=True)
 class FISTAState(IterState):
-    y: Any = None                # the extrapolated point
-    smooth_y: Any = None         # s(y)
-    grad_y: Any = None           # ∇s(y)
-    t: Any = None                # momentum parameter (0-d tensor)
-    lr: float = 1.0
+    x_prev: Any = None           # x_{k-1} (x is x_k)
+    smooth: Any = None           # s(x_k)
+    grad: Any = None             # ∇s(x_k) when ∇s is affine (quadratic s), else None
+    grad_prev: Any = None        # ∇s(x_{k-1}), idem
+    t: Any = None                # momentum parameter t_k (0-d tensor; 1 after a restart)
+    step_size: float = 1.0       # μ_k, the accepted step (θ = μ_k / μ_{k+1} in the momentum update)
+    lr: float = 1.0              # the first trial step of the next iteration (μ_k · grow)
     backtracks: int = 0
     restarts: Any = 0            # count (0-d tensor after the first step)
-    grad_x: Any = None           # ∇s(x) when ∇s is affine (quadratic s), else None
 
 
 class FISTA(Solver):
@@ -70,36 +83,58 @@ class FISTA(Solver):
 
     def init(self, problem, oracle, x0, options):
         s, g = oracle.value_and_grad(x0, of=smooth_of(oracle))
-        one = torch.ones((), dtype=x0.dtype, device=x0.device)
+        zero = torch.zeros((), dtype=x0.dtype, device=x0.device)     # t_0 = 0: the first step makes t_1 = 1
         affine = options.affine_gradient and smooth_quadratic(problem, oracle.config)
-        return FISTAState(x=x0, value=s + nonsmooth_value(structure_of(oracle), x0), y=x0, smooth_y=s, grad_y=g,
-                          t=one, lr=options.lr, grad_x=g if affine else None)
+        return FISTAState(x=x0, value=s + nonsmooth_value(structure_of(oracle), x0), x_prev=x0, smooth=s,
+                          grad=g if affine else None, grad_prev=g if affine else None, t=zero,
+                          step_size=options.lr, lr=options.lr)
 
     def step(self, state, oracle, options):
-        structure = structure_of(oracle)
-        x, y, t = state.x, state.y, state.t
-        affine = state.grad_x is not None
-        z, s_z, g_z, lr, bt = prox_gradient_step(oracle, structure, y, state.smooth_y, state.grad_y, state.lr,
-                                                 options, with_grad=affine)
-        t_next = (1 + torch.sqrt(1 + 4 * t * t)) / 2
-        beta = (t - 1) / t_next
-        restarts = state.restarts
-        if options.restart:
+        structure, of = structure_of(oracle), smooth_of(oracle)
+        x, t, mu = state.x, state.t, state.lr
+        affine = state.grad is not None
+        e = x - state.x_prev
+        if affine:      # ∇s affine: s, ∇s at y = x + β e from those at x_k and x_{k-1}, no oracle call
+            de = state.grad - state.grad_prev
+            g_e, curv = torch.dot(state.grad, e), torch.dot(de, e)
+        backtracks = 0
+        while True:     # trials: the momentum depends on the trial step (Scheinberg, Goldfarb & Bai 2014)
+            t_next = (1 + torch.sqrt(1 + 4 * min(1.0, state.step_size / mu) * t * t)) / 2
+            beta = (t - 1) / t_next
+            y = x + beta * e
+            if affine:
+                s_y = state.smooth + beta * g_e + 0.5 * beta * beta * curv
+                g_y = state.grad + beta * de
+            else:
+                s_y, g_y = oracle.value_and_grad(y, of=of)
+            z = prox(structure, y - mu * g_y, mu)
+            if affine:
+                s_z, g_z = oracle.value_and_grad(z, of=of)
+            else:
+                s_z, g_z = oracle.value(z, of=of), None
+            if not options.backtracking:
+                break
+            d = z - y
+            if affine:      # s quadratic: s(z) - s(y) - ∇s(y)ᵀd = dᵀ(∇s(z) - ∇s(y))/2 exactly, without the
+                ok = torch.dot(g_z - g_y, d) <= torch.dot(d, d) / mu        # cancellation of s(z) - s(y)
+            else:
+                slack = 4 * torch.finfo(s_y.dtype).eps * torch.abs(s_y)     # rounding of s near the optimum
+                ok = s_z <= s_y + torch.dot(g_y, d) + torch.dot(d, d) / (2 * mu) + slack
+            if bool(ok) or backtracks >= options.max_backtracks:
+                break
+            mu *= options.shrink
+            backtracks += 1
+        restarts, x_prev, g_prev = state.restarts, x, state.grad
+        if options.restart:     # O'Donoghue & Candès eq. (12): FISTA starts afresh from z (t_0 = 0, no momentum)
             restart = torch.dot(y - z, z - x) > 0
-            beta = torch.where(restart, torch.zeros_like(beta), beta)
-            t_next = torch.where(restart, torch.ones_like(t_next), t_next)
+            t_next = torch.where(restart, torch.zeros_like(t_next), t_next)
+            x_prev = torch.where(restart, z, x)
+            g_prev = None if g_z is None else torch.where(restart, g_z, state.grad)
             restarts = restarts + restart.to(torch.int64)
-        d = z - x
-        y_next = z + beta * d
-        if affine:       # ∇s affine: s and ∇s at y_next from those at z and x, no oracle call
-            dg = g_z - state.grad_x
-            g_y = g_z + beta * dg
-            s_y = s_z + beta * torch.dot(g_z, d) + 0.5 * beta * beta * torch.dot(dg, d)
-        else:
-            s_y, g_y = oracle.value_and_grad(y_next, of=smooth_of(oracle))
-        return FISTAState(x=z, value=s_z + nonsmooth_value(structure, z), y=y_next, smooth_y=s_y, grad_y=g_y,
-                          t=t_next, lr=lr * options.grow, backtracks=state.backtracks + bt, restarts=restarts,
-                          grad_x=g_z if affine else None)
+        grow = (GROW_QUADRATIC if affine else 1.0) if options.grow is None else options.grow
+        return FISTAState(x=z, value=s_z + nonsmooth_value(structure, z), x_prev=x_prev, smooth=s_z, grad=g_z,
+                          grad_prev=g_prev, t=t_next, step_size=mu, lr=mu * grow if options.backtracking else mu,
+                          backtracks=state.backtracks + backtracks, restarts=restarts)
 
     def report(self, state, oracle, options):
         return {"backtracks": state.backtracks, "restarts": int(state.restarts), "final_step_size": float(state.lr)}

@@ -34,18 +34,13 @@ from ..options import option
 from ..problem.composite import nonsmooth_value, prox
 from ..problem.degree import smooth_quadratic
 from ..solver import Capabilities, IterState, Solver
-from .proxgrad import ProxGradOptions, composite_refusal, smooth_of, structure_of
+from .proxgrad import ProxGradOptions, composite_refusal, grow_of, smooth_of, structure_of
 
 torch = lazy_module("torch")
-
-GROW_QUADRATIC = 1.1     # default step growth where the backtracking test is exact (quadratic s)
 
 
 class FISTAOptions(ProxGradOptions):
     restart: bool = option(True, "adaptive restart of the momentum (gradient scheme of O'Donoghue & Candès)")
-    grow: float | None = option(None, "step multiplier tried after an accepted step; null: 1.1 when the smooth part "
-                                      "is quadratic (exact curvature test), else 1 (never grow, as in Beck & Teboulle)",
-                                ge=1)
     affine_gradient: bool = option(True, "when the smooth part is quadratic (degree <= 2): s and ∇s at the "
                                          "extrapolated point by the affine identity (one value_and_grad per step) "
                                          "and the backtracking test on the exact curvature dᵀ(∇s(z) - ∇s(y))")
@@ -131,7 +126,7 @@ class FISTA(Solver):
             x_prev = torch.where(restart, z, x)
             g_prev = None if g_z is None else torch.where(restart, g_z, state.grad)
             restarts = restarts + restart.to(torch.int64)
-        grow = (GROW_QUADRATIC if affine else 1.0) if options.grow is None else options.grow
+        grow = grow_of(options, affine)
         return FISTAState(x=z, value=s_z + nonsmooth_value(structure, z), x_prev=x_prev, smooth=s_z, grad=g_z,
                           grad_prev=g_prev, t=t_next, step_size=mu, lr=mu * grow if options.backtracking else mu,
                           backtracks=state.backtracks + backtracks, restarts=restarts)

@@ -12,7 +12,7 @@ See docs/methods/proxgrad.md.
 """
 from __future__ import annotations
 
-__all__ = ["ProxGrad", "ProxGradOptions", "prox_gradient_step", "composite_refusal", "structure_of", "smooth_of"]
+__all__ = ["ProxGrad", "ProxGradOptions", "prox_gradient_step", "grow_of", "composite_refusal", "structure_of", "smooth_of"]
 
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from .._lazy import lazy_module
 from ..options import SolverOptions, option
 from ..problem.composite import nonsmooth_value, prox
+from ..problem.degree import smooth_quadratic
 from ..problem.structure import TorchStructure
 from ..solver import Acceptance, Capabilities, IterState, Refusal, RefusalCode, Solver
 
@@ -31,7 +32,9 @@ class ProxGradOptions(SolverOptions):
     backtracking: bool = option(True, "backtracking on the smooth part's quadratic upper bound; "
                                       "false: the constant step lr (no host sync)")
     shrink: float = option(0.5, "step multiplier on a failed sufficient-decrease test", symbol="η", gt=0, lt=1)
-    grow: float = option(1.0, "step multiplier tried after an accepted step (1: never grow, as in the paper)", ge=1)
+    grow: float | None = option(None, "step multiplier tried after an accepted step; null: 1.1 when the smooth part "
+                                      "is quadratic (exact curvature test), else 1 (never grow, as in Beck & Teboulle)",
+                                ge=1)
     max_backtracks: int = option(60, "backtracking trials per step", ge=0)
 
 
@@ -68,9 +71,21 @@ def composite_refusal(problem):
                       + (" with simple-set constraints (projected gradient)" if problem.has_constraints else ""))
 
 
-def prox_gradient_step(oracle, structure, x, s, g, lr, options, *, with_grad=True):
+GROW_QUADRATIC = 1.1     # default step growth where the backtracking test is exact (quadratic s)
+
+
+def grow_of(options, quadratic: bool) -> float:
+    """The step growth factor: ``options.grow``, or by default 1.1 on a quadratic smooth part, else 1."""
+    if options.grow is not None:
+        return options.grow
+    return GROW_QUADRATIC if quadratic else 1.0
+
+
+def prox_gradient_step(oracle, structure, x, s, g, lr, options, *, with_grad=True, quadratic=False):
     """One backtracked prox-gradient step from ``x`` (smooth value ``s``, gradient ``g``):
-    ``(z, s(z), ∇s(z) or None, step, backtracks)``. One host sync per trial (the test's bool)."""
+    ``(z, s(z), ∇s(z) or None, step, backtracks)``. One host sync per trial (the test's bool).
+    ``quadratic`` (s of degree <= 2, needs ``with_grad``): the test is the exact
+    dᵀ(∇s(z) - ∇s(x)) <= ‖d‖²/t, free of the cancellation in s(z) - s(x) near the optimum."""
     of = smooth_of(oracle)
     slack = 4 * torch.finfo(s.dtype).eps * torch.abs(s)     # rounding of s near the optimum
     backtracks = 0
@@ -83,8 +98,11 @@ def prox_gradient_step(oracle, structure, x, s, g, lr, options, *, with_grad=Tru
         if not options.backtracking:
             return z, s_z, g_z, lr, backtracks
         d = z - x
-        if bool(s_z <= s + torch.dot(g, d) + torch.dot(d, d) / (2 * lr) + slack) \
-                or backtracks >= options.max_backtracks:
+        if quadratic:
+            ok = torch.dot(g_z - g, d) <= torch.dot(d, d) / lr
+        else:
+            ok = s_z <= s + torch.dot(g, d) + torch.dot(d, d) / (2 * lr) + slack
+        if bool(ok) or backtracks >= options.max_backtracks:
             return z, s_z, g_z, lr, backtracks
         lr *= options.shrink
         backtracks += 1
@@ -96,6 +114,7 @@ class ProxGradState(IterState):
     smooth_grad: Any = None      # ∇s(x)
     lr: float = 1.0
     backtracks: int = 0
+    quadratic: bool = False      # s of degree <= 2 (problem.degree.smooth_quadratic): exact curvature test
 
 
 class ProxGrad(Solver):
@@ -118,14 +137,15 @@ class ProxGrad(Solver):
         structure = structure_of(oracle)
         s, g = oracle.value_and_grad(x0, of=smooth_of(oracle))
         return ProxGradState(x=x0, value=s + nonsmooth_value(structure, x0), smooth=s, smooth_grad=g,
-                             lr=options.lr)
+                             lr=options.lr, quadratic=smooth_quadratic(problem, oracle.config))
 
     def step(self, state, oracle, options):
         structure = structure_of(oracle)
         z, s, g, lr, bt = prox_gradient_step(oracle, structure, state.x, state.smooth, state.smooth_grad,
-                                             state.lr, options)
+                                             state.lr, options, quadratic=state.quadratic)
+        grow = grow_of(options, state.quadratic) if options.backtracking else 1.0
         return ProxGradState(x=z, value=s + nonsmooth_value(structure, z), smooth=s, smooth_grad=g,
-                             lr=lr * options.grow, backtracks=state.backtracks + bt)
+                             lr=lr * grow, backtracks=state.backtracks + bt, quadratic=state.quadratic)
 
     def report(self, state, oracle, options):
         return {"backtracks": state.backtracks, "final_step_size": float(state.lr)}

@@ -850,7 +850,7 @@ class IsolatedWorker:
             return None
         return self._finish(self.sup.expire())
 
-    def run(self, task) -> tuple[str, bool]:
+    def run(self, task) -> tuple[bytes | str, bool]:
         """Run one task here and now: ``(answer, alive)``."""
         self.submit(task)
         _, payload, alive = self._finish(supervise(self.sup))

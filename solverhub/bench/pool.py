@@ -84,7 +84,7 @@ class WorkerPool:
                                 close_fds=[fd for w in others if w is not None for fd in w.fds()])
         return IsolatedWorker(device=device)
 
-    def run(self, tasks: Iterable, on_result: Callable[[object, str], None],
+    def run(self, tasks: Iterable, on_result: Callable[[object, bytes | str], None],
             tick: Callable[[], None] | None = None) -> None:
         """Run every task; ``on_result(task, answer)`` as each finishes (in this process; a run's
         answer is its Result as a codec blob, :func:`~solverhub.bench.tasks.result_of` reads it);

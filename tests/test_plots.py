@@ -18,8 +18,8 @@ def run(calls, objective, seed=0, times=None) -> Result:
     return Result(solver="gd", problem="p", problem_hash="h", status=Status.CONVERGED, message="",
                   objective=float(objective[-1]) if len(objective) else 0.0,
                   stationarity=Stationarity("grad_norm", 1.0), iterations=int(calls.size),
-                  oracle_calls={"value": int(calls[-1]) if calls.size else 0}, wall_time_s=0.1, device="cpu", options={},
-                  seed=seed, trace=trace)
+                  oracle_calls={"value": int(calls[-1]) if calls.size else 0}, wall_time_s=0.1, device="cpu",
+                  options={}, seed=seed, trace=trace)
 
 
 def test_band_of_known_traces_by_hand():

@@ -9,13 +9,16 @@ from typing import Any, Literal
 import pytest
 
 pydantic = pytest.importorskip("pydantic")
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator  # noqa: E402
 
 from solverhub.problem import schema  # noqa: E402
 from solverhub.problem.kinds.base import ObjectiveSections  # noqa: E402
 from solverhub.problem.kinds.bilevel import BilevelSections  # noqa: E402
 from solverhub.problem.kinds.constrained import ConstrainedSections  # noqa: E402
 from solverhub.problem.kinds.finite_sum import FiniteSumSections  # noqa: E402
+from solverhub.problem.kinds.minimax import MinimaxSections  # noqa: E402
+from solverhub.problem.kinds.monotone import MonotoneSections  # noqa: E402
+from solverhub.problem.kinds.sets import SetSpec as PlainSetSpec  # noqa: E402
 
 
 # -- the pydantic models as they were (2a43b84), the reference -------------------------------
@@ -107,6 +110,30 @@ class Level(_Strict):
 class Bilevel(_Strict):
     upper: Level
     lower: Level
+
+
+class SetSpec(_Strict):
+    lower: float | list[float] | None = None
+    upper: float | list[float] | None = None
+    ball: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        PlainSetSpec.check(self)          # the same checks (they read only the fields)
+        return self
+
+
+class Monotone(_Strict):
+    operator: str | list[str]
+    set: dict[str, SetSpec] | None = None
+
+
+class Minimax(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    objective: str
+    min_vars: str | list[str] = Field(alias="min")
+    max_vars: str | list[str] = Field(alias="max")
+    set: dict[str, SetSpec] | None = None
 
 
 class FiniteSum(_Strict):
@@ -232,3 +259,23 @@ def test_bilevel_sections_as_pydantic():
     differ = [(raw, ours, theirs) for raw in raws
               if (ours := _outcome(BilevelSections, raw)) != (theirs := _outcome(Bilevel, raw))]
     assert not differ, differ
+
+
+SETS = [{"lower": 0}, {"upper": [1, 2]}, {"lower": [0, 0], "upper": [1]}, {"lower": 2, "upper": 1}, {"ball": 1},
+        {"ball": 0}, {"ball": math.inf}, {"ball": math.nan}, {"ball": 1, "lower": 0}, {}, {"lower": math.nan},
+        {"lower": math.inf}, {"upper": -math.inf}, {"lower": [0, -math.inf], "upper": [1, 2]}, {"lower": "a"},
+        {"lower": ["a"]}, {"bogus": 1}, {"ball": "2"}, {"lower": "1e-3", "upper": True}]
+
+
+def test_monotone_and_minimax_sections_as_pydantic():
+    raws = [{"operator": v} for v in SCALARS] + [{"operator": "x", "set": {"x": v}} for v in SETS + SCALARS]
+    raws += [{}, {"operator": ["x", "y"], "set": None}, {"operator": "x", "set": 3}]
+    differ = [(raw, ours, theirs) for raw in raws
+              if (ours := _outcome(MonotoneSections, raw)) != (theirs := _outcome(Monotone, raw))]
+    base = {"objective": "f", "min": "x", "max": ["y"]}
+    raws = [{**base, "min": v} for v in SCALARS] + [{**base, "objective": v} for v in SCALARS]
+    raws += [{**base, "set": {"y": v}} for v in SETS] + [{"objective": "f"}, {"objective": "f", "min": "x"}, base]
+    differ += [(raw, ours, theirs) for raw in raws
+               if (ours := _outcome(MinimaxSections, raw)) != (theirs := _outcome(Minimax, raw))]
+    assert not differ, differ
+    assert MinimaxSections.model_validate(base).min_vars == "x" and "min" in {f.alias for f in MinimaxSections.model_fields.values()}

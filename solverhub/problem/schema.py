@@ -69,7 +69,7 @@ def integer(*, gt=None, ge=None, le=None) -> Callable:
     return check
 
 
-def number(*, finite=False, ge=None) -> Callable:
+def number(*, finite=False, gt=None, ge=None) -> Callable:
     def check(v, loc):
         if isinstance(v, (int, float)):
             try:
@@ -86,7 +86,7 @@ def number(*, finite=False, ge=None) -> Callable:
             raise Invalid("float_type", "Input should be a valid number", loc, v)
         if finite and not math.isfinite(out):
             raise Invalid("finite_number", "Input should be a finite number", loc, v)
-        _bounds(out, loc, None, ge, None)
+        _bounds(out, loc, gt, ge, None)
         return out
     return check
 
@@ -183,6 +183,18 @@ def str_or(cls: type) -> Callable:
     return check
 
 
+def str_or_list(v, loc):
+    """``str | list[str]``: a string, or a list of strings; else the str member's error."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        try:
+            return list_of(string())(v, loc + ("list[str]",))
+        except Invalid:
+            pass
+    raise Invalid("string_type", "Input should be a valid string", loc + ("str",), v)
+
+
 def number_or_list(v, loc):
     """``float | list[float]``: a list of numbers or a number; else the float member's error."""
     if isinstance(v, list):
@@ -208,8 +220,8 @@ class Field:
 
     __slots__ = ("check", "default", "factory", "alias")
 
-    def __init__(self, check: Callable, default=_MISSING, factory: Callable | None = None):
-        self.check, self.default, self.factory, self.alias = check, default, factory, None
+    def __init__(self, check: Callable, default=_MISSING, factory: Callable | None = None, alias: str | None = None):
+        self.check, self.default, self.factory, self.alias = check, default, factory, alias
 
     @property
     def required(self) -> bool:
@@ -219,6 +231,8 @@ class Field:
 class PlainModel:
     """A frozen record whose fields (class attributes that are :class:`Field`) are checked in order
     by ``model_validate``; unknown keys are refused (``extra = "forbid"``) or kept (``"allow"``).
+    A field's ``alias`` is its key in the file; ``check(self)`` (a pydantic "after" model validator)
+    runs once the fields are in, a ``ValueError`` being a value error at the model's location.
     It speaks the part of pydantic's model API that the loader uses: ``model_fields``,
     ``model_validate``, ``model_fields_set``."""
 
@@ -253,19 +267,29 @@ class PlainModel:
             return raw
         if not isinstance(raw, dict):
             raise Invalid("model_type", f"Input should be a valid dictionary or instance of {cls.__name__}", loc, raw)
-        values = {}
+        values, keys = {}, set()
         for name, f in cls.model_fields.items():
-            if name in raw:
-                values[name] = f.check(raw[name], loc + (name,))
+            key = f.alias or name
+            keys.add(key)
+            if key in raw:
+                values[name] = f.check(raw[key], loc + (key,))
             elif f.required:
-                raise Invalid("missing", "Field required", loc + (name,), raw)
+                raise Invalid("missing", "Field required", loc + (key,), raw)
         for key in raw:
-            if key not in cls.model_fields:
+            if key not in keys:
                 if cls.extra == "forbid":
                     raise Invalid("extra_forbidden", "Extra inputs are not permitted", loc + (key,), raw[key],
                                   allowed=", ".join(cls.model_fields))
                 values[key] = raw[key]
-        return cls(**values)
+        out = cls(**values)
+        try:
+            out.check()
+        except ValueError as err:
+            raise Invalid("value_error", f"Value error, {err}", loc, raw) from None
+        return out
+
+    def check(self) -> None:
+        """Checks across fields, after each field's own (raise ``ValueError``); default: none."""
 
     def __setattr__(self, name, value):
         raise TypeError(f"{type(self).__name__} is frozen")

@@ -4,12 +4,11 @@ F(z) = (∇_x f, −∇_y f), derived by autograd; stationarity is ‖F(z)‖ (o
 natural-map residual with sets). The objective reported is f(x, y)."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..._lazy import lazy_module
 from ...errors import Location, ProblemError
 from ..atoms import ATOMS
 from ..expr import Call, Var, free_names, walk
+from ..schema import Field, PlainModel, dict_of, nested, optional, str_or_list, string
 from .base import CompiledSections, ExpressionContext, TorchEvaluator, TorchProblem
 from .operator import OperatorKind
 from .sets import SetSpec, build_projection
@@ -17,12 +16,14 @@ from .sets import SetSpec, build_projection
 torch = lazy_module("torch")
 
 
-class MinimaxSections(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    objective: str
-    min_vars: str | list[str] = Field(alias="min")
-    max_vars: str | list[str] = Field(alias="max")
-    set: dict[str, SetSpec] | None = None
+class MinimaxSections(PlainModel):
+    """``objective``, ``min``/``max`` (a variable name or a list) and optional ``set``; plain
+    records, so that ``validate`` imports no pydantic (``solverhub.problem.schema``)."""
+
+    objective = Field(string())
+    min_vars = Field(str_or_list, alias="min")
+    max_vars = Field(str_or_list, alias="max")
+    set = Field(optional(dict_of(nested(SetSpec))), None)
 
 
 def _names(value) -> list[str]:

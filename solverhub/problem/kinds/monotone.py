@@ -7,10 +7,9 @@ the residual (‖F(z)‖, or the natural-map residual ‖z − P_C(z − F(z))�
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from ..._lazy import lazy_module
 from ...errors import Location, ProblemError
+from ..schema import Field, PlainModel, dict_of, nested, optional, str_or_list
 from .base import CompiledSections, ExpressionContext, TorchEvaluator, TorchProblem
 from .operator import OperatorKind
 from .sets import SetSpec, build_projection, natural_residual
@@ -18,10 +17,12 @@ from .sets import SetSpec, build_projection, natural_residual
 torch = lazy_module("torch")
 
 
-class MonotoneSections(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    operator: str | list[str]
-    set: dict[str, SetSpec] | None = None
+class MonotoneSections(PlainModel):
+    """``operator`` (one expression or one per variable) and optional ``set``; plain records, so
+    that ``validate`` imports no pydantic (``solverhub.problem.schema``)."""
+
+    operator = Field(str_or_list)
+    set = Field(optional(dict_of(nested(SetSpec))), None)
 
 
 class Monotone(OperatorKind):

@@ -14,22 +14,21 @@ __all__ = ["SetSpec", "build_projection", "natural_residual"]
 
 import math
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from ..._lazy import lazy_module
 from ...parts.projections import project_ball
+from ..schema import Field, PlainModel, number, number_or_list, optional
 
 torch = lazy_module("torch")
 
 
-class SetSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    lower: float | list[float] | None = None
-    upper: float | list[float] | None = None
-    ball: float | None = Field(default=None, gt=0)
+class SetSpec(PlainModel):
+    """A box (``lower``/``upper``) or a ball (``ball: r``); a plain record (``solverhub.problem.schema``)."""
 
-    @model_validator(mode="after")
-    def _one_kind(self):
+    lower = Field(optional(number_or_list), None)
+    upper = Field(optional(number_or_list), None)
+    ball = Field(optional(number(gt=0)), None)
+
+    def check(self) -> None:
         if self.ball is not None and (self.lower is not None or self.upper is not None):
             raise ValueError("a set is either a box (lower/upper) or a ball, not both")
         if self.ball is None and self.lower is None and self.upper is None:
@@ -52,7 +51,6 @@ class SetSpec(BaseModel):
             bad = [i for i, (a, b) in enumerate(zip(lo, hi)) if a > b]
             if bad:
                 raise ValueError(f"lower > upper (entry {bad[0]}): the set is empty")
-        return self
 
     def check_size(self, size: int) -> None:
         """Raise ValueError unless every list bound has ``size`` values."""

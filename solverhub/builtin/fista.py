@@ -68,7 +68,9 @@ class FISTA(Solver):
     priority = 1
     Options = FISTAOptions
     description = "FISTA with backtracking and adaptive restart: the default for composite (smooth + prox) problems"
-    host_syncs_per_step = 1      # one bool per backtracking trial (the accepted one: one per step)
+    # one bool per backtracking trial: one per step when the first trial is accepted, two when a grown
+    # step (the default on a quadratic s) fails once, as it does about one step in three
+    host_syncs_per_step = 2
 
     def priority_for(self, problem):
         return 110 if problem.structure.nonsmooth else self.priority    # composite: above lbfgsb (100)

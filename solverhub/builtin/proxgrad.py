@@ -125,7 +125,9 @@ class ProxGrad(Solver):
     priority = 0
     Options = ProxGradOptions
     description = "proximal gradient (ISTA) with backtracking: smooth part + prox-able terms and bounds"
-    host_syncs_per_step = 1      # one bool per backtracking trial (the accepted one: one per step)
+    # one bool per backtracking trial: one per step when the first trial is accepted, two when a grown
+    # step (the default on a quadratic s) fails once, as it does about one step in three
+    host_syncs_per_step = 2
 
     def priority_for(self, problem):
         return 20 if problem.structure.nonsmooth else self.priority     # below fista

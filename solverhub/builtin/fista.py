@@ -2,15 +2,15 @@
 (s smooth, g prox-able terms and/or the indicators of the variables' bounds and of simple-set
 ``constraints:`` lines: simplex, l2/l1/linf balls, constant bounds).
 
-    t_{k+1} = (1 + sqrt(1 + 4 θ_k t_k²)) / 2,   θ_k = min(1, μ_k / μ_{k+1}),   t_0 = 0
+    t_{k+1} = (1 + sqrt(1 + 4 θ_k t_k²)) / 2,   θ_k = μ_k / μ_{k+1},   t_0 = 0
     y_{k+1} = x_k + (t_k - 1)/t_{k+1} (x_k - x_{k-1})
     x_{k+1} = P(prox_{μ g}(y_{k+1} - μ ∇s(y_{k+1})))        μ = μ_{k+1}, backtracked
 
 Beck & Teboulle, SIAM J. Imaging Sci. 2(1), 2009, §4 (FISTA with backtracking; O(1/k²) in f):
 θ = 1 and a non-increasing step. A step may also grow (``grow``, tried after each accepted step)
-with θ_k as in Scheinberg, Goldfarb & Bai, Found. Comput. Math. 14, 2014, Alg. 2 (FISTA-BKTR,
-μ_{k+1} t_{k+1}(t_{k+1} - 1) <= μ_k t_k² keeps the O(1/k²) bound); y and t are recomputed at each
-trial. Adaptive restart, gradient scheme: O'Donoghue & Candès, Found. Comput. Math. 15, 2015,
+with θ_k as in Scheinberg, Goldfarb & Bai, Found. Comput. Math. 14, 2014, Alg. 2 (FISTA-BKTR:
+μ_{k+1} t_{k+1}(t_{k+1} - 1) = μ_k t_k² gives f(x_k) - f* <= ‖x_0 - x*‖² / (2 μ_k t_k²) and
+μ_k t_k² >= (Σ_{i<=k} √μ_i)² / 4); y and t are recomputed at each trial. Adaptive restart, gradient scheme: O'Donoghue & Candès, Found. Comput. Math. 15, 2015,
 eq. (12): when (y_k - x_k)ᵀ(x_k - x_{k-1}) > 0 FISTA starts afresh from x_k (t = 0), by
 ``torch.where`` (no host sync).
 
@@ -96,7 +96,7 @@ class FISTA(Solver):
             g_e, curv = torch.dot(state.grad, e), torch.dot(de, e)
         backtracks = 0
         while True:     # trials: the momentum depends on the trial step (Scheinberg, Goldfarb & Bai 2014)
-            t_next = (1 + torch.sqrt(1 + 4 * min(1.0, state.step_size / mu) * t * t)) / 2
+            t_next = (1 + torch.sqrt(1 + 4 * (state.step_size / mu) * t * t)) / 2
             beta = (t - 1) / t_next
             y = x + beta * e
             if affine:

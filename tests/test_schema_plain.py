@@ -11,7 +11,7 @@ import pytest
 pydantic = pytest.importorskip("pydantic")
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator, model_validator  # noqa: E402
 
-from solverhub.problem import schema  # noqa: E402
+from solverhub.problem import records, schema  # noqa: E402
 from solverhub.problem.kinds.base import ObjectiveSections  # noqa: E402
 from solverhub.problem.kinds.bilevel import BilevelSections  # noqa: E402
 from solverhub.problem.kinds.constrained import ConstrainedSections  # noqa: E402
@@ -175,7 +175,7 @@ def _with(path, value):
 
 
 def _plain(obj):
-    if isinstance(obj, (schema.PlainModel, BaseModel)):
+    if isinstance(obj, (records.PlainModel, BaseModel)):
         fields = type(obj).model_fields
         return {k: _plain(getattr(obj, k)) for k in fields}
     if isinstance(obj, dict):
@@ -189,10 +189,10 @@ def _plain(obj):
 
 def _outcome(model, raw):
     try:
-        if isinstance(model, type) and issubclass(model, schema.PlainModel):
+        if isinstance(model, type) and issubclass(model, records.PlainModel):
             return "ok", _plain(model.model_validate(raw))
         return "ok", _plain(model.model_validate(raw))
-    except schema.Invalid as err:
+    except records.Invalid as err:
         e = err.error
     except ValidationError as err:
         e = err.errors()[0]

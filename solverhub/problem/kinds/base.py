@@ -20,7 +20,7 @@ from ...oracle import Known
 from ...reference import Reference, ReferenceStatus
 from ..expr import Node, Symbols, parse_expression
 from ..structure import TorchStructure
-from ..schema import Field, PlainModel, str_or_number
+from ..records import Field, PlainModel, str_or_number
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

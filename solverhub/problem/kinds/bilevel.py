@@ -15,7 +15,7 @@ import numpy as np
 
 from ..._lazy import lazy_module
 from ...reference import Reference, ReferenceStatus
-from ..schema import Field, PlainModel, nested, str_or_number
+from ..records import Field, PlainModel, nested, str_or_number
 from .base import (CompiledSections, ExpressionContext, NoBaseline, ExpressionKind, TorchEvaluator, TorchProblem,
                    _solver_measure, cvxpy_reference)
 

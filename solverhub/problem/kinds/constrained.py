@@ -5,7 +5,7 @@ import re
 
 from ..._lazy import lazy_module
 from ...errors import ProblemError
-from ..schema import Field, PlainModel, list_of, str_or, str_or_number, string
+from ..records import Field, PlainModel, list_of, str_or, str_or_number, string
 from .base import CompiledSections, ExpressionContext, ExpressionKind
 
 torch = lazy_module("torch")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...errors import Location, ProblemError
 from ..expr import Call, Data, walk
-from ..schema import Field, PlainModel, list_of, optional, string
+from ..records import Field, PlainModel, list_of, optional, string
 from .base import CompiledSections, ExpressionContext, ExpressionKind
 
 

@@ -8,7 +8,7 @@ from ..._lazy import lazy_module
 from ...errors import Location, ProblemError
 from ..atoms import ATOMS
 from ..expr import Call, Var, free_names, walk
-from ..schema import Field, PlainModel, dict_of, nested, optional, str_or_list, string
+from ..records import Field, PlainModel, dict_of, nested, optional, str_or_list, string
 from .base import CompiledSections, ExpressionContext, TorchEvaluator, TorchProblem
 from .operator import OperatorKind
 from .sets import SetSpec, build_projection

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..._lazy import lazy_module
 from ...errors import Location, ProblemError
-from ..schema import Field, PlainModel, dict_of, nested, optional, str_or_list
+from ..records import Field, PlainModel, dict_of, nested, optional, str_or_list
 from .base import CompiledSections, ExpressionContext, TorchEvaluator, TorchProblem
 from .operator import OperatorKind
 from .sets import SetSpec, build_projection, natural_residual

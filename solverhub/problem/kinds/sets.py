@@ -16,7 +16,7 @@ import math
 
 from ..._lazy import lazy_module
 from ...parts.projections import project_ball
-from ..schema import Field, PlainModel, number, number_or_list, optional
+from ..records import Field, PlainModel, number, number_or_list, optional
 
 torch = lazy_module("torch")
 

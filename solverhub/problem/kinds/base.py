@@ -167,7 +167,7 @@ class TorchEvaluator:
 
 class ObjectiveSections(PlainModel):
     """``objective: <expression>`` (``str | float``); a plain record, so that ``validate`` of a
-    ``minimize`` problem imports no pydantic (``solverhub.problem.schema``)."""
+    ``minimize`` problem imports no pydantic (``solverhub.problem.records``)."""
 
     objective = Field(str_or_number)
 

@@ -29,7 +29,7 @@ class Level(PlainModel):
 
 class BilevelSections(PlainModel):
     """``upper: {objective}`` and ``lower: {objective}``; plain records, so that ``validate``
-    imports no pydantic (``solverhub.problem.schema``)."""
+    imports no pydantic (``solverhub.problem.records``)."""
 
     upper = Field(nested(Level))
     lower = Field(nested(Level))

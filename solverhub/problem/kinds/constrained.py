@@ -27,7 +27,7 @@ class NamedConstraint(PlainModel):
 
 class ConstrainedSections(PlainModel):
     """``objective`` and ``constraints`` (at least one: a string, or ``{expr, name}``); plain records,
-    so that ``validate`` imports no pydantic (``solverhub.problem.schema``)."""
+    so that ``validate`` imports no pydantic (``solverhub.problem.records``)."""
 
     objective = Field(str_or_number)
     constraints = Field(list_of(str_or(NamedConstraint), min_length=1))

@@ -16,7 +16,7 @@ from .base import CompiledSections, ExpressionContext, ExpressionKind
 
 class FiniteSumSections(PlainModel):
     """``objective: <expression>`` and optional ``rows: [data names]``; a plain record, so that
-    ``validate`` imports no pydantic (``solverhub.problem.schema``)."""
+    ``validate`` imports no pydantic (``solverhub.problem.records``)."""
 
     objective = Field(string())
     rows = Field(optional(list_of(string())), None)

@@ -18,7 +18,7 @@ torch = lazy_module("torch")
 
 class MinimaxSections(PlainModel):
     """``objective``, ``min``/``max`` (a variable name or a list) and optional ``set``; plain
-    records, so that ``validate`` imports no pydantic (``solverhub.problem.schema``)."""
+    records, so that ``validate`` imports no pydantic (``solverhub.problem.records``)."""
 
     objective = Field(string())
     min_vars = Field(str_or_list, alias="min")

@@ -19,7 +19,7 @@ torch = lazy_module("torch")
 
 class MonotoneSections(PlainModel):
     """``operator`` (one expression or one per variable) and optional ``set``; plain records, so
-    that ``validate`` imports no pydantic (``solverhub.problem.schema``)."""
+    that ``validate`` imports no pydantic (``solverhub.problem.records``)."""
 
     operator = Field(str_or_list)
     set = Field(optional(dict_of(nested(SetSpec))), None)

@@ -22,7 +22,7 @@ torch = lazy_module("torch")
 
 
 class SetSpec(PlainModel):
-    """A box (``lower``/``upper``) or a ball (``ball: r``); a plain record (``solverhub.problem.schema``)."""
+    """A box (``lower``/``upper``) or a ball (``ball: r``); a plain record (``solverhub.problem.records``)."""
 
     lower = Field(optional(number_or_list), None)
     upper = Field(optional(number_or_list), None)

@@ -314,10 +314,12 @@ class Oracle:
 class Known:
     """What a solver already computed at the point being measured, so a measure need not
     call the oracle again or read solver state: ``value`` and ``grad`` (exact f(x) and
-    ∇f(x), or None), ``duals`` (one multiplier tensor per constraint, or None) and
-    ``logged`` (the solver's ``log(state)``: solver-named measures as 0-d tensors)."""
+    ∇f(x), or None), ``smooth_grad`` (exact ∇s(x) of a composite objective's smooth part, or
+    None), ``duals`` (one multiplier tensor per constraint, or None) and ``logged`` (the
+    solver's ``log(state)``: solver-named measures as 0-d tensors)."""
 
     value: Any = None
     grad: Any = None
+    smooth_grad: Any = None
     duals: Any = None
     logged: Mapping[str, Any] = field(default_factory=dict)

@@ -345,7 +345,8 @@ def run_loop(solver: Solver, problem, oracle: Oracle, x0, options, run: RunOptio
 
 
 def known_at(solver: Solver, state) -> Known:
-    """What ``state`` already holds for the kind's measure: exact value and gradient when the
-    solver keeps them, the constraint multipliers, and the solver's logged measures."""
+    """What ``state`` already holds for the kind's measure: exact value and gradient (of f, and
+    ``smooth_grad`` of a composite objective's smooth part) when the solver keeps them, the constraint multipliers, and the solver's logged measures."""
     return Known(value=getattr(state, "value", None), grad=getattr(state, "grad", None),
-                 duals=getattr(state, "duals", None), logged=solver.log(state))
+                 smooth_grad=getattr(state, "smooth_grad", None), duals=getattr(state, "duals", None),
+                 logged=solver.log(state))

@@ -24,7 +24,7 @@ def test_same_iterates_as_the_generic_path(drive, options):
     p = load_problem(COMPOSITE / "lasso.yaml")
     fast = drive(FISTA, p, {**options, "affine_gradient": True}, steps=30)
     slow = drive(FISTA, p, {**options, "affine_gradient": False}, steps=30)
-    assert fast.states[0].grad is not None and slow.states[0].grad is None
+    assert fast.states[0].smooth_grad is not None and slow.states[0].smooth_grad is None
     assert fast.states[-1].backtracks == slow.states[-1].backtracks >= 5      # lr = 1 is ~70x 1/L: backtracking
     if options.get("restart", True):
         assert int(fast.states[-1].restarts) == int(slow.states[-1].restarts)
@@ -48,7 +48,7 @@ def test_one_value_and_grad_per_accepted_step(drive):
 def test_generic_path_when_not_quadratic(drive):
     p = load_problem(COMPOSITE / "l1_logreg.yaml")
     run = drive(FISTA, p, {"lr": 1e-3}, steps=5)
-    assert run.states[-1].grad is None
+    assert run.states[-1].smooth_grad is None
     bt = run.states[-1].backtracks
     # a value at each trial point and a value_and_grad at each extrapolated point
     assert run.oracle.counts["grad_smooth"] == 6 and run.oracle.counts["value_smooth"] == 6 + 5 + bt
@@ -110,3 +110,23 @@ def test_growing_step_keeps_the_accelerated_bound(drive):
         gap = float(st.value) - f_star
         assert gap <= r2 / (2 * st.step_size * float(st.t) ** 2) + 1e-12
         assert st.step_size * float(st.t) ** 2 >= np.sum(np.sqrt(steps[:k])) ** 2 / 4 * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("solver", ["fista", "proxgrad"])
+def test_the_measure_reuses_the_held_smooth_gradient_and_equals_a_hand_written_one(solver, monkeypatch):
+    """The prox-gradient mapping measured with the solver's own ∇s(x) (Known.smooth_grad, no
+    extra gradient at sampled points) equals ||x - soft(x - A^T(Ax - b), lam)|| written in numpy."""
+    from solverhub.oracle import Oracle
+    p = load_problem(COMPOSITE / "lasso.yaml")
+    A, b = np.asarray(p.data["A"], float), np.asarray(p.data["b"], float)
+    lam = 2.0                                    # the file's parameter
+    peeks = []
+    real = Oracle.peek_grad
+    monkeypatch.setattr(Oracle, "peek_grad", lambda self, *a, **k: peeks.append(k.get("of")) or real(self, *a, **k))
+    result = solverhub.solve(p, solver, options={"max_iterations": 40, "tolerance": 1e-300}, device="cpu")
+    assert "smooth" not in peeks                 # every sample read the held gradient
+    x = np.asarray(result.solution["x"], float).ravel()
+    z = x - A.T @ (A @ x - b)
+    mapping = x - np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)
+    assert result.stationarity.name == "prox_grad_norm"
+    assert abs(result.stationarity.value - np.linalg.norm(mapping)) <= 1e-9 * max(1.0, np.linalg.norm(mapping))

@@ -50,8 +50,8 @@ class FISTAOptions(ProxGradOptions):
 class FISTAState(IterState):
     x_prev: Any = None           # x_{k-1} (x is x_k)
     smooth: Any = None           # s(x_k)
-    grad: Any = None             # ∇s(x_k) when ∇s is affine (quadratic s), else None
-    grad_prev: Any = None        # ∇s(x_{k-1}), idem
+    smooth_grad: Any = None      # ∇s(x_k) when ∇s is affine (quadratic s), else None
+    smooth_grad_prev: Any = None  # ∇s(x_{k-1}), idem
     t: Any = None                # momentum parameter t_k (0-d tensor; 1 after a restart)
     step_size: float = 1.0       # μ_k, the accepted step (θ = μ_k / μ_{k+1} in the momentum update)
     lr: float = 1.0              # the first trial step of the next iteration (μ_k · grow)
@@ -83,17 +83,17 @@ class FISTA(Solver):
         zero = torch.zeros((), dtype=x0.dtype, device=x0.device)     # t_0 = 0: the first step makes t_1 = 1
         affine = options.affine_gradient and smooth_quadratic(problem, oracle.config)
         return FISTAState(x=x0, value=s + nonsmooth_value(structure_of(oracle), x0), x_prev=x0, smooth=s,
-                          grad=g if affine else None, grad_prev=g if affine else None, t=zero,
+                          smooth_grad=g if affine else None, smooth_grad_prev=g if affine else None, t=zero,
                           step_size=options.lr, lr=options.lr)
 
     def step(self, state, oracle, options):
         structure, of = structure_of(oracle), smooth_of(oracle)
         x, t, mu = state.x, state.t, state.lr
-        affine = state.grad is not None
+        affine = state.smooth_grad is not None
         e = x - state.x_prev
         if affine:      # ∇s affine: s, ∇s at y = x + β e from those at x_k and x_{k-1}, no oracle call
-            de = state.grad - state.grad_prev
-            g_e, curv = torch.dot(state.grad, e), torch.dot(de, e)
+            de = state.smooth_grad - state.smooth_grad_prev
+            g_e, curv = torch.dot(state.smooth_grad, e), torch.dot(de, e)
         backtracks = 0
         while True:     # trials: the momentum depends on the trial step (Scheinberg, Goldfarb & Bai 2014)
             t_next = (1 + torch.sqrt(1 + 4 * (state.step_size / mu) * t * t)) / 2
@@ -101,7 +101,7 @@ class FISTA(Solver):
             y = x + beta * e
             if affine:
                 s_y = state.smooth + beta * g_e + 0.5 * beta * beta * curv
-                g_y = state.grad + beta * de
+                g_y = state.smooth_grad + beta * de
             else:
                 s_y, g_y = oracle.value_and_grad(y, of=of)
             z = prox(structure, y - mu * g_y, mu)
@@ -121,16 +121,16 @@ class FISTA(Solver):
                 break
             mu *= options.shrink
             backtracks += 1
-        restarts, x_prev, g_prev = state.restarts, x, state.grad
+        restarts, x_prev, g_prev = state.restarts, x, state.smooth_grad
         if options.restart:     # O'Donoghue & Candès eq. (12): FISTA starts afresh from z (t_0 = 0, no momentum)
             restart = torch.dot(y - z, z - x) > 0
             t_next = torch.where(restart, torch.zeros_like(t_next), t_next)
             x_prev = torch.where(restart, z, x)
-            g_prev = None if g_z is None else torch.where(restart, g_z, state.grad)
+            g_prev = None if g_z is None else torch.where(restart, g_z, state.smooth_grad)
             restarts = restarts + restart.to(torch.int64)
         grow = grow_of(options, affine)
-        return FISTAState(x=z, value=s_z + nonsmooth_value(structure, z), x_prev=x_prev, smooth=s_z, grad=g_z,
-                          grad_prev=g_prev, t=t_next, step_size=mu, lr=mu * grow if options.backtracking else mu,
+        return FISTAState(x=z, value=s_z + nonsmooth_value(structure, z), x_prev=x_prev, smooth=s_z, smooth_grad=g_z,
+                          smooth_grad_prev=g_prev, t=t_next, step_size=mu, lr=mu * grow if options.backtracking else mu,
                           backtracks=state.backtracks + backtracks, restarts=restarts)
 
     def report(self, state, oracle, options):

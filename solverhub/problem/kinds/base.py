@@ -281,8 +281,11 @@ class ProblemKind:
             return oracle.peek_value(x), epigraph_kkt(tp, oracle, x, known.duals)
         if name == "prox_grad_norm" and "smooth" in oracle.functions:   # needs ∇s, not ∇f: f's value only
             from ..composite import prox_grad_mapping    # ||x - prox_g(x - ∇s(x))||, step 1
-            value = value if value is not None and not oracle.stochastic else oracle.peek_value(x)
-            return value, torch.linalg.vector_norm(prox_grad_mapping(tp.structure, x, oracle.peek_grad(x, of="smooth")))
+            exact = not oracle.stochastic
+            value = value if value is not None and exact else oracle.peek_value(x)
+            smooth_grad = known.smooth_grad if known.smooth_grad is not None and exact \
+                else oracle.peek_grad(x, of="smooth")
+            return value, torch.linalg.vector_norm(prox_grad_mapping(tp.structure, x, smooth_grad))
         if value is None or grad is None or oracle.stochastic:
             value, grad = oracle.peek_value_and_grad(x)
         if name == "grad_norm":

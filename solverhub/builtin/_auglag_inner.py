@@ -7,7 +7,7 @@ prox terms (``fista``/``proxgrad`` take them exactly); otherwise the epigraph fo
 The inner solver runs in the shared run loop (``solver.run_loop``) on its own
 :class:`~solverhub.oracle.Oracle` over ``L_ρ`` (one trace sample, i.e. one host sync and one
 uncounted ∇L_ρ, per inner iteration: the stop test ``‖prox-gradient mapping of L_ρ‖∞ <=
-inner_tolerance``); its calls are charged to the run's oracle afterwards under the names of the
+tolerance``, auglag's schedule); its calls are charged to the run's oracle afterwards under the names of the
 functions they evaluate (f, or the smooth part ``smooth``), within the run's remaining budget.
 Birgin & Martínez (2014), §4.1: any method for the bound-constrained subproblem will do.
 """
@@ -113,7 +113,7 @@ def resolve(name: str, inner: InnerProblem, device) -> str:
                       f"{' + prox terms' if inner.composite else ''})", allowed=["auto", *inner_choices(inner, device)])
 
 
-def run_inner(name, inner: InnerProblem, lagrangian, oracle, z0, options):
+def run_inner(name, inner: InnerProblem, lagrangian, oracle, z0, options, tolerance):
     """Run solver ``name`` on ``L_ρ`` from ``z0``: ``(z, capped)``; the calls are charged to ``oracle``.
 
     ``lagrangian(z, smooth_only) -> 0-d tensor`` is ``L_ρ`` (differentiable; ``smooth_only``:
@@ -135,7 +135,7 @@ def run_inner(name, inner: InnerProblem, lagrangian, oracle, z0, options):
         return value, torch.linalg.vector_norm(prox_grad_mapping(inner.structure, z, grad), float("inf"))
     sub_options = cls.Options(**({"history_size": options.history_size}
                                  if "history_size" in getattr(cls.Options, "model_fields", {}) else {}))
-    run = RunOptions(max_iterations=options.inner_iterations, tolerance=options.inner_tolerance, trace_every=1)
+    run = RunOptions(max_iterations=options.inner_iterations, tolerance=tolerance, trace_every=1)
     try:
         out = run_loop(solver, inner.problem, sub, z0, sub_options, run, measure)
     finally:

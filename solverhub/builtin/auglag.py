@@ -7,7 +7,9 @@ Methods for Constrained Optimization*, SIAM, doi:10.1137/1.9781611973365, Alg. 4
     V_k = max(‖h(x_k)‖∞, ‖max(g(x_k), -μ/ρ)‖∞)
     ρ ← min(γ ρ, ρmax) when V_k > max(τ V_{k-1}, ε_feas) and the inner solve ended before its cap
 
-One solverhub iteration is one outer iteration. The inner solver (option ``inner``) is, warm-started,
+One solverhub iteration is one outer iteration. Option ``inner`` may name any registered solver
+accepting the inner problem (``_auglag_inner``: bounds and prox terms kept; ``auto`` = fista with
+prox terms, else as below); the two built-in paths follow. The inner solver is, warm-started,
 at most ``inner_iterations`` iterations of scipy's L-BFGS-B on L_ρ within the variables' bounds
 (the default when variables are bounded: bounds kept exactly, one host copy of (L_ρ, ∇L_ρ) per
 evaluation) or of torch.optim.LBFGS (strong Wolfe line search; the default otherwise: on the
@@ -18,7 +20,9 @@ solution projected onto the box. Nonsmooth terms without a prox run in epigraph 
 (``_nlp.Constraints``: L_ρ over ``z = (x, t)``, the iterate reported is ``x``). The state stays
 on the oracle's device; the updates make no host sync (ρ is a tensor, its increase a
 ``torch.where``); torch.optim.LBFGS syncs a few times per inner iteration (its loss and
-convergence tests). See docs/methods/auglag.md.
+convergence tests). An L-BFGS-B inner solve on unbounded z that stops before its gradient
+tolerance (its line search defeated by the rounding of L_ρ) continues with ``_gradient_lbfgs``
+(one sync per gradient). See docs/methods/auglag.md.
 """
 from __future__ import annotations
 

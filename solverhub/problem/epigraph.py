@@ -6,7 +6,8 @@ elementwise *max-form* -- the elementwise maximum of smooth pieces ``p_1(x), ...
 a smooth expression (one piece), ``abs(e)`` (``e, -e``), ``pos(e)``/``relu(e)`` (``F, 0``),
 ``neg(e)`` (``-e, 0``), ``maximum(F, G)`` (both lists), ``F + e``, ``F - e``, ``k * F`` (``k > 0``)
 -- and ``R`` is a reduction: ``sum``/``mean`` (one auxiliary ``t`` per entry), ``max`` (one ``t``),
-``norm1(e)`` (``sum(abs(e))``), ``norm_inf(e)`` (``max(abs(e))``), or nothing for a scalar ``F``:
+``norm1(e)`` (``sum(abs(e))``), ``norm_inf(e)`` (``max(abs(e))``), or nothing for a scalar ``F``;
+``-c * min(e)`` is ``c * max(-e)``:
 
     c * sum(max_l p_l(x))  ->  c * sum(t)  s.t.  p_l(x) - t <= 0  (each l, elementwise)
     c * max(max_l p_l(x))  ->  c * t       s.t.  p_l(x) - t <= 0  (every entry of every l)

@@ -24,6 +24,7 @@ from ..errors import OptionError
 from ..oracle import BudgetExhausted, Oracle
 from ..options import RunOptions
 from ..problem.structure import Structure, TorchStructure
+from ..result import Status
 
 torch = lazy_module("torch")
 np = lazy_module("numpy")
@@ -143,9 +144,9 @@ def run_inner(name, inner: InnerProblem, lagrangian, oracle, z0, options, tolera
     if out.state is not None:
         with sub.uncounted():
             solver.report(out.state, sub, sub_options)      # closes scipy worker threads
-    if out.state is None or out.status.value == "budget_exhausted":
+    if out.state is None or out.status is Status.BUDGET_EXHAUSTED:
         raise BudgetExhausted(out.message)
-    return out.state.x.detach(), out.status.value != "converged"
+    return out.state.x.detach(), out.status is not Status.CONVERGED
 
 
 def _charge(oracle, counts, inner):

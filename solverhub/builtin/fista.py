@@ -34,7 +34,7 @@ from ..options import option
 from ..problem.composite import nonsmooth_value, prox
 from ..problem.degree import smooth_quadratic
 from ..solver import Capabilities, IterState, Solver
-from .proxgrad import ProxGradOptions, composite_refusal, grow_of, smooth_of, structure_of
+from .proxgrad import ProxGradOptions, composite_refusal, grow_of, smooth_of, structure_of, sufficient_decrease
 
 torch = lazy_module("torch")
 
@@ -111,13 +111,9 @@ class FISTA(Solver):
                 s_z, g_z = oracle.value(z, of=of), None
             if not options.backtracking:
                 break
-            d = z - y
-            if affine:      # s quadratic: s(z) - s(y) - ∇s(y)ᵀd = dᵀ(∇s(z) - ∇s(y))/2 exactly, without the
-                ok = torch.dot(g_z - g_y, d) <= torch.dot(d, d) / mu        # cancellation of s(z) - s(y)
-            else:
-                slack = 4 * torch.finfo(s_y.dtype).eps * torch.abs(s_y)     # rounding of s near the optimum
-                ok = s_z <= s_y + torch.dot(g_y, d) + torch.dot(d, d) / (2 * mu) + slack
-            if bool(ok) or backtracks >= options.max_backtracks:
+            # s quadratic: s(z) - s(y) - ∇s(y)ᵀd = dᵀ(∇s(z) - ∇s(y))/2 exactly (the affine test)
+            if bool(sufficient_decrease(s_y, g_y, s_z, g_z, z - y, mu, affine)) \
+                    or backtracks >= options.max_backtracks:
                 break
             mu *= options.shrink
             backtracks += 1

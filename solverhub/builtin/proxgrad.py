@@ -12,7 +12,8 @@ See docs/methods/proxgrad.md.
 """
 from __future__ import annotations
 
-__all__ = ["ProxGrad", "ProxGradOptions", "prox_gradient_step", "grow_of", "composite_refusal", "structure_of", "smooth_of"]
+__all__ = ["ProxGrad", "ProxGradOptions", "prox_gradient_step", "sufficient_decrease", "grow_of", "composite_refusal",
+           "structure_of", "smooth_of"]
 
 from dataclasses import dataclass
 from typing import Any
@@ -81,13 +82,23 @@ def grow_of(options, quadratic: bool) -> float:
     return GROW_QUADRATIC if quadratic else 1.0
 
 
+def sufficient_decrease(s, g, s_z, g_z, d, lr, quadratic: bool):
+    """Beck & Teboulle's backtracking test for the trial z = x + d from x (smooth value ``s``,
+    gradient ``g``) at step ``lr``, as a 0-d bool tensor: s(z) <= s + gᵀd + ‖d‖²/(2 lr) (with a
+    rounding slack of 4 eps |s|), or, for a quadratic s (``quadratic``, needs ``g_z``), the exact
+    dᵀ(∇s(z) - ∇s(x)) <= ‖d‖²/lr, free of the cancellation in s(z) - s(x) near the optimum."""
+    if quadratic:
+        return torch.dot(g_z - g, d) <= torch.dot(d, d) / lr
+    slack = 4 * torch.finfo(s.dtype).eps * torch.abs(s)     # rounding of s near the optimum
+    return s_z <= s + torch.dot(g, d) + torch.dot(d, d) / (2 * lr) + slack
+
+
 def prox_gradient_step(oracle, structure, x, s, g, lr, options, *, with_grad=True, quadratic=False):
     """One backtracked prox-gradient step from ``x`` (smooth value ``s``, gradient ``g``):
     ``(z, s(z), ∇s(z) or None, step, backtracks)``. One host sync per trial (the test's bool).
     ``quadratic`` (s of degree <= 2, needs ``with_grad``): the test is the exact
     dᵀ(∇s(z) - ∇s(x)) <= ‖d‖²/t, free of the cancellation in s(z) - s(x) near the optimum."""
     of = smooth_of(oracle)
-    slack = 4 * torch.finfo(s.dtype).eps * torch.abs(s)     # rounding of s near the optimum
     backtracks = 0
     while True:
         z = prox(structure, x - lr * g, lr)
@@ -97,12 +108,7 @@ def prox_gradient_step(oracle, structure, x, s, g, lr, options, *, with_grad=Tru
             s_z, g_z = oracle.value(z, of=of), None
         if not options.backtracking:
             return z, s_z, g_z, lr, backtracks
-        d = z - x
-        if quadratic:
-            ok = torch.dot(g_z - g, d) <= torch.dot(d, d) / lr
-        else:
-            ok = s_z <= s + torch.dot(g, d) + torch.dot(d, d) / (2 * lr) + slack
-        if bool(ok) or backtracks >= options.max_backtracks:
+        if bool(sufficient_decrease(s, g, s_z, g_z, z - x, lr, quadratic)) or backtracks >= options.max_backtracks:
             return z, s_z, g_z, lr, backtracks
         lr *= options.shrink
         backtracks += 1

@@ -8,7 +8,7 @@ torch's strong-Wolfe search then stop (``ABNORMAL_TERMINATION_IN_LNSRCH``) with 
 The gradient is still accurate, so the step is chosen by a safeguarded secant search for
 ``φ'(α) = dᵀ∇L(z + αd)`` within ``|φ'(α)| <= c |φ'(0)|`` (the curvature condition of Wolfe;
 for convex L, φ' is nondecreasing, so a point with ``φ'(α) <= 0`` also decreased L). Direction:
-the two-loop recursion (Nocedal & Wright 2006, Alg. 7.4). No bounds.
+the two-loop recursion (Nocedal & Wright 2006, Alg. 7.4; ``lbfgs.two_loop``). No bounds.
 """
 from __future__ import annotations
 
@@ -17,23 +17,17 @@ __all__ = ["gradient_lbfgs"]
 import math
 
 from .._lazy import lazy_module
+from .lbfgs import two_loop
 
 torch = lazy_module("torch")
 
 
 def _direction(g, pairs):
-    q = -g
-    alphas = []
-    for s, y, rho in reversed(pairs):
-        a = rho * torch.dot(s, q)
-        q = q - a * y
-        alphas.append(a)
-    if pairs:
-        s, y, _ = pairs[-1]
-        q = q * (torch.dot(s, y) / torch.dot(y, y))
-    for (s, y, rho), a in zip(pairs, reversed(alphas)):
-        q = q + (a - rho * torch.dot(y, q)) * s
-    return q
+    """−H g from the (s, y, 1/(yᵀs)) pairs, oldest first, H₀ = (sᵀy / yᵀy) I of the newest pair."""
+    if not pairs:
+        return -g
+    steps, diffs, rhos = zip(*pairs)
+    return two_loop(g, steps, diffs, rhos, torch.dot(steps[-1], diffs[-1]) / torch.dot(diffs[-1], diffs[-1]))
 
 
 def gradient_lbfgs(grad_fn, z, g, *, iterations: int, tolerance: float, memory: int = 10, curvature: float = 0.5,

@@ -11,7 +11,7 @@ The state holds the memory (curvature pairs, direction, step, H_diag) as immutab
 """
 from __future__ import annotations
 
-__all__ = ["LBFGS", "LBFGSOptions"]
+__all__ = ["LBFGS", "LBFGSOptions", "two_loop"]
 
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -58,16 +58,23 @@ def _direction(state: LBFGSState, g, history_size: int) -> dict:
             dirs.pop(0), stps.pop(0), ro.pop(0)
         dirs.append(y), stps.append(s), ro.append(1.0 / ys)
         H_diag = ys / y.dot(y)
-    al = [None] * len(dirs)
-    q = g.neg()
-    for i in range(len(dirs) - 1, -1, -1):
-        al[i] = stps[i].dot(q) * ro[i]
-        q.add_(dirs[i], alpha=-al[i])
-    d = r = torch.mul(q, H_diag)
-    for i in range(len(dirs)):
-        be_i = dirs[i].dot(r) * ro[i]
-        r.add_(stps[i], alpha=al[i] - be_i)
+    d = two_loop(g, stps, dirs, ro, H_diag)
     return {"d": d, "old_dirs": tuple(dirs), "old_stps": tuple(stps), "ro": tuple(ro), "H_diag": H_diag}
+
+
+def two_loop(g, steps, diffs, rhos, scale):
+    """The L-BFGS direction −H g by the two-loop recursion (Nocedal & Wright 2006, Alg. 7.4; torch.optim.LBFGS's
+    arithmetic): pairs (s_i, y_i, ρ_i = 1/(y_iᵀs_i)) oldest first, H₀ = ``scale`` · I."""
+    al = [None] * len(diffs)
+    q = g.neg()
+    for i in range(len(diffs) - 1, -1, -1):
+        al[i] = steps[i].dot(q) * rhos[i]
+        q.add_(diffs[i], alpha=-al[i])
+    r = torch.mul(q, scale)
+    for i in range(len(diffs)):
+        be_i = diffs[i].dot(r) * rhos[i]
+        r.add_(steps[i], alpha=al[i] - be_i)
+    return r
 
 
 class LBFGS(Solver):

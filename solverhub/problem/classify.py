@@ -13,10 +13,11 @@ __all__ = ["classify_constraints"]
 import math
 
 from .expr import BinOp, Call, Compare, Const, Data, Index, Neg, Node, Param, Var
+from .degree import LINEAR_ATOMS
 from .structure import ConstraintInfo
 
 _BALLS = {"norm2": "l2 ball", "norm1": "l1 ball", "norm_inf": "linf ball"}
-_LINEAR_CALLS = {"sum", "mean", "transpose", "trace", "diag"}
+_LINEAR_CALLS = frozenset(LINEAR_ATOMS)     # the atoms that keep a polynomial degree (degree.py)
 
 
 def _constant(node: Node) -> bool:

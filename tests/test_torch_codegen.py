@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from solverhub.lower.to_torch import compile_closures, compile_torch
+from solverhub.lower.to_torch import compile_torch
 from solverhub.problem.kinds.base import TorchEvaluator
 from solverhub.problem.model import load_problem
 
@@ -47,6 +47,7 @@ def _agree(problem, seed=0):
 
 
 from expression_cases import EXPRESSIONS, HEADER  # noqa: E402  (shared with test_lowering; tests/ is on sys.path)
+from torch_closures import compile_closures  # noqa: E402  (the reference lowering, tests/torch_closures.py)
 
 
 def test_every_lowering_expression():

@@ -1,7 +1,7 @@
-"""Lower the expression IR to torch closures (autograd-ready, on any device)."""
+"""Lower the expression IR to a torch function (autograd-ready, on any device)."""
 from __future__ import annotations
 
-__all__ = ["compile_torch", "compile_closures"]
+__all__ = ["compile_torch"]
 
 from typing import Callable
 
@@ -26,7 +26,8 @@ def compile_torch(node: Node, parameters: dict[str, float]) -> Callable[[dict], 
 
     The function is generated as straight-line code, one statement per node (every name and
     value passed in its namespace, no text of the problem file in the source): the torch calls
-    of the nested closures of :func:`compile_closures` without a Python call per node (issue 16:
+    of nested per-node closures (the previous lowering, kept as the reference in
+    tests/torch_closures.py) without a Python call per node (issue 16:
     on the logistic n=2000 d=200 of ``bench_overhead.py`` the closures cost ~3-4 us of CPU a
     forward pass over a hand-written one, the generated code ~0-1 us)."""
     lines: list[str] = []
@@ -89,44 +90,6 @@ def _emit(node: Node, parameters, lines: list[str], ns: dict) -> str:
             keep = len(node.args) > 1 and i in atom.constants   # constant arguments (power's p) stay floats
             args.append(value if keep or _tensor_valued(a) else f"_tensor({value}, env)")
         return local(f"{fn}({', '.join(args)})")
-    raise TypeError(f"cannot lower {type(node).__name__} to torch")  # pragma: no cover
-
-
-def compile_closures(node: Node, parameters: dict[str, float]) -> Callable[[dict], "torch.Tensor"]:
-    """``compile_torch`` as nested closures, one per node: the reference the generated code is tested against."""
-    if isinstance(node, (Var, Data)):
-        name = node.name
-        return lambda env: env[name]
-    if isinstance(node, Param):
-        value = float(parameters[node.name])
-        return lambda env: value
-    if isinstance(node, Const):
-        value = node.value
-        return lambda env: value
-    if isinstance(node, Neg):
-        arg = compile_closures(node.arg, parameters)
-        return lambda env: -arg(env)
-    if isinstance(node, (BinOp, Compare)):
-        left, right = compile_closures(node.left, parameters), compile_closures(node.right, parameters)
-        if isinstance(node, Compare):   # lowered as "violation form": g(x) <= 0 or h(x) == 0
-            if node.op == ">=":
-                return lambda env: right(env) - left(env)
-            return lambda env: left(env) - right(env)
-        op = _OPS[node.op]
-        return lambda env: op(left(env), right(env))
-    if isinstance(node, Index):
-        arg, key = compile_closures(node.arg, parameters), node.key
-        return lambda env: arg(env)[key]
-    if isinstance(node, Call):
-        atom = ATOMS[node.atom]
-        fn = atom.torch
-        args = [compile_closures(a, parameters) for a in node.args]
-        if len(args) == 1:
-            (a0,) = args
-            return lambda env: fn(_tensor(a0(env), env))
-        # constant arguments (power's p, huber's M) stay Python floats; the others become tensors
-        keep = tuple(i in atom.constants for i in range(len(args)))
-        return lambda env: fn(*[a(env) if k else _tensor(a(env), env) for a, k in zip(args, keep)])
     raise TypeError(f"cannot lower {type(node).__name__} to torch")  # pragma: no cover
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 __all__ = ["Registry", "get_registry", "reset_registry", "PluginFailure", "SolverEntry", "LazyClasses"]
 
 import importlib
+import importlib.metadata as md
 import os
 import signal
 import threading
@@ -28,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Callable
 import pluggy
 
 from . import hookspecs
-from ._entry_points import distribution_version, entry_points
 from .errors import SolverRefused, UnknownName
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def _build() -> Registry:
     reg.plugins["solverhub.builtin"] = ("solverhub", _core_version())
     if not os.environ.get(DISABLE_ENV):
         try:
-            eps = entry_points(ENTRY_POINT_GROUP)   # the importlib.metadata scan, without its import
+            eps = md.entry_points(group=ENTRY_POINT_GROUP)
         except Exception:  # pragma: no cover - broken metadata
             eps = []
         with _PluginCalls() as calls:
@@ -434,7 +434,10 @@ def _collect_models(reg: Registry) -> dict[str, Callable]:
 
 
 def _core_version() -> str:
-    return distribution_version("solverhub") or "0+local"
+    try:
+        return md.version("solverhub")
+    except md.PackageNotFoundError:
+        return "0+local"
 
 
 _REGISTRY: Registry | None = None

@@ -360,16 +360,16 @@ class Weird(BaseException):
                                        (Weird("odd"), "Weird: odd"),
                                        (GeneratorExit("gen"), "GeneratorExit: gen")])
 def test_an_import_raising_any_base_exception_is_a_load_failure(fresh_registry, monkeypatch, exc, text):
-    real = reg_mod.entry_points      # the registry's scan (solverhub._entry_points)
+    real = md.entry_points
 
     def load():
         raise exc
 
     def fake_entry_points(group=None, **kw):
-        eps = list(real(group)) if group else []
+        eps = list(real(group=group, **kw)) if group else []
         return eps + [types.SimpleNamespace(name="raiser", value="raiser", dist=None, load=load)]
 
-    monkeypatch.setattr(reg_mod, "entry_points", fake_entry_points)
+    monkeypatch.setattr(reg_mod.md, "entry_points", fake_entry_points)
     reg = reg_mod.get_registry()
     assert any(f.plugin.startswith("raiser") and f.error == text for f in reg.failures), reg.failures
     assert "gd" in reg.solvers

@@ -36,13 +36,13 @@ def test_paper_plugin_is_found_through_its_entry_point(fresh_registry):
 
 
 def test_broken_plugin_is_reported_and_the_rest_keep_working(fresh_registry, monkeypatch):
-    real = reg_mod.entry_points      # the registry's scan (solverhub._entry_points)
+    real = md.entry_points
 
     def fake_entry_points(group=None, **kw):
-        eps = list(real(group)) if group else []
+        eps = list(real(group=group, **kw)) if group else []
         return eps + [md.EntryPoint(name="broken-one", value="solverhub_no_such_module_xyz", group="solverhub")]
 
-    monkeypatch.setattr(reg_mod, "entry_points", fake_entry_points)
+    monkeypatch.setattr(reg_mod.md, "entry_points", fake_entry_points)
     reg = reg_mod.get_registry()
     assert "gd" in reg.solvers
     failures = {f.plugin: f.error for f in reg.failures}
@@ -124,13 +124,13 @@ objective: "sum_squares(x - 1)"
 
 
 def test_duplicate_entry_point_name_is_reported(fresh_registry, monkeypatch):
-    real = reg_mod.entry_points      # the registry's scan (solverhub._entry_points)
+    real = md.entry_points
 
     def fake_entry_points(group=None, **kw):
-        eps = list(real(group)) if group else []
+        eps = list(real(group=group, **kw)) if group else []
         return eps + [md.EntryPoint(name="bfgs-wolfe", value="solverhub.builtin.plugin", group="solverhub")]
 
-    monkeypatch.setattr(reg_mod, "entry_points", fake_entry_points)
+    monkeypatch.setattr(reg_mod.md, "entry_points", fake_entry_points)
     failures = reg_mod.get_registry().failures
     assert any("already used" in f.error for f in failures)
 

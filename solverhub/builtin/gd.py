@@ -37,6 +37,7 @@ class GDOptions(SolverOptions):
 class GDState(IterState):
     lr: Any = None
     backtracks: int = 0
+    grad_sq: Any = None     # ‖grad‖², computed by the Armijo test of the step that made this state
 
 
 class GradientDescent(Solver):
@@ -63,23 +64,24 @@ class GradientDescent(Solver):
         if oracle.stochastic or not options.backtracking:
             return GDState(x=state.x - state.lr * oracle.grad(state.x), lr=state.lr)
         x, f, g = state.x, state.value, state.grad
-        gg = torch.dot(g, g)
+        gg = torch.dot(g, g) if state.grad_sq is None else state.grad_sq
         # Near the optimum f(x) - f(x_new) drops below the float resolution of f and the
         # Armijo test rejects every step; there, accept a step that keeps f within
         # rounding and decreases the gradient norm (cf. Hager & Zhang's approximate Wolfe).
-        slack = 4 * torch.finfo(f.dtype).eps * torch.abs(f)
-        lr = state.lr
+        # Written with fused ops (add with alpha): a tiny problem's step is op-count bound.
+        f_ceiling = torch.add(f, torch.abs(f), alpha=4 * torch.finfo(f.dtype).eps)
+        lr, c1 = state.lr, options.c1
         backtracks = 0
         while True:
-            x_new = x - lr * g
+            x_new = torch.add(x, g, alpha=-lr)
             f_new, g_new = oracle.value_and_grad(x_new)
-            armijo = f_new <= f - options.c1 * lr * gg
-            at_floor = (f_new <= f + slack) & (torch.dot(g_new, g_new) < gg)
-            if bool(armijo | at_floor) or backtracks >= options.max_backtracks:
+            gg_new = torch.dot(g_new, g_new)
+            accept = (f_new <= torch.add(f, gg, alpha=-c1 * lr)) | ((f_new <= f_ceiling) & (gg_new < gg))
+            if bool(accept) or backtracks >= options.max_backtracks:
                 break
             lr *= options.shrink
             backtracks += 1
-        return GDState(x=x_new, value=f_new, grad=g_new, lr=lr * options.grow,
+        return GDState(x=x_new, value=f_new, grad=g_new, grad_sq=gg_new, lr=lr * options.grow,
                        backtracks=state.backtracks + backtracks)
 
     def report(self, state, oracle, options):

@@ -384,17 +384,51 @@ class _CompareProgress:
             self.bar.refresh()
 
 
+def compare_table_rows(results) -> list[tuple[str, ...]]:
+    """One row per configuration (problem, solver label), its seeds pooled: the statuses with
+    their counts, the median objective, the worst gap to the baseline and the worst
+    stationarity, the median oracle calls and the median time with its range. A deterministic
+    solver on a deterministic problem gives the same run for every seed: its row reads like one
+    run, with the timing spread. Every run stays in the store and the report."""
+    import statistics
+    groups: dict[tuple[str, str], list] = {}
+    for r in sorted(results, key=lambda r: (r.problem, r.extras.get("label", r.solver), r.seed)):
+        groups.setdefault((r.problem, r.extras.get("label", r.solver)), []).append(r)
+    rows = []
+    for (problem, label), runs in groups.items():
+        counts: dict[str, int] = {}
+        for r in runs:
+            counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        status = ", ".join(name if len(runs) == 1 else f"{name} x{n}" for name, n in counts.items())
+        seeds = str(runs[0].seed) if len(runs) == 1 else f"{len(runs)} ({runs[0].seed}-{runs[-1].seed})"
+        gaps = [r.baseline_gap for r in runs if r.baseline_gap is not None]
+        worst = max(runs, key=lambda r: r.stationarity.value if r.stationarity.value == r.stationarity.value
+                    else float("inf"))
+        times = [r.wall_time_s for r in runs]
+        time_s = f"{statistics.median(times):.3f}"
+        if len(runs) > 1:
+            time_s += f" ({min(times):.3f}-{max(times):.3f})"
+        rows.append((problem, label, seeds, status, f"{statistics.median(r.objective for r in runs):.8g}",
+                     f"{max(gaps):.1e}" if gaps else "-",
+                     f"{worst.stationarity.name} {worst.stationarity.value:.1e}",
+                     f"{statistics.median(r.total_oracle_calls for r in runs):g}", time_s))
+    return rows
+
+
 def _print_compare_table(results, skipped, console) -> None:
     from rich.table import Table
-    table = Table(title=f"{len({r.problem_hash for r in results})} problem(s), {len(results)} run(s)")
-    for col in ("problem", "solver", "seed", "status", "objective", "rel. gap to baseline", "stationarity",
-                "oracle calls", "time s"):
+    rows = compare_table_rows(results)
+    pooled = len(rows) < len(results)
+    title = f"{len({r.problem_hash for r in results})} problem(s), {len(results)} run(s)"
+    if pooled:
+        title += ("; one row per configuration: median objective, worst gap and stationarity, "
+                  "median oracle calls and time (min-max) over its seeds")
+    table = Table(title=title)
+    for col in ("problem", "solver", "seeds" if pooled else "seed", "status", "objective", "rel. gap to baseline",
+                "stationarity", "oracle calls", "time s"):
         table.add_column(col, justify="left" if col in ("problem", "solver", "status") else "right")
-    for r in sorted(results, key=lambda r: (r.problem, r.extras.get("label", r.solver), r.seed)):
-        gap = "-" if r.baseline_gap is None else f"{r.baseline_gap:.1e}"
-        table.add_row(r.problem, r.extras.get("label", r.solver), str(r.seed), r.status.value, f"{r.objective:.8g}", gap,
-                      f"{r.stationarity.name} {r.stationarity.value:.1e}", str(r.total_oracle_calls),
-                      f"{r.wall_time_s:.3f}")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     if skipped:
         console.print(f"[dim]skipped ({len(skipped)}): {_skipped_summary(skipped)}[/dim]")

@@ -247,6 +247,9 @@ def _solve_here(problem: Problem, solver, *, options, device: str, dtype: str, s
             base_gap = (objective - base_obj) / max(1.0, abs(base_obj))
             extras["baseline"] = {"status": base.status.value, "backend_status": base.backend_status,
                                   "solver": base.solver, "message": base.message}
+            said = {k: v for k, v in base.extras.items() if isinstance(v, (bool, int, float, str))}
+            if said:        # what the reference says beyond its objective (bilevel's g*, the start it took)
+                extras["baseline"]["extras"] = said
         except NoBaseline as err:
             extras["baseline"] = {"status": "none", "message": f"no convex baseline: {err}"}
     return Result(

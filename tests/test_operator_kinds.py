@@ -65,6 +65,9 @@ def test_bilevel_baseline_is_the_min_norm_solution():
     assert result.stationarity.name == "bilevel_eps"
     assert {"eps_f", "eps_g", "lower_objective"} <= set(result.extras)
     assert result.stationarity.value == pytest.approx(max(result.extras["eps_f"], result.extras["eps_g"]))
+    # the reference's own numbers reach the run: A (10 x 30) has full row rank, so min g = 0
+    said = solverhub.solve(p, "cvxpy", baseline=True).extras["baseline"]["extras"]
+    assert said["g_star"] == pytest.approx(0.0, abs=1e-8) and said["tolerance"] == pytest.approx(1e-9)
 
 
 def test_bilevel_eps_identities():

@@ -61,6 +61,9 @@ class Oracle:
                  operator: Callable | None = None, project: Callable | None = None, structure=None):
         self._objective = objective
         self._functions = dict(functions or {})     # other named scalar functions, e.g. bilevel "lower"
+        # generated reverse-mode (value, gradient) where the lowering has one (solverhub.lower.to_torch_grad)
+        self._vg = getattr(objective, "value_and_grad", None)
+        self._vgs = {name: getattr(fn, "value_and_grad", None) for name, fn in self._functions.items()}
         self._operator = operator                   # F(z) for monotone / minimax problems
         self.project = project                      # projection onto the feasible set (not an oracle call)
         # the lowered TorchStructure: bounds, nonsmooth terms' value/prox (not oracle calls); a
@@ -149,7 +152,12 @@ class Oracle:
             return self._fn(of)(x, rows)
 
     def _value_and_grad(self, x, rows=None, of=None):
-        fn = self._objective if of is None else self._fn(of)
+        if of is None:
+            fn, vg = self._objective, self._vg
+        else:
+            fn, vg = self._fn(of), self._vgs[of]
+        if vg is not None:                 # generated reverse mode: no autograd graph
+            return vg(x, rows)
         xg = x.detach().requires_grad_(True)
         if torch.is_grad_enabled():        # the usual case: no context manager on the hot path
             value = fn(xg, rows)
@@ -163,6 +171,8 @@ class Oracle:
 
     def _exact_grad(self, x):
         """∇f(x) of the objective: ``_value_and_grad(x)[1]`` without detaching a value nobody reads."""
+        if self._vg is not None:
+            return self._vg(x, None)[1]
         xg = x.detach().requires_grad_(True)
         if torch.is_grad_enabled():
             value = self._objective(xg, None)

@@ -16,6 +16,7 @@ from ..._lazy import lazy_module
 from ...errors import Location
 from ...lower.to_cvxpy import NoCvxpyForm, compile_cvxpy
 from ...lower.to_torch import compile_torch
+from ...lower.to_torch_grad import compile_torch_value_and_grad
 from ...oracle import Known
 from ...reference import Reference, ReferenceStatus
 from ..expr import Node, Symbols, parse_expression
@@ -151,12 +152,19 @@ class TorchEvaluator:
         return value if torch.is_tensor(value) else torch.as_tensor(value, dtype=self.dtype, device=self.device)
 
     def scalar(self, node):
-        """``fn(x, rows=None) -> 0-d tensor`` for a scalar expression."""
+        """``fn(x, rows=None) -> 0-d tensor`` for a scalar expression; with the attribute
+        ``value_and_grad(x, rows=None) -> (0-d value, flat gradient)`` when every variable-dependent
+        node has a reverse rule (``solverhub.lower.to_torch_grad``; else the oracle uses autograd)."""
         f = compile_torch(node, self.params)
 
         def value(x, rows=None):
             out = self.tensor(f(self.env(x, rows)))
             return out if out.dim() == 0 else out.reshape(())   # no view node on the autograd path
+        vg = compile_torch_value_and_grad(node, self.params, [(name, shape) for name, shape, _, _ in self.layout])
+        if vg is not None:
+            def value_and_grad(x, rows=None):
+                return vg(self.env(x.detach() if x.requires_grad else x, rows))
+            value.value_and_grad = value_and_grad
         return value
 
     def array(self, node):

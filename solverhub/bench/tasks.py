@@ -9,7 +9,8 @@ it is; a baseline answers with a small JSON string. :func:`result_of` reads eith
 A worker reuses a problem across its runs: a forked worker reads the Problem the
 compare loaded while planning (``problems``, by content hash); a spawned one (Dask,
 CUDA) loads each file once and keeps it under the content hash the plan named, so a
-run always solves exactly the content its run key hashes."""
+run always solves exactly the content its run key hashes. Its torch lowering is reused
+too, when every seed has the same one (``solverhub.api._lower``)."""
 from __future__ import annotations
 
 __all__ = ["RunTask", "BaselineTask", "run_task", "baseline_task", "execute", "failed_result",
@@ -86,6 +87,7 @@ def failed_baseline(task: BaselineTask, status: str, message: str) -> str:
 
 _LOADED: dict[str, object] = {}     # content hash -> Problem, in a spawned worker
 _MAX_LOADED = 64
+_LOWERED: dict = {}                 # (content hash, device, dtype) -> TorchProblem, this worker's (api._lower)
 
 
 def _problem(task, problems):
@@ -119,7 +121,8 @@ def run_task(task: RunTask, on_begin=None, problems=None, max_threads: int | Non
             options["time_limit_s"] = min(float(given), task.time_limit_s) if given is not None else task.time_limit_s
         problem, note = _problem(task, problems)
         result = _solve_here(problem, task.solver, options=options, seed=task.seed, device=task.device,
-                             dtype="float64", baseline=False, on_begin=on_begin, max_threads=max_threads)
+                             dtype="float64", baseline=False, on_begin=on_begin, max_threads=max_threads,
+                             lowered=_LOWERED)
         changes = {"extras": {**result.extras, "label": task.label or task.solver}}
         if note:
             changes["message"] = result.message + note

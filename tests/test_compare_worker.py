@@ -2,9 +2,17 @@
 changing any run, and tiny runs sent to a worker in chunks (``bench/pool.py``) that record exactly
 what one-at-a-time runs record."""
 import math
+import os
+import time
+from dataclasses import dataclass
+
+import pytest
 
 import solverhub
+from solverhub import IterState, Solver
 from solverhub.api import _lower, _solve_here
+from solverhub.bench import api, pool
+from solverhub.result import Status
 from solverhub.bench.codec import decode_result
 from solverhub.bench.tasks import RunTask, run_task
 
@@ -44,3 +52,97 @@ def test_a_worker_run_with_the_cached_lowering_is_the_plain_solve():
             assert got.iterations == want.iterations and got.status == want.status
             assert math.isclose(got.objective, want.objective, rel_tol=1e-12, abs_tol=1e-15)
             assert got.solution == want.solution
+
+
+@dataclass(frozen=True)
+class ChunkyOptions:
+    mode: str = "ok"            # ok | exit (seed 7 kills its worker) | print (seed 11 prints) | hang (seed 9)
+
+
+class Chunky(Solver):
+    """Gradient steps; misbehaves for one seed (read back from torch's seeded generator)."""
+
+    name = "chunky"
+    kinds = ("minimize",)
+    Options = ChunkyOptions
+
+    def init(self, problem, oracle, x0, options):
+        import torch
+        seed = torch.initial_seed()
+        if options.mode == "exit" and seed == 7:
+            os._exit(3)
+        if options.mode == "print" and seed == 11:
+            print("hello from seed 11")
+        if options.mode == "hang" and seed == 9:
+            time.sleep(1000)
+        return IterState(x=x0)
+
+    def step(self, state, oracle, options):
+        return IterState(x=state.x - 0.1 * oracle.grad(state.x))
+
+
+@pytest.fixture
+def chunky(monkeypatch, tmp_path):
+    """The Chunky solver registered here (forked workers inherit it); chunks of any run size."""
+    from solverhub.registry import SolverEntry, get_registry
+    solvers = get_registry().solvers
+    solvers["chunky"] = SolverEntry(Chunky, "test", "0")
+    monkeypatch.setattr(pool, "CHUNK_S", 100.0)        # chunk whatever the machine's load
+    made = []
+    take = pool._Chunker.take
+    monkeypatch.setattr(pool._Chunker, "take", lambda self, runs: _noted(made, take(self, runs)))
+    (tmp_path / "fixed.yaml").write_text(FIXED)
+    yield tmp_path / "fixed.yaml", made
+    del solvers["chunky"]
+
+
+def _noted(made, task):
+    made.append(len(getattr(task, "tasks", (task,))))
+    return task
+
+
+def _by_seed(results, label):
+    return {r.seed: r for r in results if r.extras.get("label") == label}
+
+
+def test_tiny_runs_go_in_chunks_and_record_what_runs_one_at_a_time_record(chunky, tmp_path, monkeypatch):
+    path, made = chunky
+    kw = dict(seeds=24, jobs=1, baseline=False, options={"max_iterations": 5})
+    chunked = api.compare([path], ["chunky"], store=tmp_path / "a.sqlite", **kw)
+    assert max(made) > 1 and sum(made) == 24, made              # some chunks, every run once
+    monkeypatch.setattr(pool, "CHUNK_AFTER", 10 ** 9)           # one run per message
+    made.clear()
+    alone = api.compare([path], ["chunky"], store=tmp_path / "b.sqlite", **kw)
+    assert made == [1] * 24
+    a, b = _by_seed(chunked, "chunky"), _by_seed(alone, "chunky")
+    assert sorted(a) == sorted(b) == list(range(24))
+    for seed in a:
+        assert a[seed].status == b[seed].status and a[seed].iterations == b[seed].iterations == 5
+        assert math.isclose(a[seed].objective, b[seed].objective, rel_tol=1e-12, abs_tol=1e-15)
+        assert a[seed].captured_output == b[seed].captured_output == ""
+
+
+def test_a_chunk_that_dies_or_prints_is_run_again_one_task_at_a_time(chunky, tmp_path):
+    path, made = chunky
+    results = api.compare([path], ["chunky:mode=exit", "chunky:mode=print"], seeds=16, jobs=1, baseline=False,
+                          store=tmp_path / "runs.sqlite", options={"max_iterations": 5})
+    assert max(made) > 1, made                                  # chunks were tried
+    died, printed = _by_seed(results, "chunky:mode=exit"), _by_seed(results, "chunky:mode=print")
+    assert sorted(died) == sorted(printed) == list(range(16))
+    assert died[7].status == Status.FAILED and "exit code 3" in died[7].message
+    assert all(r.status == Status.MAX_ITERATIONS for s, r in died.items() if s != 7)
+    assert all(r.status == Status.MAX_ITERATIONS for r in printed.values())
+    assert printed[11].captured_output == "hello from seed 11\n"     # its own output, and only its own
+    assert all(not r.captured_output for s, r in [*printed.items(), *died.items()] if s != 11)
+
+
+@pytest.mark.slow
+def test_a_chunk_that_hangs_is_run_again_and_only_the_hung_run_is_a_time_limit(chunky, tmp_path):
+    path, made = chunky
+    results = api.compare([path], ["chunky:mode=hang"], seeds=12, jobs=1, baseline=False, time_limit_s=1.0,
+                          store=tmp_path / "runs.sqlite", options={"max_iterations": 5})
+    assert max(made) > 1, made
+    runs = _by_seed(results, "chunky:mode=hang")
+    assert sorted(runs) == list(range(12))
+    assert runs[9].status == Status.TIME_LIMIT and "killed" in runs[9].message
+    assert all(r.status == Status.MAX_ITERATIONS for s, r in runs.items() if s != 9)

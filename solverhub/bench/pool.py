@@ -14,6 +14,14 @@ A worker's stdout and stderr are a pipe read here: each run's output is kept, bo
 
 Baselines (:class:`~solverhub.bench.tasks.BaselineTask`) go through the same workers,
 under the same limits: the first worker takes them first, the others start on runs.
+
+Tiny runs travel in chunks (:class:`~solverhub.bench.tasks.ChunkTask`): once a few runs of a
+configuration (problem, solver label) took under ``CHUNK_S`` each, one at a time, its next
+runs go to a worker several at a time, about ``CHUNK_S`` of work per message, so a run of a
+few ms no longer pays two wake-ups of this process and a round trip of its worker. A chunk
+that ends any other way than with every answer and no output (a hang, a crash, a print) is
+run again one task at a time, each under its own limit and capture, and that configuration
+is never chunked again: what is recorded is what one-at-a-time runs record.
 """
 from __future__ import annotations
 
@@ -25,9 +33,12 @@ from multiprocessing.connection import wait
 from typing import Callable, Iterable
 
 from ..isolation import HARD_LIMIT_GRACE_S, IsolatedWorker  # noqa: F401 - HARD_LIMIT_GRACE_S re-exported
-from .tasks import BaselineTask
+from .tasks import BaselineTask, ChunkTask, chunk_answers
 
 TICK_S = 0.5        # with a ``tick`` callback: the longest the loop waits without calling it
+CHUNK_S = 0.1       # the work of one chunk of tiny runs (seconds, by the runs timed so far)
+CHUNK_MAX = 32      # runs in a chunk at most
+CHUNK_AFTER = 2     # runs of a configuration timed one at a time before its runs are chunked
 
 
 def assign_devices(device: str, jobs: int, gpus: int) -> list[str]:
@@ -64,6 +75,51 @@ def preload(solvers: Iterable[str] | None = None) -> None:
                 pass
 
 
+class _Chunker:
+    """Forms the chunks: times each configuration's runs (dispatch to answer, per run; the slowest
+    of its last ``CHUNK_AFTER`` tasks counts) and takes the next runs of the queue one at a time or
+    as a chunk."""
+
+    def __init__(self, jobs: int):
+        self.jobs = jobs
+        self.timed: dict[tuple, deque] = {}                 # configuration -> its last tasks' seconds a run
+        self.solo: set[tuple] = set()                       # configurations never chunked again
+
+    @staticmethod
+    def config(task) -> tuple:
+        return task.problem_hash, task.label or task.solver, task.device
+
+    def take(self, runs: deque):
+        first = runs.popleft()
+        config = self.config(first)
+        timed = self.timed.get(config, ())
+        slowest = max(timed, default=0.0)
+        if len(timed) < CHUNK_AFTER or config in self.solo or slowest >= CHUNK_S / 2:
+            return first
+        size = min(CHUNK_MAX, int(CHUNK_S / max(slowest, 1e-4)), 1 + len(runs) // (2 * self.jobs))
+        batch = [first]
+        while len(batch) < size and runs and self.config(runs[0]) == config:
+            batch.append(runs.popleft())
+        return first if len(batch) == 1 else ChunkTask(tuple(batch), device=first.device)
+
+    def timed_run(self, task, seconds: float) -> None:
+        config = self.config(task)
+        n = len(task.tasks) if isinstance(task, ChunkTask) else 1
+        self.timed.setdefault(config, deque(maxlen=CHUNK_AFTER)).append(seconds / n)
+
+    def answers(self, task, payload, runs: deque) -> list[tuple]:
+        """``[(run, answer)]`` of a finished task; a chunk that did not answer in full goes back
+        to the front of ``runs``, one task at a time (its configuration is chunked no more)."""
+        if not isinstance(task, ChunkTask):
+            return [(task, payload)]
+        blobs = chunk_answers(payload)
+        if blobs is not None and len(blobs) == len(task.tasks):
+            return list(zip(task.tasks, blobs))
+        self.solo.add(self.config(task))
+        runs.extendleft(reversed(task.tasks))
+        return []
+
+
 class WorkerPool:
     """Persistent workers running :func:`solverhub.bench.tasks.execute`, one per entry of
     ``devices`` (default ``jobs`` CPU workers). ``problems``: content hash -> Problem,
@@ -85,18 +141,21 @@ class WorkerPool:
         return IsolatedWorker(device=device)
 
     def run(self, tasks: Iterable, on_result: Callable[[object, bytes | str], None],
-            tick: Callable[[], None] | None = None) -> None:
+            tick: Callable[[], None] | None = None, settle: Callable[[], None] | None = None) -> None:
         """Run every task; ``on_result(task, answer)`` as each finishes (in this process; a run's
         answer is its Result as a codec blob, :func:`~solverhub.bench.tasks.result_of` reads it);
-        ``tick()`` at least every ``TICK_S`` (a progress display)."""
+        ``settle()`` after the answers of one wake-up (a store commits them together); ``tick()``
+        at least every ``TICK_S`` (a progress display)."""
         tasks = list(tasks)
         baselines = deque(t for t in tasks if isinstance(t, BaselineTask))
         runs = deque(t for t in tasks if not isinstance(t, BaselineTask))
         workers: list[IsolatedWorker | None] = [None] * min(self.jobs, len(tasks))
+        chunker = _Chunker(self.jobs)
 
         def next_task(i: int):
             first, second = (baselines, runs) if i == 0 else (runs, baselines)
-            return (first or second).popleft()
+            queue = first or second
+            return chunker.take(queue) if queue is runs else queue.popleft()
 
         from ..isolation import can_fork_workers
         if workers and any(can_fork_workers(d) for d in self.devices):
@@ -129,13 +188,19 @@ class WorkerPool:
                     if finished is None:
                         continue
                     task, payload, alive = finished
+                    if not isinstance(task, BaselineTask):
+                        chunker.timed_run(task, time.monotonic() - w.sup.dispatched_at)
+                        answers += chunker.answers(task, payload, runs)
+                    else:
+                        answers.append((task, payload))
                     if not alive:
                         w.kill()                    # replaced above when there is more to do
                     elif (baselines or runs) and w.alive:
                         w.submit(next_task(i))      # its next task first: the worker never waits for the store
-                    answers.append((task, payload))
                 for task, payload in answers:
                     on_result(task, payload)
+                if answers and settle is not None:
+                    settle()
                 if tick is not None:
                     tick()
         finally:

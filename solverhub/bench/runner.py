@@ -221,9 +221,12 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
                 time_limit_s: float | None = None, devices: list[str] | None = None,
                 on_baseline: Callable | None = None, tick: Callable[[], None] | None = None) -> None:
     """Execute ``plan.tasks`` (and, with ``baselines``, the missing baselines alongside them);
-    each finished run is committed to the store at once. ``on_baseline(name, status, cached)``
-    for each baseline, ``on_result(result)`` for each run, ``tick()`` now and then."""
+    the runs that finish together (one wake-up of the pool: a worker's chunk of tiny runs, or one
+    run) are committed to the store at once, in one transaction, then reported.
+    ``on_baseline(name, status, cached)`` for each baseline, ``on_result(result)`` for each run,
+    ``tick()`` now and then."""
     waiting: dict[str, list] = {}           # problem hash -> runs stored before its baseline arrived
+    unsaved: list[tuple] = []               # (store row, Result) of the runs answered since the last commit
     extra = baseline_tasks(plan, store, time_limit_s, on_baseline) if baselines else []
     objectives = {h: _objective(store, h) for h in {t.problem_hash for t in plan.tasks}}   # finite, or None
     pending = {t.problem_hash for t in extra}
@@ -246,15 +249,24 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
             blob = None
         if changes:
             result, blob = result.replace(**changes), None
-        store.put(task.key, result, task.problem_path, options=task.options, solver_version=version, blob=blob)
+        unsaved.append(((task.key, result, task.problem_path, task.options, version, blob), result))
         if task.problem_hash in pending:
             waiting.setdefault(task.problem_hash, []).append((task, result, version))
-        if on_result is not None:
-            on_result(result)
+
+    def commit(report: bool = True) -> None:
+        if not unsaved:
+            return
+        done = unsaved[:]
+        store.put_many([row for row, _ in done])
+        del unsaved[:len(done)]
+        if report and on_result is not None:
+            for _, result in done:
+                on_result(result)
 
     def record(task, payload: bytes | str) -> None:
         if not isinstance(task, BaselineTask):
             return record_run(task, payload)
+        commit()                                # the runs it updates below are in the store first
         status, objective = record_baseline(store, task, payload)
         objectives[task.problem_hash] = _objective(store, task.problem_hash)
         pending.discard(task.problem_hash)
@@ -270,10 +282,12 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
     tasks = [*extra, *runs]
     if not tasks:
         return
-    if scheduler:
-        from .dask_runner import run_on_dask
-        run_on_dask(tasks, scheduler, record)
-    else:
-        from .pool import WorkerPool
-        WorkerPool(jobs, devices=devices, problems=plan.problems).run(tasks, record,
-                                                                      **({"tick": tick} if tick else {}))
+    try:
+        if scheduler:
+            from .dask_runner import run_on_dask
+            run_on_dask(tasks, scheduler, lambda task, payload: (record(task, payload), commit()))
+        else:
+            from .pool import WorkerPool
+            WorkerPool(jobs, devices=devices, problems=plan.problems).run(tasks, record, tick=tick, settle=commit)
+    finally:
+        commit(report=False)                    # answered before an interruption: kept, not shown

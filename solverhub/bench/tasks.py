@@ -13,14 +13,15 @@ run always solves exactly the content its run key hashes. Its torch lowering is 
 too, when every seed has the same one (``solverhub.api._lower``)."""
 from __future__ import annotations
 
-__all__ = ["RunTask", "BaselineTask", "run_task", "baseline_task", "execute", "failed_result",
-           "failed_baseline", "result_of", "with_gap"]
+__all__ = ["RunTask", "BaselineTask", "ChunkTask", "run_task", "run_chunk", "chunk_answers", "baseline_task",
+           "execute", "failed_result", "failed_baseline", "result_of", "with_gap"]
 
 import json
 import math
+import struct
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..result import Result, Stationarity, Status
 
@@ -57,6 +58,39 @@ class BaselineTask:
             object.__setattr__(self, "key", f"baseline:{self.problem_hash}")
 
 
+@dataclass(frozen=True)
+class ChunkTask:
+    """Several tiny runs of one configuration, sent to a worker as one message and answered
+    as one (:func:`run_chunk`), so that the messages and wake-ups of a run (task, begin, answer)
+    are paid once per chunk (``bench/pool.py`` forms them). Only the first run announces its
+    begin: the chunk's hard limit is that run's. Its other attributes are the first run's, so
+    a chunk that fails reads like one run; the pool then runs each of its tasks alone."""
+
+    tasks: tuple = ()
+    device: str = "cpu"
+
+    def __getattr__(self, name):            # key, solver, seed, options, time_limit_s...: the first run's
+        if name.startswith("__") or name == "tasks":
+            raise AttributeError(name)
+        return getattr(self.tasks[0], name)
+
+
+_CHUNK = b"\xff"       # a chunk's answer starts with it (a codec blob starts with its version, 1)
+
+
+def chunk_answers(payload) -> list[bytes] | None:
+    """The runs' codec blobs of a :func:`run_chunk` answer, or None when ``payload`` is not one."""
+    if not isinstance(payload, bytes) or payload[:1] != _CHUNK:
+        return None
+    (n,) = struct.unpack_from("<I", payload, 1)
+    sizes = struct.unpack_from(f"<{n}I", payload, 5)
+    out, offset = [], 5 + 4 * n
+    for size in sizes:
+        out.append(payload[offset:offset + size])
+        offset += size
+    return out
+
+
 def failed_result(task: RunTask, status: Status, message: str, wall_time_s: float = 0.0) -> Result:
     return Result(solver=task.solver, problem=task.problem_name, problem_hash=task.problem_hash, status=status,
                   message=message, objective=math.nan, stationarity=Stationarity("none", math.nan), iterations=0,
@@ -65,7 +99,11 @@ def failed_result(task: RunTask, status: Status, message: str, wall_time_s: floa
 
 
 def result_of(payload: bytes | str) -> Result:
-    """The Result of a run's answer: a codec blob (bytes) or JSON text (older callers, Dask)."""
+    """The Result of a run's answer: a codec blob (bytes) or JSON text (older callers, Dask);
+    of a chunk's answer, its first run's (the pool runs a chunk that printed anything again,
+    one run at a time)."""
+    if isinstance(payload, bytes) and payload[:1] == _CHUNK:
+        payload = chunk_answers(payload)[0]
     if isinstance(payload, (bytes, bytearray, memoryview)):
         from .codec import decode_result
         return decode_result(bytes(payload))
@@ -134,6 +172,14 @@ def run_task(task: RunTask, on_begin=None, problems=None, max_threads: int | Non
         return encode_result(failed_result(task, Status.FAILED, detail, time.perf_counter() - t0))
 
 
+def run_chunk(chunk: ChunkTask, on_begin=None, problems=None, max_threads: int | None = None) -> bytes:
+    """Solve the chunk's runs one after the other (:func:`run_task`, on the chunk's device); answer
+    their blobs in one message (:func:`chunk_answers` reads it)."""
+    blobs = [run_task(t if t.device == chunk.device else replace(t, device=chunk.device),
+                      on_begin if i == 0 else None, problems, max_threads) for i, t in enumerate(chunk.tasks)]
+    return b"".join([_CHUNK, struct.pack(f"<I{len(blobs)}I", len(blobs), *map(len, blobs)), *blobs])
+
+
 def baseline_task(task: BaselineTask, on_begin=None, problems=None, max_threads: int | None = None) -> str:
     """``compute_baseline`` of the task's problem (certified with the torch oracle on CPU):
     JSON ``{status, objective, message}``; status ``none`` when the problem has no reference."""
@@ -158,7 +204,10 @@ def baseline_task(task: BaselineTask, on_begin=None, problems=None, max_threads:
 
 
 def execute(task, on_begin=None, problems=None, max_threads: int | None = None) -> bytes | str:
-    """Run ``task`` here: a RunTask's answer is a codec blob (bytes), a BaselineTask's JSON text."""
+    """Run ``task`` here: a RunTask's answer is a codec blob (bytes), a ChunkTask's the blobs of its
+    runs (:func:`chunk_answers`), a BaselineTask's JSON text."""
     if isinstance(task, BaselineTask):
         return baseline_task(task, on_begin, problems, max_threads)
+    if isinstance(task, ChunkTask):
+        return run_chunk(task, on_begin, problems, max_threads)
     return run_task(task, on_begin, problems, max_threads)

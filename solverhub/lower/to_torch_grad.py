@@ -11,11 +11,13 @@ The vector-Jacobian products are a table here, not a field of ``Atom``: they are
 of this generator (names, broadcasting and aliasing of the generated source), and an atom without
 a rule simply keeps autograd. Each rule reproduces autograd's formula (torch's
 ``derivatives.yaml``), including its choice at nonsmooth points: ``norm2`` has gradient 0 at 0,
-``abs``/``norm1`` use ``sign`` (0 at 0), ``relu``/``pos``/``neg`` are 0 at the kink, ``logistic``
-calls ``softplus_backward`` (its threshold 20), ``x ** 0`` has gradient 0. ``kl_div``,
-``maximum``/``minimum``, ``max``/``min``, ``norm_inf``, ``huber`` with a variable ``M``, comparisons
-and ``quad_form`` with a variable matrix have no rule: an expression using them on a variable
-gets ``None`` here and the evaluator keeps autograd (decided once, when the problem is lowered).
+``abs``/``norm1`` use ``sign`` (0 at 0), ``relu``/``pos``/``neg`` are 0 at the kink, ties of
+``max``/``min``/``norm_inf`` share the adjoint evenly and ties of ``maximum``/``minimum`` halve it,
+``kl_div`` follows autograd through the atom's ``xlogy`` form (NaN at x = 0, as autograd),
+``logistic`` calls ``softplus_backward`` (its threshold 20), ``x ** 0`` has gradient 0. Every atom
+has a rule; ``huber`` whose ``M`` is known only when running (``2 * lam``), ``quad_form`` with a
+variable matrix and comparisons have none: an expression using them on a variable gets ``None``
+here and the evaluator keeps autograd (decided once, when the problem is lowered).
 
 Adjoints are propagated "lazily broadcast": an adjoint may have fewer dimensions than its node
 (a scalar for ``sum``), meaning its broadcast; it is materialised only where a rule needs the
@@ -220,7 +222,8 @@ class _Gen:
         """``a`` (an adjoint of the result of a broadcasting op) summed to operand k's shape."""
         if a is None or rec.kids[k] is None:
             return None
-        operand = (rec.node.left, rec.node.right)[k]
+        node = rec.node
+        operand = node.args[k] if isinstance(node, Call) else (node.left, node.right)[k]
         if operand.shape == rec.node.shape:
             return a                                           # the fast path: no broadcast
         return self.bind(f"_sum_to({a.expr}, {rec.out}, {rec.args[k]})", operand.shape)
@@ -451,6 +454,46 @@ def _trace(g, rec, a):
                         rec.node.args[0].shape))]
 
 
+def _extreme(g, rec, a):       # max/min: evenly_distribute_backward (its CUDA form: ties share, NaN picks NaN)
+    x, o = rec.args[0], rec.out
+    mask = g.local(f"(({x} == {o}) | ({x}.isnan() & {o}.isnan())).to({x}.dtype)", "_g")
+    return [(0, g.bind(f"{mask} * ({a.expr} / {mask}.sum())", rec.node.args[0].shape))]
+
+
+def _norm_inf(g, rec, a):       # linalg_vector_norm_backward for inf: sgn(x) (a / #argmax) at the argmaxes
+    x, o = rec.args[0], rec.out
+    mask = g.local(f"((torch.abs({x}) == {o}) | torch.abs({x}).isnan()).to({x}.dtype)", "_g")
+    return [(0, g.bind(f"torch.sign({x}) * (({a.expr} / {mask}.sum()) * {mask})", rec.node.args[0].shape))]
+
+
+def _pairwise(smaller_wins: bool):
+    """maximum/minimum: the adjoint to the larger (smaller) one, halved at ties (autograd's rule)."""
+    def rule(g, rec, a):
+        (l, r), out = rec.args, []
+        half = g.local(f"torch.where({l} == {r}, {a.expr} / 2, {a.expr})", "_g")
+        for k, loses in ((0, ">" if smaller_wins else "<"), (1, "<" if smaller_wins else ">")):
+            if rec.kids[k] is not None:
+                adj = g.bind(f"{half}.masked_fill({l} {loses} {r}, 0)", rec.node.shape)
+                out.append((k, g.reduce(rec, k, adj)))
+        return out
+    return rule
+
+
+def _kl_div(g, rec, a):         # autograd through the atom's xlogy(x, x / w) - x + y, w = where(x == 0, 1, y)
+    (x, y), out = rec.args, []
+    w = g.local(f"torch.where({x} == 0, torch.ones_like({y}), {y})", "_g")
+    q = g.local(f"{x} / {w}", "_g")
+    r = g.local(f"{x} / {q}", "_g")          # xlogy's derivative in its second argument (NaN at x = 0, as autograd)
+    if rec.kids[0] is not None:
+        adj = g.bind(f"{a.expr} * (torch.special.xlogy(({x} != 0).to({x}.dtype), {q}) + {r} / {w} - 1)",
+                     _broadcast(a.shape, rec.node.shape))
+        out.append((0, g.reduce(rec, 0, adj)))
+    if rec.kids[1] is not None:
+        adj = g.bind(f"{a.expr} * (1 - ({r} * {x} / ({w} * {w})).masked_fill({x} == 0, 0))", rec.node.shape)
+        out.append((1, g.reduce(rec, 1, adj)))
+    return out
+
+
 def _relu(g, rec, a):           # threshold_backward: a where relu(x) > 0
     return [(0, g.times(a, g.local(f"({rec.out} > 0).to({rec.out}.dtype)", "_g"), rec.node.shape))]
 
@@ -471,7 +514,8 @@ _ATOM_RULES: dict[str, Callable] = {
     "sin": _elementwise("torch.cos({x})"), "cos": _elementwise("-torch.sin({x})"),
     "sqrt": _elementwise("1 / (2 * {o})"), "entr": _elementwise("-(1 + torch.log({x}))"),
     "power": _power, "huber": _huber, "quad_form": _quad_form, "transpose": _transpose, "diag": _diag,
-    "trace": _trace, "relu": _relu, "pos": _relu, "neg": _neg_part,
+    "trace": _trace, "relu": _relu, "pos": _relu, "neg": _neg_part, "max": _extreme, "min": _extreme,
+    "norm_inf": _norm_inf, "maximum": _pairwise(False), "minimum": _pairwise(True), "kl_div": _kl_div,
 }
 
 VJP_ATOMS: frozenset[str] = frozenset(_ATOM_RULES)

@@ -206,3 +206,15 @@ objective: "{expr}"
         _, g = ev.scalar(q.sections.objective).value_and_grad(x)
         assert g.data_ptr() not in (x.data_ptr(), ev.data["u"].data_ptr()), expr
     assert _check(p, _point(p), "alias")
+
+
+def test_float32_stays_float32():
+    p = load_problem(BROADCAST.format(expr="mean(logistic(A @ x)) + sum_squares(c * x) + s ** 2 + max(x)"))
+    ev = TorchEvaluator(p, torch.device("cpu"), torch.float32)
+    value = ev.scalar(p.sections.objective)
+    x = _point(p, 4).to(torch.float32)
+    v, g = value.value_and_grad(x)
+    v_ref, g_ref = _autograd(value, x)
+    assert v.dtype == g.dtype == torch.float32
+    torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(v, v_ref, rtol=1e-6, atol=1e-6)

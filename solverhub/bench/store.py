@@ -1,7 +1,8 @@
 """The result store: one SQLite file, one record per run, keyed by
 (problem content hash, solver, solver version, options, seed).
 
-Every record is written in its own transaction, so a compare killed at any
+Every ``put`` / ``put_many`` is one transaction, and a compare commits its runs
+as they are answered (those of one wake-up together), so a compare killed at any
 moment (even ``kill -9``) loses only the runs in flight. WAL mode and a busy
 timeout make concurrent writers from several processes safe. Baselines are
 cached per problem hash.

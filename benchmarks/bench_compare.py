@@ -9,7 +9,9 @@
   compare / ceiling is the share of it the compare machinery keeps;
 * CPU seconds per tiny run (this process + its workers, from ``getrusage``) against the
   plain loop's: the machinery's own cost per run, which a loaded machine moves less than
-  runs/s.
+  runs/s;
+* the same for runs of one iteration (``max_iterations=1``), where the solve is ~0.5 ms and
+  the compare's own cost per run (task, chunking, Result, codec, pipes, store) stands out.
 
 Every compare writes a fresh store, skips baselines (``baseline=False``: runs only) and runs
 in this process, which has imported torch once (as the CLI does before it forks workers).
@@ -41,23 +43,23 @@ def cpu_seconds() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def plain_loop(problem, seeds: range) -> tuple[float, float]:
+def plain_loop(problem, seeds: range, iterations: int = 100) -> tuple[float, float]:
     """(seconds, CPU seconds) per solve of ``solve(problem, "gd")`` in this process."""
     import solverhub
     t0, c0 = time.perf_counter(), time.process_time()
     for seed in seeds:
-        solverhub.solve(problem, "gd", options={"max_iterations": 100}, seed=seed)
+        solverhub.solve(problem, "gd", options={"max_iterations": iterations}, seed=seed)
     return (time.perf_counter() - t0) / len(seeds), (time.process_time() - c0) / len(seeds)
 
 
 def timed_compare(problem: Path, seeds: int, jobs: int, store: Path, solver: str = "gd",
-                  warm: bool = False) -> tuple[float, int]:
+                  warm: bool = False, iterations: int = 100) -> tuple[float, int]:
     """Seconds of one whole compare, and its runs; notes how many runs were in flight on
     average (the runs' own time summed over the elapsed time: ~jobs when the workers overlap)."""
     import solverhub.bench.api as api
     t0 = time.perf_counter()
     results = api.compare([problem], [solver], seeds=seeds, store=store, jobs=jobs, baseline=False,
-                          options={"max_iterations": 100})
+                          options={"max_iterations": iterations})
     elapsed = time.perf_counter() - t0
     bad = [r for r in results if r.status.value not in ("converged", "max_iterations")]
     assert len(results) == seeds and not bad, (len(results), bad[:1])
@@ -120,6 +122,14 @@ def main() -> None:
               f"{(parent + workers) * 1e3:.2f} ms, plain loop {plain_cpu * 1e3:.2f} ms: the machinery's own "
               f"{(parent + workers - plain_cpu) * 1e3:.2f} ms a run "
               f"({(parent + workers) / plain_cpu:.2f}x the solve's CPU)")
+        one_plain = plain_loop(problem, range(200), iterations=1)[1]
+        me0, kids0 = cpu_seconds()
+        elapsed, n = timed_compare(tiny, args.tiny, 2, tmp / "one.sqlite", iterations=1, warm=True)
+        me1, kids1 = cpu_seconds()
+        one = (me1 - me0 + kids1 - kids0) / n
+        print(f"{n} runs of one iteration, jobs=2: {n / elapsed:7.1f} runs/s; CPU per run {one * 1e3:.2f} ms, "
+              f"plain loop {one_plain * 1e3:.2f} ms: the machinery's own {(one - one_plain) * 1e3:.2f} ms a run "
+              f"(the plain loop lowers the problem each solve, a worker once)")
         if rate < 200:
             print(f"200 runs/s needs a solve of <= {2 / 200 * 1e3:.0f} ms of CPU on 2 cores even with free "
                   f"machinery; this one takes {plain_cpu * 1e3:.1f} ms (the run loop's per-iteration cost)")

@@ -148,6 +148,7 @@ def test_a_node_without_a_rule_keeps_autograd(monkeypatch):
     """huber's M known only when running (2 * lam) has no rule; nor has logistic once its rule is gone."""
     import solverhub.lower.to_torch_grad as reverse
     monkeypatch.delitem(reverse._ATOM_RULES, "logistic")
+    monkeypatch.setattr(reverse, "_CACHE", {})          # nothing generated before the rule went
     for expr in ("sum(huber(x, 2 * lam)) + sum_squares(x)", "sum(logistic(A @ x)) + s * sum(x)"):
         p = load_problem(BROADCAST.format(expr=expr))
         assert compile_torch_value_and_grad(p.sections.objective, p.parameters,
@@ -218,3 +219,12 @@ def test_float32_stays_float32():
     assert v.dtype == g.dtype == torch.float32
     torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(v, v_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_generated_once_per_node_and_parameters():
+    p = load_problem(BROADCAST.format(expr="sum_squares(A @ x - lam) + s * s"))
+    wrt = [(v.name, v.shape) for v in p.variables]
+    fn = compile_torch_value_and_grad(p.sections.objective, p.parameters, wrt)
+    assert compile_torch_value_and_grad(p.sections.objective, dict(p.parameters), wrt) is fn
+    other = compile_torch_value_and_grad(p.sections.objective, {**p.parameters, "lam": 2.0}, wrt)
+    assert other is not fn and other is not None

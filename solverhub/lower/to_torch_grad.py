@@ -71,8 +71,8 @@ def _broadcast(a: tuple, b: tuple) -> tuple:
 
 
 class _Gen:
-    def __init__(self, parameters):
-        self.params = parameters
+    def __init__(self, parameters, var_shapes: dict):
+        self.params, self.var_shapes = parameters, var_shapes
         self.lines: list[str] = []
         self.ns: dict = {"_tensor": _tensor, "torch": torch, "_sum_to": _sum_to, "_full": _full,
                          "_fresh": _fresh, "_pow_vjp": _pow_vjp}
@@ -530,11 +530,35 @@ def compile_torch_value_and_grad(node: Node, parameters: dict[str, float],
     ``wrt`` lists the variables as ``(name, shape)`` in layout order; the gradient is their
     gradients flattened and concatenated (zeros for one the expression does not read). ``env``
     is :meth:`TorchEvaluator.env`'s (rows of a finite sum included); the results are new tensors
-    on the inputs' device and dtype, not attached to any graph when the inputs are not."""
+    on the inputs' device and dtype, not attached to any graph when the inputs are not.
+
+    The function holds no data (names and constants only), so it is kept for the same node,
+    parameters and variables (a solve per seed lowers the same problem again); a node with a
+    slice, unhashable before Python 3.12, is generated each time."""
+    wrt = tuple((name, tuple(shape)) for name, shape in wrt)
+    try:
+        key = (node, tuple(sorted(parameters.items())), wrt)
+        return _CACHE[key]
+    except TypeError:          # a slice in an Index key
+        key = None
+    except KeyError:
+        pass
+    fn = _generate(node, parameters, wrt)
+    if key is not None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = fn
+    return fn
+
+
+_CACHE: dict = {}
+_CACHE_SIZE = 256
+
+
+def _generate(node: Node, parameters, wrt) -> Callable | None:
     if node.shape not in ((), (1,)) or not _depends(node):
         return None
-    gen = _Gen(parameters)
-    gen.var_shapes = {name: tuple(shape) for name, shape in wrt}
+    gen = _Gen(parameters, dict(wrt))
     try:
         root, _ = gen.forward(node)
         grads = gen.reverse([name for name, _ in wrt])

@@ -228,3 +228,13 @@ def test_generated_once_per_node_and_parameters():
     assert compile_torch_value_and_grad(p.sections.objective, dict(p.parameters), wrt) is fn
     other = compile_torch_value_and_grad(p.sections.objective, {**p.parameters, "lam": 2.0}, wrt)
     assert other is not fn and other is not None
+
+
+def test_a_long_sum():
+    """300 terms (as test_torch_codegen's long sum): straight-line code, every adjoint accumulated."""
+    p = load_problem("name: long\nkind: minimize\nvariables: {x: {shape: [2]}}\nobjective: \""
+                     + "+".join(["x[0] * x[1]"] * 300) + "\"\n")
+    value = TorchEvaluator(p, torch.device("cpu"), torch.float64).scalar(p.sections.objective)
+    v, g = value.value_and_grad(torch.tensor([1.5, 2.0], dtype=torch.float64))
+    assert float(v) == pytest.approx(900.0, rel=1e-12)
+    torch.testing.assert_close(g, torch.tensor([600.0, 450.0], dtype=torch.float64), **TOL)

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .._lazy import lazy_module
-from ..problem.expr import BinOp, Call, Const, Data, Index, Neg, Node, Param, Var
+from ..problem.atoms import ATOMS
+from ..problem.expr import BinOp, Call, Compare, Const, Data, Index, Neg, Node, Param, Var
 from .to_torch import _emit, _tensor, _tensor_valued
 
 torch = lazy_module("torch")
@@ -77,6 +78,14 @@ class _Gen:
         self.ns: dict = {"_tensor": _tensor, "torch": torch, "_sum_to": _sum_to, "_full": _full,
                          "_fresh": _fresh, "_pow_vjp": _pow_vjp}
         self.recs: list[_Rec] = []
+        self._depends: dict[int, bool] = {}
+
+    def depends(self, node: Node) -> bool:
+        """The node reads a variable (memoised: ``forward`` asks at every level)."""
+        known = self._depends.get(id(node))
+        if known is None:
+            known = self._depends[id(node)] = any(self.depends(c) for c in _children(node)) or isinstance(node, Var)
+        return known
 
     # -- emission helpers ------------------------------------------------------------------
     def const(self, value) -> str:
@@ -118,7 +127,7 @@ class _Gen:
     # -- forward ---------------------------------------------------------------------------
     def forward(self, node: Node):
         """Emit ``node``; return ``(name, record index or None)`` (None: no variable in it)."""
-        if not _depends(node):
+        if not self.depends(node):
             return _emit(node, self.params, self.lines, self.ns), None
         if isinstance(node, Var):
             return self.record(node, f"env[{self.const(node.name)}]", [], [])
@@ -133,7 +142,6 @@ class _Gen:
             arg, k = self.forward(node.arg)
             return self.record(node, f"{arg}[{self.const(node.key)}]", [arg], [k])
         if isinstance(node, Call):
-            from ..problem.atoms import ATOMS
             atom = ATOMS[node.atom]
             names, kids = [], []
             for i, a in enumerate(node.args):
@@ -166,7 +174,7 @@ class _Gen:
             rec = self.recs[i]
             a = self.combine(parts)
             if isinstance(rec.node, Var):
-                grads.setdefault(rec.node.name, []).append(_Adj(a.expr, a.shape, a.value, a.env))
+                grads.setdefault(rec.node.name, []).append(a)
                 continue
             for k, adj in self.vjp(rec, a):
                 if rec.kids[k] is not None and adj is not None:
@@ -240,16 +248,14 @@ class _NoRule(Exception):
     """A variable-dependent node with no reverse rule: the caller keeps autograd."""
 
 
-def _depends(node: Node) -> bool:
-    if isinstance(node, Var):
-        return True
+def _children(node: Node) -> tuple:
     if isinstance(node, Call):
-        return any(_depends(a) for a in node.args)
+        return node.args
     if isinstance(node, (Neg, Index)):
-        return _depends(node.arg)
-    if isinstance(node, BinOp):
-        return _depends(node.left) or _depends(node.right)
-    return hasattr(node, "left") and (_depends(node.left) or _depends(node.right))   # Compare
+        return (node.arg,)
+    if isinstance(node, (BinOp, Compare)):
+        return node.left, node.right
+    return ()
 
 
 # -- runtime helpers (called from the generated code; no host syncs) ------------------------------
@@ -556,9 +562,9 @@ _CACHE_SIZE = 256
 
 
 def _generate(node: Node, parameters, wrt) -> Callable | None:
-    if node.shape not in ((), (1,)) or not _depends(node):
-        return None
     gen = _Gen(parameters, dict(wrt))
+    if node.shape not in ((), (1,)) or not gen.depends(node):
+        return None
     try:
         root, _ = gen.forward(node)
         grads = gen.reverse([name for name, _ in wrt])

@@ -30,8 +30,9 @@ def _autograd(value, x, rows=None):
     return v.detach(), torch.zeros_like(x) if g is None else g
 
 
-def _check(problem, x, label, rows=None) -> bool:
-    """Compare every scalar function of ``problem`` at ``x``; True when reverse mode applied to all."""
+def _check(problem, x, label, rows=None, syncs=None) -> bool:
+    """Compare every scalar function of ``problem`` at ``x``; True when reverse mode applied to all.
+    ``syncs`` (count_host_syncs'): the generated code makes none."""
     ev = TorchEvaluator(problem, torch.device("cpu"), torch.float64)
     nodes = [("objective", problem.sections.objective)]
     nodes += [(k, v) for k, v in problem.sections.functions.items() if getattr(v, "shape", None) in ((), (1,))]
@@ -42,7 +43,9 @@ def _check(problem, x, label, rows=None) -> bool:
         if vg is None:
             everywhere &= not free_names(node, Var)      # a constant function needs no gradient code
             continue
+        before = syncs["n"] if syncs is not None else 0
         v, g = vg(x, rows)
+        assert syncs is None or syncs["n"] == before, f"{label} {name}: a host sync"
         v_ref, g_ref = _autograd(value, x, rows)
         assert v.shape == () and g.shape == x.shape and g.dtype == x.dtype, f"{label} {name}"
         assert not v.requires_grad and not g.requires_grad, f"{label} {name}"
@@ -67,12 +70,13 @@ def _atoms(node) -> set:
     return found
 
 
-def test_every_corpus_expression():
+def test_every_corpus_expression(monkeypatch):
+    syncs = count_host_syncs(monkeypatch, ALL_HOST_SYNCS)
     reversed_, expected = [], []
     for i, (expr, domain) in enumerate(EXPRESSIONS):
         p = load_problem(HEADER.format(i=i, expr=expr))
         points = [_point(p, i)] + ([] if domain == "pos" else [_point(p, i, positive=False)])
-        if all([_check(p, x, expr) for x in points]):
+        if all([_check(p, x, expr, syncs=syncs) for x in points]):
             reversed_.append(expr)
         if _atoms(p.sections.objective) <= VJP_ATOMS:
             expected.append(expr)
@@ -121,12 +125,13 @@ objective: "{expr}"
     "sum(sin(x) * cos(u - x)) - sum(entr(x * x + 1)) + sum(huber(A @ x, 0.5))",
     "quad_form(x, A.T @ A) + sum(log1p(square(x)))", "x[0] * x[1] - sum(x[1:]) / lam + sum(A[:, 1:] @ x[1:])",
 ])
-def test_broadcast_adjoints_are_reduced(expr):
+def test_broadcast_adjoints_are_reduced(expr, monkeypatch):
     """Each operand's adjoint summed to its shape: x (3) against A (2, 3), s (scalar), c (2, 1);
     the variable 'unused' gets zeros."""
     p = load_problem(BROADCAST.format(expr=expr))
+    syncs = count_host_syncs(monkeypatch, ALL_HOST_SYNCS)
     for seed in (0, 1):
-        assert _check(p, _point(p, seed, positive=True), expr), f"{expr}: no reverse mode"
+        assert _check(p, _point(p, seed, positive=True), expr, syncs=syncs), f"{expr}: no reverse mode"
 
 
 def test_kinks_follow_autograd():

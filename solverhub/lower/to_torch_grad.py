@@ -314,7 +314,7 @@ def _div(g, rec, a):
     out = []
     if rec.kids[0] is not None:
         c = _value_of(r, g.params)
-        adj = g.scale(a, 1.0 / c) if c is not None else g.bind(f"{a.expr} / {right}", _broadcast(a.shape, r.shape))
+        adj = g.scale(a, 1.0 / c) if c else g.bind(f"{a.expr} / {right}", _broadcast(a.shape, r.shape))
         out.append((0, g.reduce(rec, 0, adj)))
     if rec.kids[1] is not None:                      # d(l/r)/dr = -(l/r)/r
         adj = g.bind(f"-{a.expr} * {rec.out} / {right}", rec.node.shape)

@@ -243,3 +243,73 @@ def test_a_long_sum():
     v, g = value.value_and_grad(torch.tensor([1.5, 2.0], dtype=torch.float64))
     assert float(v) == pytest.approx(900.0, rel=1e-12)
     torch.testing.assert_close(g, torch.tensor([600.0, 450.0], dtype=torch.float64), **TOL)
+
+
+RANDOM = """
+name: random-{i}
+kind: minimize
+variables:
+  x: {{shape: [3]}}
+  s: {{shape: []}}
+  c: {{shape: [2, 1]}}
+  M: {{shape: [2, 3]}}
+data:
+  A: [[1.0, 2.0, -1.0], [0.5, -3.0, 2.0]]
+  P: [[2.0, 0.1, 0.0], [0.1, 1.0, 0.3], [0.0, 0.3, 3.0]]
+  u: [0.5, -1.0, 2.0]
+  v: [1.5, -0.5]
+parameters:
+  lam: 0.7
+objective: "{expr}"
+"""
+_LEAVES = {(): ["s", "s", "lam", "0.5"], (3,): ["x", "x", "u"], (2, 3): ["M", "M", "A"], (2, 1): ["c"],
+           (2,): ["v", "M[:, 0]", "c[:, 0]"]}
+_UNARY = ["exp(tanh({}))", "sin({})", "cos({})", "sigmoid({})", "logistic({})", "square({})", "sqrt(square({}) + 1)",
+          "log(square({}) + 1)", "log1p(square({}))", "entr(sigmoid({}))", "power(square({}) + 1, 1.5)", "abs({})",
+          "relu({})", "neg({})", "huber({}, 0.5)", "-{}", "({}) ** 2", "({}) ** 3"]
+_REDUCE = ["sum({})", "mean({})", "norm2({})", "log_sum_exp({})", "max({})", "min({})", "norm_inf({})",
+           "norm1({})", "sum_squares({})"]
+
+
+def _random_expr(rng, shape, depth):
+    """A random expression of ``shape`` (broadcasting binary ops, matmuls, indexing, atoms)."""
+    pick = rng.integers(1, 6) if depth > 0 else 0
+    if pick == 0:
+        return str(rng.choice(_LEAVES[shape]))
+    if pick == 1:
+        return rng.choice(_UNARY).format(_random_expr(rng, shape, depth - 1))
+    if pick in (2, 3):                              # a broadcasting binary op: one side may be smaller
+        smaller = {(): [()], (3,): [(), (3,)], (2, 3): [(), (3,), (2, 1), (2, 3)], (2, 1): [(), (2, 1)],
+                   (2,): [(), (2,)]}[shape]
+        a, b = _random_expr(rng, shape, depth - 1), _random_expr(rng, smaller[rng.integers(len(smaller))], depth - 1)
+        op = rng.choice(["+", "-", "*", "/"])
+        if op == "/":
+            b = f"(square({b}) + 1)"
+        return f"({a} {op} {b})" if rng.integers(2) else f"({b} {op} {a})" if op in "+*" else f"({a} {op} {b})"
+    if pick == 4:                                   # a matmul of that shape
+        forms = {(): ["({}) @ u".format(_random_expr(rng, (3,), depth - 1)), "quad_form({}, P)".format(
+                    _random_expr(rng, (3,), depth - 1))],
+                 (3,): ["v @ ({})".format(_random_expr(rng, (2, 3), depth - 1)), "P @ ({})".format(
+                    _random_expr(rng, (3,), depth - 1))],
+                 (2,): ["({}) @ x".format(_random_expr(rng, (2, 3), depth - 1)), "A @ ({})".format(
+                    _random_expr(rng, (3,), depth - 1))],
+                 (2, 3): ["({}) @ P".format(_random_expr(rng, (2, 3), depth - 1)),
+                          "c @ P[0:1] + ({})".format(_random_expr(rng, (2, 3), depth - 1))],
+                 (2, 1): ["({}) @ P[:, 0:1]".format(_random_expr(rng, (2, 3), depth - 1))]}[shape]
+        return f"({rng.choice(forms)})"
+    if shape == ():                                 # a reduction
+        return str(rng.choice(_REDUCE)).format(_random_expr(rng, [(3,), (2, 3), (2, 1)][rng.integers(3)], depth - 1))
+    index = {(3,): "(({}) @ P)[1]", (2,): "({})[:, 1]", (2, 3): "({}).T.T", (2, 1): "({})[:, 2:3]"}[shape]
+    return index.format(_random_expr(rng, (2, 3), depth - 1))
+
+
+def test_random_expressions():
+    """60 random expressions over every shape pairing the parser allows, at a generic point."""
+    rng = np.random.default_rng(7)
+    done = variable = 0
+    for i in range(60):
+        expr = f"sum({_random_expr(rng, [(), (3,), (2, 3), (2, 1)][i % 4], 3)})"
+        p = load_problem(RANDOM.format(i=i, expr=expr))
+        done += _check(p, _point(p, i, positive=False), expr)
+        variable += bool(free_names(p.sections.objective, Var))
+    assert done == 60 and variable >= 50, (done, variable)

@@ -306,3 +306,13 @@ def test_random_expressions():
         done += _check(p, _point(p, i, positive=False), expr)
         variable += bool(free_names(p.sections.objective, Var))
     assert done == 60 and variable >= 50, (done, variable)
+
+
+@pytest.mark.parametrize("expr", ["x[0:1] * 2 + c[0] * s", "exp(x[1:2])", "exp(s)", "s", "c[1] ** 2"])
+def test_scalar_and_one_entry_objectives(expr):
+    """Objectives of shape () and (1,): a 0-d value, and a gradient that is not the value's tensor."""
+    p = load_problem(BROADCAST.format(expr=expr))
+    x = _point(p, 5)
+    assert _check(p, x, expr)
+    v, g = TorchEvaluator(p, torch.device("cpu"), torch.float64).scalar(p.sections.objective).value_and_grad(x)
+    assert v.shape == () and g.data_ptr() != v.data_ptr()

@@ -310,7 +310,7 @@ def _mul(g, rec, a):
 
 
 def _div(g, rec, a):
-    (left, right), r = rec.args, rec.node.right
+    right, r = rec.args[1], rec.node.right
     out = []
     if rec.kids[0] is not None:
         c = _value_of(r, g.params)

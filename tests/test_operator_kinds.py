@@ -142,6 +142,10 @@ def test_minimax_operator_is_grad_x_and_minus_grad_y():
     F = tp.operator(torch.as_tensor(np.concatenate([x, y]))).numpy()
     np.testing.assert_allclose(F[:10], x + B @ y + 1, rtol=1e-12)
     np.testing.assert_allclose(F[10:], -(B.T @ x - y - 2), rtol=1e-12)
+    # F by generated reverse mode above; through autograd when z carries a graph (Jacobians, HVPs)
+    J = np.block([[np.eye(10), B], [-B.T, np.eye(10)]])
+    jac = torch.autograd.functional.jacobian(tp.operator, torch.as_tensor(np.concatenate([x, y])))
+    np.testing.assert_allclose(jac.numpy(), J, atol=1e-12)
     base = compute_baseline(p)        # saddle point: solve the linear system F(z) = 0
     J = np.block([[np.eye(10), B], [-B.T, np.eye(10)]])
     z_star = np.linalg.solve(J, -np.concatenate([np.ones(10), 2 * np.ones(10)]))

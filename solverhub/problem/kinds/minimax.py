@@ -71,7 +71,11 @@ class Minimax(OperatorKind):
         sign = torch.cat([torch.full((v.size,), -1.0 if v.name in maxs else 1.0, dtype=dtype, device=device)
                           for v in problem.variables])
 
+        reverse = getattr(f, "value_and_grad", None)     # generated reverse mode (lower/to_torch_grad)
+
         def operator(z):
+            if reverse is not None and not z.requires_grad:
+                return sign * reverse(z)[1]
             with torch.enable_grad():
                 outer = z.requires_grad          # differentiable through F (Jacobians, HVPs)
                 zg = z if outer else z.detach().requires_grad_(True)

@@ -118,7 +118,7 @@ def test_a_run_that_never_reached_the_solver_has_the_label_of_its_configuration(
     seed 0 in the table, and its row carries the solver version its key was made with."""
     from solverhub.bench import pool
 
-    def fake_run(self, tasks, on_result):
+    def fake_run(self, tasks, on_result, **_):     # (tick=, settle=: the runs are committed after it)
         for task in tasks:
             on_result(task, run_task(task) if task.seed == 0 else
                       failed_result(task, Status.TIME_LIMIT, "killed after 1.0 s").to_json())

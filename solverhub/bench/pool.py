@@ -204,10 +204,16 @@ class WorkerPool:
                 if tick is not None:
                     tick()
         finally:
+            idle = [w for w in workers if w is not None and w.task is None and w.alive]
+            for w in idle:                  # all told to exit first: they exit together, not one by one
+                try:
+                    w.inbox.send(None)
+                except OSError:
+                    pass
             for w in workers:
                 if w is None:
                     continue
-                if w.task is not None or not w.alive:
-                    w.kill()
-                else:
+                if w in idle:
                     w.close()
+                else:
+                    w.kill()

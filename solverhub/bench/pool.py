@@ -15,9 +15,9 @@ A worker's stdout and stderr are a pipe read here: each run's output is kept, bo
 Baselines (:class:`~solverhub.bench.tasks.BaselineTask`) go through the same workers,
 under the same limits: the first worker takes them first, the others start on runs.
 
-Tiny runs travel in chunks (:class:`~solverhub.bench.tasks.ChunkTask`): once a few runs of a
-configuration (problem, solver label) took under ``CHUNK_S`` each, one at a time, its next
-runs go to a worker several at a time, about ``CHUNK_S`` of work per message, so a run of a
+Tiny runs travel in chunks (:class:`~solverhub.bench.tasks.ChunkTask`): once ``CHUNK_AFTER`` runs
+of a configuration (problem, solver label) took under ``CHUNK_S / 2`` each, dispatch to answer,
+its next runs go to a worker several at a time, about ``CHUNK_S`` of work per message, so a run of a
 few ms no longer pays two wake-ups of this process and a round trip of its worker. A chunk
 that ends any other way than with every answer and no output (a hang, a crash, a print) is
 run again one task at a time, each under its own limit and capture, and that configuration

@@ -12,6 +12,7 @@ import solverhub
 from solverhub import IterState, Solver
 from solverhub.api import _lower, _solve_here
 from solverhub.bench import api, pool
+from solverhub.bench.store import ResultStore
 from solverhub.result import Status
 from solverhub.bench.codec import decode_result
 from solverhub.bench.tasks import RunTask, run_task
@@ -110,6 +111,8 @@ def test_tiny_runs_go_in_chunks_and_record_what_runs_one_at_a_time_record(chunky
     kw = dict(seeds=24, jobs=1, baseline=False, options={"max_iterations": 5})
     chunked = api.compare([path], ["chunky"], store=tmp_path / "a.sqlite", **kw)
     assert max(made) > 1 and sum(made) == 24, made              # some chunks, every run once
+    with ResultStore(tmp_path / "a.sqlite") as store:           # returned as stored (not decoded twice)
+        assert sorted(r.to_json() for r in chunked) == sorted(r.to_json() for r in store.results())
     monkeypatch.setattr(pool, "CHUNK_AFTER", 10 ** 9)           # one run per message
     made.clear()
     alone = api.compare([path], ["chunky"], store=tmp_path / "b.sqlite", **kw)

@@ -108,11 +108,13 @@ def compare(problems: str | Path | Sequence[str | Path], solvers: str | Sequence
             db.record_session(jobs=len(devices) if devices else jobs)
         if events.planned is not None:
             events.planned(plan)
+        decoded: dict = {}          # this compare's runs, as stored: not decoded twice
         if plan.tasks or baseline:
             run_compare(plan, db, jobs=jobs, scheduler=scheduler, on_result=events.result, baselines=baseline,
-                        time_limit_s=time_limit_s, devices=devices, on_baseline=events.baseline, tick=events.tick)
+                        time_limit_s=time_limit_s, devices=devices, on_baseline=events.baseline, tick=events.tick,
+                        decoded=decoded)
         wanted = set(plan.keys)
-        results = with_gaps(db, [r.result for r in db.records() if r.key in wanted])
+        results = with_gaps(db, [r.result for r in db.records(known=decoded) if r.key in wanted])
     return sorted(results, key=lambda r: (r.problem, r.extras.get("label", r.solver), r.seed))
 
 

@@ -219,12 +219,14 @@ def with_gaps(store: ResultStore, results: list[Result]) -> list[Result]:
 def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str | None = None,
                 on_result: Callable[[Result], None] | None = None, baselines: bool = False,
                 time_limit_s: float | None = None, devices: list[str] | None = None,
-                on_baseline: Callable | None = None, tick: Callable[[], None] | None = None) -> None:
+                on_baseline: Callable | None = None, tick: Callable[[], None] | None = None,
+                decoded: dict | None = None) -> None:
     """Execute ``plan.tasks`` (and, with ``baselines``, the missing baselines alongside them);
     the runs that finish together (one wake-up of the pool: a worker's chunk of tiny runs, or one
     run) are committed to the store at once, in one transaction, then reported.
     ``on_baseline(name, status, cached)`` for each baseline, ``on_result(result)`` for each run,
-    ``tick()`` now and then."""
+    ``tick()`` now and then. ``decoded``: filled with key -> Result of the runs stored exactly as
+    their workers sent them (``ResultStore.records(known=...)`` need not decode them again)."""
     waiting: dict[str, list] = {}           # problem hash -> runs stored before its baseline arrived
     unsaved: list[tuple] = []               # (store row, Result) of the runs answered since the last commit
     extra = baseline_tasks(plan, store, time_limit_s, on_baseline) if baselines else []
@@ -259,6 +261,8 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
         done = unsaved[:]
         store.put_many([row for row, _ in done])
         del unsaved[:len(done)]
+        if decoded is not None:
+            decoded.update((row[0], result) for row, result in done if row[5] is not None)
         if report and on_result is not None:
             for _, result in done:
                 on_result(result)
@@ -274,6 +278,8 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
             updated = _with_gap(result, store)
             if updated is not result:
                 store.put(run.key, updated, run.problem_path, options=run.options, solver_version=version)
+                if decoded is not None:
+                    decoded.pop(run.key, None)
         if on_baseline is not None:
             on_baseline(task.problem_name, status, False)
 

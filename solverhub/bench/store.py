@@ -39,7 +39,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..errors import OptionError, SolverhubError
 from ..options import canonical_json
@@ -409,13 +409,17 @@ class ResultStore:
             self._db.executemany(f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}, data, load1, key_form) "
                                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,1)", rows)
 
-    def records(self) -> list[RunRecord]:
+    def records(self, known: Mapping[str, Result] | None = None) -> list[RunRecord]:
+        """Every run. ``known``: Results decoded from the very blobs stored under their keys (a
+        compare's own runs), taken as they are instead of being decoded again."""
+        known = known or {}
         rows = self._db.execute("SELECT key, problem_path, result, data FROM runs "
                                 "ORDER BY problem, solver, seed, key")
         collecting = gc.isenabled()
         gc.disable()        # decoded runs hold no cycles: collections would only re-walk 10^5 of them
         try:
-            return [RunRecord(key, path, Result.from_json(text) if blob is None else self._decode(key, blob))
+            return [RunRecord(key, path, known[key] if key in known else
+                              Result.from_json(text) if blob is None else self._decode(key, blob))
                     for key, path, text, blob in rows]
         finally:
             if collecting:

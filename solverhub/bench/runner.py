@@ -17,7 +17,7 @@ from ..options import canonical_json
 from ..result import Result
 from ..solver import Refusal, verdict_of
 from .problemset import ProblemEntry, SolverSpec
-from .store import ResultStore, run_key
+from .store import ResultStore, canonical_options, run_key
 from .tasks import BaselineTask, RunTask, result_of, with_gap
 
 
@@ -28,6 +28,7 @@ class Plan:
     skipped: list[tuple[str, str, Refusal]] = field(default_factory=list)   # (problem, solver label, refusal)
     problems: dict = field(default_factory=dict)               # problem_hash -> Problem
     versions: dict[str, str] = field(default_factory=dict)     # run key -> the solver version in that key
+    option_texts: dict[str, str] = field(default_factory=dict)  # run key -> its options' canonical text
     resolved: dict[str, dict] = field(default_factory=dict)    # run key -> every option the run uses
     entries: dict = field(default_factory=dict)                # problem_hash -> ProblemEntry
 
@@ -122,9 +123,11 @@ def plan_compare(entries: Sequence[ProblemEntry], solvers: Sequence[SolverSpec],
                 plan.skipped.append((problem.name, config.label, verdict))
                 continue
             resolved = _resolved_options(config.cls, problem, config.options, time_limit_s)
+            text = canonical_options(config.options)        # once per configuration, not per seed
             for seed in range(seeds):
-                key = run_key(problem.content_hash, config.name, config.version, config.options, seed)
+                key = run_key(problem.content_hash, config.name, config.version, text, seed)
                 plan.versions[key] = config.version
+                plan.option_texts[key] = text
                 plan.resolved[key] = resolved
                 if key in done:
                     plan.done.append(key)
@@ -251,7 +254,8 @@ def run_compare(plan: Plan, store: ResultStore, *, jobs: int = 1, scheduler: str
             blob = None
         if changes:
             result, blob = result.replace(**changes), None
-        unsaved.append(((task.key, result, task.problem_path, task.options, version, blob), result))
+        options = plan.option_texts.get(task.key, task.options)
+        unsaved.append(((task.key, result, task.problem_path, options, version, blob), result))
         if task.problem_hash in pending:
             waiting.setdefault(task.problem_hash, []).append((task, result, version))
 

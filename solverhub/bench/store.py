@@ -137,10 +137,11 @@ def _key_of(problem_hash: str, solver: str, solver_version: str, options_text: s
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def run_key(problem_hash: str, solver: str, solver_version: str, options: dict[str, Any], seed: int) -> str:
+def run_key(problem_hash: str, solver: str, solver_version: str, options: dict[str, Any] | str, seed: int) -> str:
     """The identity of a run; the same compare re-run finds its finished runs by it.
-    ``options``: typed canonical options (see :func:`canonical_options`)."""
-    return _key_of(problem_hash, solver, solver_version, canonical_options(options), seed)
+    ``options``: typed canonical options (see :func:`canonical_options`), or their text."""
+    text = options if isinstance(options, str) else canonical_options(options)
+    return _key_of(problem_hash, solver, solver_version, text, seed)
 
 
 def _legacy_key(problem_hash: str, solver: str, solver_version: str, options_text: str, seed: int) -> str:
@@ -385,10 +386,11 @@ class ResultStore:
     def done_keys(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT key FROM runs")}
 
-    def put(self, key: str, result: Result, problem_path: str | None = None, options: dict | None = None,
+    def put(self, key: str, result: Result, problem_path: str | None = None, options: dict | str | None = None,
             solver_version: str | None = None, blob: bytes | None = None) -> None:
         """Insert or replace one run, in its own transaction. ``key`` is a canonical key
-        (:func:`run_key` of typed ``options``); ``solver_version``: the version that key
+        (:func:`run_key` of typed ``options``, or of their :func:`canonical_options` text, which
+        is stored as it is); ``solver_version``: the version that key
         hashed (default: the Result's); ``blob``: ``result`` already encoded
         (:func:`~solverhub.bench.codec.encode_result`, as a compare worker sends it)."""
         self.put_many([(key, result, problem_path, options, solver_version, blob)])
@@ -401,6 +403,7 @@ class ResultStore:
         load1 = _load1()
         rows = [(key, result.problem, result.problem_hash, problem_path, result.solver,
                  solver_version or result.solver_version,
+                 options if isinstance(options, str) else
                  canonical_options(options if options is not None else result.options), int(result.seed),
                  result.status.value, "", time.time(), blob if blob is not None else encode_result(result), load1)
                 for key, result, problem_path, options, solver_version, blob in (

@@ -15,7 +15,7 @@ from solverhub.bench import api, pool
 from solverhub.bench.store import ResultStore
 from solverhub.result import Status
 from solverhub.bench.codec import decode_result
-from solverhub.bench.tasks import RunTask, run_task
+from solverhub.bench.tasks import ChunkTask, RunTask, chunk_answers, run_chunk, run_task
 
 FIXED = """name: fixed-start
 kind: minimize
@@ -142,10 +142,25 @@ def test_a_chunk_that_dies_or_prints_is_run_again_one_task_at_a_time(chunky, tmp
 @pytest.mark.slow
 def test_a_chunk_that_hangs_is_run_again_and_only_the_hung_run_is_a_time_limit(chunky, tmp_path):
     path, made = chunky
-    results = api.compare([path], ["chunky:mode=hang"], seeds=12, jobs=1, baseline=False, time_limit_s=1.0,
+    results = api.compare([path], ["chunky:mode=hang"], seeds=12, jobs=1, baseline=False, time_limit_s=3.0,
                           store=tmp_path / "runs.sqlite", options={"max_iterations": 5})
-    assert max(made) > 1, made
+    assert max(made) > 1, made              # the chunk is cut at its own limit (1 s), then run one at a time
     runs = _by_seed(results, "chunky:mode=hang")
     assert sorted(runs) == list(range(12))
-    assert runs[9].status == Status.TIME_LIMIT and "killed" in runs[9].message
+    assert runs[9].status == Status.TIME_LIMIT and "(time_limit_s=3)" in runs[9].message, runs[9].message
     assert all(r.status == Status.MAX_ITERATIONS for s, r in runs.items() if s != 9)
+
+
+def test_a_chunk_announces_one_begin_under_its_own_shorter_limit():
+    problem = solverhub.load_problem(FIXED)
+    tasks = tuple(RunTask(key=f"k{seed}", problem_path="", problem_name=problem.name,
+                          problem_hash=problem.content_hash, solver="gd", seed=seed,
+                          options={"max_iterations": 5}, time_limit_s=300.0) for seed in range(3))
+    begins = []
+    payload = run_chunk(ChunkTask(tasks, limit_s=1.0), begins.append, {problem.content_hash: problem}, 1)
+    assert [b["time_limit_s"] for b in begins] == [1.0]            # the chunk's hard limit, once
+    runs = [decode_result(blob) for blob in chunk_answers(payload)]
+    assert [r.seed for r in runs] == [0, 1, 2] and all(r.options["time_limit_s"] == 300.0 for r in runs)
+    begins.clear()
+    run_chunk(ChunkTask(tasks[:1], limit_s=600.0), begins.append, {problem.content_hash: problem}, 1)
+    assert [b["time_limit_s"] for b in begins] == [300.0]          # never longer than the run's own

@@ -21,7 +21,9 @@ its next runs go to a worker several at a time, about ``CHUNK_S`` of work per me
 few ms no longer pays two wake-ups of this process and a round trip of its worker. A chunk
 that ends any other way than with every answer and no output (a hang, a crash, a print) is
 run again one task at a time, each under its own limit and capture, and that configuration
-is never chunked again: what is recorded is what one-at-a-time runs record.
+is never chunked again: what is recorded is what one-at-a-time runs record. A chunk's own
+time limit is ``CHUNK_LIMIT_S`` (ten times its expected work), so a run that hangs in a chunk
+costs that hard limit (~3 s) before its own.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ TICK_S = 0.5        # with a ``tick`` callback: the longest the loop waits witho
 CHUNK_S = 0.1       # the work of one chunk of tiny runs (seconds, by the runs timed so far)
 CHUNK_MAX = 32      # runs in a chunk at most
 CHUNK_AFTER = 2     # runs of a configuration timed one at a time before its runs are chunked
+CHUNK_LIMIT_S = 1.0     # a chunk's time limit (its hard limit ~3 s): a hang in a chunk costs that, then its run's
 
 
 def assign_devices(device: str, jobs: int, gpus: int) -> list[str]:
@@ -100,7 +103,7 @@ class _Chunker:
         batch = [first]
         while len(batch) < size and runs and self.config(runs[0]) == config:
             batch.append(runs.popleft())
-        return first if len(batch) == 1 else ChunkTask(tuple(batch), device=first.device)
+        return first if len(batch) == 1 else ChunkTask(tuple(batch), device=first.device, limit_s=CHUNK_LIMIT_S)
 
     def timed_run(self, task, seconds: float) -> None:
         config = self.config(task)

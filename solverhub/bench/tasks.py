@@ -63,11 +63,14 @@ class ChunkTask:
     """Several tiny runs of one configuration, sent to a worker as one message and answered
     as one (:func:`run_chunk`), so that the messages and wake-ups of a run (task, begin, answer)
     are paid once per chunk (``bench/pool.py`` forms them). Only the first run announces its
-    begin: the chunk's hard limit is that run's. Its other attributes are the first run's, so
-    a chunk that fails reads like one run; the pool then runs each of its tasks alone."""
+    begin, with ``limit_s`` as its time limit when that is shorter than the run's own: the
+    chunk's hard limit (a chunk of tiny runs that hangs is cut after seconds, not after a
+    run's limit). Its other attributes are the first run's, so a chunk that fails reads like
+    one run; the pool then runs each of its tasks alone, under their own limits."""
 
     tasks: tuple = ()
     device: str = "cpu"
+    limit_s: float | None = None
 
     def __getattr__(self, name):            # key, solver, seed, options, time_limit_s...: the first run's
         if name.startswith("__") or name == "tasks":
@@ -175,8 +178,15 @@ def run_task(task: RunTask, on_begin=None, problems=None, max_threads: int | Non
 def run_chunk(chunk: ChunkTask, on_begin=None, problems=None, max_threads: int | None = None) -> bytes:
     """Solve the chunk's runs one after the other (:func:`run_task`, on the chunk's device); answer
     their blobs in one message (:func:`chunk_answers` reads it)."""
+    def begin(info: dict) -> None:
+        own = info.get("time_limit_s")
+        if chunk.limit_s is not None and (own is None or own > chunk.limit_s):
+            info = {**info, "time_limit_s": chunk.limit_s}
+        on_begin(info)
+
     blobs = [run_task(t if t.device == chunk.device else replace(t, device=chunk.device),
-                      on_begin if i == 0 else None, problems, max_threads) for i, t in enumerate(chunk.tasks)]
+                      begin if i == 0 and on_begin is not None else None, problems, max_threads)
+             for i, t in enumerate(chunk.tasks)]
     return b"".join([_CHUNK, struct.pack(f"<I{len(blobs)}I", len(blobs), *map(len, blobs)), *blobs])
 
 

@@ -1,4 +1,5 @@
-"""The cvxpy baseline: solve a problem's convex form, then certify the answer
+"""The cvxpy baseline: solve a problem's convex form (an unconstrained strongly convex
+quadratic: its closed form, :mod:`solverhub.quadratic_reference`), then certify the answer
 with the torch oracle (gradient norm or KKT residual). An unconstrained baseline
 that cvxpy reports ``optimal_inaccurate``, or whose certificate is above
 ``baseline.tolerance``, is polished by L-BFGS from cvxpy's point; the polished
@@ -21,6 +22,7 @@ import numpy as np
 from ._lazy import lazy_module
 from .errors import OptionError
 from .problem.kinds.base import Known, NoBaseline, reference_takes_bounds
+from .quadratic_reference import quadratic_reference
 from .reference import Reference, ReferenceStatus
 from .result import Stationarity
 
@@ -124,7 +126,10 @@ def compute_baseline(problem, *, solver: str | None = None, polish: bool = True,
                           allowed=[*cp.installed_solvers(), *LOCAL_SOLVERS])
     if problem.has_bounds and not reference_takes_bounds(problem.kind):
         raise NoBaseline(f"kind {problem.kind.name!r}'s reference does not take variable bounds")
-    ref = problem.kind.reference_solve(problem, solver).replace(problem=problem.name)
+    ref = quadratic_reference(problem) if solver is None else None     # exact, and no cvxpy import
+    if ref is None:
+        ref = problem.kind.reference_solve(problem, solver)
+    ref = ref.replace(problem=problem.name)
     said = ref.backend_status or ref.status.value
     if not ref.status.has_answer or ref.x is None:
         return ref.replace(message=ref.message or f"{ref.solver} reports {said}")

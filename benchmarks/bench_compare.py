@@ -15,7 +15,7 @@
 
 Every compare writes a fresh store, skips baselines (``baseline=False``: runs only) and runs
 in this process, which has imported torch once (as the CLI does before it forks workers).
-Run: python benchmarks/bench_compare.py [--tiny 2000] [--runs 120] [--repeat 2]
+Run: python benchmarks/bench_compare.py [--tiny 2000] [--runs 240] [--repeat 3]
 """
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ OVERLAP: dict[int, list[float]] = {}
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", type=int, default=2000, help="tiny runs with jobs=2")
-    ap.add_argument("--runs", type=int, default=120, help="runs of a few ms per jobs=1/jobs=2 compare")
-    ap.add_argument("--repeat", type=int, default=2, help="alternating jobs=1/jobs=2 pairs")
+    ap.add_argument("--runs", type=int, default=240, help="runs of a few ms per jobs=1/jobs=2 compare (a compare's fixed cost, ~0.05-0.1 s, weighs on fewer)")
+    ap.add_argument("--repeat", type=int, default=3, help="alternating jobs=1/jobs=2 pairs")
     args = ap.parse_args()
 
     import solverhub

@@ -3,10 +3,11 @@
 When a ``minimize`` or ``finite_sum`` objective is a polynomial of degree <= 2 in the
 variables (:func:`solverhub.problem.degree.degree`, decided exactly from the IR) and the
 problem has no bounds, constraints or nonsmooth terms, f(x) = ½ xᵀHx + gᵀx + c with a
-constant H: then H's columns are ∇f(eᵢ) − ∇f(0) (d + 1 gradients of the torch objective, on
-CPU in float64) and, when the symmetrized H is positive definite (a Cholesky factorization
-exists), x* = −H⁻¹∇f(0) is the unique minimizer (Nocedal & Wright, *Numerical Optimization*,
-2nd ed., §2.1 / §16.1: a quadratic with H ≻ 0 has its only stationary point as global minimum).
+constant H: then H is the exact Hessian at 0 and ∇f(0) the gradient there (the torch
+oracle's ``hessian`` and ``peek_grad``, on CPU in float64) and, when the symmetrized H is
+positive definite (a Cholesky factorization exists), x* = −H⁻¹∇f(0) is the unique minimizer
+(Nocedal & Wright, *Numerical Optimization*, 2nd ed., §2.1 / §16.1: a quadratic with H ≻ 0
+has its only stationary point as global minimum).
 
 This is the default reference of such problems (``compute_baseline`` without a named solver):
 it is exact up to the linear solve's rounding, where cvxpy's conic solvers stop at their own
@@ -29,7 +30,7 @@ from .reference import Reference, ReferenceStatus
 
 torch = lazy_module("torch")
 
-#: The largest number of unknowns solved here: d + 1 gradients and a d x d factorization.
+#: The largest number of unknowns solved here: a dense d x d Hessian and its factorization.
 MAX_DIM = 512
 KINDS = ("minimize", "finite_sum")
 
@@ -51,28 +52,21 @@ def quadratic_reference(problem) -> Reference | None:
     the problem is not an unconstrained quadratic with positive definite H."""
     if not is_unconstrained_quadratic(problem):
         return None
-    tp = problem.lower_torch("cpu", torch.float64)
+    from .oracle import Oracle
+    oracle = Oracle.for_problem(problem.lower_torch("cpu", torch.float64), problem)
     t0 = time.perf_counter()        # the solve: H, the factorization (as cvxpy's time is its solve's)
     d = problem.dim
-
-    def grad(x):
-        x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
-            value = tp.objective(x)
-        (g,) = torch.autograd.grad(value, x, allow_unused=True)
-        return torch.zeros(d, dtype=torch.float64) if g is None else g.detach()
-
-    g0 = grad(torch.zeros(d, dtype=torch.float64))
-    basis = torch.eye(d, dtype=torch.float64)
-    hessian = torch.stack([grad(basis[i]) - g0 for i in range(d)], dim=1).numpy()
+    zero = torch.zeros(d, dtype=torch.float64)
+    g0 = oracle.peek_grad(zero).numpy()
+    hessian = oracle.hessian(zero).reshape(d, d).numpy()      # constant: the Hessian at 0 is H
     hessian = 0.5 * (hessian + hessian.T)
-    if not np.all(np.isfinite(hessian)) or not np.all(np.isfinite(g0.numpy())):
+    if not np.all(np.isfinite(hessian)) or not np.all(np.isfinite(g0)):
         return None
     try:
         factor = np.linalg.cholesky(hessian)
     except np.linalg.LinAlgError:
         return None             # singular or indefinite: not a unique minimizer here
-    x = -np.linalg.solve(factor.T, np.linalg.solve(factor, g0.numpy()))
+    x = -np.linalg.solve(factor.T, np.linalg.solve(factor, g0))
     return Reference(ReferenceStatus.CERTIFIED, "closed form", x=x, backend_status="optimal",
                      solve_time_s=time.perf_counter() - t0, problem=problem.name,
                      message=f"unconstrained quadratic: x* = -H^-1 grad f(0), H positive definite (Cholesky; d = {d})")

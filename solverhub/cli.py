@@ -385,33 +385,23 @@ class _CompareProgress:
 
 
 def compare_table_rows(results) -> list[tuple[str, ...]]:
-    """One row per configuration (problem, solver label), its seeds pooled: the statuses with
-    their counts, the median objective, the worst gap to the baseline and the worst
-    stationarity, the median oracle calls and the median time with its range. A deterministic
-    solver on a deterministic problem gives the same run for every seed: its row reads like one
-    run, with the timing spread. Every run stays in the store and the report."""
-    import statistics
-    groups: dict[tuple[str, str], list] = {}
-    for r in sorted(results, key=lambda r: (r.problem, r.extras.get("label", r.solver), r.seed)):
-        groups.setdefault((r.problem, r.extras.get("label", r.solver)), []).append(r)
+    """One row per configuration (problem, solver label), its seeds pooled by the report's own
+    table (:func:`solverhub.bench.summary.summarize`): the statuses with their counts, the
+    median objective, the worst gap to the baseline and the worst stationarity, the median
+    oracle calls and the median time with its range. A deterministic solver on a deterministic
+    problem gives the same run for every seed: its row reads like one run, with the timing
+    spread. Every run stays in the store and the report."""
+    from .bench.summary import summarize
+    ordered = sorted(results, key=lambda r: (r.problem, r.extras.get("label", r.solver), r.seed))
     rows = []
-    for (problem, label), runs in groups.items():
-        counts: dict[str, int] = {}
-        for r in runs:
-            counts[r.status.value] = counts.get(r.status.value, 0) + 1
-        status = ", ".join(name if len(runs) == 1 else f"{name} x{n}" for name, n in counts.items())
-        seeds = str(runs[0].seed) if len(runs) == 1 else f"{len(runs)} ({runs[0].seed}-{runs[-1].seed})"
-        gaps = [r.baseline_gap for r in runs if r.baseline_gap is not None]
-        worst = max(runs, key=lambda r: r.stationarity.value if r.stationarity.value == r.stationarity.value
-                    else float("inf"))
-        times = [r.wall_time_s for r in runs]
-        time_s = f"{statistics.median(times):.3f}"
-        if len(runs) > 1:
-            time_s += f" ({min(times):.3f}-{max(times):.3f})"
-        rows.append((problem, label, seeds, status, f"{statistics.median(r.objective for r in runs):.8g}",
-                     f"{max(gaps):.1e}" if gaps else "-",
-                     f"{worst.stationarity.name} {worst.stationarity.value:.1e}",
-                     f"{statistics.median(r.total_oracle_calls for r in runs):g}", time_s))
+    for row in summarize(ordered, labels=[r.extras.get("label", r.solver) for r in ordered]):
+        one = row.runs == 1
+        status = ", ".join(name if one else f"{name} x{n}" for name, n in row.status_counts.items())
+        seeds = str(row.seeds[0]) if one else f"{row.runs} ({row.seeds[0]}-{row.seeds[-1]})"
+        time_s = f"{row.wall_time_s:.3f}" + ("" if one else f" ({row.wall_time_min:.3f}-{row.wall_time_max:.3f})")
+        gap = "-" if row.baseline_gap_max is None else f"{row.baseline_gap_max:.1e}"
+        rows.append((row.problem, row.solver, seeds, status, f"{row.objective:.8g}", gap,
+                     f"{row.stationarity_name} {row.stationarity_max:.1e}", f"{row.oracle_calls:g}", time_s))
     return rows
 
 

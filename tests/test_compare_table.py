@@ -31,3 +31,10 @@ def test_labels_are_configurations_and_a_nan_stationarity_is_the_worst():
     rows = compare_table_rows(runs)
     assert [r[1] for r in rows] == ["gd lr=0.1", "gd lr=1"]
     assert rows[1][3] == "converged x1, diverged x1" and rows[1][6] == "grad_norm nan"
+
+
+def test_two_problems_sharing_a_name_are_two_rows():
+    a, b = _run("p", "gd", 0), _run("p", "gd", 0)
+    b = b.replace(problem_hash="h-other")      # e.g. the same file with another --set value
+    rows = compare_table_rows([a, b])
+    assert [r[0] for r in rows] == ["p [h-other]", "p [h-p]"]

@@ -33,7 +33,8 @@ class SummaryRow:
 
     ``objective``, ``baseline_gap`` and ``stationarity`` are medians over the runs where
     the value is finite (``nan`` when none is; failed runs have no objective);
-    ``oracle_calls`` and ``wall_time_s`` are medians over all runs. ``status_counts``
+    ``oracle_calls`` and ``wall_time_s`` are medians over all runs; ``baseline_gap_max`` and
+    ``stationarity_max`` are the worst run's (the terminal table of ``compare``). ``status_counts``
     maps each status value that occurred to its number of runs.
     """
 
@@ -55,6 +56,8 @@ class SummaryRow:
     wall_time_min: float = math.nan
     wall_time_max: float = math.nan
     measures: dict[str, float] = field(default_factory=dict)   # medians of MEASURE_COLUMNS present
+    baseline_gap_max: float | None = None   # the worst run's gap (nan when a run's is; None: no run has one)
+    stationarity_max: float | None = None   # the worst run's stationarity (nan when a run's is nan)
 
     @property
     def converged(self) -> int:
@@ -72,6 +75,13 @@ def _median(values) -> float:
     v = np.array(values, dtype=float).reshape(-1)
     v = v[np.isfinite(v)]
     return float(np.median(v)) if v.size else math.nan
+
+
+def _worst(values) -> float | None:
+    """The largest of the values (``None`` is none of them), ``nan`` when one is ``nan`` (a
+    run without a measure is the worst run); ``None`` when there is none."""
+    v = np.array([x for x in values if x is not None], dtype=float)
+    return float(v.max()) if v.size else None
 
 
 def problem_labels(results: Sequence[Result]) -> dict[str, str]:
@@ -130,6 +140,8 @@ def summarize(results: Iterable[Result], labels: Sequence[str] | None = None,
             deterministic=deterministic.get((phash, solver), False),
             wall_time_min=float(walls.min()) if walls.size else math.nan,
             wall_time_max=float(walls.max()) if walls.size else math.nan,
-            measures=measures))
+            measures=measures,
+            baseline_gap_max=_worst(r.baseline_gap for r in runs),
+            stationarity_max=_worst(r.stationarity.value for r in runs)))
     rows.sort(key=lambda row: (row.problem, row.solver))
     return rows

@@ -82,15 +82,18 @@ def _emit(node: Node, parameters, lines: list[str], ns: dict) -> str:
     if isinstance(node, Index):
         return local(f"{_emit(node.arg, parameters, lines, ns)}[{const(node.key)}]")
     if isinstance(node, Call):
-        atom = ATOMS[node.atom]
-        fn = const(atom.torch)
-        args = []
-        for i, a in enumerate(node.args):
-            value = _emit(a, parameters, lines, ns)
-            keep = len(node.args) > 1 and i in atom.constants   # constant arguments (power's p) stay floats
-            args.append(value if keep or _tensor_valued(a) else f"_tensor({value}, env)")
+        fn = const(ATOMS[node.atom].torch)
+        args = _call_args(node, [_emit(a, parameters, lines, ns) for a in node.args])
         return local(f"{fn}({', '.join(args)})")
     raise TypeError(f"cannot lower {type(node).__name__} to torch")  # pragma: no cover
+
+
+def _call_args(node: Call, values: list[str]) -> list[str]:
+    """The argument expressions of an atom call, given each argument's emitted name: constant
+    arguments (power's p) stay floats, other non-tensor values become tensors like the variables'."""
+    constants = ATOMS[node.atom].constants if len(node.args) > 1 else ()
+    return [value if i in constants or _tensor_valued(a) else f"_tensor({value}, env)"
+            for i, (a, value) in enumerate(zip(node.args, values))]
 
 
 def _tensor(value, env):

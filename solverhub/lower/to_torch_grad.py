@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 from .._lazy import lazy_module
 from ..problem.atoms import ATOMS
 from ..problem.expr import BinOp, Call, Compare, Const, Data, Index, Neg, Node, Param, Var
-from .to_torch import _emit, _tensor, _tensor_valued
+from .to_torch import _call_args, _emit, _tensor
 
 torch = lazy_module("torch")
 
@@ -143,12 +143,8 @@ class _Gen:
             return self.record(node, f"{arg}[{self.const(node.key)}]", [arg], [k])
         if isinstance(node, Call):
             atom = ATOMS[node.atom]
-            names, kids = [], []
-            for i, a in enumerate(node.args):
-                value, k = self.forward(a)
-                keep = len(node.args) > 1 and i in atom.constants
-                names.append(value if keep or _tensor_valued(a) else f"_tensor({value}, env)")
-                kids.append(k)
+            emitted = [self.forward(a) for a in node.args]
+            names, kids = _call_args(node, [name for name, _ in emitted]), [k for _, k in emitted]
             if node.atom == "quad_form":         # x @ (P @ x), as the atom, keeping P @ x for the adjoint
                 px = self.local(f"{names[1]} @ {names[0]}")
                 rec = self.record(node, f"{names[0]} @ {px}", names, kids)
